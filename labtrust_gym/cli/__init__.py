@@ -1,0 +1,1 @@
+"""The ``labtrust`` command line."""

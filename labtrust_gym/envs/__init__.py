@@ -1,0 +1,47 @@
+"""Multi-agent environments over the hospital_lab engine.
+
+* :mod:`labtrust_gym.envs.action_contract` — the 0..5 action indices (no heavy imports);
+* :class:`LabTrustParallelEnv` — the PettingZoo Parallel env (``labtrust_gym.envs.parallel_env``);
+* :func:`make_aec_env` — the AEC view through PettingZoo's conversion;
+* :class:`BenchmarkEnv` — the protocol the benchmark runner depends on;
+* :mod:`labtrust_gym.envs.scale` — scale presets and the deterministic lab generator.
+
+Exports are resolved lazily so that ``import labtrust_gym.envs.action_contract`` (done by plugins
+and the CLI) never imports numpy, gymnasium or pettingzoo.
+"""
+
+from __future__ import annotations
+
+import importlib
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from labtrust_gym.envs.aec_env import make_aec_env
+    from labtrust_gym.envs.parallel_env import LabTrustParallelEnv
+    from labtrust_gym.envs.protocol import BenchmarkEnv
+    from labtrust_gym.envs.scale import ScaleConfig, generate_initial_state, load_scale_config
+
+_LAZY = {
+    "LabTrustParallelEnv": "labtrust_gym.envs.parallel_env",
+    "make_aec_env": "labtrust_gym.envs.aec_env",
+    "BenchmarkEnv": "labtrust_gym.envs.protocol",
+    "ScaleConfig": "labtrust_gym.envs.scale",
+    "generate_initial_state": "labtrust_gym.envs.scale",
+    "load_scale_config": "labtrust_gym.envs.scale",
+}
+
+__all__ = [
+    "BenchmarkEnv",
+    "LabTrustParallelEnv",
+    "ScaleConfig",
+    "generate_initial_state",
+    "load_scale_config",
+    "make_aec_env",
+]
+
+
+def __getattr__(name: str) -> Any:
+    module = _LAZY.get(name)
+    if module is None:
+        raise AttributeError(f"module 'labtrust_gym.envs' has no attribute {name!r}")
+    return getattr(importlib.import_module(module), name)

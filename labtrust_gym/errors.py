@@ -1,0 +1,75 @@
+"""The LabTrustError family: every user-facing failure is one of these.
+
+Messages say what was wrong and what to do. The CLI prints ``str(error)`` on one line and exits
+with ``error.exit_code`` (2 for user errors); tracebacks appear only with ``--debug``.
+"""
+
+from __future__ import annotations
+
+import difflib
+from collections.abc import Iterable
+
+
+class LabTrustError(Exception):
+    """Base class of every error a user of LabTrust-Gym should see."""
+
+    exit_code: int = 2
+
+
+class ConfigError(LabTrustError):
+    """A configuration problem: policy root, lab profile, CLI option values."""
+
+
+class PolicyError(ConfigError):
+    """A policy file is missing, unreadable or does not match its schema."""
+
+
+class InvalidInputError(LabTrustError):
+    """User-supplied input (an initial state, an option, a file) is malformed."""
+
+
+class SchemaValidationError(LabTrustError):
+    """A document failed validation against one of the JSON Schemas in ``policy/schemas``."""
+
+
+class ChainIntegrityError(LabTrustError):
+    """An audit hash chain does not verify."""
+
+
+class PluginError(LabTrustError):
+    """A plugin could not be loaded, validated or resolved."""
+
+
+class PluginLoadError(PluginError):
+    """A plugin failed to import, has an invalid hook implementation or a malformed value."""
+
+
+class DuplicateRegistrationError(PluginError):
+    """Two different objects were registered under the same id of one extension kind."""
+
+
+class UnknownIdError(LabTrustError, LookupError):
+    """An id (task, method, domain, …) that no plugin registered."""
+
+    def __init__(self, message: str, *, kind: str = "", requested: str = "", known: Iterable[str] = ()):
+        super().__init__(message)
+        self.kind = kind
+        self.requested = requested
+        self.known = tuple(known)
+
+    @classmethod
+    def for_id(cls, kind: str, requested: str, known: Iterable[str]) -> UnknownIdError:
+        """Build ``Unknown task 'x'. Known: a, b. Did you mean 'y'?``."""
+        known_list = sorted(known)
+        listing = ", ".join(known_list) if known_list else "(none registered)"
+        message = f"Unknown {kind} {requested!r}. Known: {listing}.{did_you_mean(requested, known_list)}"
+        return cls(message, kind=kind, requested=requested, known=known_list)
+
+    def __str__(self) -> str:  # LookupError would otherwise repr() the message
+        return str(self.args[0]) if self.args else ""
+
+
+def did_you_mean(name: str, candidates: Iterable[str]) -> str:
+    """Return `` Did you mean 'x'?`` for the closest candidate, or an empty string."""
+    matches = difflib.get_close_matches(name, list(candidates), n=1, cutoff=0.6)
+    return f" Did you mean {matches[0]!r}?" if matches else ""

@@ -1,0 +1,129 @@
+"""Small, dependency-light file helpers shared by every layer.
+
+* atomic writes (temp file in the target directory + ``os.replace``) so an interrupted run never
+  leaves a half-written file;
+* canonical JSON (sorted keys, compact separators, UTF-8) used for results and hashing;
+* YAML/JSON loading that turns parse errors into ``PolicyError`` naming the file;
+* JSON-Schema validation against ``policy/schemas`` that names the failing field.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import tempfile
+from collections.abc import Iterable
+from pathlib import Path
+from typing import Any
+
+from labtrust_gym.errors import InvalidInputError, PolicyError, SchemaValidationError
+
+
+def canonical_json(obj: Any, *, indent: int | None = None) -> str:
+    """Deterministic JSON text: sorted keys, no NaN, compact unless ``indent`` is given."""
+    if indent is None:
+        return json.dumps(obj, sort_keys=True, separators=(",", ":"), ensure_ascii=False, allow_nan=False)
+    return json.dumps(obj, sort_keys=True, indent=indent, ensure_ascii=False, allow_nan=False)
+
+
+def _check_target(path: Path) -> None:
+    if path.is_dir():
+        raise InvalidInputError(f"Output path {str(path)!r} is a directory; give a file path instead.")
+    parent = path.parent if str(path.parent) else Path(".")
+    if not parent.exists():
+        raise InvalidInputError(
+            f"Output directory {str(parent)!r} does not exist; create it or choose another path."
+        )
+    if not os.access(parent, os.W_OK):
+        raise InvalidInputError(f"Output directory {str(parent)!r} is not writable.")
+
+
+def atomic_write_bytes(path: str | os.PathLike[str], data: bytes, *, fsync: bool = True) -> Path:
+    """Write ``data`` to ``path`` atomically: readers see the old file or the whole new one."""
+    target = Path(path)
+    _check_target(target)
+    fd, tmp = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".tmp", dir=target.parent or ".")
+    try:
+        with os.fdopen(fd, "wb") as handle:
+            handle.write(data)
+            if fsync:
+                handle.flush()
+                os.fsync(handle.fileno())
+        os.replace(tmp, target)
+    except BaseException:  # KeyboardInterrupt included: never leave the temp file behind
+        try:
+            os.unlink(tmp)
+        except FileNotFoundError:
+            pass
+        raise
+    return target
+
+
+def atomic_write_text(path: str | os.PathLike[str], text: str, *, fsync: bool = True) -> Path:
+    return atomic_write_bytes(path, text.encode("utf-8"), fsync=fsync)
+
+
+def atomic_write_json(path: str | os.PathLike[str], obj: Any, *, indent: int | None = 2) -> Path:
+    """Write canonical JSON (sorted keys; trailing newline) atomically."""
+    return atomic_write_text(path, canonical_json(obj, indent=indent) + "\n")
+
+
+def atomic_write_lines(path: str | os.PathLike[str], lines: Iterable[str]) -> Path:
+    return atomic_write_text(path, "".join(line if line.endswith("\n") else line + "\n" for line in lines))
+
+
+def load_yaml(path: str | os.PathLike[str]) -> Any:
+    """Load a YAML (or JSON) file, raising ``PolicyError`` that names the file on any problem."""
+    import yaml
+
+    p = Path(path)
+    try:
+        text = p.read_text(encoding="utf-8")
+    except FileNotFoundError:
+        raise PolicyError(f"Policy file not found: {str(p)!r}.") from None
+    except OSError as exc:
+        raise PolicyError(f"Cannot read policy file {str(p)!r}: {exc.strerror or exc}.") from None
+    try:
+        return yaml.safe_load(text)
+    except yaml.YAMLError as exc:
+        mark = getattr(exc, "problem_mark", None)
+        where = f" at line {mark.line + 1}, column {mark.column + 1}" if mark is not None else ""
+        problem = getattr(exc, "problem", None) or str(exc).splitlines()[0]
+        raise PolicyError(f"Invalid YAML in {str(p)!r}{where}: {problem}.") from None
+
+
+def load_json(path: str | os.PathLike[str]) -> Any:
+    p = Path(path)
+    try:
+        return json.loads(p.read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        raise InvalidInputError(f"File not found: {str(p)!r}.") from None
+    except json.JSONDecodeError as exc:
+        raise InvalidInputError(f"Invalid JSON in {str(p)!r} at line {exc.lineno}: {exc.msg}.") from None
+
+
+_SCHEMA_CACHE: dict[Path, Any] = {}
+
+
+def validate_with_schema(document: Any, schema_path: str | os.PathLike[str], *, what: str) -> None:
+    """Validate ``document`` against the JSON Schema at ``schema_path``.
+
+    Raises ``SchemaValidationError`` naming ``what`` (e.g. the file being validated), the JSON path
+    of the first error and the message.
+    """
+    import jsonschema
+
+    sp = Path(schema_path)
+    validator = _SCHEMA_CACHE.get(sp)
+    if validator is None:
+        schema = load_json(sp)
+        cls = jsonschema.validators.validator_for(schema)
+        cls.check_schema(schema)
+        validator = cls(schema)
+        _SCHEMA_CACHE[sp] = validator
+    errors = sorted(validator.iter_errors(document), key=lambda e: list(e.absolute_path))
+    if errors:
+        err = errors[0]
+        location = "/".join(str(part) for part in err.absolute_path) or "(top level)"
+        more = f" (and {len(errors) - 1} more)" if len(errors) > 1 else ""
+        raise SchemaValidationError(f"{what}: field {location!r}: {err.message}{more}.")
