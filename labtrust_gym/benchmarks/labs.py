@@ -1,0 +1,274 @@
+"""Building the engine ``initial_state`` of a task episode (a pure function of task and seed).
+
+The standard lab (agents, devices, zones) comes from the engine's ``default_initial_state()``;
+this module adds what a task exercises: the specimen arrival stream, STAT bursts, problem
+specimens that must be held, scheduled QC failures, remote-site arrivals, extra agents (the
+adversary, the insider), pre-issued tokens and signing keys. Tasks with a ``scale_config`` get a
+generated lab from ``labtrust_gym.envs.scale.generate_initial_state`` instead.
+"""
+
+from __future__ import annotations
+
+import copy
+import random
+from collections.abc import Mapping, Sequence
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from labtrust_gym.errors import InvalidInputError, did_you_mean
+
+if TYPE_CHECKING:
+    from .tasks import BenchmarkTask
+
+DEFAULT_DT_S = 10.0
+
+#: Panel mix of the routine stream (panel, weight).
+PANEL_MIX: tuple[tuple[str, float], ...] = (
+    ("CHEM", 0.4),
+    ("CBC", 0.35),
+    ("COAG", 0.15),
+    ("LIPID", 0.1),
+)
+
+#: Keys a caller may pass as ``calibration`` (they override the task's lab options).
+CALIBRATION_KEYS = frozenset(
+    {
+        "arrival_rate_per_min",
+        "stat_fraction",
+        "urgent_fraction",
+        "dt_s",
+        "strict_signatures",
+        "arrival_window_frac",
+        "problem_fraction",
+    }
+)
+
+_LAB_DEFAULTS: dict[str, Any] = {
+    "arrival_rate_per_min": 2.0,
+    "stat_fraction": 0.0,
+    "urgent_fraction": 0.1,
+    # Arrivals stop after this fraction of the episode so that late specimens can still finish.
+    "arrival_window_frac": 0.6,
+    "problem_fraction": 0.0,
+    "initial_backlog": 0,
+    "stat_burst": None,
+    "qc_failures": (),
+    "extra_devices": (),
+    "extra_agents": (),
+    "remote_arrivals": None,
+    "tokens": (),
+    "keys": (),
+    "strict_signatures": False,
+    "critical_rate": None,
+}
+
+
+def _rank_panels(rng: random.Random) -> str:
+    x = rng.random()
+    acc = 0.0
+    for panel, weight in PANEL_MIX:
+        acc += weight
+        if x < acc:
+            return panel
+    return PANEL_MIX[-1][0]
+
+
+def _priority(rng: random.Random, stat_fraction: float, urgent_fraction: float) -> str:
+    x = rng.random()
+    if x < stat_fraction:
+        return "STAT"
+    if x < stat_fraction + urgent_fraction:
+        return "URGENT"
+    return "ROUTINE"
+
+
+def poisson_arrival_times(
+    rng: random.Random, rate_per_min: float, start_s: float, end_s: float
+) -> list[int]:
+    """Arrival times (whole seconds) of a Poisson stream of ``rate_per_min`` in [start, end)."""
+    times: list[int] = []
+    if rate_per_min <= 0:
+        return times
+    t = start_s
+    rate_per_s = rate_per_min / 60.0
+    while True:
+        t += rng.expovariate(rate_per_s)
+        if t >= end_s:
+            return times
+        times.append(int(t))
+
+
+class _SpecimenFactory:
+    def __init__(self, rng: random.Random, site_id: str | None) -> None:
+        self.rng = rng
+        self.site_id = site_id
+        self.count = 0
+
+    def make(
+        self,
+        t_s: int,
+        priority: str,
+        *,
+        panel: str | None = None,
+        site_id: str | None = None,
+        prefix: str = "S",
+        problem: str | None = None,
+    ) -> dict[str, Any]:
+        self.count += 1
+        sid = f"{prefix}{self.count:04d}"
+        chosen_panel = panel or _rank_panels(self.rng)
+        spec: dict[str, Any] = {
+            "specimen_id": sid,
+            "t_s": int(t_s),
+            "priority": priority,
+            "panel": chosen_panel,
+            "patient_id": f"P{self.count:04d}",
+        }
+        site = site_id or self.site_id
+        if site is not None:
+            spec["site_id"] = site
+        if problem == "leak":
+            spec["leak"] = True
+        elif problem == "id_mismatch":
+            spec["label_patient_id"] = f"P{self.count:04d}X"
+        elif problem == "underfill":
+            spec["panel"] = "COAG"
+            spec["fill_ratio"] = 0.7
+        return spec
+
+
+def lab_options_for(task: BenchmarkTask, calibration: Mapping[str, Any] | None) -> dict[str, Any]:
+    opts = dict(_LAB_DEFAULTS)
+    opts.update(task.lab_options())
+    if calibration:
+        unknown = set(calibration) - CALIBRATION_KEYS
+        if unknown:
+            bad = sorted(unknown)[0]
+            raise InvalidInputError(
+                f"Unknown calibration key {bad!r} for task {task.name!r}; allowed: "
+                f"{', '.join(sorted(CALIBRATION_KEYS))}.{did_you_mean(bad, CALIBRATION_KEYS)}"
+            )
+        opts.update(calibration)
+    return opts
+
+
+def task_dt_s(task: BenchmarkTask, calibration: Mapping[str, Any] | None = None) -> float:
+    if calibration and "dt_s" in calibration:
+        return float(calibration["dt_s"])
+    return float(getattr(task, "dt_s", None) or DEFAULT_DT_S)
+
+
+def build_lab(
+    task: BenchmarkTask,
+    seed: int,
+    *,
+    calibration: Mapping[str, Any] | None = None,
+    policy_root: Path | str | None = None,
+) -> dict[str, Any]:
+    """The initial_state of ``task``'s episode ``seed``."""
+    opts = lab_options_for(task, calibration)
+    if task.scale_config is not None:
+        from labtrust_gym.envs.scale import generate_initial_state, load_scale_config
+
+        state = generate_initial_state(load_scale_config(task.scale_config), seed)
+        return _apply_scale_extras(state, opts, task, seed)
+
+    from labtrust_gym.engine import default_initial_state
+
+    state: dict[str, Any] = copy.deepcopy(default_initial_state())
+    site = state.get("lab_site_id")
+    dt_s = task_dt_s(task, calibration)
+    horizon_s = task.max_steps * dt_s
+    rng = task.rng(seed, "arrivals")
+    factory = _SpecimenFactory(rng, site)
+    arrivals: list[dict[str, Any]] = []
+
+    for _ in range(int(opts["initial_backlog"])):
+        arrivals.append(
+            factory.make(0, _priority(rng, opts["stat_fraction"], opts["urgent_fraction"]))
+        )
+    window_end = horizon_s * float(opts["arrival_window_frac"])
+    for t in poisson_arrival_times(rng, float(opts["arrival_rate_per_min"]), 0.0, window_end):
+        problem = None
+        if opts["problem_fraction"] and rng.random() < float(opts["problem_fraction"]):
+            problem = rng.choice(("leak", "id_mismatch", "underfill"))
+        arrivals.append(
+            factory.make(
+                t, _priority(rng, opts["stat_fraction"], opts["urgent_fraction"]), problem=problem
+            )
+        )
+    burst = opts["stat_burst"]
+    if burst:
+        # STAT specimens inserted into an already loaded lab, at seeded times in the window.
+        lo, hi = burst["window_frac"]
+        for _ in range(int(burst["count"])):
+            t = rng.uniform(lo * horizon_s, hi * horizon_s)
+            arrivals.append(factory.make(int(t), "STAT", panel=burst.get("panel")))
+    remote = opts["remote_arrivals"]
+    if remote:
+        for _ in range(int(remote["count"])):
+            t = rng.uniform(0.0, float(remote["window_frac"]) * horizon_s)
+            priority = (
+                "STAT" if rng.random() < float(remote.get("stat_fraction", 1.0)) else "URGENT"
+            )
+            arrivals.append(
+                factory.make(
+                    int(t),
+                    priority,
+                    site_id=remote["site_id"],
+                    prefix="R",
+                    panel=remote.get("panel"),
+                )
+            )
+    arrivals.sort(key=lambda a: (a["t_s"], a["specimen_id"]))
+    state["arrivals"] = arrivals
+
+    if opts["extra_devices"]:
+        state["devices"] = list(state.get("devices", ())) + [dict(d) for d in opts["extra_devices"]]
+    if opts["extra_agents"]:
+        state["agents"] = list(state.get("agents", ())) + [dict(a) for a in opts["extra_agents"]]
+    if opts["qc_failures"]:
+        state["qc_failures"] = [
+            {"device_id": f["device_id"], "t_s": int(rng.uniform(*f["t_frac"]) * horizon_s)}
+            for f in opts["qc_failures"]
+        ]
+    if opts["tokens"]:
+        state["tokens"] = [dict(t) for t in opts["tokens"]]
+    if opts["keys"]:
+        state["keys"] = [dict(k) for k in opts["keys"]]
+    if opts["strict_signatures"]:
+        state["strict_signatures"] = True
+    if opts["critical_rate"] is not None:
+        state["critical_rate"] = float(opts["critical_rate"])
+    return state
+
+
+def _apply_scale_extras(
+    state: dict[str, Any], opts: Mapping[str, Any], task: BenchmarkTask, seed: int
+) -> dict[str, Any]:
+    """Task options that also apply to generated labs (extra agents, tokens)."""
+    if opts["extra_agents"]:
+        state["agents"] = list(state.get("agents", ())) + [dict(a) for a in opts["extra_agents"]]
+    if opts["tokens"]:
+        state["tokens"] = list(state.get("tokens", ())) + [dict(t) for t in opts["tokens"]]
+    return state
+
+
+def check_initial_state(state: Any, task_name: str) -> dict[str, Any]:
+    """Shallow sanity check of a task's initial state before it reaches the engine."""
+    if not isinstance(state, Mapping):
+        raise InvalidInputError(
+            f"Task {task_name!r}: get_initial_state returned {type(state).__name__}; "
+            "it must return "
+            "an engine initial_state mapping (see docs/engine.md)."
+        )
+    for key in ("agents", "devices", "arrivals"):
+        value = state.get(key)
+        if value is not None and (
+            isinstance(value, str | bytes) or not isinstance(value, Sequence)
+        ):
+            raise InvalidInputError(
+                f"Task {task_name!r}: initial_state field {key!r} must be a list, "
+                f"got {type(value).__name__}."
+            )
+    return dict(state)

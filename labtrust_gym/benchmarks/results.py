@@ -1,0 +1,176 @@
+"""Results documents (schema v0.2 / v0.3): build, validate, write atomically, read back.
+
+A results document is canonical JSON (sorted keys, fixed float formatting) so two runs with the
+same arguments produce byte-identical files. Nothing wall-clock dependent is written.
+"""
+
+from __future__ import annotations
+
+import functools
+import hashlib
+import os
+from collections.abc import Mapping, Sequence
+from pathlib import Path
+from typing import Any
+
+from labtrust_gym.errors import InvalidInputError, SchemaValidationError
+from labtrust_gym.fileio import atomic_write_json, canonical_json, load_json, validate_with_schema
+
+from .stats import summarize_episode_metrics
+
+RESULTS_VERSIONS = ("0.2", "0.3")
+DEFAULT_RESULTS_VERSION = "0.3"
+
+_V02_KEYS = (
+    "schema_version",
+    "task",
+    "seeds",
+    "policy_fingerprint",
+    "partner_id",
+    "git_sha",
+    "agent_baseline_id",
+    "config",
+    "episodes",
+)
+
+
+def results_schema_path(version: str, policy_root: Path | None = None) -> Path:
+    from labtrust_gym.config import get_repo_root, policy_path
+
+    if version not in RESULTS_VERSIONS:
+        raise InvalidInputError(
+            f"Unknown results schema version {version!r}. Known: {', '.join(RESULTS_VERSIONS)}."
+        )
+    root = policy_root if policy_root is not None else get_repo_root()
+    return policy_path(root, "schemas", f"results.v{version}.schema.json")
+
+
+@functools.lru_cache(maxsize=8)
+def _fingerprint_dir(policy_dir: str) -> str:
+    digest = hashlib.sha256()
+    base = Path(policy_dir)
+    for path in sorted(p for p in base.rglob("*") if p.is_file()):
+        rel = path.relative_to(base).as_posix()
+        if "__pycache__" in rel or rel.startswith("."):
+            continue
+        digest.update(rel.encode("utf-8") + b"\0")
+        digest.update(path.read_bytes() + b"\0")
+    return "sha256:" + digest.hexdigest()
+
+
+def policy_fingerprint(policy_root: Path | None = None) -> str:
+    """SHA-256 over every file under the policy directory (relative path + bytes, sorted)."""
+    from labtrust_gym.config import get_repo_root, policy_path
+
+    root = policy_root if policy_root is not None else get_repo_root()
+    return _fingerprint_dir(str(policy_path(root).resolve()))
+
+
+@functools.lru_cache(maxsize=1)
+def git_sha(start: str | None = None) -> str | None:
+    """The commit checked out in the nearest enclosing git work tree, read without spawning git."""
+    here = Path(start or os.getcwd()).resolve()
+    for candidate in (here, *here.parents):
+        git_dir = candidate / ".git"
+        if git_dir.is_dir():
+            return _resolve_head(git_dir)
+    return None
+
+
+def _resolve_head(git_dir: Path) -> str | None:
+    try:
+        head = (git_dir / "HEAD").read_text(encoding="utf-8").strip()
+    except OSError:
+        return None
+    if not head.startswith("ref: "):
+        return head or None
+    ref = head[5:]
+    ref_file = git_dir / ref
+    if ref_file.is_file():
+        return ref_file.read_text(encoding="utf-8").strip() or None
+    packed = git_dir / "packed-refs"
+    if packed.is_file():
+        for line in packed.read_text(encoding="utf-8").splitlines():
+            parts = line.split(" ")
+            if len(parts) == 2 and parts[1] == ref:
+                return parts[0]
+    return None  # a branch without commits yet
+
+
+def build_results(
+    *,
+    task: str,
+    seeds: Sequence[int],
+    episodes: Sequence[Mapping[str, Any]],
+    config: Mapping[str, Any],
+    agent_baseline_id: str,
+    partner_id: str | None,
+    policy_root: Path | None = None,
+    version: str = DEFAULT_RESULTS_VERSION,
+) -> dict[str, Any]:
+    """Assemble a results document of the given schema version (not yet validated)."""
+    if version not in RESULTS_VERSIONS:
+        raise InvalidInputError(
+            f"Unknown results schema version {version!r}. Known: {', '.join(RESULTS_VERSIONS)}."
+        )
+    doc: dict[str, Any] = {
+        "schema_version": version,
+        "task": task,
+        "seeds": list(seeds),
+        "policy_fingerprint": policy_fingerprint(policy_root),
+        "partner_id": partner_id,
+        "git_sha": git_sha(),
+        "agent_baseline_id": agent_baseline_id,
+        "config": dict(config),
+        "episodes": [dict(ep) for ep in episodes],
+    }
+    if version == "0.2":
+        doc["episodes"] = [{"seed": ep["seed"], "metrics": ep["metrics"]} for ep in episodes]
+    else:
+        doc["summary"] = summarize_episode_metrics([ep["metrics"] for ep in episodes])
+    return doc
+
+
+def validate_results(
+    doc: Mapping[str, Any], *, what: str = "results", policy_root: Path | None = None
+) -> None:
+    version = doc.get("schema_version") if isinstance(doc, Mapping) else None
+    if version not in RESULTS_VERSIONS:
+        raise SchemaValidationError(
+            f"{what}: field 'schema_version': expected one of "
+            f"{', '.join(RESULTS_VERSIONS)}, got {version!r}."
+        )
+    # Round-trip through canonical JSON so tuples, numpy scalars or NaN fail here, not on disk.
+    try:
+        canonical_json(doc)
+    except (TypeError, ValueError) as exc:
+        raise SchemaValidationError(f"{what}: not JSON-serialisable: {exc}.") from None
+    validate_with_schema(doc, results_schema_path(str(version), policy_root), what=what)
+
+
+def write_results(
+    path: str | os.PathLike[str], doc: Mapping[str, Any], *, policy_root: Path | None = None
+) -> Path:
+    """Validate ``doc`` then write it atomically as canonical JSON."""
+    validate_results(doc, what=f"results for {str(path)!r}", policy_root=policy_root)
+    return atomic_write_json(path, doc)
+
+
+def read_results(
+    path: str | os.PathLike[str], *, policy_root: Path | None = None
+) -> dict[str, Any]:
+    doc = load_json(path)
+    if not isinstance(doc, dict):
+        raise InvalidInputError(
+            f"{str(path)!r} is not a results document (expected a JSON object)."
+        )
+    validate_results(doc, what=str(path), policy_root=policy_root)
+    return doc
+
+
+def downgrade_to_v02(doc: Mapping[str, Any]) -> dict[str, Any]:
+    """The CI-stable v0.2 subset of a v0.3 (or v0.2) document."""
+    out = {key: doc[key] for key in _V02_KEYS}
+    out["schema_version"] = "0.2"
+    out["episodes"] = [{"seed": ep["seed"], "metrics": ep["metrics"]} for ep in doc["episodes"]]
+    return out

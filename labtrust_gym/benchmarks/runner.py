@@ -1,0 +1,276 @@
+"""``run_benchmark``: run a task's episodes, aggregate metrics, write a validated results file.
+
+Everything a run depends on is checked before the first episode (unknown ids list the known ones;
+bad counts and output paths are refused), episodes run through an executor (in-process, local
+processes or Ray) as pure functions of their :class:`EpisodeJob`, and the results document is
+written once, atomically, at the end — an interrupted run leaves no results file behind.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Callable, Mapping
+from pathlib import Path
+from typing import Any
+
+import attrs
+
+from labtrust_gym.errors import InvalidInputError, LabTrustError
+
+from .executors import check_executor_options, run_jobs
+from .results import DEFAULT_RESULTS_VERSION, RESULTS_VERSIONS, build_results, write_results
+
+BASELINE_ID = "scripted_v1"
+
+
+@attrs.frozen
+class EpisodeJob:
+    """Everything one episode needs; picklable, so it can travel to a worker process."""
+
+    task_name: str
+    task_class: Any
+    seed: int
+    policy_root: str
+    aggregator_id: str = "default"
+    domain_id: str = "hospital_lab"
+    coord_method: str | None = None
+    coord_params: Mapping[str, Any] = attrs.field(factory=dict)
+    scale: str | None = None
+    injection: str | None = None
+    timing: str | None = None
+    log_dir: str | None = None
+    agent_spec: str | None = None
+    agent_ids: tuple[str, ...] = ()
+
+
+def run_episode_job(job: EpisodeJob) -> dict[str, Any]:
+    """Executor entry point: run one episode and return ``{"seed", "metrics", "log_sha256"?}``."""
+    from .episode import run_episode
+
+    return run_episode(job)
+
+
+def _check_out_path(out: str | os.PathLike[str]) -> Path:
+    path = Path(out)
+    if path.is_dir():
+        raise InvalidInputError(
+            f"--out {str(path)!r} is a directory; give a file path such as "
+            f"{str(path / 'results.json')!r}."
+        )
+    parent = path.parent if str(path.parent) else Path(".")
+    if not parent.is_dir():
+        raise InvalidInputError(
+            f"--out {str(path)!r}: directory {str(parent)!r} does not exist; create it first."
+        )
+    if not os.access(parent, os.W_OK):
+        raise InvalidInputError(f"--out {str(path)!r}: directory {str(parent)!r} is not writable.")
+    return path
+
+
+def _check_log_dir(log_dir: str | os.PathLike[str] | None) -> str | None:
+    if log_dir is None:
+        return None
+    path = Path(log_dir)
+    if path.exists() and not path.is_dir():
+        raise InvalidInputError(f"--log {str(path)!r} exists and is not a directory.")
+    path.mkdir(parents=True, exist_ok=True)
+    if not os.access(path, os.W_OK):
+        raise InvalidInputError(f"--log directory {str(path)!r} is not writable.")
+    return str(path.resolve())
+
+
+def resolve_coord_params(
+    coord_method: str, policy_root: Path, overrides: Mapping[str, Any] | None
+) -> dict[str, Any]:
+    """``default_params`` of ``coord_method`` from coordination_methods.v0.1.yaml + overrides."""
+    from labtrust_gym.config import get_active_profile
+    from labtrust_gym.fileio import load_yaml
+
+    path = get_active_profile().resolve_path("coordination_methods_path", policy_root)
+    params: dict[str, Any] = {}
+    if path.is_file():
+        doc = load_yaml(path) or {}
+        for entry in doc.get("methods") or ():
+            if isinstance(entry, Mapping) and entry.get("method_id") == coord_method:
+                params.update(entry.get("default_params") or {})
+    params.update(overrides or {})
+    return params
+
+
+def prepare_jobs(
+    task: str,
+    episodes: int,
+    seed: int,
+    *,
+    coord_method: str | None = None,
+    coord_params: Mapping[str, Any] | None = None,
+    scale: str | None = None,
+    injection: str | None = None,
+    timing: str | None = None,
+    log_dir: str | os.PathLike[str] | None = None,
+    agent_spec: str | None = None,
+    agent_ids: tuple[str, ...] = (),
+    policy_root: Path | None = None,
+) -> tuple[Any, list[EpisodeJob]]:
+    """Resolve and check every id, then build one job per episode (seeds ``seed + i``)."""
+    from labtrust_gym.config import get_active_profile, get_repo_root
+    from labtrust_gym.plugins import registry
+
+    from .injections import check_injection
+    from .tasks import TIMING_MODES, get_task
+
+    if isinstance(episodes, bool) or not isinstance(episodes, int) or episodes < 1:
+        raise InvalidInputError(f"--episodes must be a positive integer, got {episodes!r}.")
+    if isinstance(seed, bool) or not isinstance(seed, int):
+        raise InvalidInputError(f"--seed must be an integer, got {seed!r}.")
+    root = policy_root if policy_root is not None else get_repo_root()
+    profile = get_active_profile()
+    task_class = get_task(task)
+    task_obj = instantiate_task(task, task_class)
+    if coord_method is not None:
+        registry("coordination_methods").get(coord_method)
+    if scale is not None:
+        from labtrust_gym.envs.scale import load_scale_config
+
+        load_scale_config(scale)
+    if injection is not None:
+        check_injection(injection, root)
+    if timing is not None and timing not in TIMING_MODES:
+        from labtrust_gym.errors import UnknownIdError
+
+        raise UnknownIdError.for_id("timing mode", timing, TIMING_MODES)
+    registry("metrics_aggregators").get(profile.metrics_aggregator_id)
+    params = resolve_coord_params(coord_method, root, coord_params) if coord_method else {}
+    log = _check_log_dir(log_dir)
+    jobs = [
+        EpisodeJob(
+            task_name=task,
+            task_class=task_class,
+            seed=seed + i,
+            policy_root=str(root),
+            aggregator_id=profile.metrics_aggregator_id,
+            domain_id=profile.domain_id,
+            coord_method=coord_method,
+            coord_params=params,
+            scale=scale,
+            injection=injection,
+            timing=timing,
+            log_dir=log,
+            agent_spec=agent_spec,
+            agent_ids=tuple(agent_ids),
+        )
+        for i in range(episodes)
+    ]
+    return task_obj, jobs
+
+
+def instantiate_task(task_name: str, task_class: Any) -> Any:
+    """Instantiate a registered task class, turning a plugin's crash into a one-line error."""
+    try:
+        return task_class()
+    except LabTrustError:
+        raise
+    except Exception as exc:
+        raise InvalidInputError(
+            f"Task {task_name!r} ({task_class!r}) could not be instantiated: "
+            f"{type(exc).__name__}: {exc}."
+        ) from exc
+
+
+def run_benchmark(
+    task: str,
+    episodes: int,
+    seed: int,
+    out: str | os.PathLike[str] | None,
+    coord_method: str | None = None,
+    scale: str | None = None,
+    injection: str | None = None,
+    timing: str | None = None,
+    partner: str | None = None,
+    workers: int = 1,
+    executor: str = "local",
+    *,
+    ray_address: str | None = None,
+    log_dir: str | os.PathLike[str] | None = None,
+    results_version: str = DEFAULT_RESULTS_VERSION,
+    coord_params: Mapping[str, Any] | None = None,
+    agent_spec: str | None = None,
+    agent_ids: tuple[str, ...] = (),
+    on_episode_done: Callable[[int], None] | None = None,
+    policy_root: Path | None = None,
+) -> dict[str, Any]:
+    """Run ``episodes`` episodes of ``task`` (seeds ``seed + i``) and write results to ``out``.
+
+    Returns the (validated) results document; ``out=None`` skips writing. Raises a
+    :class:`LabTrustError` for any bad input before running anything.
+    """
+    from labtrust_gym.config import get_active_profile, get_repo_root
+
+    if results_version not in RESULTS_VERSIONS:
+        from labtrust_gym.errors import UnknownIdError
+
+        raise UnknownIdError.for_id("results schema version", results_version, RESULTS_VERSIONS)
+    check_executor_options(executor, workers, ray_address)
+    out_path = _check_out_path(out) if out is not None else None
+    root = policy_root if policy_root is not None else get_repo_root()
+    task_obj, jobs = prepare_jobs(
+        task,
+        episodes,
+        seed,
+        coord_method=coord_method,
+        coord_params=coord_params,
+        scale=scale,
+        injection=injection,
+        timing=timing,
+        log_dir=log_dir,
+        agent_spec=agent_spec,
+        agent_ids=agent_ids,
+        policy_root=root,
+    )
+    outcomes = run_jobs(
+        run_episode_job,
+        jobs,
+        workers=workers,
+        executor=executor,
+        ray_address=ray_address,
+        on_done=on_episode_done,
+    )
+    profile = get_active_profile()
+    config = {
+        "episodes": episodes,
+        "base_seed": seed,
+        "max_steps": task_obj.max_steps,
+        "coord_method": coord_method,
+        "coord_params": dict(jobs[0].coord_params),
+        "scale": scale,
+        "injection": injection,
+        "timing_mode": timing or task_obj.timing_mode,
+        "metrics_aggregator_id": profile.metrics_aggregator_id,
+        "domain_id": profile.domain_id,
+        "task_config": task_obj.describe(),
+    }
+    baseline = BASELINE_ID
+    if coord_method:
+        baseline = f"coord:{coord_method}"
+    elif agent_spec:
+        baseline = f"agent:{agent_spec}"
+    doc = build_results(
+        task=task,
+        seeds=[job.seed for job in jobs],
+        episodes=outcomes,
+        config=config,
+        agent_baseline_id=baseline,
+        partner_id=partner if partner is not None else profile.partner_id,
+        policy_root=root,
+        version=results_version,
+    )
+    if out_path is not None:
+        write_results(out_path, doc, policy_root=root)
+    else:
+        from .results import validate_results
+
+        validate_results(doc, policy_root=root)
+    return doc
+
+
+__all__ = ["BASELINE_ID", "EpisodeJob", "prepare_jobs", "run_benchmark", "run_episode_job"]
