@@ -1,0 +1,134 @@
+"""Env throughput benchmark: agent-steps per second with random valid actions.
+
+Usage (from the repo root)::
+
+    python bench/env_throughput.py                       # N = 5, 200, 1000, 2000
+    python bench/env_throughput.py --sizes 200 --steps 300 --obs-mode flat
+    python bench/env_throughput.py --json bench_out.json
+
+Each size runs in its own child process so that the reported peak RSS (``ru_maxrss``) belongs
+to that size alone. Per size the child builds a generated lab (``scale_config`` derived from a
+preset with ``num_agents`` overridden), resets with seed 0, runs ``--warmup`` steps, then times
+``--steps`` steps of ``env.step`` with actions drawn uniformly from each agent's action mask
+(drawn vectorised with numpy, outside the timed region). The figure is::
+
+    agent_steps_per_s = N * timed_steps / seconds spent inside env.step
+
+``loop_agent_steps_per_s`` also includes drawing the actions and building the action dict, i.e.
+what a trivial random policy sees. This is a benchmark, not a test: it prints, it never fails.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import resource
+import subprocess
+import sys
+import time
+from typing import Any
+
+#: size -> preset it is derived from (num_agents is overridden to the size)
+PRESET_FOR_SIZE = {5: "small_8", 200: "corridor_heavy", 1000: "large_1000", 2000: "xl_2000"}
+
+
+def _preset_for(n: int) -> str:
+    if n in PRESET_FOR_SIZE:
+        return PRESET_FOR_SIZE[n]
+    if n < 50:
+        return "small_8"
+    if n < 500:
+        return "corridor_heavy"
+    if n < 1500:
+        return "large_1000"
+    return "xl_2000"
+
+
+def run_child(n: int, steps: int, warmup: int, obs_mode: str, seed: int) -> dict[str, Any]:
+    import numpy as np
+
+    from labtrust_gym.envs import LabTrustParallelEnv
+
+    scale = {"base": _preset_for(n), "num_agents": n, "horizon_steps": warmup + steps + 1}
+    t0 = time.perf_counter()
+    env = LabTrustParallelEnv(scale_config=scale, obs_mode=obs_mode)
+    obs, _ = env.reset(seed=seed)
+    build_s = time.perf_counter() - t0
+    agents = list(env.agents)
+    rng = np.random.default_rng(seed)
+
+    def draw(observations: dict[str, Any]) -> dict[str, int]:
+        masks = np.stack([observations[a]["action_mask"] for a in agents])
+        scores = rng.random(masks.shape) * masks  # NOOP is always valid, so argmax is valid
+        return dict(zip(agents, scores.argmax(axis=1).tolist(), strict=True))
+
+    for _ in range(warmup):
+        obs, *_ = env.step(draw(obs))
+    in_step = 0.0
+    loop_t0 = time.perf_counter()
+    for _ in range(steps):
+        actions = draw(obs)
+        s0 = time.perf_counter()
+        obs, *_ = env.step(actions)
+        in_step += time.perf_counter() - s0
+    loop_s = time.perf_counter() - loop_t0
+    summary = env.get_timing_summary()
+    env.close()
+    rss_kb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    return {
+        "n_agents": n,
+        "preset": _preset_for(n),
+        "obs_mode": obs_mode,
+        "steps": steps,
+        "build_and_reset_s": round(build_s, 3),
+        "agent_steps_per_s": round(n * steps / in_step),
+        "loop_agent_steps_per_s": round(n * steps / loop_s),
+        "ms_per_env_step": round(1000 * in_step / steps, 3),
+        "peak_rss_mb": round(rss_kb / 1024, 1),
+        "sim_seconds": summary.get("sim_time_s"),
+    }
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--sizes", type=int, nargs="+", default=[5, 200, 1000, 2000])
+    parser.add_argument("--steps", type=int, default=200)
+    parser.add_argument("--warmup", type=int, default=10)
+    parser.add_argument("--obs-mode", choices=["dict", "flat"], default="dict")
+    parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--json", help="also write the figures to this JSON file")
+    parser.add_argument("--child", type=int, help=argparse.SUPPRESS)
+    args = parser.parse_args(argv)
+
+    if args.child is not None:
+        result = run_child(args.child, args.steps, args.warmup, args.obs_mode, args.seed)
+        print(json.dumps(result))
+        return 0
+
+    rows = []
+    for n in args.sizes:
+        cmd = [
+            sys.executable, os.path.abspath(__file__), "--child", str(n),
+            "--steps", str(args.steps), "--warmup", str(args.warmup),
+            "--obs-mode", args.obs_mode, "--seed", str(args.seed),
+        ]
+        out = subprocess.run(cmd, check=True, capture_output=True, text=True)
+        row = json.loads(out.stdout.strip().splitlines()[-1])
+        rows.append(row)
+        print(
+            f"N={row['n_agents']:>5}  {row['agent_steps_per_s']:>9,} agent-steps/s (env.step)  "
+            f"{row['loop_agent_steps_per_s']:>9,} (with random policy)  "
+            f"{row['ms_per_env_step']:>8.3f} ms/step  peak RSS {row['peak_rss_mb']:>7.1f} MB  "
+            f"[{row['preset']}, obs_mode={row['obs_mode']}]",
+            flush=True,
+        )
+    if args.json:
+        from labtrust_gym.fileio import atomic_write_json
+
+        atomic_write_json(args.json, {"python": sys.version.split()[0], "results": rows})
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
