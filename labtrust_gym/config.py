@@ -94,14 +94,17 @@ def _str_tuple(value: Any) -> tuple[str, ...]:
 def _check_names(_inst: Any, attribute: attrs.Attribute[Any], value: tuple[str, ...]) -> None:
     for item in value:
         if not isinstance(item, str) or not item.strip():
-            raise ConfigError(f"Lab profile field {attribute.name!r}: entries must be non-empty "
-                              f"strings, got {item!r}.")
+            raise ConfigError(
+                f"Lab profile field {attribute.name!r}: entries must be non-empty "
+                f"strings, got {item!r}."
+            )
 
 
 def _non_empty_str(_inst: Any, attribute: attrs.Attribute[Any], value: Any) -> None:
     if not isinstance(value, str) or not value.strip():
-        raise ConfigError(f"Lab profile field {attribute.name!r} must be a non-empty string, "
-                          f"got {value!r}.")
+        raise ConfigError(
+            f"Lab profile field {attribute.name!r} must be a non-empty string, got {value!r}."
+        )
 
 
 def _optional_str(_inst: Any, attribute: attrs.Attribute[Any], value: Any) -> None:
@@ -122,8 +125,9 @@ class LabProfile:
     safety_case_provider_id: str = attrs.field(default="default", validator=_non_empty_str)
     metrics_aggregator_id: str = attrs.field(default="default", validator=_non_empty_str)
     benchmark_pack_loader_id: str = attrs.field(default="default", validator=_non_empty_str)
-    extension_packages: tuple[str, ...] = attrs.field(default=(), converter=_str_tuple,
-                                                      validator=_check_names)
+    extension_packages: tuple[str, ...] = attrs.field(
+        default=(), converter=_str_tuple, validator=_check_names
+    )
     security_suite_path: str | None = attrs.field(default=None, validator=_optional_str)
     safety_claims_path: str | None = attrs.field(default=None, validator=_optional_str)
     benchmark_pack_path: str | None = attrs.field(default=None, validator=_optional_str)
@@ -135,7 +139,9 @@ class LabProfile:
     @classmethod
     def from_mapping(cls, data: Any, *, where: str) -> LabProfile:
         if not isinstance(data, dict):
-            raise PolicyError(f"{where}: a lab profile must be a mapping, got {type(data).__name__}.")
+            raise PolicyError(
+                f"{where}: a lab profile must be a mapping, got {type(data).__name__}."
+            )
         known = {a.name for a in attrs.fields(cls)} - {"source_path"}
         for key in data:
             if key not in known:
@@ -158,8 +164,9 @@ class LabProfile:
         is used.
         """
         if field not in PATH_FIELDS:
-            raise ConfigError(f"Unknown lab profile path field {field!r}."
-                              f"{did_you_mean(field, PATH_FIELDS)}")
+            raise ConfigError(
+                f"Unknown lab profile path field {field!r}.{did_you_mean(field, PATH_FIELDS)}"
+            )
         base = policy_dir(root).resolve()
         default = base.joinpath(*PATH_FIELDS[field])
         override = getattr(self, field)
@@ -168,13 +175,18 @@ class LabProfile:
         pure = PurePosixPath(override)
         candidate = (base / override).resolve()
         if pure.is_absolute() or Path(override).is_absolute() or not candidate.is_relative_to(base):
-            message = (f"Lab profile {self.profile_id!r}: {field}={override!r} is outside the policy "
-                       f"directory {str(base)!r}; using the default {str(default)!r}.")
+            message = (
+                f"Lab profile {self.profile_id!r}: {field}={override!r} is outside the policy "
+                f"directory {str(base)!r}; using the default {str(default)!r}."
+            )
             from labtrust_gym.plugins import is_strict
 
             if is_strict():
-                raise ConfigError(message.replace("; using the default", "; refusing (strict "
-                                                  "mode). Default would be"))
+                raise ConfigError(
+                    message.replace(
+                        "; using the default", "; refusing (strict mode). Default would be"
+                    )
+                )
             warnings.warn(message, UserWarning, stacklevel=2)
             return default
         return candidate
@@ -204,8 +216,10 @@ def load_profile(profile_id: str, root: Path | str | None = None) -> LabProfile:
         )
     profile = LabProfile.from_mapping(load_yaml(path), where=str(path))
     if profile.profile_id != profile_id:
-        raise PolicyError(f"{path}: profile_id {profile.profile_id!r} does not match the file name "
-                          f"({profile_id!r}).")
+        raise PolicyError(
+            f"{path}: profile_id {profile.profile_id!r} does not match the file name "
+            f"({profile_id!r})."
+        )
     return profile
 
 

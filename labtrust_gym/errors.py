@@ -51,7 +51,9 @@ class DuplicateRegistrationError(PluginError):
 class UnknownIdError(LabTrustError, LookupError):
     """An id (task, method, domain, …) that no plugin registered."""
 
-    def __init__(self, message: str, *, kind: str = "", requested: str = "", known: Iterable[str] = ()):
+    def __init__(
+        self, message: str, *, kind: str = "", requested: str = "", known: Iterable[str] = ()
+    ):
         super().__init__(message)
         self.kind = kind
         self.requested = requested
@@ -62,7 +64,9 @@ class UnknownIdError(LabTrustError, LookupError):
         """Build ``Unknown task 'x'. Known: a, b. Did you mean 'y'?``."""
         known_list = sorted(known)
         listing = ", ".join(known_list) if known_list else "(none registered)"
-        message = f"Unknown {kind} {requested!r}. Known: {listing}.{did_you_mean(requested, known_list)}"
+        message = (
+            f"Unknown {kind} {requested!r}. Known: {listing}.{did_you_mean(requested, known_list)}"
+        )
         return cls(message, kind=kind, requested=requested, known=known_list)
 
     def __str__(self) -> str:  # LookupError would otherwise repr() the message

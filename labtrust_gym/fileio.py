@@ -9,6 +9,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import tempfile
@@ -22,13 +23,17 @@ from labtrust_gym.errors import InvalidInputError, PolicyError, SchemaValidation
 def canonical_json(obj: Any, *, indent: int | None = None) -> str:
     """Deterministic JSON text: sorted keys, no NaN, compact unless ``indent`` is given."""
     if indent is None:
-        return json.dumps(obj, sort_keys=True, separators=(",", ":"), ensure_ascii=False, allow_nan=False)
+        return json.dumps(
+            obj, sort_keys=True, separators=(",", ":"), ensure_ascii=False, allow_nan=False
+        )
     return json.dumps(obj, sort_keys=True, indent=indent, ensure_ascii=False, allow_nan=False)
 
 
 def _check_target(path: Path) -> None:
     if path.is_dir():
-        raise InvalidInputError(f"Output path {str(path)!r} is a directory; give a file path instead.")
+        raise InvalidInputError(
+            f"Output path {str(path)!r} is a directory; give a file path instead."
+        )
     parent = path.parent if str(path.parent) else Path(".")
     if not parent.exists():
         raise InvalidInputError(
@@ -51,10 +56,8 @@ def atomic_write_bytes(path: str | os.PathLike[str], data: bytes, *, fsync: bool
                 os.fsync(handle.fileno())
         os.replace(tmp, target)
     except BaseException:  # KeyboardInterrupt included: never leave the temp file behind
-        try:
+        with contextlib.suppress(FileNotFoundError):
             os.unlink(tmp)
-        except FileNotFoundError:
-            pass
         raise
     return target
 
@@ -69,7 +72,9 @@ def atomic_write_json(path: str | os.PathLike[str], obj: Any, *, indent: int | N
 
 
 def atomic_write_lines(path: str | os.PathLike[str], lines: Iterable[str]) -> Path:
-    return atomic_write_text(path, "".join(line if line.endswith("\n") else line + "\n" for line in lines))
+    return atomic_write_text(
+        path, "".join(line if line.endswith("\n") else line + "\n" for line in lines)
+    )
 
 
 def load_yaml(path: str | os.PathLike[str]) -> Any:
@@ -99,7 +104,9 @@ def load_json(path: str | os.PathLike[str]) -> Any:
     except FileNotFoundError:
         raise InvalidInputError(f"File not found: {str(p)!r}.") from None
     except json.JSONDecodeError as exc:
-        raise InvalidInputError(f"Invalid JSON in {str(p)!r} at line {exc.lineno}: {exc.msg}.") from None
+        raise InvalidInputError(
+            f"Invalid JSON in {str(p)!r} at line {exc.lineno}: {exc.msg}."
+        ) from None
 
 
 _SCHEMA_CACHE: dict[Path, Any] = {}

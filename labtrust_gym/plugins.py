@@ -19,6 +19,7 @@ or distribution name.
 
 from __future__ import annotations
 
+import contextlib
 import importlib
 import importlib.metadata as metadata
 import importlib.util
@@ -26,9 +27,9 @@ import os
 import re
 import types
 from collections.abc import Callable, Iterable
+from dataclasses import dataclass
 from typing import Any, Literal
 
-import attrs
 import pluggy
 
 from labtrust_gym import hookspecs
@@ -110,7 +111,7 @@ def _provider_resolver(kind_label: str, methods: tuple[str, ...]) -> Callable[[s
     return resolve
 
 
-@attrs.frozen
+@dataclass(frozen=True)
 class KindSpec:
     """One extension point: its registry name, hook, entry-point group and validator."""
 
@@ -125,36 +126,55 @@ KINDS: dict[str, KindSpec] = {
     spec.kind: spec
     for spec in (
         KindSpec(
-            "domains", "domain", "labtrust_register_domains", "labtrust_gym.domains",
+            "domains",
+            "domain",
+            "labtrust_register_domains",
+            "labtrust_gym.domains",
             _require_callable("domain factory"),
         ),
         KindSpec(
-            "coordination_methods", "coordination method",
-            "labtrust_register_coordination_methods", "labtrust_gym.coordination_methods",
+            "coordination_methods",
+            "coordination method",
+            "labtrust_register_coordination_methods",
+            "labtrust_gym.coordination_methods",
             _require_callable("coordination method factory"),
         ),
-        KindSpec("tasks", "task", "labtrust_register_tasks", "labtrust_gym.tasks", _check_task_class),
         KindSpec(
-            "invariant_handlers", "invariant handler", "labtrust_register_invariant_handlers",
-            "labtrust_gym.invariant_handlers", _require_callable("invariant handler"),
+            "tasks", "task", "labtrust_register_tasks", "labtrust_gym.tasks", _check_task_class
         ),
         KindSpec(
-            "security_suite_providers", "security suite provider",
-            "labtrust_register_security_suite_providers", "labtrust_gym.security_suite_providers",
+            "invariant_handlers",
+            "invariant handler",
+            "labtrust_register_invariant_handlers",
+            "labtrust_gym.invariant_handlers",
+            _require_callable("invariant handler"),
+        ),
+        KindSpec(
+            "security_suite_providers",
+            "security suite provider",
+            "labtrust_register_security_suite_providers",
+            "labtrust_gym.security_suite_providers",
             _provider_resolver("security suite provider", ("load_suite", "run_suite")),
         ),
         KindSpec(
-            "safety_case_providers", "safety case provider",
-            "labtrust_register_safety_case_providers", "labtrust_gym.safety_case_providers",
+            "safety_case_providers",
+            "safety case provider",
+            "labtrust_register_safety_case_providers",
+            "labtrust_gym.safety_case_providers",
             _provider_resolver("safety case provider", ("load_claims", "build_safety_case")),
         ),
         KindSpec(
-            "metrics_aggregators", "metrics aggregator", "labtrust_register_metrics_aggregators",
-            "labtrust_gym.metrics_aggregators", _require_callable("metrics aggregator"),
+            "metrics_aggregators",
+            "metrics aggregator",
+            "labtrust_register_metrics_aggregators",
+            "labtrust_gym.metrics_aggregators",
+            _require_callable("metrics aggregator"),
         ),
         KindSpec(
-            "benchmark_pack_loaders", "benchmark pack loader",
-            "labtrust_register_benchmark_pack_loaders", "labtrust_gym.benchmark_pack_loaders",
+            "benchmark_pack_loaders",
+            "benchmark pack loader",
+            "labtrust_register_benchmark_pack_loaders",
+            "labtrust_gym.benchmark_pack_loaders",
             _require_callable("benchmark pack loader"),
         ),
     )
@@ -166,7 +186,7 @@ KINDS: dict[str, KindSpec] = {
 # --------------------------------------------------------------------------------------------
 
 
-@attrs.frozen
+@dataclass(frozen=True)
 class PluginProblem:
     """A plugin that could not be loaded or used, with everything needed to find it."""
 
@@ -186,7 +206,7 @@ class PluginProblem:
         return f"plugin {self.plugin!r}{where}: {self.cause}"
 
 
-@attrs.define
+@dataclass
 class PluginInfo:
     """What ``labtrust plugins list`` shows for one registered plugin."""
 
@@ -197,7 +217,7 @@ class PluginInfo:
     entry_point: str | None = None
 
 
-@attrs.frozen
+@dataclass(frozen=True)
 class _EntryPointRef:
     """An entry-point object not imported yet; loaded when its id is first resolved."""
 
@@ -209,7 +229,7 @@ class _EntryPointRef:
         return ("entrypoint", self.entry_point.value)
 
 
-@attrs.define
+@dataclass
 class Registration:
     """One id of one kind, as provided by one plugin."""
 
@@ -241,7 +261,10 @@ def _truthy(value: str | None) -> bool:
 
 def _iter_entry_points(group: str) -> list[metadata.EntryPoint]:
     """Entry points of ``group`` (a seam tests replace with fake entry points)."""
-    return list(metadata.entry_points(group=group))
+    if _STATE.all_entry_points is None:  # one scan of installed metadata per load
+        _STATE.all_entry_points = metadata.entry_points()
+    selected: Iterable[metadata.EntryPoint] = _STATE.all_entry_points.select(group=group)
+    return list(selected)
 
 
 def _dist_of(ep: metadata.EntryPoint) -> tuple[str | None, str | None]:
@@ -270,6 +293,7 @@ class _PluginState:
         self.generation = 0
         self.registries: dict[str, tuple[int, dict[str, Registration]]] = {}
         self.runtime_plugins: dict[tuple[str, str], str] = {}
+        self.all_entry_points: Any = None  # EntryPoints (3.12) or SelectableGroups (3.11)
 
     @property
     def strict(self) -> bool:
@@ -343,12 +367,26 @@ def _register_plugin(plugin: object, info: PluginInfo) -> bool:
     try:
         pm.register(plugin, name=info.name)
     except ValueError as exc:  # already registered under that name or object
-        _report(PluginProblem(info.name, f"cannot register: {exc}", info.distribution,
-                              info.version, info.entry_point))
+        _report(
+            PluginProblem(
+                info.name,
+                f"cannot register: {exc}",
+                info.distribution,
+                info.version,
+                info.entry_point,
+            )
+        )
         return False
     except pluggy.PluginValidationError as exc:
-        _report(PluginProblem(info.name, f"invalid hook implementation: {exc}",
-                              info.distribution, info.version, info.entry_point))
+        _report(
+            PluginProblem(
+                info.name,
+                f"invalid hook implementation: {exc}",
+                info.distribution,
+                info.version,
+                info.entry_point,
+            )
+        )
         return False
     unknown = [hc.name for hc in pm.get_hookcallers(plugin) or [] if not hc.has_spec()]
     if unknown:
@@ -357,8 +395,15 @@ def _register_plugin(plugin: object, info: PluginInfo) -> bool:
         from labtrust_gym.errors import did_you_mean
 
         hints = "".join(did_you_mean(n, known) for n in unknown)
-        _report(PluginProblem(info.name, f"implements unknown hook(s) {', '.join(unknown)}.{hints}",
-                              info.distribution, info.version, info.entry_point))
+        _report(
+            PluginProblem(
+                info.name,
+                f"implements unknown hook(s) {', '.join(unknown)}.{hints}",
+                info.distribution,
+                info.version,
+                info.entry_point,
+            )
+        )
         return False
     _STATE.infos[info.name] = info
     _STATE.generation += 1
@@ -392,8 +437,11 @@ def load_plugins() -> list[PluginProblem]:
         try:
             module = importlib.import_module(module_path)
         except Exception as exc:
-            _report(PluginProblem(module_path, f"built-in plugin failed to import: "
-                                               f"{type(exc).__name__}: {exc}"))
+            _report(
+                PluginProblem(
+                    module_path, f"built-in plugin failed to import: {type(exc).__name__}: {exc}"
+                )
+            )
             continue
         _register_plugin(module, PluginInfo(module_path, "builtin", "labtrust-gym", _own_version()))
 
@@ -406,8 +454,15 @@ def load_plugins() -> list[PluginProblem]:
         try:
             module = ep.load()
         except Exception as exc:
-            _report(PluginProblem(ep.name, f"failed to import: {type(exc).__name__}: {exc}",
-                                  dist, version, ep_text))
+            _report(
+                PluginProblem(
+                    ep.name,
+                    f"failed to import: {type(exc).__name__}: {exc}",
+                    dist,
+                    version,
+                    ep_text,
+                )
+            )
             continue
         _register_plugin(module, PluginInfo(ep.name, "entrypoint", dist, version, ep_text))
 
@@ -420,13 +475,35 @@ def load_plugins() -> list[PluginProblem]:
                 state.blocked.append(name)
                 continue
             if ep.pattern.fullmatch(ep.value) is None or ep.attr is None:
-                _report(PluginProblem(name, f"malformed entry-point value {ep.value!r}; expected "
-                                            "'package.module:attribute'", dist, version, ep_text))
+                _report(
+                    PluginProblem(
+                        name,
+                        f"malformed entry-point value {ep.value!r}; expected "
+                        "'package.module:attribute'",
+                        dist,
+                        version,
+                        ep_text,
+                    )
+                )
                 continue
             ref = _EntryPointRef(ep, name)
             plugin = _single_registration_plugin(spec.hook, ep.name, ref)
             _register_plugin(plugin, PluginInfo(name, "entrypoint", dist, version, ep_text))
     return list(state.problems)
+
+
+def report_problem_from_hook(plugin_name: str, hook: str, exc: BaseException) -> None:
+    """Record that ``plugin_name``'s implementation of ``hook`` raised ``exc``."""
+    info = _STATE.infos.get(plugin_name)
+    _report(
+        PluginProblem(
+            plugin_name,
+            f"hook {hook} raised {type(exc).__name__}: {exc}",
+            info.distribution if info else None,
+            info.version if info else None,
+            info.entry_point if info else None,
+        )
+    )
 
 
 def _own_version() -> str:
@@ -444,8 +521,11 @@ def _describe_provider(plugin: str) -> str:
     info = _STATE.infos.get(plugin)
     if info is None:
         return f"plugin {plugin!r}"
-    extra = f", distribution {info.distribution} {info.version or ''}".rstrip() if (
-        info.distribution and info.source != "builtin") else ""
+    extra = (
+        f", distribution {info.distribution} {info.version or ''}".rstrip()
+        if (info.distribution and info.source != "builtin")
+        else ""
+    )
     return f"plugin {plugin!r} ({info.source}{extra})"
 
 
@@ -470,8 +550,13 @@ class Registry:
             plugin_name = impl.plugin_name
             replace = bool(getattr(impl.plugin, "_labtrust_replace", False))
 
-            def register(ident: str, value: Any, *, _plugin: str = plugin_name,
-                         _replace: bool = bool(replace)) -> None:
+            def register(
+                ident: str,
+                value: Any,
+                *,
+                _plugin: str = plugin_name,
+                _replace: bool = bool(replace),
+            ) -> None:
                 self._collect(records, ident, value, _plugin, _replace)
 
             try:
@@ -479,19 +564,21 @@ class Registry:
             except PluginLoadError:
                 raise
             except Exception as exc:
-                info = state.infos.get(plugin_name)
-                _report(PluginProblem(
-                    plugin_name, f"hook {self.spec.hook} raised {type(exc).__name__}: {exc}",
-                    info.distribution if info else None, info.version if info else None,
-                    info.entry_point if info else None))
+                report_problem_from_hook(plugin_name, self.spec.hook, exc)
         state.registries[self.spec.kind] = (state.generation, records)
         return records
 
-    def _collect(self, records: dict[str, Registration], ident: str, value: Any, plugin: str,
-                 replace: bool) -> None:
+    def _collect(
+        self, records: dict[str, Registration], ident: str, value: Any, plugin: str, replace: bool
+    ) -> None:
         if not isinstance(ident, str) or not ident:
-            _report(PluginProblem(plugin, f"registered a {self.spec.label} with an invalid id "
-                                          f"{ident!r}; ids are non-empty strings"))
+            _report(
+                PluginProblem(
+                    plugin,
+                    f"registered a {self.spec.label} with an invalid id "
+                    f"{ident!r}; ids are non-empty strings",
+                )
+            )
             return
         existing = records.get(ident)
         if existing is None or replace:
@@ -540,8 +627,13 @@ class Registry:
             try:
                 value = value.entry_point.load()
             except Exception as exc:
-                problem = PluginProblem(record.plugin, f"failed to import: {type(exc).__name__}: "
-                                                       f"{exc}", dist, version, ep_text)
+                problem = PluginProblem(
+                    record.plugin,
+                    f"failed to import: {type(exc).__name__}: {exc}",
+                    dist,
+                    version,
+                    ep_text,
+                )
                 if problem not in _STATE.problems:
                     _STATE.problems.append(problem)
                 raise PluginLoadError(
@@ -554,7 +646,9 @@ class Registry:
             problem = PluginProblem(record.plugin, str(exc), dist, version, ep_text)
             if problem not in _STATE.problems:
                 _STATE.problems.append(problem)
-            raise PluginLoadError(f"{exc} Provided by {_describe_provider(record.plugin)}.") from exc
+            raise PluginLoadError(
+                f"{exc} Provided by {_describe_provider(record.plugin)}."
+            ) from exc
         record.resolved = resolved
         record.is_resolved = True
         return resolved
@@ -625,10 +719,8 @@ def doctor() -> list[PluginProblem]:
     for kind in KINDS:
         reg = registry(kind)
         for record in reg.registrations():
-            try:
+            with contextlib.suppress(PluginError):  # _resolve records the problem
                 reg._resolve(record)
-            except PluginError:
-                pass  # recorded in problems by _resolve
     return problems()
 
 
@@ -665,11 +757,14 @@ def load_extension_package(name: str, *, profile_id: str | None = None) -> str:
                 and hasattr(getattr(module, attr), f"{hookspecs.PROJECT_NAME}_impl")
                 for attr in dir(module)
             )
-            if has_impls and _STATE.pm.get_plugin(name) is None and not _STATE.pm.is_registered(
-                    module):
-                if not _register_plugin(module, PluginInfo(name, "extension")):
-                    raise PluginLoadError(f"Extension package {name!r}{origin}: "
-                                          f"{_STATE.problems[-1].describe()}")
+            if (
+                has_impls
+                and _STATE.pm.get_plugin(name) is None
+                and not _STATE.pm.is_registered(module)
+            ) and not _register_plugin(module, PluginInfo(name, "extension")):
+                raise PluginLoadError(
+                    f"Extension package {name!r}{origin}: {_STATE.problems[-1].describe()}"
+                )
             return "module"
     try:
         dist = metadata.distribution(name)

@@ -14,8 +14,9 @@ from typing import Any
 from labtrust_gym.plugins import registry
 
 
-def register_security_suite_provider(provider_id: str, provider: Any, *,
-                                     replace: bool = False) -> None:
+def register_security_suite_provider(
+    provider_id: str, provider: Any, *, replace: bool = False
+) -> None:
     """Register a security suite provider (instance, class or factory)."""
     registry("security_suite_providers").register(provider_id, provider, replace=replace)
 

@@ -12,8 +12,9 @@ from typing import Any
 from labtrust_gym.plugins import registry
 
 
-def register_safety_case_provider(provider_id: str, provider: Any, *,
-                                  replace: bool = False) -> None:
+def register_safety_case_provider(
+    provider_id: str, provider: Any, *, replace: bool = False
+) -> None:
     """Register a safety case provider (instance, class or factory)."""
     registry("safety_case_providers").register(provider_id, provider, replace=replace)
 

@@ -1,0 +1,147 @@
+"""Building and running the root ``labtrust`` app.
+
+``main()`` reads the global flags that change how plugins load (``--strict-plugins``), loads the
+plugins, lets every plugin add its commands, then runs typer. A :class:`LabTrustError` becomes one
+line on stderr and exit code 2 (a traceback only with ``--debug``); plugin problems are printed as
+warnings, never swallowed.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+from collections.abc import Sequence
+from typing import Annotated
+
+import typer
+
+from labtrust_gym import __version__
+from labtrust_gym.errors import LabTrustError
+
+HELP = (
+    "LabTrust-Gym: a multi-agent hospital-laboratory benchmark with a trust skeleton "
+    "(roles, tokens, audit hash chain, invariants) and a plugin platform."
+)
+
+
+def _echo_err(message: str) -> None:
+    typer.echo(message, err=True)
+
+
+def _version_callback(value: bool) -> None:
+    if not value:
+        return
+    from labtrust_gym.plugins import plugin_infos
+
+    typer.echo(f"labtrust-gym {__version__}")
+    for info in plugin_infos():
+        origin = f" [{info.distribution} {info.version}]" if info.source != "builtin" else ""
+        typer.echo(f"  plugin {info.name} ({info.source}){origin}")
+    raise typer.Exit(0)
+
+
+def _root(
+    profile: Annotated[
+        str | None,
+        typer.Option(
+            "--profile",
+            help="Lab profile id (policy/lab_profiles/<id>.v0.1.yaml) applied to the command.",
+            envvar="LABTRUST_PROFILE",
+        ),
+    ] = None,
+    strict_plugins: Annotated[
+        bool, typer.Option("--strict-plugins", help="Make any plugin problem a hard error.")
+    ] = False,
+    debug: Annotated[bool, typer.Option("--debug", help="Show tracebacks on errors.")] = False,
+    version: Annotated[
+        bool,
+        typer.Option(
+            "--version",
+            help="Print the version and loaded plugins, then exit.",
+            is_eager=True,
+            callback=_version_callback,
+        ),
+    ] = False,
+) -> None:
+    """Global options, applied before any subcommand runs."""
+    if profile:
+        from labtrust_gym.config import apply_profile
+
+        apply_profile(profile)
+
+
+def build_app() -> typer.Typer:
+    """The root app with every plugin's commands added (plugins are loaded here)."""
+    from labtrust_gym.plugins import get_plugin_manager, report_problem_from_hook
+
+    app = typer.Typer(
+        name="labtrust",
+        help=HELP,
+        no_args_is_help=True,
+        add_completion=False,
+        pretty_exceptions_enable=False,
+        rich_markup_mode=None,  # plain click help: rich help rendering costs ~60 ms at start-up
+    )
+    app.callback()(_root)
+    pm = get_plugin_manager()
+    for impl in pm.hook.labtrust_register_commands.get_hookimpls():
+        try:
+            impl.function(**{name: app for name in impl.argnames})
+        except LabTrustError:
+            raise
+        except Exception as exc:
+            report_problem_from_hook(impl.plugin_name, "labtrust_register_commands", exc)
+    return app
+
+
+def _pre_scan(argv: Sequence[str]) -> tuple[bool, bool]:
+    """Find ``--debug`` / ``--strict-plugins`` among the global options (before the command)."""
+    debug = strict = False
+    for arg in argv:
+        if not arg.startswith("-"):
+            break
+        debug = debug or arg == "--debug"
+        strict = strict or arg == "--strict-plugins"
+    return debug, strict
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Console-script entry point. Returns (and exits with) the process exit code."""
+    import click
+
+    args = list(sys.argv[1:] if argv is None else argv)
+    debug, strict = _pre_scan(args)
+    debug = debug or os.environ.get("LABTRUST_DEBUG", "") not in ("", "0")
+    code = 0
+    try:
+        from labtrust_gym import plugins
+
+        if strict:
+            plugins.set_strict(True)
+        app = build_app()
+        for problem in plugins.problems():
+            _echo_err(f"warning: {problem.describe()} (run `labtrust plugins doctor`)")
+        command = typer.main.get_command(app)
+        result = command.main(args=args, prog_name="labtrust", standalone_mode=False)
+        code = result if isinstance(result, int) else 0
+    except LabTrustError as exc:
+        if debug:
+            raise
+        _echo_err(f"error: {exc}")
+        code = exc.exit_code
+    except click.exceptions.Exit as exc:
+        code = exc.exit_code
+    except click.exceptions.Abort:
+        _echo_err("Aborted.")
+        code = 130
+    except KeyboardInterrupt:
+        _echo_err("Interrupted.")
+        code = 130
+    except click.exceptions.ClickException as exc:
+        if debug:
+            raise
+        exc.show()
+        code = exc.exit_code
+    if argv is None:
+        sys.exit(code)
+    return code

@@ -1,0 +1,125 @@
+"""``labtrust plugins list|doctor``: what is installed, where it came from, what is broken."""
+
+from __future__ import annotations
+
+import json
+from typing import Annotated, Any
+
+import typer
+
+from labtrust_gym.hookspecs import hookimpl
+
+plugins_app = typer.Typer(
+    help="Inspect installed plugins.", no_args_is_help=True, rich_markup_mode=None
+)
+
+
+def _rows(include_builtin: bool) -> list[dict[str, Any]]:
+    from labtrust_gym import plugins
+
+    registered = plugins.registrations_by_plugin()
+    rows = []
+    for info in plugins.plugin_infos():
+        if info.source == "builtin" and not include_builtin:
+            continue
+        rows.append(
+            {
+                "name": info.name,
+                "source": info.source,
+                "distribution": info.distribution,
+                "version": info.version,
+                "entry_point": info.entry_point,
+                "hooks": plugins.hooks_of(info.name),
+                "registers": registered.get(info.name, {}),
+            }
+        )
+    return rows
+
+
+def _summary(registers: dict[str, list[str]]) -> str:
+    return "; ".join(f"{kind}: {', '.join(ids)}" for kind, ids in sorted(registers.items()))
+
+
+@plugins_app.command("list")
+def list_plugins(
+    all_: Annotated[bool, typer.Option("--all", help="Include the built-in plugins.")] = False,
+    as_json: Annotated[bool, typer.Option("--json", help="Print JSON.")] = False,
+) -> None:
+    """List plugins: name, source (builtin/entrypoint/runtime/extension), distribution, version
+    and what each registers."""
+    from labtrust_gym import plugins
+
+    rows = _rows(include_builtin=all_)
+    blocked = plugins.blocked_plugins()
+    problems = [p.describe() for p in plugins.problems()]
+    if as_json:
+        typer.echo(
+            json.dumps(
+                {"plugins": rows, "blocked": blocked, "problems": problems},
+                indent=2,
+                sort_keys=True,
+            )
+        )
+        return
+    from rich.console import Console
+    from rich.table import Table
+
+    console = Console()
+    if not rows:
+        console.print("No third-party plugins installed (use --all to include built-ins).")
+    else:
+        table = Table("name", "source", "distribution", "version", "registers")
+        for row in rows:
+            table.add_row(
+                row["name"],
+                row["source"],
+                row["distribution"] or "-",
+                row["version"] or "-",
+                _summary(row["registers"]) or ", ".join(row["hooks"]),
+            )
+        console.print(table)
+    for name in blocked:
+        console.print(f"blocked: {name} (LABTRUST_DISABLE_PLUGINS)")
+
+
+@plugins_app.command("doctor")
+def doctor(
+    as_json: Annotated[bool, typer.Option("--json", help="Print JSON.")] = False,
+) -> None:
+    """Load every plugin and resolve everything it registers; exit 1 if anything is wrong."""
+    from labtrust_gym import plugins
+
+    found = plugins.doctor()
+    if as_json:
+        typer.echo(
+            json.dumps(
+                {
+                    "ok": not found,
+                    "problems": [
+                        {
+                            "plugin": p.plugin,
+                            "distribution": p.distribution,
+                            "version": p.version,
+                            "entry_point": p.entry_point,
+                            "cause": p.cause,
+                        }
+                        for p in found
+                    ],
+                },
+                indent=2,
+                sort_keys=True,
+            )
+        )
+    else:
+        count = len(plugins.plugin_infos())
+        if not found:
+            typer.echo(f"OK: {count} plugins loaded, every registration resolves.")
+        for problem in found:
+            typer.echo(f"PROBLEM: {problem.describe()}")
+    if found:
+        raise typer.Exit(1)
+
+
+@hookimpl
+def labtrust_register_commands(app: typer.Typer) -> None:
+    app.add_typer(plugins_app, name="plugins")
