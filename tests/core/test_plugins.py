@@ -403,3 +403,47 @@ def test_pluggy_group_module_registers_several_kinds(
         "metrics_aggregators": ["multi_metrics"],
         "tasks": ["multi_task"],
     }
+
+
+_VALID_OBJECTS = {
+    "domains": "lambda workflow_spec, config: ('adapter', workflow_spec, config)",
+    "coordination_methods": "lambda policy, repo_root, scale_config, params: params",
+    "tasks": "FakeTask",
+    "invariant_handlers": "lambda env, event, params: (True, None, None)",
+    "security_suite_providers": "Provider",
+    "safety_case_providers": "Provider",
+    "metrics_aggregators": "lambda *a, **k: {'ok': 1}",
+    "benchmark_pack_loaders": "lambda repo_root, prefer_v02, partner_id: ({}, 'v', None)",
+}
+
+
+@pytest.mark.parametrize("kind", sorted(plugins.KINDS))
+def test_every_hook_registers_through_a_plugin_module(
+        kind: str, monkeypatch: pytest.MonkeyPatch, tmp_path: Path, task_module: str) -> None:
+    """labtrust_register_domains, labtrust_register_coordination_methods, labtrust_register_tasks,
+    labtrust_register_invariant_handlers, labtrust_register_security_suite_providers,
+    labtrust_register_safety_case_providers, labtrust_register_metrics_aggregators and
+    labtrust_register_benchmark_pack_loaders, each implemented by a pluggy-group plugin."""
+    spec = plugins.KINDS[kind]
+    ident = "state.hook_probe" if kind == "invariant_handlers" else "hook_probe"
+    write_module(tmp_path, monkeypatch, f"fakeplug_hook_{kind}", f"""
+        from labtrust_gym.hookspecs import hookimpl
+        from {task_module} import FakeTask
+
+        class Provider:
+            def load_suite(self, policy_root, partner_id): return {{}}
+            def run_suite(self, policy_root, repo_root, **kw): return []
+            def load_claims(self, policy_root): return {{}}
+            def build_safety_case(self, policy_root): return {{}}
+
+        @hookimpl
+        def {spec.hook}(register):
+            register({ident!r}, {_VALID_OBJECTS[kind]})
+    """)
+    install_entry_points(monkeypatch, fake_entry_point("labtrust_gym", f"probe_{kind}",
+                                                       f"fakeplug_hook_{kind}"))
+    reg = plugins.registry(kind)
+    assert ident in reg.ids()
+    resolved = reg.get(ident)
+    assert resolved is not None
+    assert plugins.registrations_by_plugin()[f"probe_{kind}"] == {kind: [ident]}
