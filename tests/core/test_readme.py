@@ -1,0 +1,47 @@
+"""README honesty: its set-up commands are what .ci/run runs; its labtrust commands work."""
+
+from __future__ import annotations
+
+import re
+import shlex
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+REPO = Path(__file__).resolve().parents[2]
+README = (REPO / "README.md").read_text(encoding="utf-8")
+
+
+def _bash_blocks() -> list[list[str]]:
+    blocks = re.findall(r"```bash\n(.*?)```", README, re.DOTALL)
+    return [[line.split("  #")[0].strip() for line in b.splitlines() if line.strip()]
+            for b in blocks]
+
+
+def test_setup_is_two_commands_that_ci_runs() -> None:
+    setup = _bash_blocks()[0]
+    assert len(setup) == 2, setup
+    install, main_job = setup[0].split(" && ")
+    ci = (REPO / ".ci" / "run").read_text(encoding="utf-8")
+    assert f"python -m {install}" in ci or install in ci
+    assert main_job in ci
+    assert re.search(rf"^{re.escape(setup[1])}$", ci, re.MULTILINE)
+
+
+def _labtrust_commands() -> list[str]:
+    commands = []
+    for block in _bash_blocks()[1:]:
+        commands.extend(line for line in block if line.startswith("labtrust "))
+    return commands
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("command", _labtrust_commands())
+def test_readme_labtrust_command_runs(command: str, tmp_path: Path) -> None:
+    args = shlex.split(command)[1:]
+    result = subprocess.run([sys.executable, "-m", "labtrust_gym", *args], cwd=tmp_path,
+                            capture_output=True, text=True, timeout=600)
+    assert result.returncode == 0, f"{command}\n{result.stdout}\n{result.stderr}"
+    assert "warning:" not in result.stderr, result.stderr
