@@ -109,9 +109,18 @@ def main(argv: list[str] | None = None) -> int:
     rows = []
     for n in args.sizes:
         cmd = [
-            sys.executable, os.path.abspath(__file__), "--child", str(n),
-            "--steps", str(args.steps), "--warmup", str(args.warmup),
-            "--obs-mode", args.obs_mode, "--seed", str(args.seed),
+            sys.executable,
+            os.path.abspath(__file__),
+            "--child",
+            str(n),
+            "--steps",
+            str(args.steps),
+            "--warmup",
+            str(args.warmup),
+            "--obs-mode",
+            args.obs_mode,
+            "--seed",
+            str(args.seed),
         ]
         out = subprocess.run(cmd, check=True, capture_output=True, text=True)
         row = json.loads(out.stdout.strip().splitlines()[-1])

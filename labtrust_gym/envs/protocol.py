@@ -30,9 +30,7 @@ class BenchmarkEnv(Protocol):
         self,
         actions: Mapping[str, Any],
         action_infos: Mapping[str, Mapping[str, Any]] | None = None,
-    ) -> tuple[
-        dict[str, Any], dict[str, float], dict[str, bool], dict[str, bool], dict[str, Any]
-    ]:
+    ) -> tuple[dict[str, Any], dict[str, float], dict[str, bool], dict[str, bool], dict[str, Any]]:
         """Apply one joint action; returns ``(obs, rewards, terminations, truncations, infos)``."""
         ...
 

@@ -172,7 +172,8 @@ def load_scale_config(name_or_dict: str | Mapping[str, Any] | ScaleConfig) -> Sc
         _validate_inline(body, name)
         return _build(name, body)
     raise InvalidInputError(
-        f"scale_config must be a preset name, a dict or a ScaleConfig, got {type(name_or_dict).__name__}."
+        "scale_config must be a preset name, a dict or a ScaleConfig, "
+        f"got {type(name_or_dict).__name__}."
     )
 
 
@@ -240,8 +241,8 @@ def generate_initial_state(
     for role, count in cfg.role_counts().items():
         if role not in homes:
             raise InvalidInputError(
-                f"Scale config {cfg.name!r}: role {role!r} has no entry in placement.role_home_zones "
-                "of scale_configs.v0.1.yaml; add its home zones there."
+                f"Scale config {cfg.name!r}: role {role!r} has no entry in "
+                "placement.role_home_zones of scale_configs.v0.1.yaml; add its home zones there."
             )
         agents.extend(
             {"agent_id": f"{role}_{k}", "role": role, "zone_id": _cycle(homes[role], k)}
@@ -257,8 +258,11 @@ def generate_initial_state(
                 f"{_suggest(dtype, dev_zones)}"
             )
         devices.extend(
-            {"device_id": f"DEV_{dtype}_{k + 1}", "device_type": dtype,
-             "zone_id": _cycle(dev_zones[dtype], k)}
+            {
+                "device_id": f"DEV_{dtype}_{k + 1}",
+                "device_type": dtype,
+                "zone_id": _cycle(dev_zones[dtype], k),
+            }
             for k in range(count)
         )
 
@@ -287,7 +291,9 @@ def generate_initial_state(
         duration = float(placement["device_fault_duration_s"])
         for i in disruption_rng.integers(0, len(all_devices), cfg.device_faults):
             t = int(disruption_rng.uniform(0.1, 0.8) * horizon_s)
-            device_faults.append({"device_id": all_devices[int(i)], "t_s": t, "duration_s": duration})
+            device_faults.append(
+                {"device_id": all_devices[int(i)], "t_s": t, "duration_s": duration}
+            )
     qc_failures.sort(key=lambda q: (q["t_s"], q["device_id"]))
     device_faults.sort(key=lambda f: (f["t_s"], f["device_id"]))
 
@@ -305,9 +311,12 @@ def generate_initial_state(
         from labtrust_gym.engine.signing import derive_keypair
 
         state["keys"] = [
-            {"key_id": f"K_{a['agent_id']}", "agent_id": a["agent_id"],
-             "public_key_b64": derive_keypair(a["agent_id"], secret=SCALE_KEY_SECRET)[1],
-             "status": "active"}
+            {
+                "key_id": f"K_{a['agent_id']}",
+                "agent_id": a["agent_id"],
+                "public_key_b64": derive_keypair(a["agent_id"], secret=SCALE_KEY_SECRET)[1],
+                "status": "active",
+            }
             for a in agents
         ]
     return state
@@ -327,7 +336,9 @@ def _arrivals(
     n_draw = int(expected + 6 * math.sqrt(expected) + 16)
     times = np.cumsum(rng.exponential(1.0 / rate_per_s, n_draw))
     while times[-1] < horizon_s:  # astronomically rare; keep the process exact anyway
-        times = np.concatenate([times, times[-1] + np.cumsum(rng.exponential(1.0 / rate_per_s, n_draw))])
+        times = np.concatenate(
+            [times, times[-1] + np.cumsum(rng.exponential(1.0 / rate_per_s, n_draw))]
+        )
     times = times[times < horizon_s].astype(np.int64)
     n = int(times.size)
 
@@ -337,15 +348,24 @@ def _arrivals(
     panel_idx = rng.choice(len(panels), size=n, p=weights / weights.sum())
     u_prio = rng.random(n)
     site_idx = rng.integers(0, len(sites), n)
-    defect_p = cfg.defect_fraction if cfg.defect_fraction is not None else placement["defect_fraction"]
+    defect_p = (
+        cfg.defect_fraction if cfg.defect_fraction is not None else placement["defect_fraction"]
+    )
     u_defect = rng.random(n)
     kind_defect = rng.integers(0, 3, n)
 
     stat, urgent = cfg.stat_fraction, cfg.stat_fraction + cfg.urgent_fraction
     out: list[dict[str, Any]] = []
     for i, (t, p, up, si, ud, kd) in enumerate(
-        zip(times.tolist(), panel_idx.tolist(), u_prio.tolist(), site_idx.tolist(),
-            u_defect.tolist(), kind_defect.tolist(), strict=True)
+        zip(
+            times.tolist(),
+            panel_idx.tolist(),
+            u_prio.tolist(),
+            site_idx.tolist(),
+            u_defect.tolist(),
+            kind_defect.tolist(),
+            strict=True,
+        )
     ):
         panel = panels[p]
         spec: dict[str, Any] = {

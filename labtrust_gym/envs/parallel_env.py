@@ -1,0 +1,482 @@
+"""``LabTrustParallelEnv``: the hospital lab as a PettingZoo Parallel environment.
+
+One env step = every live agent's action turned into at most one engine event (NOOP issues
+none), all events applied through the engine's ``step_batch`` at the current simulated time, the
+clock advanced by ``dt_s`` (arrivals, run completions, faults happen), then observations, masks,
+rewards and infos built for all agents at once (see :mod:`labtrust_gym.envs.views`).
+
+The contract (constructor, actions, observation layout, rewards, infos) is documented in
+docs/envs.md; keep both in step.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+import numpy as np
+from gymnasium import spaces
+from pettingzoo import ParallelEnv
+
+from labtrust_gym.envs import render as _render
+from labtrust_gym.envs.action_contract import (
+    ACTION_INDEX_BY_NAME,
+    ACTION_NAMES,
+    NUM_ACTIONS,
+    action_index_of,
+    validate_action_dict,
+)
+from labtrust_gym.envs.events import EventBuilder, EventSigner
+from labtrust_gym.envs.rewards import RewardAccumulator, RewardConfig
+from labtrust_gym.envs.spaces import (
+    dict_observation_space,
+    flat_observation_space,
+    state_dim,
+    state_space,
+)
+from labtrust_gym.envs.views import N_HERE, LabViews
+from labtrust_gym.errors import ConfigError, InvalidInputError
+
+DEFAULT_MAX_STEPS = 100
+DEFAULT_DT_S = 10.0
+OBS_MODES = ("dict", "flat")
+TIMING_MODES = ("explicit", "simulated")
+RENDER_MODES = ("ansi", "human")
+
+
+class LabTrustParallelEnv(ParallelEnv):
+    """PettingZoo Parallel env over a ``hospital_lab`` (or any registered) domain adapter."""
+
+    metadata = {
+        "name": "labtrust_hospital_lab_v0",
+        "render_modes": list(RENDER_MODES),
+        "is_parallelizable": True,
+        "render_fps": 4,
+    }
+
+    def __init__(
+        self,
+        task: Any = None,
+        *,
+        initial_state: Mapping[str, Any] | None = None,
+        scale_config: Any = None,
+        obs_mode: str = "dict",
+        render_mode: str | None = None,
+        max_steps: int | None = None,
+        dt_s: float | None = None,
+        timing_mode: str | None = None,
+        reward_config: Mapping[str, Any] | None = None,
+        domain_id: str = "hospital_lab",
+        engine_config: Mapping[str, Any] | None = None,
+        sign_events: bool = True,
+    ) -> None:
+        if obs_mode not in OBS_MODES:
+            raise ConfigError(f"obs_mode must be one of {', '.join(OBS_MODES)}, got {obs_mode!r}.")
+        if render_mode is not None and render_mode not in RENDER_MODES:
+            raise ConfigError(
+                f"render_mode must be None or one of {', '.join(RENDER_MODES)}, "
+                f"got {render_mode!r}."
+            )
+        self.task = task
+        self._auto_sign = bool(sign_events)
+        self.obs_mode = obs_mode
+        self.render_mode = render_mode
+        self._flat = obs_mode == "flat"
+        self._initial_state = dict(initial_state) if initial_state is not None else None
+        self._scale = None
+        if scale_config is not None:
+            from labtrust_gym.envs.scale import load_scale_config
+
+            self._scale = load_scale_config(scale_config)
+        task_scale = None
+        if task is not None and getattr(task, "scale_config", None) is not None:
+            from labtrust_gym.envs.scale import load_scale_config
+
+            task_scale = load_scale_config(task.scale_config)
+        any_scale = self._scale or task_scale
+
+        self.max_steps = int(
+            max_steps
+            or (getattr(task, "max_steps", None) if task is not None else None)
+            or (any_scale.horizon_steps if any_scale is not None else None)
+            or DEFAULT_MAX_STEPS
+        )
+        self._dt_default = float(
+            dt_s
+            or getattr(task, "dt_s", None)
+            or (any_scale.dt_s if any_scale is not None else None)
+            or DEFAULT_DT_S
+        )
+        self._timing_default = str(
+            timing_mode
+            or (getattr(task, "timing_mode", None) if task is not None else None)
+            or (any_scale.timing_mode if any_scale is not None else None)
+            or "explicit"
+        )
+        _check_timing(self._timing_default, self._dt_default)
+        if reward_config is None and task is not None:
+            reward_config = getattr(task, "reward_config", None)
+        self._reward_cfg = RewardConfig.from_mapping(reward_config)
+        self._rewards = RewardAccumulator(self._reward_cfg)
+
+        from labtrust_gym.domain.registry import get_domain_adapter_factory
+
+        self.domain_id = domain_id
+        self.engine: Any = get_domain_adapter_factory(domain_id)(None, dict(engine_config or {}))
+
+        # Build the lab once (seed 0) to learn agents and the spaces; fixed for the env's life.
+        self._reset_engine(self._resolve_initial_state(0, None), 0)
+        self.possible_agents: list[str] = list(self._views.agent_ids)
+        self.agents: list[str] = []
+        self._row = {a: i for i, a in enumerate(self.possible_agents)}
+        v = self._views
+        self._obs_space = flat_observation_space(v) if self._flat else dict_observation_space(v)
+        self._act_space = spaces.Discrete(NUM_ACTIONS)
+        self._obs_spaces = dict.fromkeys(self.possible_agents, self._obs_space)
+        self._act_spaces = {a: spaces.Discrete(NUM_ACTIONS) for a in self.possible_agents}
+        self.observation_spaces = self._obs_spaces
+        self.action_spaces = self._act_spaces
+        self.state_space = state_space(v)
+        self._seed: int | None = None
+        self._steps = 0
+        self._last_common: dict[str, Any] = {}
+
+    # ------------------------------------------------------------------ PettingZoo API
+    def observation_space(self, agent: str) -> spaces.Space[Any]:
+        return self._obs_spaces[agent]
+
+    def action_space(self, agent: str) -> spaces.Space[Any]:
+        return self._act_spaces[agent]
+
+    def reset(
+        self, seed: int | None = None, options: Mapping[str, Any] | None = None
+    ) -> tuple[dict[str, Any], dict[str, Any]]:
+        """Start an episode. ``options`` may carry ``initial_state``, ``timing_mode``, ``dt_s``.
+
+        Without a seed the next episode uses the previous seed + 1 (0 for the first), so a
+        sequence of resets is reproducible.
+        """
+        if seed is None:
+            seed = 0 if self._seed is None else self._seed + 1
+        self._seed = int(seed)
+        opts = dict(options or {})
+        self._reset_engine(self._resolve_initial_state(self._seed, opts), self._seed)
+        if self._views.agent_ids != self.possible_agents:
+            raise InvalidInputError(
+                "The episode's initial_state has different agents than the env was built with "
+                f"({len(self._views.agent_ids)} vs {len(self.possible_agents)}); "
+                "agent ids must not depend on the seed. Build a new env for a different lab."
+            )
+        self._dt = float(opts.get("dt_s") or self._dt_default)
+        self._timing = str(opts.get("timing_mode") or self._timing_default)
+        _check_timing(self._timing, self._dt)
+        self._t0 = float(self.engine.now_s)
+        self._steps = 0
+        self._rewards.reset()
+        self.agents = list(self.possible_agents)
+        self._events.reset(np.random.default_rng([self._seed, 0x5EED]))
+        self._views.refresh(self.engine)
+        common = self._common([], self.engine.drain_system_emits())
+        obs = self._observe()
+        infos = self._infos([], [], [], common)
+        return obs, infos
+
+    def step(
+        self,
+        actions: Mapping[str, Any],
+        action_infos: Mapping[str, Mapping[str, Any]] | None = None,
+    ) -> tuple[dict[str, Any], dict[str, float], dict[str, bool], dict[str, bool], dict[str, Any]]:
+        agents = self.agents
+        if not agents:
+            raise InvalidInputError(
+                "step() called with no live agents: the episode is over; call reset() first."
+            )
+        eng = self.engine
+        idx, custom = self._parse_actions(actions, action_infos)
+        t = self._time_of(self._steps)
+        events, rows, types = self._events.build(idx, custom, t)
+        if self._signer is not None and events:
+            self._signer.sign(events)
+        results = eng.step_batch(events) if events else []
+        rewards = self._rewards.compute(len(agents), rows, types, results)
+        self._steps += 1
+        eng.advance_to(self._time_of(self._steps))
+        self._views.refresh(eng)
+        common = self._common(results, eng.drain_system_emits())
+        obs = self._observe()
+        infos = self._infos(rows, types, results, common)
+        rew = dict(zip(agents, rewards.tolist(), strict=True))
+        terms = dict.fromkeys(agents, False)
+        done = self._steps >= self.max_steps
+        truncs = dict.fromkeys(agents, done)
+        if done:
+            self.agents = []
+        if self.render_mode == "human":
+            self.render()
+        return obs, rew, terms, truncs, infos
+
+    def render(self) -> str | None:
+        if self.render_mode is None:
+            import gymnasium
+
+            gymnasium.logger.warn("render() called without a render_mode; pass render_mode='ansi'.")
+            return None
+        text = _render.render_text(self)
+        if self.render_mode == "ansi":
+            return text
+        print(text)
+        return None
+
+    def state(self) -> np.ndarray:
+        """Centralised state (float32): agent zone index per agent (N), agents per zone (Z),
+        device queue length, busy and down flags (3·D), ready work per device type (T), and
+        the fraction of the episode elapsed (1)."""
+        v, eng = self._views, self.engine
+        out = np.empty(state_dim(v), dtype=np.float32)
+        az = eng.agent_zone
+        o = 0
+        out[o : o + v.n] = az
+        o += v.n
+        out[o : o + v.z] = np.bincount(az, minlength=v.z)
+        o += v.z
+        out[o : o + v.d] = eng.device_queue_len
+        out[o + v.d : o + 2 * v.d] = eng.device_busy
+        out[o + 2 * v.d : o + 3 * v.d] = eng.device_fault | eng.device_qc_fail
+        o += 3 * v.d
+        out[o : o + v.t] = v.work_by_type
+        out[-1] = self._time_fraction()
+        return out
+
+    def close(self) -> None:
+        self.agents = []
+
+    # ------------------------------------------------------------------ BenchmarkEnv extras
+    def get_device_ids(self) -> list[str]:
+        return list(self._views.device_ids)
+
+    def get_zone_ids(self) -> list[str]:
+        return list(self._views.zone_ids)
+
+    def get_dt_s(self) -> float:
+        return self._dt
+
+    def get_timing_summary(self) -> dict[str, Any]:
+        return {
+            "timing_mode": self._timing,
+            "dt_s": self._dt,
+            "steps": self._steps,
+            "max_steps": self.max_steps,
+            "start_t_s": self._t0,
+            "sim_time_s": float(self.engine.now_s) - self._t0,
+        }
+
+    def get_device_queue_lengths(self) -> dict[str, int]:
+        return dict(zip(self._views.device_ids, self.engine.device_queue_len.tolist(), strict=True))
+
+    def get_reward_counters(self) -> dict[str, int]:
+        """Episode totals the rewards were computed from (released, scheduled, blocked, …)."""
+        r = self._rewards
+        return {
+            "released": r.released,
+            "scheduled": r.scheduled,
+            "blocked": r.blocked,
+            "violations": r.violations,
+        }
+
+    @property
+    def num_steps(self) -> int:
+        return self._steps
+
+    @property
+    def seed_value(self) -> int | None:
+        return self._seed
+
+    # ------------------------------------------------------------------ internals
+    def _resolve_initial_state(
+        self, seed: int, options: Mapping[str, Any] | None
+    ) -> Mapping[str, Any]:
+        if options and options.get("initial_state") is not None:
+            state: Mapping[str, Any] = options["initial_state"]
+            return state
+        if self._initial_state is not None:
+            return self._initial_state
+        if self._scale is not None:
+            from labtrust_gym.envs.scale import generate_initial_state
+
+            return generate_initial_state(self._scale, seed)
+        if self.task is not None:
+            state = self.task.get_initial_state(seed)
+            return state
+        from labtrust_gym.engine.initial_state import default_initial_state
+
+        state = default_initial_state(seed)
+        return state
+
+    def _reset_engine(self, initial_state: Mapping[str, Any], seed: int) -> None:
+        eng = self.engine
+        eng.reset(dict(initial_state), deterministic=True, rng_seed=seed)
+        self._signer = EventSigner.for_state(initial_state) if self._auto_sign else None
+        policy = getattr(eng, "policy", None)
+        if policy is None:
+            from labtrust_gym.engine.policy import load_policy
+
+            policy = load_policy()
+        self._views = LabViews(eng, policy)
+        self._events = EventBuilder(eng, self._views)
+        self._t0 = float(eng.now_s)
+        self._dt = getattr(self, "_dt", self._dt_default)
+
+    def _time_of(self, steps: int) -> float | int:
+        t = self._t0 + steps * self._dt
+        return int(t) if float(t).is_integer() else t
+
+    def _time_fraction(self) -> float:
+        return min(self._steps / self.max_steps, 1.0)
+
+    def _parse_actions(
+        self, actions: Mapping[str, Any], action_infos: Mapping[str, Mapping[str, Any]] | None
+    ) -> tuple[np.ndarray, dict[int, Mapping[str, Any]] | None]:
+        agents = self.agents
+        n = len(agents)
+        if not action_infos and len(actions) == n:
+            try:  # fast path: every live agent gave a bare index
+                idx = np.fromiter(map(actions.__getitem__, agents), dtype=np.int64, count=n)
+            except (KeyError, TypeError, ValueError):
+                idx = None
+            if idx is not None:
+                if n and (int(idx.min()) < 0 or int(idx.max()) >= NUM_ACTIONS):
+                    bad = int(idx.min()) if int(idx.min()) < 0 else int(idx.max())
+                    raise InvalidInputError(
+                        f"Action index {bad} is out of range; use 0..{NUM_ACTIONS - 1} "
+                        f"({', '.join(ACTION_NAMES)})."
+                    )
+                return idx, None
+        row = self._row
+        live = set(agents) if n != len(self.possible_agents) else row
+        idx = np.zeros(n, dtype=np.int64)
+        custom: dict[int, Mapping[str, Any]] = {}
+        for agent, act in actions.items():
+            if agent not in live:
+                raise InvalidInputError(_unknown_agent(agent, agents))
+            r = row[agent]
+            if isinstance(act, Mapping):
+                validate_action_dict(act, agent_id=agent)
+                idx[r] = action_index_of(act)
+                custom[r] = act
+            else:
+                idx[r] = action_index_of(act)
+        for agent, info in (action_infos or {}).items():
+            if not info:
+                continue
+            if agent not in live:
+                raise InvalidInputError(_unknown_agent(agent, agents))
+            validate_action_dict(info, agent_id=agent)
+            r = row[agent]
+            base = custom.get(r) or {"action_index": int(idx[r])}
+            merged = {**base, **info}
+            if "action_index" in info or "action_type" in info:
+                idx[r] = action_index_of(merged if "action_index" in info else info)
+            custom[r] = merged
+        return idx, custom or None
+
+    def _common(self, results: list[Any], system_emits: list[Any]) -> dict[str, Any]:
+        common = {
+            "step": self._steps,
+            "t_s": float(self.engine.now_s),
+            "step_results": results,
+            "system_emits": system_emits,
+            "device_queue_lengths": self.engine.device_queue_len.tolist(),
+        }
+        self._last_common = common
+        return common
+
+    def _observe(self) -> dict[str, Any]:
+        v, eng = self._views, self.engine
+        agents = self.possible_agents
+        n = v.n
+        az = eng.agent_zone
+        mask = v.mask
+        here = v.here[az]
+        tf = self._time_fraction()
+        if self._flat:
+            r, z, t = v.r, v.z, v.t
+            flat = np.zeros((n, r + z + N_HERE + 2 * t + 1), dtype=np.float32)
+            flat[:, :r] = v.role_onehot
+            flat[v.agent_arange, r + az] = 1.0
+            o = r + z
+            flat[:, o : o + N_HERE] = here
+            o += N_HERE
+            flat[:, o : o + t] = v.queue_by_type
+            flat[:, o + t : o + 2 * t] = v.work_by_type
+            flat[:, -1] = tf
+            return {
+                a: {"observation": ob, "action_mask": m}
+                for a, ob, m in zip(agents, flat, mask, strict=True)
+            }
+        zone = np.zeros((n, v.z), dtype=np.int8)
+        zone[v.agent_arange, az] = 1
+        queues = _readonly(v.queue_by_type.copy())
+        work = _readonly(v.work_by_type.copy())
+        time_arr = _readonly(np.array([tf], dtype=np.float32))
+        return {
+            a: {
+                "observation": {
+                    "role": ro,
+                    "zone": zo,
+                    "here": he,
+                    "queues": queues,
+                    "work": work,
+                    "time": time_arr,
+                },
+                "action_mask": m,
+            }
+            for a, ro, zo, he, m in zip(agents, v.role_onehot, zone, here, mask, strict=True)
+        }
+
+    def _infos(
+        self,
+        rows: list[int],
+        types: list[str],
+        results: list[Any],
+        common: dict[str, Any],
+    ) -> dict[str, Any]:
+        n = self._views.n
+        res_by_row: list[Any] = [None] * n
+        type_by_row: list[str] = ["NOOP"] * n
+        for r, ty, res in zip(rows, types, results, strict=True):
+            res_by_row[r] = res
+            type_by_row[r] = ty
+        zones = self._views.zone_ids_arr[self.engine.agent_zone].tolist()
+        return {
+            a: {"step_result": res, "action_type": ty, "zone_id": zn, "lab": common}
+            for a, res, ty, zn in zip(
+                self.possible_agents, res_by_row, type_by_row, zones, strict=True
+            )
+        }
+
+
+def _readonly(arr: np.ndarray) -> np.ndarray:
+    arr.setflags(write=False)
+    return arr
+
+
+def _check_timing(timing_mode: str, dt_s: float) -> None:
+    if timing_mode not in TIMING_MODES:
+        raise ConfigError(
+            f"timing_mode must be one of {', '.join(TIMING_MODES)}, got {timing_mode!r}."
+        )
+    if not dt_s > 0:
+        raise ConfigError(f"dt_s must be a positive number of seconds, got {dt_s!r}.")
+
+
+def _unknown_agent(agent: Any, agents: list[str]) -> str:
+    from labtrust_gym.errors import did_you_mean
+
+    return (
+        f"Action given for unknown or finished agent {agent!r}; live agents are "
+        f"{', '.join(agents[:8])}{' …' if len(agents) > 8 else ''}."
+        f"{did_you_mean(str(agent), agents)}"
+    )
+
+
+__all__ = ["ACTION_INDEX_BY_NAME", "LabTrustParallelEnv"]

@@ -1,0 +1,48 @@
+"""Observation, action and state spaces of a lab (built once per env, then cached)."""
+
+from __future__ import annotations
+
+import numpy as np
+from gymnasium import spaces
+
+from labtrust_gym.envs.action_contract import NUM_ACTIONS
+from labtrust_gym.envs.views import N_HERE, LabViews, flat_dim
+
+
+def action_mask_space() -> spaces.Box:
+    return spaces.Box(0, 1, (NUM_ACTIONS,), np.int8)
+
+
+def dict_observation_space(v: LabViews) -> spaces.Dict:
+    """``{"observation": Dict(role, zone, here, queues, work, time), "action_mask": Box}``."""
+    inner = spaces.Dict(
+        {
+            "role": spaces.Box(0, 1, (v.r,), np.int8),
+            "zone": spaces.Box(0, 1, (v.z,), np.int8),
+            "here": spaces.Box(0.0, np.inf, (N_HERE,), np.float32),
+            "queues": spaces.Box(0.0, np.inf, (v.t,), np.float32),
+            "work": spaces.Box(0.0, np.inf, (v.t,), np.float32),
+            "time": spaces.Box(0.0, 1.0, (1,), np.float32),
+        }
+    )
+    return spaces.Dict({"observation": inner, "action_mask": action_mask_space()})
+
+
+def flat_observation_space(v: LabViews) -> spaces.Dict:
+    """``{"observation": Box(float32, (R+Z+6+2T+1,)), "action_mask": Box}``."""
+    dim = flat_dim(v)
+    high = np.full(dim, np.inf, dtype=np.float32)
+    high[: v.r + v.z] = 1.0  # one-hots
+    high[-1] = 1.0  # time fraction
+    box = spaces.Box(np.zeros(dim, dtype=np.float32), high, (dim,), np.float32)
+    return spaces.Dict({"observation": box, "action_mask": action_mask_space()})
+
+
+def state_space(v: LabViews) -> spaces.Box:
+    """Centralised-critic state: see :meth:`LabTrustParallelEnv.state`."""
+    dim = state_dim(v)
+    return spaces.Box(0.0, np.inf, (dim,), np.float32)
+
+
+def state_dim(v: LabViews) -> int:
+    return v.n + v.z + 3 * v.d + v.t + 1

@@ -1,0 +1,278 @@
+"""Behaviour of LabTrustParallelEnv: episode end, actions, rewards, infos, time, rendering."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+import numpy as np
+import pytest
+
+from labtrust_gym.envs.action_contract import (
+    ACTION_MOVE,
+    ACTION_NOOP,
+    ACTION_QUEUE_RUN,
+    ACTION_START_RUN,
+    ACTION_TICK,
+)
+from labtrust_gym.envs.parallel_env import LabTrustParallelEnv
+from labtrust_gym.envs.protocol import BenchmarkEnv
+from labtrust_gym.errors import ConfigError, InvalidInputError
+
+EnvFn = Callable[..., LabTrustParallelEnv]
+DEFAULT_AGENTS = ["reception_0", "ops_0", "runner_0", "runner_1", "qc_0", "supervisor_0"]
+
+
+def _noop(env: LabTrustParallelEnv) -> dict[str, int]:
+    return dict.fromkeys(env.agents, ACTION_NOOP)
+
+
+def test_default_lab_agents_and_cached_spaces(default_env_fn: EnvFn) -> None:
+    env = default_env_fn()
+    assert env.possible_agents == DEFAULT_AGENTS
+    a = env.possible_agents[0]
+    assert env.observation_space(a) is env.observation_space(a)
+    assert env.action_space(a) is env.action_space(a)
+    assert env.action_space(a).n == 6
+    assert isinstance(env, BenchmarkEnv)
+
+
+def test_flat_mode_has_identical_spaces_for_all_agents(default_env_fn: EnvFn) -> None:
+    env = default_env_fn(obs_mode="flat")
+    spaces = {id(env.observation_space(a)) for a in env.possible_agents}
+    assert len(spaces) == 1
+    obs, _ = env.reset(seed=0)
+    box = env.observation_space("ops_0")["observation"]
+    assert (
+        obs["ops_0"]["observation"].shape == box.shape
+        and obs["ops_0"]["observation"].dtype == np.float32
+    )
+
+
+def test_episode_truncates_everyone_at_max_steps(default_env_fn: EnvFn) -> None:
+    env = default_env_fn(max_steps=7)
+    env.reset(seed=1)
+    steps = 0
+    while env.agents:
+        _, _, terms, truncs, _ = env.step(_noop(env))
+        steps += 1
+        assert not any(terms.values())
+    assert steps == 7
+    assert all(truncs.values()) and set(truncs) == set(env.possible_agents)
+    assert env.agents == []
+    with pytest.raises(InvalidInputError, match="reset"):
+        env.step({})
+
+
+def test_time_advances_dt_per_step(default_env_fn: EnvFn) -> None:
+    env = default_env_fn(dt_s=5.0)
+    env.reset(seed=0)
+    for _ in range(4):
+        env.step(_noop(env))
+    summary = env.get_timing_summary()
+    assert summary["sim_time_s"] == pytest.approx(20.0)
+    assert summary["steps"] == 4 and summary["dt_s"] == 5.0
+    env.reset(seed=0, options={"dt_s": 30})
+    env.step(_noop(env))
+    assert env.get_timing_summary()["sim_time_s"] == pytest.approx(30.0)
+    assert env.get_dt_s() == 30.0
+
+
+def test_noop_issues_no_event_and_tick_is_logged(default_env_fn: EnvFn) -> None:
+    env = default_env_fn()
+    env.reset(seed=0)
+    length0 = env.engine.chain_head()["length"]
+    _, _, _, _, infos = env.step(_noop(env))
+    assert env.engine.chain_head()["length"] == length0
+    assert all(i["step_result"] is None and i["action_type"] == "NOOP" for i in infos.values())
+    _, _, _, _, infos = env.step({**_noop(env), "qc_0": ACTION_TICK})
+    assert infos["qc_0"]["step_result"]["status"] == "ACCEPTED"
+    assert infos["qc_0"]["action_type"] == "TICK"
+    assert env.engine.chain_head()["length"] == length0 + 1
+    assert infos["qc_0"]["lab"]["step_results"] == [infos["qc_0"]["step_result"]]
+
+
+def test_bare_move_goes_to_an_adjacent_allowed_zone(default_env_fn: EnvFn) -> None:
+    env = default_env_fn()
+    obs, infos = env.reset(seed=0)
+    before = infos["runner_0"]["zone_id"]
+    assert obs["runner_0"]["action_mask"][ACTION_MOVE] == 1
+    _, _, _, _, infos = env.step({**_noop(env), "runner_0": ACTION_MOVE})
+    after = infos["runner_0"]["zone_id"]
+    assert infos["runner_0"]["step_result"]["status"] == "ACCEPTED"
+    assert after in env.engine.policy.neighbors[before]
+
+
+def test_explicit_action_type_and_action_infos(default_env_fn: EnvFn) -> None:
+    env = default_env_fn()
+    env.reset(seed=0)
+    target = "Z_ACCESSIONING"
+    _, rew, _, _, infos = env.step(
+        {**_noop(env), "reception_0": {"action_index": ACTION_MOVE, "args": {"to_zone": target}}}
+    )
+    assert infos["reception_0"]["zone_id"] == target
+    # action_infos override an index with any engine event; an unknown result is BLOCKED
+    _, rew, _, _, infos = env.step(
+        _noop(env),
+        action_infos={"ops_0": {"action_type": "RELEASE_RESULT", "args": {"result_id": "R_NOPE"}}},
+    )
+    res = infos["ops_0"]["step_result"]
+    assert res["status"] == "BLOCKED" and res["blocked_reason_code"]
+    assert infos["ops_0"]["action_type"] == "RELEASE_RESULT"
+    assert rew["ops_0"] == pytest.approx(-0.1)  # default blocked_penalty
+    assert rew["qc_0"] == 0.0
+
+
+def test_masked_out_bare_action_is_blocked_not_a_phantom_noop(default_env_fn: EnvFn) -> None:
+    env = default_env_fn()
+    obs, _ = env.reset(seed=0)
+    # reception may not start runs: the mask says so and the engine refuses it with a reason
+    assert obs["reception_0"]["action_mask"][ACTION_START_RUN] == 0
+    _, rew, _, _, infos = env.step({**_noop(env), "reception_0": ACTION_START_RUN})
+    res = infos["reception_0"]["step_result"]
+    assert res["status"] == "BLOCKED" and res["blocked_reason_code"].startswith("RBAC.")
+    assert rew["reception_0"] < 0
+
+
+def test_bad_actions_raise_named_errors(default_env_fn: EnvFn) -> None:
+    env = default_env_fn()
+    env.reset(seed=0)
+    with pytest.raises(InvalidInputError, match="out of range"):
+        env.step({**_noop(env), "ops_0": 9})
+    with pytest.raises(InvalidInputError, match="Did you mean 'ops_0'"):
+        env.step({**_noop(env), "ops_O": 1})
+    with pytest.raises(InvalidInputError, match="unknown key"):
+        env.step({**_noop(env), "ops_0": {"action_index": 1, "agrs": {}}})
+    with pytest.raises(ConfigError, match="obs_mode"):
+        LabTrustParallelEnv(obs_mode="pixels")
+
+
+def test_missing_agents_do_noop(default_env_fn: EnvFn) -> None:
+    env = default_env_fn()
+    env.reset(seed=0)
+    _, rew, _, _, infos = env.step({"qc_0": ACTION_TICK})
+    assert infos["ops_0"]["step_result"] is None
+    assert set(rew) == set(env.possible_agents)
+
+
+def _pipeline_state() -> dict[str, Any]:
+    from labtrust_gym.engine.initial_state import default_initial_state
+
+    st = default_initial_state(0)
+    st["arrivals"] = [
+        {"specimen_id": "S1", "t_s": 0, "priority": "STAT", "panel": "CBC", "patient_id": "P1"}
+    ]
+    return st
+
+
+def test_bare_indices_move_a_specimen_to_release_and_pay_throughput() -> None:
+    """reception accessions+accepts (explicit types), an agent at the haematology analyzer
+    queues and starts it with bare indices, ops releases: rewards follow reward_config."""
+    cfg = {"throughput_reward": 2.0, "schedule_reward": 0.25, "blocked_penalty": 0.0}
+    env = LabTrustParallelEnv(initial_state=_pipeline_state(), max_steps=60, reward_config=cfg)
+    env.reset(seed=0)
+    noop = _noop(env)
+    for atype in ("CREATE_ACCESSION", "ACCEPT_SPECIMEN"):
+        _, _, _, _, infos = env.step(
+            noop,
+            action_infos={"reception_0": {"action_type": atype, "args": {"specimen_id": "S1"}}},
+        )
+        assert infos["reception_0"]["step_result"]["status"] == "ACCEPTED", infos["reception_0"]
+    # walk ops_0 to the haematology analyzer's zone
+    hall = env.engine.query("device_state(DEV_HAEM_B1)")["zone_id"]
+    while env.engine.query("agent_zone(ops_0)") != hall:
+        hop = env.engine.query(f"next_hop({env.engine.query('agent_zone(ops_0)')}, {hall})")
+        env.step({**noop, "ops_0": {"action_type": "MOVE", "args": {"to_zone": hop}}})
+    obs, rew, _, _, infos = env.step({**noop, "ops_0": ACTION_QUEUE_RUN})
+    assert infos["ops_0"]["step_result"]["status"] == "ACCEPTED", infos["ops_0"]
+    assert rew["ops_0"] == pytest.approx(0.25)
+    assert obs["ops_0"]["action_mask"][ACTION_START_RUN] == 1
+    _, rew, _, _, infos = env.step({**noop, "ops_0": ACTION_START_RUN})
+    assert infos["ops_0"]["step_result"]["status"] == "ACCEPTED", infos["ops_0"]
+    while (
+        env.engine.query("result_status(R_S1)") is None
+        or env.engine.query("result_status(R_S1)") != "generated"
+    ):
+        env.step(noop)
+    _, rew, _, _, infos = env.step(
+        noop,
+        action_infos={"ops_0": {"action_type": "RELEASE_RESULT", "args": {"result_id": "R_S1"}}},
+    )
+    assert infos["ops_0"]["step_result"]["status"] == "ACCEPTED", infos["ops_0"]
+    assert rew["ops_0"] == pytest.approx(2.0)
+    assert env.get_reward_counters()["released"] == 1
+
+
+def test_render_and_state(default_env_fn: EnvFn, capsys: pytest.CaptureFixture[str]) -> None:
+    env = default_env_fn(render_mode="ansi")
+    env.reset(seed=0)
+    text = env.render()
+    assert isinstance(text, str) and "DEV_CHEM_A1" in text and "t=0s" in text
+    s = env.state()
+    assert env.state_space.contains(s)
+    human = default_env_fn(render_mode="human")
+    human.reset(seed=0)
+    human.step(_noop(human))
+    assert "DEV_CHEM_A1" in capsys.readouterr().out
+
+
+def test_reset_options_initial_state_and_seed_sequence(default_env_fn: EnvFn) -> None:
+    env = default_env_fn()
+    env.reset(seed=5)
+    assert env.seed_value == 5
+    env.reset()
+    assert env.seed_value == 6
+    st = _pipeline_state()
+    env.reset(seed=0, options={"initial_state": st})
+    assert env.engine.query("specimens(all)") == ["S1"]
+    bad = dict(st, agents=[{"agent_id": "x_0", "role": "ops", "zone_id": "Z_RECEPTION"}])
+    with pytest.raises(InvalidInputError, match="different agents"):
+        env.reset(seed=0, options={"initial_state": bad})
+
+
+def test_device_and_zone_accessors(scale_env_fn: EnvFn) -> None:
+    env = scale_env_fn()
+    env.reset(seed=0)
+    ids = env.get_device_ids()
+    assert len(ids) == 14 and len(set(ids)) == 14
+    assert env.get_zone_ids() == list(env.engine.zone_ids)
+    q = env.get_device_queue_lengths()
+    assert set(q) == set(ids) and all(v == 0 for v in q.values())
+
+
+def test_task_object_is_duck_typed() -> None:
+    class Task:
+        name = "duck"
+        max_steps = 3
+        reward_config = {"step_cost": 0.5}
+
+        def get_initial_state(self, seed: int) -> dict[str, Any]:
+            st = _pipeline_state()
+            st["arrivals"][0]["t_s"] = seed
+            return st
+
+    env = LabTrustParallelEnv(Task())
+    env.reset(seed=2)
+    assert env.engine.query("specimen(S1)")["arrival_t_s"] == 2
+    _, rew, _, _, _ = env.step(_noop(env))
+    assert set(rew.values()) == {-0.5}
+    n = 1
+    while env.agents:
+        env.step(_noop(env))
+        n += 1
+    assert n == 3
+
+
+@pytest.mark.slow
+def test_random_rollout_of_2000_agents_runs() -> None:
+    env = LabTrustParallelEnv(scale_config={"base": "xl_2000", "horizon_steps": 5}, obs_mode="flat")
+    obs, _ = env.reset(seed=0)
+    rng = np.random.default_rng(0)
+    steps = 0
+    while env.agents:
+        masks = np.stack([obs[a]["action_mask"] for a in env.agents])
+        idx = (rng.random(masks.shape) * masks).argmax(axis=1)
+        obs, rew, _, _, _ = env.step(dict(zip(env.agents, idx.tolist(), strict=True)))
+        steps += 1
+    assert steps == 5 and len(rew) == 2000
+    assert env.engine.chain_head()["length"] > 0
