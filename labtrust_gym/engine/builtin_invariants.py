@@ -1,0 +1,142 @@
+"""The built-in invariant handlers (registered as ``type.check`` by the engine's plugin).
+
+Each is ``(engine, event, params) -> (passed, reason_code, details) | None`` and runs after an
+accepted step; ``engine.ctx_*`` holds what the step did (acting agent, its previous zone, tokens
+consumed, specimens started, stability overrides used).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+Result = tuple[bool, str | None, dict[str, Any] | None] | None
+_PASS = (True, None, None)
+
+
+def zone_adjacency(eng: Any, ev: dict[str, Any], params: dict[str, Any]) -> Result:
+    agent = eng.ctx_agent
+    prev = eng.ctx_prev_zone
+    if agent.zone_id == prev or agent.zone_id in eng.policy.neighbors[prev]:
+        return _PASS
+    return False, "ZONE.NOT_ADJACENT", {"agent_id": agent.agent_id, "from": prev, "to": agent.zone_id}
+
+
+def zone_colocation(eng: Any, ev: dict[str, Any], params: dict[str, Any]) -> Result:
+    dev = eng.devices.get((ev.get("args") or {}).get("device_id"))
+    if dev is None:
+        return None
+    agent = eng.ctx_agent
+    if dev.zone_id == agent.zone_id:
+        return _PASS
+    return False, "ZONE.NOT_COLOCATED", {"agent_id": agent.agent_id, "device_id": dev.device_id}
+
+
+def zone_restricted_occupancy(eng: Any, ev: dict[str, Any], params: dict[str, Any]) -> Result:
+    agent = eng.ctx_agent
+    z = agent.zone_id
+    if z not in eng.policy.restricted_zones or z in agent.authorized_zones:
+        return _PASS
+    return False, "ZONE.RESTRICTED_OCCUPANCY", {"agent_id": agent.agent_id, "zone_id": z}
+
+
+def zone_door_open_too_long(eng: Any, ev: dict[str, Any], params: dict[str, Any]) -> Result:
+    if not eng.doors_open:
+        return _PASS
+    doors = eng.policy.doors
+    now = eng.now_s
+    reported = eng.door_overdue_reported
+    for door_id, opened in eng.doors_open.items():
+        if door_id not in reported and now - opened > doors[door_id]["max_open_s"]:
+            reported.add(door_id)  # report each overdue opening once
+            return False, "DOOR.OPEN_TOO_LONG", {"door_id": door_id, "open_s": now - opened}
+    return _PASS
+
+
+def token_single_use(eng: Any, ev: dict[str, Any], params: dict[str, Any]) -> Result:
+    if not eng.ctx_consumed:
+        return None
+    for tid in eng.ctx_consumed:
+        if eng.tokens[tid].uses > 1:
+            return False, "TOKEN.ALREADY_USED", {"token_id": tid}
+    return _PASS
+
+
+def critical_acked_before_release(eng: Any, ev: dict[str, Any], params: dict[str, Any]) -> Result:
+    r = eng.results.get(ev["args"].get("result_id"))
+    if r is None or not r.critical:
+        return None
+    if r.acked:
+        return _PASS
+    return False, "CRIT.NOT_ACKNOWLEDGED", {"result_id": r.result_id}
+
+
+def critical_readback_match(eng: Any, ev: dict[str, Any], params: dict[str, Any]) -> Result:
+    r = eng.results.get(ev["args"].get("result_id"))
+    if r is None:
+        return None
+    if ev["args"].get("read_back") == r.readback:
+        return _PASS
+    return False, "CRIT.READBACK_MISMATCH", {"result_id": r.result_id}
+
+
+def critical_escalation_deadline(eng: Any, ev: dict[str, Any], params: dict[str, Any]) -> Result:
+    if not eng.crit_pending:
+        return _PASS
+    now = eng.now_s
+    tiers = eng.policy.tiers
+    within = eng.policy.notify_within_s
+    for r in eng.crit_pending.values():
+        if r.tier == 0:
+            due = r.generated_t_s + within
+        else:
+            due = r.tier_t_s + tiers[r.tier - 1]["deadline_s"]
+        if now > due and r.tier not in r.overdue_reported:
+            r.overdue_reported.add(r.tier)  # report each overdue tier once
+            return False, "CRIT.ESCALATION_OVERDUE", {"result_id": r.result_id, "tier": r.tier}
+    return _PASS
+
+
+def stability_within_window(eng: Any, ev: dict[str, Any], params: dict[str, Any]) -> Result:
+    if not eng.ctx_started:
+        return None
+    now = eng.now_s
+    for sid in eng.ctx_started:
+        s = eng.specimens[sid]
+        limit = eng.policy.stability.get(s.panel)
+        if limit is not None and now - s.collected_t_s > limit and sid not in eng.ctx_overrides:
+            return False, "STABILITY.EXPIRED", {"specimen_id": sid}
+    return _PASS
+
+
+def cold_chain_no_excursion_accepted(eng: Any, ev: dict[str, Any], params: dict[str, Any]) -> Result:
+    s = eng.specimens.get(ev["args"].get("specimen_id"))
+    if s is None:
+        return None
+    if s.status == "accepted" and s.excursion:
+        return False, "SPEC.TEMP_EXCURSION", {"specimen_id": s.specimen_id}
+    return _PASS
+
+
+def fill_citrate_ratio(eng: Any, ev: dict[str, Any], params: dict[str, Any]) -> Result:
+    s = eng.specimens.get(ev["args"].get("specimen_id"))
+    if s is None:
+        return None
+    min_fill = params.get("min_fill_ratio", eng.policy.panels[s.panel].get("min_fill_ratio"))
+    if min_fill is None or s.status != "accepted" or s.fill_ratio >= min_fill:
+        return _PASS
+    return False, "SPEC.CITRATE_UNDERFILL", {"specimen_id": s.specimen_id}
+
+
+BUILTIN_HANDLERS: dict[str, Any] = {
+    "zone.adjacency": zone_adjacency,
+    "zone.colocation": zone_colocation,
+    "zone.restricted_occupancy": zone_restricted_occupancy,
+    "zone.door_open_too_long": zone_door_open_too_long,
+    "token.single_use": token_single_use,
+    "critical.acked_before_release": critical_acked_before_release,
+    "critical.readback_match": critical_readback_match,
+    "critical.escalation_deadline": critical_escalation_deadline,
+    "stability.within_window": stability_within_window,
+    "cold_chain.no_excursion_accepted": cold_chain_no_excursion_accepted,
+    "fill.citrate_ratio": fill_citrate_ratio,
+}

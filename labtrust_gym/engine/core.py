@@ -1,0 +1,446 @@
+"""``HospitalLabEngine``: reset, the step pipeline, the hash chain and the fast views.
+
+The step pipeline validates everything before any handler mutates state, so a BLOCKED step
+changes nothing. Policy is compiled once (cached per policy root); per reset the engine builds
+records, numpy views and the per-action invariant index, then each step is a handful of dict
+lookups, the action handler, the in-scope invariants and one SHA-256.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import heapq
+import random
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from labtrust_gym.engine import actions_lab, actions_trust, clock
+from labtrust_gym.engine.hashchain import (
+    GENESIS_HASH,
+    LogStream,
+    canonical_bytes,
+    line_bytes,
+    record_bytes,
+    verify_chain,
+)
+from labtrust_gym.engine.initial_state import validate_initial_state
+from labtrust_gym.engine.invariants_runtime import CompiledInvariant, compile_invariants
+from labtrust_gym.engine.policy import CompiledPolicy, load_policy
+from labtrust_gym.engine.records import (
+    AgentRec,
+    ConsignmentRec,
+    DeviceRec,
+    ResultRec,
+    SpecimenRec,
+    TokenRec,
+)
+from labtrust_gym.errors import ChainIntegrityError, InvalidInputError
+
+Handler = Callable[..., Any]
+HANDLERS: dict[str, Handler] = {**actions_lab.HANDLERS, **actions_trust.HANDLERS}
+_EMPTY: dict[str, Any] = {}
+_NUM = (int, float)
+
+
+class HospitalLabEngine:
+    """The hospital_lab domain adapter (see docs/engine.md)."""
+
+    def __init__(self, workflow_spec: Any = None, config: dict[str, Any] | None = None) -> None:
+        cfg = dict(config or {})
+        self.workflow_spec = workflow_spec
+        self.config = cfg
+        self.policy_root = Path(cfg["policy_root"]) if cfg.get("policy_root") else None
+        self.record_log = bool(cfg.get("record_log", True))
+        self.report_passing = bool(cfg.get("report_passing_invariants", False))
+        self._overlays = list(cfg.get("invariant_overlays") or [])
+        self._log_path = cfg.get("log_path")
+        self._log_fsync = bool(cfg.get("log_fsync", True))
+        self._stream: LogStream | None = None
+        self._ready = False
+
+    # ------------------------------------------------------------------ reset
+    def reset(self, initial_state: dict[str, Any] | None = None, *, deterministic: bool = True,
+              rng_seed: int = 0) -> dict[str, Any]:
+        """Build the episode from ``initial_state`` (default lab if None); returns ``chain_head``."""
+        pol = load_policy(self.policy_root)
+        self.policy: CompiledPolicy = pol
+        st = validate_initial_state(initial_state, pol)
+        self.initial_state = st
+        self.deterministic = deterministic
+        self.rng = random.Random(rng_seed)
+        self.now_s = float(st["start_t_s"])
+        self.lab_site_id: str = st["lab_site_id"]
+        self.strict = bool(st["strict_signatures"])
+        self.critical_rate = float(st.get("critical_rate", pol.default_critical_rate))
+        self._actions = pol.actions
+        self._action_zones = pol.action_zones
+        for at in pol.actions:
+            if at not in HANDLERS:
+                raise InvalidInputError(f"Action {at!r} in the action catalog has no engine handler.")
+
+        # zones, doors
+        self.zone_ids = list(pol.zone_ids)
+        self.zone_index = {z: i for i, z in enumerate(self.zone_ids)}
+        nz = len(self.zone_ids)
+        self.door_ids = sorted(pol.doors)
+        self.door_index = {d: i for i, d in enumerate(self.door_ids)}
+        self.doors_open: dict[str, float] = {}
+        self.door_overdue_reported: set[str] = set()
+        self.door_open = np.zeros(len(self.door_ids), dtype=np.int8)
+        self.zone_frozen = np.zeros(nz, dtype=np.int8)
+        self.frozen_zones: set[str] = set()
+        self.zone_restricted = np.array([z in pol.restricted_zones for z in self.zone_ids], dtype=np.int8)
+        self.zone_adjacency = np.zeros((nz, nz), dtype=np.int8)
+        for z, nbrs in pol.neighbors.items():
+            for n in nbrs:
+                self.zone_adjacency[self.zone_index[z], self.zone_index[n]] = 1
+        self.next_hop_table = clock.next_hop_table(self.zone_ids, pol.neighbors)
+
+        # agents
+        self.role_ids = sorted(pol.roles)
+        role_index = {r: i for i, r in enumerate(self.role_ids)}
+        self.agents: dict[str, AgentRec] = {}
+        self.agent_ids = []
+        for i, a in enumerate(st["agents"]):
+            role = a["role"]
+            self.agents[a["agent_id"]] = AgentRec(a["agent_id"], i, role,
+                                                  pol.roles.get(role) if role else None, a["zone_id"])
+            self.agent_ids.append(a["agent_id"])
+        self.agent_index = {a: i for i, a in enumerate(self.agent_ids)}
+        na = len(self.agent_ids)
+        self.agent_zone = np.array([self.zone_index[a["zone_id"]] for a in st["agents"]], dtype=np.int32)
+        self.agent_role = np.array([role_index[a["role"]] if a["role"] else -1 for a in st["agents"]],
+                                   dtype=np.int16)
+        self.agent_throttled_until = np.full(na, -np.inf, dtype=np.float64)
+
+        # devices
+        self.device_type_ids = sorted(pol.device_types)
+        dtype_index = {t: i for i, t in enumerate(self.device_type_ids)}
+        self.device_type_index = dtype_index
+        self.devices: dict[str, DeviceRec] = {}
+        self.device_ids = []
+        self.devices_by_type: dict[str, list[str]] = {t: [] for t in self.device_type_ids}
+        for i, d in enumerate(st["devices"]):
+            spec = pol.device_types[d["device_type"]]
+            reagent = d.get("reagent", spec["reagent_stock"]) if spec["reagent_stock"] is not None else None
+            rec = DeviceRec(d["device_id"], i, d["device_type"], d["zone_id"], spec, reagent,
+                            d.get("qc_state", "pass"))
+            self.devices[d["device_id"]] = rec
+            self.device_ids.append(d["device_id"])
+            self.devices_by_type[d["device_type"]].append(d["device_id"])
+        self.device_index = {d: i for i, d in enumerate(self.device_ids)}
+        nd = len(self.device_ids)
+        self.device_zone = np.array([self.zone_index[d["zone_id"]] for d in st["devices"]], dtype=np.int32)
+        self.device_type = np.array([dtype_index[d["device_type"]] for d in st["devices"]], dtype=np.int16)
+        self.device_queue_len = np.zeros(nd, dtype=np.int32)
+        self.device_busy = np.zeros(nd, dtype=np.int8)
+        self.device_busy_until = np.zeros(nd, dtype=np.float64)
+        self.device_fault = np.zeros(nd, dtype=np.int8)
+        self.device_qc_fail = np.array([self.devices[d].qc_state == "fail" for d in self.device_ids],
+                                       dtype=np.int8)
+        self.device_reagent = np.array([-1 if self.devices[d].reagent is None else self.devices[d].reagent
+                                        for d in self.device_ids], dtype=np.int32)
+        self.work_by_device_type = np.zeros(len(self.device_type_ids), dtype=np.int32)
+
+        # specimens, results, tokens, transport
+        self.specimens: dict[str, SpecimenRec] = {}
+        self.results: dict[str, ResultRec] = {}
+        self.tokens: dict[str, TokenRec] = {}
+        self.consignments: dict[str, ConsignmentRec] = {}
+        self.crit_pending: dict[str, ResultRec] = {}
+        self.released: list[dict[str, Any]] = []
+        self.stage_counts: dict[str, int] = dict.fromkeys(
+            ("arrived", "in_transit", "accessioned", "accepted", "held", "rejected", "queued",
+             "running", "staged", "resulted"), 0)
+        self.n_released = 0
+        self.n_critical_pending = 0
+        self.n_results_awaiting_release = 0
+        self.killed = False
+        self._token_seq = 0
+        self._consignment_seq = 0
+        for t in st["tokens"]:
+            tok = TokenRec(t["token_id"], t["token_type"], dict(t["scope"]), t.get("holder_agent_id"), None)
+            tok.status = "active"
+            tok.expires_t_s = float(t.get("expires_t_s", self.now_s + pol.token_types[t["token_type"]]["ttl_s"]))
+            self.tokens[tok.token_id] = tok
+
+        from labtrust_gym.engine.signing import KeyRing
+
+        self.keyring = KeyRing([*pol.keys, *st["keys"]])
+
+        # timeline of clock effects
+        self.timeline: list[tuple[float, int, str, Any]] = []
+        self._tl_seq = 0
+        clock.schedule_initial(self, st)
+        self.system_emits: list[dict[str, Any]] = []
+
+        # invariants (handlers resolved once per reset)
+        self.invariants: list[CompiledInvariant] = compile_invariants(
+            pol, self._overlays, st["extra_invariants"])
+        self._inv_by_action: dict[str, tuple[CompiledInvariant, ...]] = {}
+        for at in pol.actions:
+            self._inv_by_action[at] = tuple(inv for inv in self.invariants if inv.applies_to(at))
+
+        # chain
+        self._head = GENESIS_HASH
+        self._length = 0
+        self._log: list[bytes] = []
+        self.chain_frozen = False
+        if self._stream is not None:
+            self._stream.close()
+            self._stream = None
+        if self._log_path:
+            self._stream = LogStream(self._log_path, self._log_fsync)
+        self.stats: dict[str, Any] = {"accepted": 0, "blocked": 0, "blocked_by_reason": {},
+                                      "violations_by_invariant": {}, "events_by_action": {}}
+        # per-step context read by invariant handlers
+        self.ctx_agent: AgentRec | None = None
+        self.ctx_prev_zone: str | None = None
+        self.ctx_consumed: list[str] = []
+        self.ctx_started: list[str] = []
+        self.ctx_overrides: set[str] = set()
+        self._ready = True
+        if self.now_s > 0 or self.timeline:
+            self.advance_to(self.now_s)
+        return self.chain_head()
+
+    # ------------------------------------------------------------------ time
+    def advance_to(self, t_s: float) -> None:
+        """Move the clock to ``t_s`` processing every clock effect due by then (see docs)."""
+        if t_s < self.now_s:
+            raise InvalidInputError(f"advance_to({t_s}) is earlier than the engine clock {self.now_s}.")
+        clock.advance(self, float(t_s))
+
+    def drain_system_emits(self) -> list[dict[str, Any]]:
+        out = self.system_emits
+        self.system_emits = []
+        return out
+
+    # ------------------------------------------------------------------ step
+    def _blocked(self, ev: Any, code: str) -> dict[str, Any]:
+        st = self.stats
+        st["blocked"] += 1
+        br = st["blocked_by_reason"]
+        br[code] = br.get(code, 0) + 1
+        h = self._head
+        return {"event_id": ev.get("event_id") if type(ev) is dict else None, "status": "BLOCKED",
+                "emits": [], "violations": [], "blocked_reason_code": code, "token_consumed": [],
+                "hashchain": {"head_hash": h, "length": self._length,
+                              "last_event_hash": h if self._length else None}}
+
+    def step(self, ev: dict[str, Any]) -> dict[str, Any]:
+        """Validate and apply one event; never raises for bad input (see docs/engine.md)."""
+        if not self._ready:
+            raise InvalidInputError("HospitalLabEngine.step() called before reset().")
+        if self.chain_frozen:
+            return self._blocked(ev, "CHAIN.BROKEN")
+        if type(ev) is not dict:
+            return self._blocked(ev, "EVENT.MALFORMED")
+        t = ev.get("t_s")
+        agent_id = ev.get("agent_id")
+        at = ev.get("action_type")
+        if (type(t) not in _NUM or type(agent_id) is not str or type(at) is not str
+                or t != t or t == float("inf")):
+            return self._blocked(ev, "EVENT.MALFORMED")
+        args = ev.get("args")
+        if args is None:
+            args = _EMPTY
+        elif type(args) is not dict:
+            return self._blocked(ev, "EVENT.MALFORMED")
+        eid = ev.get("event_id")
+        if eid is not None and type(eid) is not str:
+            return self._blocked(ev, "EVENT.MALFORMED")
+        refs = ev.get("token_refs")
+        if refs is not None and (type(refs) is not list or any(type(r) is not str for r in refs)):
+            return self._blocked(ev, "EVENT.MALFORMED")
+        rc = ev.get("reason_code")
+        if rc is not None and type(rc) is not str:
+            return self._blocked(ev, "EVENT.MALFORMED")
+        if t < self.now_s:
+            return self._blocked(ev, "TIME.NON_MONOTONIC")
+        if t > self.now_s:
+            clock.advance(self, float(t))
+        spec = self._actions.get(at)
+        if spec is None:
+            return self._blocked(ev, "EVENT.UNKNOWN_ACTION")
+        agent = self.agents.get(agent_id)
+        if agent is None:
+            return self._blocked(ev, "EVENT.UNKNOWN_AGENT")
+        if self.killed:
+            return self._blocked(ev, "ENF.KILL_SWITCH")
+        if agent.throttled_until > self.now_s:
+            return self._blocked(ev, "ENF.AGENT_THROTTLED")
+        if self.strict and at != "NOOP":
+            sig = self.keyring.check(ev, self.now_s, agent.role)
+            if sig is not None:
+                return self._blocked(ev, sig)
+        role = agent._policy
+        if role is None:
+            return self._blocked(ev, "RBAC.NO_ROLE")
+        if at not in role.actions:
+            return self._blocked(ev, "RBAC.ACTION_DENIED")
+        if at == "NOOP":
+            self.stats["accepted"] += 1
+            h = self._head
+            return {"event_id": eid, "status": "ACCEPTED", "emits": [], "violations": [],
+                    "blocked_reason_code": None, "token_consumed": [],
+                    "hashchain": {"head_hash": h, "length": self._length,
+                                  "last_event_hash": h if self._length else None}}
+        if self.frozen_zones and agent.zone_id in self.frozen_zones:
+            return self._blocked(ev, "ENF.ZONE_FROZEN")
+        az = self._action_zones.get(at)
+        if az is not None and agent.zone_id not in az:
+            return self._blocked(ev, "ZONE.WRONG_ZONE_FOR_ACTION")
+        for name, types, required in spec["args"]:
+            v = args.get(name)
+            if v is None:
+                if required:
+                    return self._blocked(ev, "EVENT.BAD_ARGS")
+            elif type(v) not in types or (types[0] is list and any(type(x) is not str for x in v)):
+                return self._blocked(ev, "EVENT.BAD_ARGS")
+        if spec["needs_reason_code"] and not rc:
+            return self._blocked(ev, "EVENT.BAD_ARGS")
+        try:
+            ev_bytes = canonical_bytes(ev)
+        except (TypeError, ValueError):
+            return self._blocked(ev, "EVENT.MALFORMED")
+        self.ctx_agent = agent
+        self.ctx_prev_zone = agent.zone_id
+        out = HANDLERS[at](self, agent, args, ev)
+        if out.__class__ is str:
+            return self._blocked(ev, out)
+        emits, consumed = out
+        violations: list[dict[str, Any]] = []
+        invs = self._inv_by_action[at]
+        if invs:
+            self.ctx_consumed = consumed
+            for inv in invs:
+                r = inv.handler(self, ev, inv.params)
+                if r is None:
+                    continue
+                if r[0]:
+                    if self.report_passing:
+                        violations.append({"invariant_id": inv.invariant_id, "status": "PASS",
+                                           "reason_code": None})
+                    continue
+                violations.append({"invariant_id": inv.invariant_id, "status": "VIOLATION",
+                                   "reason_code": r[1] or inv.reason_code})
+                vb = self.stats["violations_by_invariant"]
+                vb[inv.invariant_id] = vb.get(inv.invariant_id, 0) + 1
+                if inv.enforcement is not None:
+                    actions_trust.apply_enforcement(self, agent, inv.enforcement)
+                    emits.append("ENFORCEMENT_APPLIED")
+            self.ctx_consumed = []
+            self.ctx_started = []
+            self.ctx_overrides = set()
+        self._length += 1
+        outcome = canonical_bytes({"emits": emits, "seq": self._length, "t_s": self.now_s,
+                                   "token_consumed": consumed, "violations": violations})
+        rec = record_bytes(ev_bytes, outcome, self._head)
+        h = hashlib.sha256(rec).hexdigest()
+        self._head = h
+        if self.record_log:
+            self._log.append(line_bytes(h, rec))
+        if self._stream is not None:
+            self._stream.write(line_bytes(h, rec))
+        st = self.stats
+        st["accepted"] += 1
+        ea = st["events_by_action"]
+        ea[at] = ea.get(at, 0) + 1
+        return {"event_id": eid, "status": "ACCEPTED", "emits": emits, "violations": violations,
+                "blocked_reason_code": None, "token_consumed": consumed,
+                "hashchain": {"head_hash": h, "length": self._length, "last_event_hash": h}}
+
+    def step_batch(self, events: list[dict[str, Any]]) -> list[dict[str, Any]]:
+        """Same as ``[self.step(e) for e in events]``."""
+        step = self.step
+        return [step(e) for e in events]
+
+    # ------------------------------------------------------------------ chain & log
+    def chain_head(self) -> dict[str, Any]:
+        return {"head_hash": self._head, "length": self._length,
+                "last_event_hash": self._head if self._length else None}
+
+    def episode_log_lines(self) -> list[bytes]:
+        """The episode log as JSONL lines (bytes, no newline)."""
+        if not self.record_log:
+            raise InvalidInputError("The episode log was not recorded (engine config record_log=False).")
+        return list(self._log)
+
+    def write_episode_log(self, path: str | Path) -> Path:
+        """Write the episode log atomically as JSONL."""
+        from labtrust_gym.fileio import atomic_write_bytes
+
+        lines = self.episode_log_lines()
+        return atomic_write_bytes(path, b"".join(ln + b"\n" for ln in lines))
+
+    def audit_chain(self) -> bool:
+        """Recompute the in-memory chain; on a mismatch freeze the log. Returns True if intact."""
+        try:
+            res = verify_chain(self._log)
+            ok = res["head_hash"] == self._head and res["length"] == self._length
+        except ChainIntegrityError:
+            ok = False
+        if not ok:
+            self.chain_frozen = True
+        return ok
+
+    def corrupt_log_line_for_test(self, index: int) -> None:
+        """Flip one byte of an in-memory log line (golden scenarios / security tests only)."""
+        line = bytearray(self._log[index])
+        pos = len(line) - 3
+        line[pos] = ord("x") if line[pos] != ord("x") else ord("y")
+        self._log[index] = bytes(line)
+
+    def close(self) -> None:
+        if self._stream is not None:
+            self._stream.close()
+            self._stream = None
+
+    # ------------------------------------------------------------------ queries & snapshots
+    def query(self, expr: str) -> Any:
+        from labtrust_gym.engine.queries import run_query
+
+        return run_query(self, expr)
+
+    def snapshot(self) -> dict[str, Any]:
+        """Every piece of simulation state (for tests: a BLOCKED step must leave it equal)."""
+        return {
+            "now_s": self.now_s,
+            "agents": {k: v.as_dict() for k, v in self.agents.items()},
+            "devices": {k: v.as_dict() for k, v in self.devices.items()},
+            "specimens": {k: v.as_dict() for k, v in self.specimens.items()},
+            "results": {k: v.as_dict() for k, v in self.results.items()},
+            "tokens": {k: v.as_dict() for k, v in self.tokens.items()},
+            "consignments": {k: v.as_dict() for k, v in self.consignments.items()},
+            "doors_open": dict(self.doors_open), "frozen_zones": sorted(self.frozen_zones),
+            "killed": self.killed, "chain": self.chain_head(), "log_len": len(self._log),
+            "chain_frozen": self.chain_frozen, "released": list(self.released),
+            "stage_counts": dict(self.stage_counts), "timeline": list(self.timeline),
+            "views": {n: getattr(self, n).tolist() for n in (
+                "agent_zone", "agent_throttled_until", "device_queue_len", "device_busy",
+                "device_busy_until", "device_fault", "device_qc_fail", "device_reagent",
+                "zone_frozen", "door_open", "work_by_device_type")},
+            "counters": [self.n_released, self.n_critical_pending, self.n_results_awaiting_release,
+                         self._token_seq, self._consignment_seq],
+            "rng": self.rng.getstate(),
+        }
+
+    # ------------------------------------------------------------------ helpers for handlers
+    def set_status(self, s: SpecimenRec, new: str) -> None:
+        sc = self.stage_counts
+        sc[s.status] -= 1
+        sc[new] += 1
+        s.status = new
+
+    def push_timeline(self, t: float, kind: str, payload: Any) -> None:
+        self._tl_seq += 1
+        heapq.heappush(self.timeline, (t, self._tl_seq, kind, payload))
+
+
+def create_engine(workflow_spec: Any = None, config: dict[str, Any] | None = None) -> HospitalLabEngine:
+    """The ``hospital_lab`` domain factory."""
+    return HospitalLabEngine(workflow_spec, config)

@@ -1,0 +1,138 @@
+"""The SHA-256 hash chain over accepted events and the JSONL episode log.
+
+A log line is ``{"hash":"<64 hex>","record":<record>}`` where ``record`` is the canonical JSON of
+``{"event", "outcome", "prev_hash"}`` and ``hash = sha256(record bytes)``. Verification hashes the
+record bytes exactly as they appear in the line, so it does not depend on which JSON library wrote
+them; any edit of a line (one byte included) breaks either the hash, the link or the line shape.
+
+Canonical JSON = sorted keys, compact separators, UTF-8. ``orjson`` is used when available (it is
+several times faster); the standard-library fallback produces the same bytes for the values the
+engine writes (strings, ints, finite floats in ordinary ranges, lists, dicts with string keys).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+from collections.abc import Callable, Iterable
+from pathlib import Path
+from typing import Any
+
+from labtrust_gym.errors import ChainIntegrityError, InvalidInputError
+
+GENESIS_HASH = "0" * 64
+_PREFIX = b'{"hash":"'
+_MIDDLE = b'","record":'
+
+
+def _std_dumps(obj: Any) -> bytes:
+    return json.dumps(obj, sort_keys=True, separators=(",", ":"), ensure_ascii=False,
+                      allow_nan=False).encode("utf-8")
+
+
+def _make_dumps() -> Callable[[Any], bytes]:
+    try:
+        import orjson
+    except ImportError:  # pragma: no cover - orjson is installed in every supported setup
+        return _std_dumps
+    opt = orjson.OPT_SORT_KEYS
+
+    def dumps(obj: Any) -> bytes:
+        return orjson.dumps(obj, option=opt)
+
+    return dumps
+
+
+canonical_bytes: Callable[[Any], bytes] = _make_dumps()
+
+
+def record_bytes(event_bytes: bytes, outcome_bytes: bytes, prev_hash: str) -> bytes:
+    """Canonical bytes of ``{"event", "outcome", "prev_hash"}`` from already-canonical parts."""
+    return b'{"event":' + event_bytes + b',"outcome":' + outcome_bytes + b',"prev_hash":"' \
+        + prev_hash.encode("ascii") + b'"}'
+
+
+def line_bytes(hash_hex: str, record: bytes) -> bytes:
+    return _PREFIX + hash_hex.encode("ascii") + _MIDDLE + record + b"}"
+
+
+def _split_line(line: bytes, lineno: int) -> tuple[str, bytes]:
+    if not (line.startswith(_PREFIX) and line.endswith(b"}") and line[73:84] == _MIDDLE):
+        raise ChainIntegrityError(f"Episode log line {lineno}: not a chain line "
+                                  '(expected {"hash":"<64 hex>","record":{...}}).')
+    h = line[9:73]
+    try:
+        hash_hex = h.decode("ascii")
+        int(hash_hex, 16)
+    except ValueError:
+        raise ChainIntegrityError(f"Episode log line {lineno}: hash is not hex.") from None
+    return hash_hex, line[84:-1]
+
+
+def verify_chain(lines: Iterable[bytes | str]) -> dict[str, Any]:
+    """Recompute the chain; return ``{"ok": True, "length", "head_hash"}`` or raise
+    ``ChainIntegrityError`` naming the first bad line (1-based) and why."""
+    prev = GENESIS_HASH
+    n = 0
+    for lineno, raw in enumerate(lines, start=1):
+        line = raw.encode("utf-8") if isinstance(raw, str) else raw
+        line = line.rstrip(b"\r\n")
+        if not line:
+            raise ChainIntegrityError(f"Episode log line {lineno}: empty line.")
+        hash_hex, rec = _split_line(line, lineno)
+        if hashlib.sha256(rec).hexdigest() != hash_hex:
+            raise ChainIntegrityError(f"Episode log line {lineno}: hash does not match the record "
+                                      "(the line was edited).")
+        try:
+            record = json.loads(rec)
+        except ValueError:
+            raise ChainIntegrityError(f"Episode log line {lineno}: record is not valid JSON.") from None
+        if not isinstance(record, dict) or set(record) != {"event", "outcome", "prev_hash"}:
+            raise ChainIntegrityError(f"Episode log line {lineno}: record has the wrong fields.")
+        if record["prev_hash"] != prev:
+            raise ChainIntegrityError(f"Episode log line {lineno}: prev_hash does not link to line "
+                                      f"{lineno - 1} (a line was removed, inserted or reordered).")
+        outcome = record["outcome"]
+        if not isinstance(outcome, dict) or outcome.get("seq") != lineno:
+            raise ChainIntegrityError(f"Episode log line {lineno}: outcome.seq is not {lineno}.")
+        prev = hash_hex
+        n += 1
+    return {"ok": True, "length": n, "head_hash": prev}
+
+
+def read_log(path: str | os.PathLike[str]) -> list[bytes]:
+    p = Path(path)
+    try:
+        data = p.read_bytes()
+    except FileNotFoundError:
+        raise InvalidInputError(f"Episode log not found: {str(p)!r}.") from None
+    except OSError as exc:
+        raise InvalidInputError(f"Cannot read episode log {str(p)!r}: {exc.strerror or exc}.") from None
+    return [ln for ln in data.split(b"\n") if ln]
+
+
+def verify_log_file(path: str | os.PathLike[str]) -> dict[str, Any]:
+    """``verify_chain`` over a JSONL file; errors name the file."""
+    try:
+        return verify_chain(read_log(path))
+    except ChainIntegrityError as exc:
+        raise ChainIntegrityError(f"{str(path)!r}: {exc}") from None
+
+
+class LogStream:
+    """Append chain lines to a file with an fsync per line (crash-safe streaming)."""
+
+    def __init__(self, path: str | os.PathLike[str], fsync: bool = True) -> None:
+        self.path = Path(path)
+        self.fsync = fsync
+        self._fh = open(self.path, "wb")  # noqa: SIM115 - closed in close()
+
+    def write(self, line: bytes) -> None:
+        self._fh.write(line + b"\n")
+        self._fh.flush()
+        if self.fsync:
+            os.fsync(self._fh.fileno())
+
+    def close(self) -> None:
+        self._fh.close()

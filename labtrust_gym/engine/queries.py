@@ -1,0 +1,214 @@
+"""``engine.query(expr)``: read-only questions about the simulation (see docs/engine.md).
+
+``expr`` is ``name`` or ``name(arg, ...)``. An unknown query, a wrong number of arguments or an
+unknown id raises ``InvalidInputError`` — never ``None`` by accident.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable
+from typing import TYPE_CHECKING, Any
+
+from labtrust_gym.engine.actions_lab import acceptance_failure
+from labtrust_gym.errors import InvalidInputError, did_you_mean
+
+if TYPE_CHECKING:
+    from labtrust_gym.engine.core import HospitalLabEngine
+
+_EXPR = re.compile(r"^\s*([a-z_]+)\s*(?:\((.*)\))?\s*$")
+
+
+def _lookup(table: dict[str, Any], ident: str, kind: str) -> Any:
+    obj = table.get(ident)
+    if obj is None:
+        raise InvalidInputError(f"Unknown {kind} {ident!r} in query.{did_you_mean(ident, table)}")
+    return obj
+
+
+def _spec(e: HospitalLabEngine, sid: str) -> Any:
+    return _lookup(e.specimens, sid, "specimen")
+
+
+def _dev(e: HospitalLabEngine, did: str) -> Any:
+    return _lookup(e.devices, did, "device")
+
+
+def _res(e: HospitalLabEngine, rid: str) -> Any:
+    return _lookup(e.results, rid, "result")
+
+
+def _zone(e: HospitalLabEngine, z: str) -> str:
+    if z not in e.zone_index:
+        raise InvalidInputError(f"Unknown zone {z!r} in query.{did_you_mean(z, e.zone_ids)}")
+    return z
+
+
+def _specimen_dict(e: HospitalLabEngine, sid: str) -> dict[str, Any]:
+    s = _spec(e, sid)
+    d = s.as_dict()
+    d["route"] = list(s.route)
+    d["next_device_type"] = s.route[s.step] if s.step < len(s.route) else None
+    return d
+
+
+def _device_state(e: HospitalLabEngine, did: str) -> dict[str, Any]:
+    d = _dev(e, did)
+    return {"device_id": d.device_id, "device_type": d.device_type, "zone_id": d.zone_id,
+            "busy": d.busy_until is not None, "busy_until": d.busy_until,
+            "queue_len": len(d.queue), "running": list(d.running), "qc_state": d.qc_state,
+            "fault": d.fault, "maintenance": d.maintenance, "reagent": d.reagent}
+
+
+def _queue(e: HospitalLabEngine, did: str) -> list[str]:
+    return [entry[3] for entry in sorted(_dev(e, did).queue)]
+
+
+def _queue_head(e: HospitalLabEngine, did: str) -> str | None:
+    q = _dev(e, did).queue
+    return q[0][3] if q else None
+
+
+def _next_device_type(e: HospitalLabEngine, sid: str) -> str | None:
+    s = _spec(e, sid)
+    if s.status not in ("accepted", "staged"):
+        return None
+    return str(s.route[s.step])
+
+
+def _devices_for_specimen(e: HospitalLabEngine, sid: str) -> list[str]:
+    t = _next_device_type(e, sid)
+    return list(e.devices_by_type[t]) if t else []
+
+
+def _devices_for_panel(e: HospitalLabEngine, panel: str) -> list[str]:
+    p = _lookup(e.policy.panels, panel, "panel")
+    return list(e.devices_by_type[p["route"][-1]])
+
+
+def _specimens(e: HospitalLabEngine, status: str) -> list[str]:
+    if status == "all":
+        return list(e.specimens)
+    if status not in e.stage_counts:
+        raise InvalidInputError(f"Unknown specimen status {status!r}; known: {sorted(e.stage_counts)}.")
+    return [sid for sid, s in e.specimens.items() if s.status == status]
+
+
+_RESULT_STATUSES = ("generated", "qc_hold", "invalidated", "released")
+
+
+def _results(e: HospitalLabEngine, status: str) -> list[str]:
+    if status != "all" and status not in _RESULT_STATUSES:
+        raise InvalidInputError(f"Unknown result status {status!r}; known: {list(_RESULT_STATUSES)}.")
+    return [rid for rid, r in e.results.items() if status == "all" or r.status == status]
+
+
+def _zone_state(e: HospitalLabEngine, z: str) -> dict[str, Any]:
+    _zone(e, z)
+    return {"zone_id": z, "agents": [a for a, r in e.agents.items() if r.zone_id == z],
+            "frozen": z in e.frozen_zones, "restricted": z in e.policy.restricted_zones,
+            "devices": [d for d, r in e.devices.items() if r.zone_id == z],
+            "doors": sorted(d for d, spec in e.policy.doors.items() if z in spec["zones"])}
+
+
+def _agent_state(e: HospitalLabEngine, aid: str) -> dict[str, Any]:
+    a = _lookup(e.agents, aid, "agent")
+    return {"agent_id": aid, "role": a.role, "zone_id": a.zone_id,
+            "throttled_until": a.throttled_until if a.throttled_until > float("-inf") else None,
+            "authorized_zones": sorted(a.authorized_zones)}
+
+
+def _next_hop(e: HospitalLabEngine, za: str, zb: str) -> str | None:
+    i = int(e.next_hop_table[e.zone_index[_zone(e, za)], e.zone_index[_zone(e, zb)]])
+    return e.zone_ids[i] if i >= 0 else None
+
+
+def _path(e: HospitalLabEngine, za: str, zb: str) -> list[str]:
+    out = [_zone(e, za)]
+    _zone(e, zb)
+    while out[-1] != zb:
+        nxt = _next_hop(e, out[-1], zb)
+        if nxt is None:
+            return []
+        out.append(nxt)
+    return out
+
+
+def _door_state(e: HospitalLabEngine, door_id: str) -> dict[str, Any]:
+    spec = _lookup(e.policy.doors, door_id, "door")
+    return {"door_id": door_id, "open": door_id in e.doors_open,
+            "opened_t_s": e.doors_open.get(door_id), "max_open_s": spec["max_open_s"],
+            "zones": list(spec["zones"])}
+
+
+def _token(e: HospitalLabEngine, tid: str) -> dict[str, Any]:
+    t = _lookup(e.tokens, tid, "token")
+    d: dict[str, Any] = t.as_dict()
+    if t.status == "active" and t.expires_t_s is not None and e.now_s >= t.expires_t_s:
+        d["status"] = "expired"
+    return d
+
+
+def _result_dict(e: HospitalLabEngine, rid: str) -> dict[str, Any]:
+    d: dict[str, Any] = _res(e, rid).as_dict()
+    return d
+
+
+def _stats(e: HospitalLabEngine) -> dict[str, Any]:
+    st = e.stats
+    return {"accepted": st["accepted"], "blocked": st["blocked"],
+            "blocked_by_reason": dict(st["blocked_by_reason"]),
+            "violations_by_invariant": dict(st["violations_by_invariant"]),
+            "events_by_action": dict(st["events_by_action"]),
+            "released": e.n_released, "arrived": len(e.specimens),
+            "critical_results": sum(1 for r in e.results.values() if r.critical),
+            "critical_pending": e.n_critical_pending, "stage_counts": dict(e.stage_counts),
+            "chain_length": e.chain_head()["length"]}
+
+
+QUERIES: dict[str, tuple[int, Callable[..., Any]]] = {
+    "now": (0, lambda e: e.now_s),
+    "specimen_status": (1, lambda e, s: _spec(e, s).status),
+    "specimen": (1, _specimen_dict),
+    "specimens": (1, _specimens),
+    "acceptance_check": (1, lambda e, s: acceptance_failure(e, _spec(e, s))),
+    "next_device_type": (1, _next_device_type),
+    "devices_for_specimen": (1, _devices_for_specimen),
+    "devices_for_panel": (1, _devices_for_panel),
+    "queue_head": (1, _queue_head),
+    "queue": (1, _queue),
+    "device_state": (1, _device_state),
+    "result_status": (1, lambda e, r: _res(e, r).status),
+    "result": (1, _result_dict),
+    "results": (1, _results),
+    "critical_pending": (0, lambda e: list(e.crit_pending)),
+    "released_results": (0, lambda e: [dict(r) for r in e.released]),
+    "zone_state": (1, _zone_state),
+    "agent_state": (1, _agent_state),
+    "agent_zone": (1, lambda e, a: _lookup(e.agents, a, "agent").zone_id),
+    "next_hop": (2, _next_hop),
+    "path": (2, _path),
+    "door_state": (1, _door_state),
+    "token_state": (1, lambda e, t: _token(e, t)["status"]),
+    "token": (1, _token),
+    "consignment_state": (1, lambda e, c: _lookup(e.consignments, c, "consignment").status),
+    "chain_head": (0, lambda e: e.chain_head()),
+    "stats": (0, _stats),
+}
+
+
+def run_query(e: HospitalLabEngine, expr: str) -> Any:
+    if not isinstance(expr, str):
+        raise InvalidInputError(f"A query is a string like 'specimen_status(S1)', got {expr!r}.")
+    m = _EXPR.match(expr)
+    if m is None:
+        raise InvalidInputError(f"Malformed query {expr!r}; expected 'name' or 'name(arg, ...)'.")
+    name, argtext = m.group(1), m.group(2)
+    entry = QUERIES.get(name)
+    if entry is None:
+        raise InvalidInputError(f"Unknown query {name!r}. Known: {', '.join(sorted(QUERIES))}."
+                                f"{did_you_mean(name, QUERIES)}")
+    args = [a.strip().strip("'\"") for a in argtext.split(",")] if argtext and argtext.strip() else []
+    if len(args) != entry[0]:
+        raise InvalidInputError(f"Query {name!r} takes {entry[0]} argument(s), got {len(args)} in {expr!r}.")
+    return entry[1](e, *args)
