@@ -66,7 +66,7 @@ def accept_specimen(eng: HospitalLabEngine, agent: AgentRec, args: dict[str, Any
     if fail is not None:
         return fail
     eng.set_status(sp, "accepted")
-    eng.work_by_device_type[eng.device_type_index[sp.route[0]]] += 1
+    eng.mark_ready(sp)
     return ["SPECIMEN_ACCEPTED"], []
 
 
@@ -126,7 +126,7 @@ def queue_run(eng: HospitalLabEngine, agent: AgentRec, args: dict[str, Any], ev:
     s.device_id = dev.device_id
     eng.set_status(s, "queued")
     eng.device_queue_len[dev.idx] = len(dev.queue)
-    eng.work_by_device_type[eng.device_type_index[dev.device_type]] -= 1
+    eng.unmark_ready(s, dev.device_type)
     return ["SPECIMEN_QUEUED"], []
 
 
@@ -201,8 +201,6 @@ def run_qc(eng: HospitalLabEngine, agent: AgentRec, args: dict[str, Any], ev: di
     dev.qc_state = "pass"
     eng.device_qc_fail[dev.idx] = 0
     invalidated = 0
-    wbt = eng.work_by_device_type
-    tix = eng.device_type_index
     for r in list(eng.results.values()):
         if r.device_id == dev.device_id and r.status == "qc_hold":
             r.status = "invalidated"
@@ -213,7 +211,7 @@ def run_qc(eng: HospitalLabEngine, agent: AgentRec, args: dict[str, Any], ev: di
             s.reruns += 1
             s.result_id = None
             eng.set_status(s, "staged")
-            wbt[tix[s.route[s.step]]] += 1
+            eng.mark_ready(s)
             invalidated += 1
     if invalidated:
         return ["QC_PASSED", "RESULTS_INVALIDATED"], []

@@ -152,15 +152,13 @@ def _run_done(eng: HospitalLabEngine, payload: tuple[str, int]) -> None:
     eng.device_busy[dev.idx] = 0
     eng.device_busy_until[dev.idx] = 0.0
     _emit(eng, "RUN_COMPLETED", dev.device_id)
-    wbt = eng.work_by_device_type
-    tix = eng.device_type_index
     for sid in done:
         s = eng.specimens[sid]
         s.step += 1
         s.device_id = None
         if s.step < len(s.route):
             eng.set_status(s, "staged")
-            wbt[tix[s.route[s.step]]] += 1
+            eng.mark_ready(s)
         else:
             eng.set_status(s, "resulted")
             generate_result(eng, s, dev.device_id)

@@ -30,6 +30,7 @@ from labtrust_gym.engine.initial_state import validate_initial_state
 from labtrust_gym.engine.invariants_runtime import CompiledInvariant, compile_invariants
 from labtrust_gym.engine.policy import CompiledPolicy, load_policy
 from labtrust_gym.engine.records import (
+    PRIORITY_RANK,
     AgentRec,
     ConsignmentRec,
     DeviceRec,
@@ -144,6 +145,7 @@ class HospitalLabEngine:
         self.device_reagent = np.array([-1 if self.devices[d].reagent is None else self.devices[d].reagent
                                         for d in self.device_ids], dtype=np.int32)
         self.work_by_device_type = np.zeros(len(self.device_type_ids), dtype=np.int32)
+        self._ready_by_type: dict[str, dict[str, SpecimenRec]] = {t: {} for t in self.device_type_ids}
 
         # specimens, results, tokens, transport
         self.specimens: dict[str, SpecimenRec] = {}
@@ -426,6 +428,7 @@ class HospitalLabEngine:
                 "zone_frozen", "door_open", "work_by_device_type")},
             "counters": [self.n_released, self.n_critical_pending, self.n_results_awaiting_release,
                          self._token_seq, self._consignment_seq],
+            "ready": {t: sorted(d) for t, d in self._ready_by_type.items()},
             "rng": self.rng.getstate(),
         }
 
@@ -435,6 +438,27 @@ class HospitalLabEngine:
         sc[s.status] -= 1
         sc[new] += 1
         s.status = new
+
+    def mark_ready(self, s: SpecimenRec) -> None:
+        t = s.route[s.step]
+        self._ready_by_type[t][s.specimen_id] = s
+        self.work_by_device_type[self.device_type_index[t]] += 1
+
+    def unmark_ready(self, s: SpecimenRec, device_type: str) -> None:
+        del self._ready_by_type[device_type][s.specimen_id]
+        self.work_by_device_type[self.device_type_index[device_type]] -= 1
+
+    def ready_specimens(self, device_type: str) -> list[str]:
+        """Specimens ready to queue on ``device_type`` (accepted/staged, next step of that type),
+        in service order: STAT > URGENT > ROUTINE, then arrival time, then id."""
+        ready = self._ready_by_type.get(device_type)
+        if ready is None:
+            raise InvalidInputError(f"Unknown device type {device_type!r}; known: {self.device_type_ids}.")
+        if not ready:
+            return []
+        rank = PRIORITY_RANK
+        return [s.specimen_id for s in sorted(
+            ready.values(), key=lambda s: (rank[s.priority], s.arrival_t_s, s.specimen_id))]
 
     def push_timeline(self, t: float, kind: str, payload: Any) -> None:
         self._tl_seq += 1

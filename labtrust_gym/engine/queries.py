@@ -141,6 +141,15 @@ def _door_state(e: HospitalLabEngine, door_id: str) -> dict[str, Any]:
             "zones": list(spec["zones"])}
 
 
+_CONSIGNMENT_STATUSES = ("created", "in_transit", "arrived", "received")
+
+
+def _consignments(e: HospitalLabEngine, status: str) -> list[str]:
+    if status != "all" and status not in _CONSIGNMENT_STATUSES:
+        raise InvalidInputError(f"Unknown consignment status {status!r}; known: {list(_CONSIGNMENT_STATUSES)}.")
+    return [c for c, r in e.consignments.items() if status == "all" or r.status == status]
+
+
 def _token(e: HospitalLabEngine, tid: str) -> dict[str, Any]:
     t = _lookup(e.tokens, tid, "token")
     d: dict[str, Any] = t.as_dict()
@@ -191,6 +200,9 @@ QUERIES: dict[str, tuple[int, Callable[..., Any]]] = {
     "door_state": (1, _door_state),
     "token_state": (1, lambda e, t: _token(e, t)["status"]),
     "token": (1, _token),
+    "specimens_ready": (1, lambda e, t: e.ready_specimens(t)),
+    "consignments": (1, _consignments),
+    "consignment": (1, lambda e, c: _lookup(e.consignments, c, "consignment").as_dict()),
     "consignment_state": (1, lambda e, c: _lookup(e.consignments, c, "consignment").status),
     "chain_head": (0, lambda e: e.chain_head()),
     "stats": (0, _stats),
