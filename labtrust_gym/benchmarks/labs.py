@@ -224,7 +224,12 @@ def build_lab(
     state["arrivals"] = arrivals
 
     if opts["extra_devices"]:
-        state["devices"] = list(state.get("devices", ())) + [dict(d) for d in opts["extra_devices"]]
+        base = state.get("devices")
+        if not base:
+            from labtrust_gym.engine.policy import load_policy
+
+            base = [dict(d) for d in load_policy(policy_root).default_devices]
+        state["devices"] = list(base) + [dict(d) for d in opts["extra_devices"]]
     if opts["extra_agents"]:
         state["agents"] = list(state.get("agents", ())) + [dict(a) for a in opts["extra_agents"]]
     if opts["qc_failures"]:

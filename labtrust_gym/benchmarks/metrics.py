@@ -204,39 +204,33 @@ def _attack_metrics(
     attack_start_step: int | None,
     insider_attack_steps: Sequence[int] | None,
 ) -> dict[str, Any]:
+    """Attack outcomes. *Contained* = BLOCKED by the engine, or accepted but then flagged by an
+    invariant violation (``detected``); detection latency counts from the attack start."""
     if not attempts and attack_start_step is None and not insider_attack_steps:
         return {}
-    adversary = [a for a in attempts if a.get("kind", "adversary") == "adversary"]
-    insider = [a for a in attempts if a.get("kind") == "insider"]
+
+    def contained(a: Mapping[str, Any]) -> bool:
+        return a.get("status") == "BLOCKED" or bool(a.get("detected"))
+
     blocked = sum(1 for a in attempts if a.get("status") == "BLOCKED")
-    detections = [
-        int(a["step"]) for a in attempts if a.get("status") == "BLOCKED" or a.get("detected")
-    ]
     start = attack_start_step
+    if start is None and insider_attack_steps:
+        start = min(insider_attack_steps)
     if start is None and attempts:
         start = min(int(a["step"]) for a in attempts)
-    latency = None
-    if detections and start is not None:
-        latency = (
-            max(0, min(d for d in detections if d >= start) - start)
-            if any(d >= start for d in detections)
-            else None
-        )
+    detections = sorted(int(a.get("detected_step", a["step"])) for a in attempts if contained(a))
+    later = [d for d in detections if start is not None and d >= start]
     out: dict[str, Any] = {
         "attack_attempts": len(attempts),
         "attacks_blocked": blocked,
-        "detection_latency_steps": latency,
-        "containment_rate": _fraction(blocked, len(attempts)),
+        "detection_latency_steps": later[0] - start if later and start is not None else None,
+        "containment_rate": _fraction(sum(1 for a in attempts if contained(a)), len(attempts)),
     }
-    if insider or insider_attack_steps:
-        contained = sum(1 for a in insider if a.get("status") == "BLOCKED")
-        out["insider_attacks"] = len(insider)
-        out["insider_attacks_contained"] = contained
-        out["insider_containment_fraction"] = _fraction(contained, len(insider))
-    elif adversary:
-        out["insider_attacks"] = 0
-        out["insider_attacks_contained"] = 0
-        out["insider_containment_fraction"] = None
+    insider = [a for a in attempts if a.get("kind") == "insider"]
+    n_contained = sum(1 for a in insider if contained(a))
+    out["insider_attacks"] = len(insider)
+    out["insider_attacks_contained"] = n_contained
+    out["insider_containment_fraction"] = _fraction(n_contained, len(insider))
     return out
 
 

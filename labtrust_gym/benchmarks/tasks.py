@@ -54,6 +54,7 @@ class BenchmarkTask:
     :ivar timing_mode: ``explicit`` (fixed dt per step) or ``simulated`` (service times).
     :ivar scale_config: a scale preset name or inline dict; when set, the lab is generated.
     :ivar dt_s: simulated seconds per env step (None = 10 s, or the scale preset's).
+    :ivar default_injection: risk injection applied when the run names none (``coord_risk``).
     """
 
     name: str = ""
@@ -67,6 +68,7 @@ class BenchmarkTask:
     timing_mode: str = "explicit"
     scale_config: str | Mapping[str, Any] | None = None
     dt_s: float | None = None
+    default_injection: str | None = None
 
     def __init__(
         self,
@@ -87,7 +89,9 @@ class BenchmarkTask:
         if max_steps is not None:
             self.max_steps = max_steps
         if scripted_agents is not None:
-            self.scripted_agents = list(scripted_agents)
+            self.scripted_agents = (
+                scripted_agents if isinstance(scripted_agents, str) else list(scripted_agents)
+            )
         if reward_config is not None:
             self.reward_config = dict(reward_config)
         if description is not None:

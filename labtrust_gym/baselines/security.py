@@ -1,0 +1,167 @@
+"""Scripted threat agents: the adversary (``adversarial_disruption``) and the insider
+(``insider_key_misuse``).
+
+They act through the env like any agent and record every attempt; the outcome (ACCEPTED or
+BLOCKED with its reason code) is read from the env's infos after the step, so metrics report what
+the engine actually did, never what the script hoped for. An attempt that is ACCEPTED but later
+flagged by an invariant violation (a door held open) counts as *detected*.
+"""
+
+from __future__ import annotations
+
+import base64
+from collections.abc import Mapping
+from typing import Any
+
+from .scripted import NOOP, _act
+
+# Ordered attack plan of the adversary: (attack name, action builder key).
+ADVERSARY_PLAN: tuple[str, ...] = (
+    "wrong_device_queue",
+    "restricted_entry_no_token",
+    "restricted_entry_expired_token",
+    "door_held_open",
+)
+
+INSIDER_PLAN: tuple[str, ...] = (
+    "forged_signature",
+    "replayed_event",
+    "revoked_key",
+    "out_of_role_action",
+    "forged_signature",
+)
+
+INSIDER_SECRET = b"labtrust-insider-demo"
+REVOKED_KEY_ID = "KEY_INSIDER_OLD"
+
+
+class AttemptLog:
+    """Attempts of one threat agent: step, attack, status, reason code, detected."""
+
+    def __init__(self, kind: str) -> None:
+        self.kind = kind
+        self.attempts: list[dict[str, Any]] = []
+        self._pending: dict[str, Any] | None = None
+
+    def begin(self, step: int, attack: str) -> None:
+        self._pending = {"step": step, "kind": self.kind, "attack": attack}
+
+    def resolve(self, info: Mapping[str, Any] | None) -> None:
+        if self._pending is None:
+            return
+        result = (info or {}).get("step_result") or {}
+        attempt = self._pending
+        self._pending = None
+        attempt["status"] = result.get("status", "NOT_ISSUED")
+        attempt["reason_code"] = result.get("blocked_reason_code")
+        attempt["detected"] = attempt["status"] == "BLOCKED" or bool(result.get("violations"))
+        self.attempts.append(attempt)
+
+    def mark_detected_since(self, step: int, violations: list[Mapping[str, Any]]) -> None:
+        """A later invariant violation flags the most recent accepted, undetected attempt."""
+        if not violations:
+            return
+        for attempt in reversed(self.attempts):
+            if attempt["status"] == "ACCEPTED" and not attempt["detected"]:
+                attempt["detected"] = True
+                attempt["detected_step"] = step
+                return
+
+
+class AdversaryAgent:
+    """Walks to the pre-analytics/airlock area and tries the attacks of :data:`ADVERSARY_PLAN`."""
+
+    def __init__(self, agent_id: str, start_step: int, every: int = 3) -> None:
+        self.agent_id = agent_id
+        self.start_step = start_step
+        self.every = every
+        self.log = AttemptLog("adversary")
+        self.next_attack = 0
+        self.held_door = False
+
+    def act(self, engine: Any, t: int) -> dict[str, Any]:
+        if t < self.start_step:
+            return NOOP
+        zone = engine.zone_ids[int(engine.agent_zone[engine.agent_index[self.agent_id]])]
+        attack = ADVERSARY_PLAN[self.next_attack % len(ADVERSARY_PLAN)]
+        # Positioning moves are not attacks: reach the zone the next attack needs first.
+        need = "Z_AIRLOCK" if attack.startswith("restricted_entry") else "Z_PREANALYTICS"
+        if attack == "wrong_device_queue":
+            need = zone
+        if zone != need:
+            if need == "Z_AIRLOCK" and zone == "Z_PREANALYTICS":
+                door = engine.query("door_state(D_AIRLOCK_OUTER)")
+                if not door.get("open"):
+                    return _act("OPEN_DOOR", {"door_id": "D_AIRLOCK_OUTER"})
+            nxt = engine.query(f"next_hop({zone}, {need})")
+            return _act("MOVE", {"to_zone": nxt}) if nxt else NOOP
+        if (t - self.start_step) % self.every:
+            return NOOP
+        self.next_attack += 1
+        self.log.begin(t, attack)
+        if attack == "wrong_device_queue":
+            waiting = engine.query("specimens(accepted)") or engine.query("specimens(arrived)")
+            specimen = waiting[0] if waiting else "S0001"
+            return _act("QUEUE_RUN", {"device_id": "DEV_COAG_B1", "specimen_id": specimen})
+        if attack == "restricted_entry_no_token":
+            return _act("MOVE", {"to_zone": "Z_RESTRICTED_BIOHAZARD"})
+        if attack == "restricted_entry_expired_token":
+            return _act(
+                "MOVE", {"to_zone": "Z_RESTRICTED_BIOHAZARD"}, token_refs=["TOK_ADV_EXPIRED"]
+            )
+        # door_held_open: open the outer airlock door and leave it open.
+        return _act("OPEN_DOOR", {"door_id": "D_AIRLOCK_OUTER"})
+
+
+def insider_lab_options() -> dict[str, Any]:
+    """Lab additions of ``insider_key_misuse``: the insider, strict signatures, keys."""
+    from labtrust_gym.engine.signing import derive_keypair
+
+    _, old_pub = derive_keypair("insider_0", secret=INSIDER_SECRET + b":old")
+    return {
+        "extra_agents": [{"agent_id": "insider_0", "role": "insider", "zone_id": "Z_SORTING"}],
+        "strict_signatures": True,
+        "keys": [
+            {
+                "key_id": REVOKED_KEY_ID,
+                "agent_id": "insider_0",
+                "public_key_b64": old_pub,
+                "status": "revoked",
+            },
+        ],
+    }
+
+
+class InsiderAgent:
+    """At each scheduled step tries one misuse of :data:`INSIDER_PLAN`; otherwise idles."""
+
+    def __init__(self, agent_id: str, attack_steps: tuple[int, ...]) -> None:
+        self.agent_id = agent_id
+        self.attack_steps = frozenset(attack_steps)
+        self.log = AttemptLog("insider")
+        self.next_attack = 0
+        self.seen_signed: dict[str, Any] | None = None
+
+    def remember(self, action: Mapping[str, Any]) -> None:
+        """Keep one signed action of another agent to replay later."""
+        if self.seen_signed is None and action.get("signature"):
+            self.seen_signed = dict(action)
+
+    def act(self, engine: Any, t: int) -> dict[str, Any]:
+        if t not in self.attack_steps:
+            return NOOP
+        attack = INSIDER_PLAN[self.next_attack % len(INSIDER_PLAN)]
+        self.next_attack += 1
+        self.log.begin(t, attack)
+        if attack == "forged_signature":
+            fake = base64.b64encode(b"\x00" * 64).decode("ascii")
+            return _act("TICK", key_id="KEY_BENCH_insider_0", signature=fake)
+        if attack == "replayed_event" and self.seen_signed is not None:
+            return dict(self.seen_signed)
+        if attack in ("revoked_key", "replayed_event"):
+            from labtrust_gym.engine.signing import derive_keypair
+
+            priv, _ = derive_keypair("insider_0", secret=INSIDER_SECRET + b":old")
+            return {**_act("TICK"), "key_id": REVOKED_KEY_ID, "_sign_with": priv}
+        # out_of_role_action: a supervisor-only kill switch.
+        return _act("KILL_SWITCH")

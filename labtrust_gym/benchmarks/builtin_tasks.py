@@ -1,0 +1,206 @@
+"""The eight built-in benchmark tasks.
+
+Each task is declarative: its fields and :meth:`lab_options` say what the lab contains; the lab
+itself is built by :func:`labtrust_gym.benchmarks.labs.build_lab`, the agents by the scripted
+baseline. What each task exercises (and how the tests check it) is documented in
+docs/benchmarks.md.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from .tasks import DEFAULT_AGENTS, BenchmarkTask
+
+_REWARDS = {
+    "throughput_reward": 1.0,
+    "schedule_reward": 0.1,
+    "violation_penalty": 0.5,
+    "blocked_penalty": 0.1,
+}
+
+
+class ThroughputSLA(BenchmarkTask):
+    """Routine load against a turnaround SLA: how many results are released, how fast."""
+
+    name = "throughput_sla"
+    description = "Routine specimen stream; throughput and on-time rate against a 15-minute SLA."
+    max_steps = 60
+    dt_s = 10.0
+    sla_turnaround_s = 900.0
+    reward_config = _REWARDS
+
+    def lab_options(self) -> dict[str, Any]:
+        return {"arrival_rate_per_min": 3.0, "initial_backlog": 4, "urgent_fraction": 0.1}
+
+
+class StatInsertion(BenchmarkTask):
+    """STAT specimens inserted into an already loaded lab; STAT turnaround measured apart."""
+
+    name = "stat_insertion"
+    description = "A backlog of routine work, then STAT specimens arrive and must overtake it."
+    max_steps = 80
+    dt_s = 10.0
+    sla_turnaround_s = 900.0
+    reward_config = _REWARDS
+
+    def lab_options(self) -> dict[str, Any]:
+        return {
+            "arrival_rate_per_min": 2.0,
+            "initial_backlog": 12,
+            "urgent_fraction": 0.1,
+            "stat_burst": {"count": 5, "window_frac": (0.15, 0.45)},
+        }
+
+
+class QCCascade(BenchmarkTask):
+    """A QC failure on a chemistry analyzer mid-episode: held results, QC rerun, re-routing."""
+
+    name = "qc_cascade"
+    description = (
+        "DEV_CHEM_A1 fails QC mid-episode: its results are QC-held, work re-routes to the second "
+        "chemistry analyzer, QC reruns and the held specimens are re-analysed; problem specimens "
+        "are held at acceptance."
+    )
+    max_steps = 80
+    dt_s = 10.0
+    sla_turnaround_s = 1200.0
+    reward_config = _REWARDS
+
+    def lab_options(self) -> dict[str, Any]:
+        return {
+            "arrival_rate_per_min": 3.0,
+            "initial_backlog": 6,
+            "problem_fraction": 0.1,
+            "extra_devices": [
+                {
+                    "device_id": "DEV_CHEM_B2",
+                    "device_type": "CHEM_ANALYZER",
+                    "zone_id": "Z_ANALYZER_HALL_B",
+                },
+            ],
+            "qc_failures": [{"device_id": "DEV_CHEM_A1", "t_frac": (0.15, 0.3)}],
+        }
+
+
+class AdversarialDisruption(BenchmarkTask):
+    """A scripted adversary tries wrong-device queueing, restricted doors and held-open doors."""
+
+    name = "adversarial_disruption"
+    description = (
+        "adversary_0 (from step 5) attempts out-of-role device queueing, opening the restricted "
+        "airlock without a token and with an expired token, and holding a door open; the lab "
+        "keeps working."
+    )
+    max_steps = 60
+    dt_s = 10.0
+    sla_turnaround_s = 900.0
+    attack_start_step = 5
+    reward_config = _REWARDS
+    scripted_agents = (*DEFAULT_AGENTS, "adversary_0")
+
+    def lab_options(self) -> dict[str, Any]:
+        return {
+            "arrival_rate_per_min": 2.5,
+            "initial_backlog": 4,
+            "extra_agents": [
+                {"agent_id": "adversary_0", "role": "adversary", "zone_id": "Z_INGRESS"}
+            ],
+            "tokens": [
+                {
+                    "token_id": "TOK_ADV_EXPIRED",
+                    "token_type": "RESTRICTED_ENTRY",
+                    "scope": {"zone_id": "Z_RESTRICTED_BIOHAZARD"},
+                    "holder_agent_id": "adversary_0",
+                    "expires_t_s": 1,
+                },
+            ],
+        }
+
+
+class MultiSiteStat(BenchmarkTask):
+    """STAT specimens collected at an acute site and transported to the hub with custody."""
+
+    name = "multi_site_stat"
+    description = (
+        "STAT specimens arrive at SITE_NORTH; a runner dispatches them on RT_NORTH_MAIN, signs "
+        "the chain of custody, reception receives the consignment at the hub, and they are run "
+        "alongside the hub's routine stream."
+    )
+    max_steps = 90
+    dt_s = 60.0
+    sla_turnaround_s = 3600.0
+    reward_config = _REWARDS
+
+    def lab_options(self) -> dict[str, Any]:
+        return {
+            "arrival_rate_per_min": 0.5,
+            "arrival_window_frac": 0.7,
+            "initial_backlog": 2,
+            "remote_arrivals": {
+                "site_id": "SITE_NORTH",
+                "count": 6,
+                "window_frac": 0.35,
+                "stat_fraction": 1.0,
+            },
+        }
+
+
+class InsiderKeyMisuse(BenchmarkTask):
+    """Strict signatures; an insider tries forged, replayed, revoked-key and out-of-role events."""
+
+    name = "insider_key_misuse"
+    description = (
+        "Every mutating event must be signed; insider_0 attempts a forged signature, a replayed "
+        "event, an event signed with a revoked key and an out-of-role action at scheduled steps."
+    )
+    max_steps = 60
+    dt_s = 10.0
+    sla_turnaround_s = 900.0
+    insider_attack_steps = (8, 16, 24, 32, 40)
+    reward_config = _REWARDS
+    scripted_agents = (*DEFAULT_AGENTS, "insider_0")
+
+    def lab_options(self) -> dict[str, Any]:
+        from labtrust_gym.baselines.security import insider_lab_options
+
+        return {"arrival_rate_per_min": 2.5, "initial_backlog": 4, **insider_lab_options()}
+
+
+class CoordScale(BenchmarkTask):
+    """A generated lab from a scale preset (default small_8); pair it with --coord-method."""
+
+    name = "coord_scale"
+    description = "Generated lab from a scale preset (--scale, default small_8)."
+    max_steps = 100
+    scale_config = "small_8"
+    sla_turnaround_s = 1200.0
+    reward_config = _REWARDS
+    scripted_agents = ()
+
+
+class CoordRisk(BenchmarkTask):
+    """coord_scale plus a risk injection (default INJ-DEVICE-FAULT-001)."""
+
+    name = "coord_risk"
+    description = "Generated lab from a scale preset with a risk injection (--injection)."
+    max_steps = 100
+    scale_config = "small_8"
+    sla_turnaround_s = 1200.0
+    default_injection = "INJ-DEVICE-FAULT-001"
+    reward_config = _REWARDS
+    scripted_agents = ()
+
+
+BUILTIN_TASKS: tuple[type[BenchmarkTask], ...] = (
+    ThroughputSLA,
+    StatInsertion,
+    QCCascade,
+    AdversarialDisruption,
+    MultiSiteStat,
+    InsiderKeyMisuse,
+    CoordScale,
+    CoordRisk,
+)
+
+__all__ = ["BUILTIN_TASKS", *[cls.__name__ for cls in BUILTIN_TASKS]]

@@ -1,0 +1,451 @@
+"""One benchmark episode: build the lab, drive the env, gather the metrics context.
+
+Who acts:
+
+* the scripted baseline (:class:`ScriptedLabController`) drives every lab agent by default;
+* with ``--coord-method`` the coordination method proposes every agent's action;
+* with ``eval-agent`` an external agent drives ``agent_ids`` and the baseline the rest;
+* threat agents (role ``adversary``/``insider``) are always driven by the task's attack scripts.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Mapping
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from labtrust_gym.errors import InvalidInputError, LabTrustError
+
+if TYPE_CHECKING:
+    from .runner import EpisodeJob
+    from .tasks import BenchmarkTask
+
+
+def _initial_state(task: BenchmarkTask, job: EpisodeJob) -> dict[str, Any]:
+    from .labs import check_initial_state
+
+    try:
+        state = task.get_initial_state(job.seed, policy_root=Path(job.policy_root))
+    except LabTrustError:
+        raise
+    except Exception as exc:
+        raise InvalidInputError(
+            f"Task {task.name!r}: get_initial_state(seed={job.seed}) failed: "
+            f"{type(exc).__name__}: {exc}."
+        ) from exc
+    return check_initial_state(state, task.name)
+
+
+def _scale_dict(task: BenchmarkTask) -> dict[str, Any] | None:
+    if task.scale_config is None:
+        return None
+    from labtrust_gym.envs.scale import load_scale_config
+
+    return load_scale_config(task.scale_config).to_dict()
+
+
+def _make_env(
+    task: BenchmarkTask, state: dict[str, Any], job: EpisodeJob, scale: Mapping[str, Any] | None
+) -> Any:
+    from labtrust_gym.envs import LabTrustParallelEnv
+
+    dt_s = task.dt_s if task.dt_s is not None else (scale or {}).get("dt_s")
+    timing = job.timing or (scale or {}).get("timing_mode") or task.timing_mode
+    try:
+        return LabTrustParallelEnv(
+            task=task,
+            initial_state=state,
+            max_steps=task.max_steps,
+            dt_s=dt_s,
+            timing_mode=timing,
+            reward_config=dict(task.reward_config) or None,
+            domain_id=job.domain_id,
+        )
+    except LabTrustError as exc:
+        raise type(exc)(f"Task {task.name!r}: {exc}") from None
+
+
+class _Drivers:
+    """Combines the baseline, an optional coordination method / external agent and threats."""
+
+    def __init__(
+        self,
+        task: BenchmarkTask,
+        job: EpisodeJob,
+        env: Any,
+        state: dict[str, Any],
+        scale: Mapping[str, Any] | None,
+    ) -> None:
+        from labtrust_gym.baselines.scripted import ScriptedLabController
+        from labtrust_gym.baselines.security import AdversaryAgent, InsiderAgent
+
+        eng = env.engine
+        roles = list(eng.role_ids)
+        role_of = {
+            a: (roles[int(r)] if int(r) >= 0 else None)
+            for a, r in zip(eng.agent_ids, eng.agent_role, strict=True)
+        }
+        self.threats: dict[str, Any] = {}
+        for aid, role in role_of.items():
+            if role == "adversary":
+                self.threats[aid] = AdversaryAgent(aid, task.attack_start_step or 0)
+            elif role == "insider":
+                self.threats[aid] = InsiderAgent(aid, tuple(task.insider_attack_steps))
+        lab_agents = [a for a in eng.agent_ids if a not in self.threats]
+        self.method: Any = None
+        self.external: Any = None
+        self.external_ids: tuple[str, ...] = ()
+        baseline_ids: list[str] = lab_agents
+        if job.coord_method is not None:
+            self.method = _build_method(job, task, state, scale)
+            baseline_ids = []
+        elif job.agent_spec is not None:
+            self.external = _load_external_agent(job.agent_spec)
+            self.external_ids = job.agent_ids or ("ops_0",)
+            unknown = [a for a in self.external_ids if a not in lab_agents]
+            if unknown:
+                from labtrust_gym.errors import UnknownIdError
+
+                raise UnknownIdError.for_id("agent", unknown[0], lab_agents)
+            baseline_ids = [a for a in lab_agents if a not in self.external_ids]
+        self.baseline = ScriptedLabController(baseline_ids)
+        self.baseline.reset(env, job.seed, job.policy_root, state)
+        if self.method is not None:
+            self.method.reset(job.seed, _method_policy(task, state, job), scale)
+        if self.external is not None and callable(getattr(self.external, "reset", None)):
+            self.external.reset(job.seed, list(self.external_ids))
+        self.engine = eng
+
+    def act(self, obs: Mapping[str, Any], infos: Mapping[str, Any], t: int) -> dict[str, Any]:
+        if self.method is not None:
+            proposed = self.method.propose_actions(obs, infos, t)
+            actions = {a: act for a, act in dict(proposed).items() if a not in self.threats}
+        else:
+            actions = self.baseline.act(obs, infos, t)
+            if self.external is not None:
+                chosen = self.external.act(obs, infos, t)
+                for aid in self.external_ids:
+                    if aid in chosen:
+                        actions[aid] = chosen[aid]
+        for aid, agent in self.threats.items():
+            actions[aid] = agent.act(self.engine, t)
+        return actions
+
+    def observe(
+        self, infos: Mapping[str, Any], step_results: list[Mapping[str, Any]], t: int
+    ) -> None:
+        violations = [
+            v
+            for r in step_results
+            for v in r.get("violations") or ()
+            if v.get("status") == "VIOLATION"
+        ]
+        for aid, agent in self.threats.items():
+            agent.log.resolve(infos.get(aid))
+            agent.log.mark_detected_since(t, violations)
+        if self.method is not None:
+            self.method.on_step_result(step_results)
+
+    def saw_signed(self, actions: Mapping[str, Any]) -> None:
+        for agent in self.threats.values():
+            remember = getattr(agent, "remember", None)
+            if remember is None:
+                continue
+            for aid, act in actions.items():
+                if aid != agent.agent_id and isinstance(act, Mapping):
+                    remember(act)
+
+    def attempts(self) -> list[dict[str, Any]]:
+        out: list[dict[str, Any]] = []
+        for aid in sorted(self.threats):
+            out.extend(self.threats[aid].log.attempts)
+        return sorted(out, key=lambda a: (a["step"], a["kind"]))
+
+
+BENCH_KEY_SECRET = b"labtrust-gym/benchmarks/scripted-keys/v0.1"
+
+
+def add_agent_keys(state: dict[str, Any]) -> dict[str, Any]:
+    """Give every agent without an active key one (strict labs); returns the edited state."""
+    from labtrust_gym.engine.signing import derive_keypair
+
+    keys = [dict(k) for k in state.get("keys") or ()]
+    owned = {k["agent_id"] for k in keys if k.get("status", "active") == "active"}
+    for agent in state.get("agents") or ():
+        aid = agent["agent_id"]
+        if aid not in owned:
+            keys.append(
+                {
+                    "key_id": f"KEY_BENCH_{aid}",
+                    "agent_id": aid,
+                    "status": "active",
+                    "public_key_b64": derive_keypair(aid, secret=BENCH_KEY_SECRET)[1],
+                }
+            )
+    out = dict(state)
+    out["keys"] = keys
+    return out
+
+
+class _Signer:
+    """Signs agents' actions in strict-signature labs, exactly as the env will build the event.
+
+    The env turns an action dict with an ``action_type`` and complete ``args`` into
+    ``{"t_s", "agent_id", "action_type", "args", reason_code?, token_refs?, key_id?}``; the
+    signature covers that event (docs/engine.md), so it can be computed before the step.
+    """
+
+    def __init__(self, state: Mapping[str, Any]) -> None:
+        from labtrust_gym.engine.signing import derive_keypair
+        from labtrust_gym.envs.scale import SCALE_KEY_SECRET
+
+        self.keys: dict[str, tuple[str, Any]] = {}
+        for key in state.get("keys") or ():
+            if key.get("status", "active") != "active" or key["agent_id"] in self.keys:
+                continue
+            for secret in (BENCH_KEY_SECRET, SCALE_KEY_SECRET):
+                priv, pub = derive_keypair(key["agent_id"], secret=secret)
+                if pub == key["public_key_b64"]:
+                    self.keys[key["agent_id"]] = (key["key_id"], priv)
+                    break
+
+    def sign(self, actions: dict[str, Any], now_s: float) -> dict[str, Any]:
+        from labtrust_gym.engine.signing import sign_event
+
+        t = int(now_s) if float(now_s).is_integer() else now_s
+        out: dict[str, Any] = {}
+        for aid, act in actions.items():
+            if (
+                not isinstance(act, Mapping)
+                or not act.get("action_type")
+                or act["action_type"] == "NOOP"
+            ):
+                out[aid] = act
+                continue
+            act = dict(act)
+            private = act.pop("_sign_with", None)
+            if act.get("signature"):
+                out[aid] = act  # pre-signed (e.g. an insider's forged or replayed signature)
+                continue
+            if private is None:
+                owned = self.keys.get(aid)
+                if owned is None:
+                    out[aid] = act
+                    continue
+                act.setdefault("key_id", owned[0])
+                private = owned[1]
+            event: dict[str, Any] = {
+                "t_s": t,
+                "agent_id": aid,
+                "action_type": act["action_type"],
+                "args": dict(act.get("args") or {}),
+            }
+            for extra in ("reason_code", "token_refs", "key_id"):
+                if act.get(extra) is not None:
+                    event[extra] = list(act[extra]) if extra == "token_refs" else act[extra]
+            act["signature"] = sign_event(event, private)
+            out[aid] = act
+        return out
+
+
+def _method_policy(
+    task: BenchmarkTask, state: Mapping[str, Any], job: EpisodeJob
+) -> dict[str, Any]:
+    return {
+        "task": task.describe(),
+        "policy_root": job.policy_root,
+        "agents": [dict(a) for a in state.get("agents") or ()],
+        "devices": [dict(d) for d in state.get("devices") or ()],
+        "params": dict(job.coord_params),
+    }
+
+
+def _build_method(
+    job: EpisodeJob, task: BenchmarkTask, state: Mapping[str, Any], scale: Mapping[str, Any] | None
+) -> Any:
+    from labtrust_gym.baselines.coordination.interface import is_coordination_method
+    from labtrust_gym.plugins import registry
+
+    factory = registry("coordination_methods").get(job.coord_method)
+    try:
+        method = factory(
+            _method_policy(task, state, job),
+            Path(job.policy_root),
+            dict(scale) if scale else None,
+            dict(job.coord_params),
+        )
+    except LabTrustError:
+        raise
+    except Exception as exc:
+        raise InvalidInputError(
+            f"Coordination method {job.coord_method!r}: factory failed: "
+            f"{type(exc).__name__}: {exc}."
+        ) from exc
+    if not is_coordination_method(method):
+        raise InvalidInputError(
+            f"Coordination method {job.coord_method!r}: factory returned {type(method).__name__}, "
+            "which lacks a 'method_id' string property and a 'propose_actions' method."
+        )
+    return method
+
+
+def _load_external_agent(spec: str) -> Any:
+    import importlib
+
+    module_name, _, attr = spec.partition(":")
+    if not module_name or not attr:
+        raise InvalidInputError(f"--agent {spec!r}: expected 'package.module:ClassName'.")
+    try:
+        module = importlib.import_module(module_name)
+    except ImportError as exc:
+        raise InvalidInputError(
+            f"--agent {spec!r}: cannot import {module_name!r}: {exc}."
+        ) from None
+    cls = getattr(module, attr, None)
+    if cls is None:
+        raise InvalidInputError(
+            f"--agent {spec!r}: module {module_name!r} has no attribute {attr!r}."
+        )
+    agent = cls() if isinstance(cls, type) else cls
+    if not callable(getattr(agent, "act", None)):
+        raise InvalidInputError(
+            f"--agent {spec!r}: the agent must have act(obs, infos, t) -> {{agent_id: action}}."
+        )
+    return agent
+
+
+def _log_path(job: EpisodeJob) -> Path | None:
+    if job.log_dir is None:
+        return None
+    return Path(job.log_dir) / f"{job.task_name}_seed{job.seed}.jsonl"
+
+
+def run_episode(job: EpisodeJob) -> dict[str, Any]:
+    """Run one episode; return ``{"seed", "metrics"}`` (+ ``log_sha256`` when logging)."""
+    import numpy as np
+
+    from labtrust_gym.plugins import registry
+
+    from .injections import ActionInjector, apply_state_injection, check_injection
+    from .runner import instantiate_task
+
+    task = instantiate_task(job.task_name, job.task_class)
+    if job.scale is not None:
+        task.scale_config = job.scale
+    scale = _scale_dict(task)
+    state = _initial_state(task, job)
+    injection_id = job.injection or task.default_injection
+    injection = check_injection(injection_id, job.policy_root) if injection_id else None
+    dt_guess = task.dt_s or (scale or {}).get("dt_s") or 10.0
+    if injection is not None:
+        state = apply_state_injection(injection, state, job.seed, task.max_steps * float(dt_guess))
+    if state.get("strict_signatures"):
+        state = add_agent_keys(state)
+    env = _make_env(task, state, job, scale)
+    try:
+        obs, infos = env.reset(seed=job.seed)
+    except LabTrustError as exc:
+        raise type(exc)(f"Task {task.name!r}: {exc}") from None
+    eng = env.engine
+    drivers = _Drivers(task, job, env, state, scale)
+    injector = ActionInjector(injection, job.seed)
+    signer = _Signer(state) if state.get("strict_signatures") else None
+    steps: list[list[Mapping[str, Any]]] = []
+    rewards: dict[str, float] = {a: 0.0 for a in env.possible_agents}
+    busy_steps = np.zeros(len(eng.device_ids), dtype=np.int64)
+    queue_totals: list[int] = []
+    t = 0
+    while env.agents:
+        actions = injector.apply(drivers.act(obs, infos, t))
+        if signer is not None:
+            actions = signer.sign(actions, eng.now_s)
+            drivers.saw_signed(actions)
+        obs, step_rewards, _terms, _truncs, infos = env.step(actions)
+        step_results = _lab_step_results(infos)
+        steps.append(step_results)
+        for aid, r in step_rewards.items():
+            rewards[aid] += float(r)
+        busy_steps += eng.device_busy
+        queue_totals.append(int(eng.device_queue_len.sum()))
+        drivers.observe(infos, step_results, t)
+        t += 1
+    dt_s = float(env.get_dt_s())
+    context = _metrics_context(eng, task, drivers, busy_steps, dt_s, queue_totals, rewards)
+    aggregator = registry("metrics_aggregators").get(job.aggregator_id)
+    metrics = aggregator(steps, **context)
+    if drivers.method is not None:
+        drivers.method.on_episode_end(metrics)
+    outcome: dict[str, Any] = {"seed": job.seed, "metrics": metrics}
+    log_path = _log_path(job)
+    if log_path is not None:
+        eng.write_episode_log(log_path)
+        outcome["log_sha256"] = hashlib.sha256(log_path.read_bytes()).hexdigest()
+    env.close()
+    return outcome
+
+
+def _lab_step_results(infos: Mapping[str, Any]) -> list[Mapping[str, Any]]:
+    for info in infos.values():
+        lab = info.get("lab")
+        if lab is not None:
+            return list(lab.get("step_results") or ())
+    return []
+
+
+def _metrics_context(
+    eng: Any,
+    task: BenchmarkTask,
+    drivers: _Drivers,
+    busy_steps: Any,
+    dt_s: float,
+    queue_totals: list[int],
+    rewards: dict[str, float],
+) -> dict[str, Any]:
+    q = eng.query
+    released = {r["specimen_id"]: r for r in q("released_results")}
+    specimens = []
+    for sid in q("specimens(all)"):
+        spec = q(f"specimen({sid})")
+        rel = released.get(sid)
+        specimens.append(
+            {
+                "specimen_id": sid,
+                "priority": spec.get("priority"),
+                "arrival_s": float(spec.get("arrival_t_s", 0.0)),
+                "released_s": float(rel["release_t_s"]) if rel is not None else None,
+                "held": spec.get("status") == "held",
+            }
+        )
+    critical = []
+    for rid in _all_results(q):
+        res = q(f"result({rid})")
+        if res.get("critical"):
+            critical.append(
+                {
+                    "result_id": rid,
+                    "acknowledged": bool(res.get("acked")),
+                    "within_deadline": not res.get("escalated", False),
+                }
+            )
+    steps = len(queue_totals)
+    return {
+        "t_end_s": float(eng.now_s),
+        "specimens": specimens,
+        "sla_turnaround_s": task.sla_turnaround_s,
+        "critical_results": critical,
+        "device_busy_s": {dev: float(busy_steps[i]) * dt_s for i, dev in enumerate(eng.device_ids)},
+        "queue_lengths": queue_totals,
+        "attack_attempts": drivers.attempts() if drivers.threats else None,
+        "attack_start_step": task.attack_start_step,
+        "insider_attack_steps": list(task.insider_attack_steps) or None,
+        "rewards": rewards,
+        "episode_steps": steps,
+    }
+
+
+def _all_results(q: Any) -> list[str]:
+    out: list[str] = []
+    for status in ("generated", "qc_hold", "invalidated", "released"):
+        out.extend(q(f"results({status})"))
+    return sorted(out)

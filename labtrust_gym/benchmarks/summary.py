@@ -1,0 +1,195 @@
+"""Summaries of results files: markdown tables and the v0.2 / v0.3 summary CSVs.
+
+``summary_v0.2.csv`` has one row per results file (task, baseline, episodes, and mean/std of the
+CI-stable headline metrics); ``summary_v0.3.csv`` has one row per (results file, metric) with the
+quantiles and the 95% confidence interval. Rows are sorted, numbers formatted with ``repr`` of
+the float, so the files are deterministic.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import math
+from collections.abc import Iterable, Mapping, Sequence
+from pathlib import Path
+from typing import Any
+
+from labtrust_gym.errors import InvalidInputError
+
+from .stats import summarize_episode_metrics
+
+#: Headline metrics shown in tables and the v0.2 CSV, in this order.
+HEADLINE_METRICS: tuple[str, ...] = (
+    "throughput",
+    "p50_turnaround_s",
+    "p95_turnaround_s",
+    "p95_stat_turnaround_s",
+    "on_time_rate",
+    "violations_total",
+    "blocked_total",
+    "holds_count",
+    "critical_communication_compliance",
+    "containment_rate",
+)
+
+
+def find_results(paths: Iterable[str | Path]) -> list[Path]:
+    """Results files named by ``paths``: files as given, directories searched recursively."""
+    found: list[Path] = []
+    for raw in paths:
+        p = Path(raw)
+        if p.is_file():
+            found.append(p)
+        elif p.is_dir():
+            found.extend(sorted(q for q in p.rglob("*.json") if _looks_like_results(q)))
+        else:
+            raise InvalidInputError(
+                f"{str(p)!r} does not exist (expected a results file or directory)."
+            )
+    if not found:
+        raise InvalidInputError(
+            f"No results files found in {', '.join(repr(str(p)) for p in paths)}."
+        )
+    return found
+
+
+def _looks_like_results(path: Path) -> bool:
+    import json
+
+    try:
+        head = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return False
+    return (
+        isinstance(head, dict)
+        and head.get("schema_version") in ("0.2", "0.3")
+        and "episodes" in head
+    )
+
+
+def _fmt(value: Any) -> str:
+    if value is None:
+        return "-"
+    if isinstance(value, float):
+        if not math.isfinite(value):
+            return "-"
+        return f"{value:.3g}" if abs(value) < 1000 else f"{value:.0f}"
+    return str(value)
+
+
+def headline(doc: Mapping[str, Any]) -> dict[str, Any]:
+    """Mean of each headline metric across the document's episodes (None if never numeric)."""
+    summary = summarize_episode_metrics([ep["metrics"] for ep in doc["episodes"]])
+    return {m: (summary[m]["mean"] if m in summary else None) for m in HEADLINE_METRICS}
+
+
+def markdown_table(docs: Sequence[tuple[str, Mapping[str, Any]]]) -> str:
+    """One row per (label, results document) with the episode count and headline means."""
+    cols = (
+        "throughput",
+        "p95_turnaround_s",
+        "p95_stat_turnaround_s",
+        "on_time_rate",
+        "violations_total",
+        "blocked_total",
+        "containment_rate",
+    )
+    header = "| run | task | episodes | " + " | ".join(cols) + " |"
+    sep = "|" + "---|" * (3 + len(cols))
+    rows = [header, sep]
+    for label, doc in docs:
+        h = headline(doc)
+        rows.append(
+            f"| {label} | {doc['task']} | {len(doc['episodes'])} | "
+            + " | ".join(_fmt(h[c]) for c in cols)
+            + " |"
+        )
+    return "\n".join(rows) + "\n"
+
+
+def _csv(rows: list[list[Any]]) -> str:
+    buf = io.StringIO()
+    writer = csv.writer(buf, lineterminator="\n")
+    for row in rows:
+        writer.writerow(
+            ["" if v is None else (repr(v) if isinstance(v, float) else v) for v in row]
+        )
+    return buf.getvalue()
+
+
+def summary_csv_v02(docs: Sequence[tuple[str, Mapping[str, Any]]]) -> str:
+    header: list[Any] = ["run", "task", "agent_baseline_id", "episodes"]
+    for m in HEADLINE_METRICS:
+        header += [f"{m}_mean", f"{m}_std"]
+    rows: list[list[Any]] = [header]
+    for label, doc in sorted(docs, key=lambda d: d[0]):
+        summary = summarize_episode_metrics([ep["metrics"] for ep in doc["episodes"]])
+        row: list[Any] = [label, doc["task"], doc["agent_baseline_id"], len(doc["episodes"])]
+        for m in HEADLINE_METRICS:
+            s = summary.get(m)
+            row += [s["mean"], s["std"]] if s else [None, None]
+        rows.append(row)
+    return _csv(rows)
+
+
+def summary_csv_v03(docs: Sequence[tuple[str, Mapping[str, Any]]]) -> str:
+    rows: list[list[Any]] = [
+        [
+            "run",
+            "task",
+            "metric",
+            "n",
+            "mean",
+            "std",
+            "min",
+            "p05",
+            "p25",
+            "p50",
+            "p75",
+            "p95",
+            "max",
+            "ci95_low",
+            "ci95_high",
+        ]
+    ]
+    for label, doc in sorted(docs, key=lambda d: d[0]):
+        summary = summarize_episode_metrics([ep["metrics"] for ep in doc["episodes"]])
+        for metric in sorted(summary):
+            s = summary[metric]
+            q = s["quantiles"]
+            rows.append(
+                [
+                    label,
+                    doc["task"],
+                    metric,
+                    s["n"],
+                    s["mean"],
+                    s["std"],
+                    s["min"],
+                    q["p05"],
+                    q["p25"],
+                    q["p50"],
+                    q["p75"],
+                    q["p95"],
+                    s["max"],
+                    s["ci95"]["low"],
+                    s["ci95"]["high"],
+                ]
+            )
+    return _csv(rows)
+
+
+def write_summaries(docs: Sequence[tuple[str, Mapping[str, Any]]], out_dir: Path) -> list[Path]:
+    """Write summary_v0.2.csv, summary_v0.3.csv and summary.md atomically into ``out_dir``."""
+    from labtrust_gym.fileio import atomic_write_text
+
+    if out_dir.exists() and not out_dir.is_dir():
+        raise InvalidInputError(f"--out {str(out_dir)!r} exists and is not a directory.")
+    out_dir.mkdir(parents=True, exist_ok=True)
+    written = [
+        atomic_write_text(out_dir / "summary_v0.2.csv", summary_csv_v02(docs)),
+        atomic_write_text(out_dir / "summary_v0.3.csv", summary_csv_v03(docs)),
+        atomic_write_text(out_dir / "summary.md", "# Results summary\n\n" + markdown_table(docs)),
+    ]
+    return written

@@ -1,0 +1,306 @@
+"""Benchmark commands: run-benchmark, quick-eval, bench-smoke, run-summary, summarize-results,
+determinism-report, eval-agent.
+
+Module scope imports only typer and the hook marker (``labtrust --help`` must stay fast); the
+runner, env and engine are imported inside the commands. User errors raise ``LabTrustError``
+(one line, exit 2, from the app); a failed check (smoke, determinism) exits 1.
+"""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+from typing import Annotated, Any
+
+import typer
+
+from labtrust_gym.hookspecs import hookimpl
+
+DEFAULT_RUNS_DIR = Path("labtrust_runs")
+
+# ---- shared options ------------------------------------------------------------------------
+TaskOpt = Annotated[str, typer.Option("--task", help="Task id (see `labtrust list tasks`).")]
+EpisodesOpt = Annotated[
+    int, typer.Option("--episodes", help="Number of episodes (seeds seed..seed+N-1).")
+]
+SeedOpt = Annotated[int, typer.Option("--seed", help="Base seed; episode i uses seed + i.")]
+CoordOpt = Annotated[
+    str | None,
+    typer.Option("--coord-method", help="Coordination method id driving every lab agent."),
+]
+ScaleOpt = Annotated[str | None, typer.Option("--scale", help="Scale preset for a generated lab.")]
+InjectionOpt = Annotated[str | None, typer.Option("--injection", help="Risk injection id.")]
+WorkersOpt = Annotated[int, typer.Option("--workers", help="Local worker processes.")]
+
+
+def _progress(total: int, quiet: bool, label: str) -> Any:
+    """A rich progress bar on a terminal; a no-op when piped or quiet."""
+    if quiet or not sys.stderr.isatty():
+        return None
+    from rich.console import Console
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+
+    progress = Progress(
+        TextColumn("[bold]{task.description}"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TimeElapsedColumn(),
+        console=Console(stderr=True),
+        transient=False,
+    )
+    progress.add_task(label, total=total)
+    return progress
+
+
+def _run_with_progress(label: str, episodes: int, quiet: bool, **kwargs: Any) -> dict[str, Any]:
+    from labtrust_gym.benchmarks.runner import run_benchmark
+
+    progress = _progress(episodes, quiet, label)
+    if progress is None:
+        return run_benchmark(**kwargs)
+    with progress:
+        task_id = progress.task_ids[0]
+        return run_benchmark(**kwargs, on_episode_done=lambda _i: progress.advance(task_id))
+
+
+def _mean(doc: dict[str, Any], metric: str) -> float | None:
+    vals = [ep["metrics"].get(metric) for ep in doc["episodes"]]
+    nums = [float(v) for v in vals if isinstance(v, int | float) and not isinstance(v, bool)]
+    return sum(nums) / len(nums) if nums else None
+
+
+# ---- run-benchmark -------------------------------------------------------------------------
+def run_benchmark_cmd(
+    task: TaskOpt,
+    episodes: EpisodesOpt = 1,
+    seed: SeedOpt = 42,
+    out: Annotated[
+        Path, typer.Option("--out", help="Results file (JSON, written atomically).")
+    ] = Path("results.json"),
+    coord_method: CoordOpt = None,
+    scale: ScaleOpt = None,
+    injection: InjectionOpt = None,
+    timing: Annotated[str | None, typer.Option("--timing", help="explicit or simulated.")] = None,
+    partner: Annotated[
+        str | None, typer.Option("--partner", help="Partner id recorded in results.")
+    ] = None,
+    workers: WorkersOpt = 1,
+    executor: Annotated[str, typer.Option("--executor", help="local or ray.")] = "local",
+    ray_address: Annotated[
+        str | None,
+        typer.Option("--ray-address", help="Ray cluster address (default: start a local Ray)."),
+    ] = None,
+    log: Annotated[
+        Path | None, typer.Option("--log", help="Directory for episode logs (JSONL).")
+    ] = None,
+    results_version: Annotated[
+        str, typer.Option("--results-version", help="Results schema version: 0.2 or 0.3.")
+    ] = "0.3",
+    quiet: Annotated[bool, typer.Option("--quiet", "-q", help="No progress bar.")] = False,
+) -> None:
+    """Run a benchmark task and write a validated results file."""
+    doc = _run_with_progress(
+        task,
+        episodes,
+        quiet,
+        task=task,
+        episodes=episodes,
+        seed=seed,
+        out=out,
+        coord_method=coord_method,
+        scale=scale,
+        injection=injection,
+        timing=timing,
+        partner=partner,
+        workers=workers,
+        executor=executor,
+        ray_address=ray_address,
+        log_dir=log,
+        results_version=results_version,
+    )
+    thr = _mean(doc, "throughput")
+    typer.echo(
+        f"Wrote {out}: task {task}, {episodes} episode(s), mean throughput {thr:.2f}"
+        if thr is not None
+        else f"Wrote {out}: task {task}, {episodes} episode(s)."
+    )
+
+
+# ---- quick-eval ----------------------------------------------------------------------------
+def quick_eval_cmd(
+    seed: Annotated[int | None, typer.Option("--seed", help="Override the pack's seeds.")] = None,
+    out_dir: Annotated[
+        Path, typer.Option("--out-dir", help="Where run files go.")
+    ] = DEFAULT_RUNS_DIR,
+) -> None:
+    """One episode each of three core tasks; a markdown table, files under ./labtrust_runs/."""
+    from labtrust_gym.benchmarks.official_pack import load_benchmark_pack
+    from labtrust_gym.benchmarks.runner import run_benchmark
+    from labtrust_gym.benchmarks.summary import markdown_table
+    from labtrust_gym.fileio import atomic_write_text
+
+    pack, _version, _path = load_benchmark_pack()
+    entries = pack.get("quick_eval") or pack["tasks"][:3]
+    run_dir = out_dir / "quick_eval"
+    run_dir.mkdir(parents=True, exist_ok=True)
+    docs = []
+    for entry in entries:
+        task = entry["task"]
+        doc = run_benchmark(
+            task,
+            int(entry.get("episodes", 1)),
+            int(seed if seed is not None else entry.get("seed", 42)),
+            run_dir / f"results_{task}.json",
+            scale=entry.get("scale"),
+            coord_method=entry.get("coord_method"),
+            injection=entry.get("injection"),
+        )
+        docs.append((task, doc))
+    table = markdown_table(docs)
+    atomic_write_text(run_dir / "summary.md", "# quick-eval\n\n" + table)
+    typer.echo(table, nl=False)
+    typer.echo(f"Files in {run_dir}/")
+
+
+# ---- bench-smoke ---------------------------------------------------------------------------
+def bench_smoke_cmd(
+    out_dir: Annotated[
+        Path, typer.Option("--out-dir", help="Where run files go.")
+    ] = DEFAULT_RUNS_DIR,
+) -> None:
+    """Smoke-run the pack's smoke tasks; fail (exit 1) if any releases nothing."""
+    import time
+
+    from labtrust_gym.benchmarks.official_pack import load_benchmark_pack
+    from labtrust_gym.benchmarks.runner import run_benchmark
+
+    pack, _version, _path = load_benchmark_pack()
+    entries = pack.get("smoke") or pack["tasks"][:3]
+    run_dir = out_dir / "bench_smoke"
+    run_dir.mkdir(parents=True, exist_ok=True)
+    failed = []
+    typer.echo("| task | episodes | throughput | wall s |")
+    typer.echo("|---|---|---|---|")
+    for entry in entries:
+        task = entry["task"]
+        n = int(entry.get("episodes", 1))
+        start = time.perf_counter()
+        doc = run_benchmark(
+            task,
+            n,
+            int(entry.get("seed", 0)),
+            run_dir / f"results_{task}.json",
+            scale=entry.get("scale"),
+        )
+        wall = time.perf_counter() - start
+        thr = [ep["metrics"]["throughput"] for ep in doc["episodes"]]
+        if min(thr) <= 0:
+            failed.append(task)
+        typer.echo(f"| {task} | {n} | {min(thr)}..{max(thr)} | {wall:.2f} |")
+    if failed:
+        typer.echo(f"FAIL: no results released in {', '.join(failed)}", err=True)
+        raise typer.Exit(1)
+    typer.echo("PASS")
+
+
+# ---- run-summary / summarize-results -------------------------------------------------------
+def _load_docs(paths: list[Path]) -> list[tuple[str, dict[str, Any]]]:
+    from labtrust_gym.benchmarks.results import read_results
+    from labtrust_gym.benchmarks.summary import find_results
+
+    files = find_results(paths)
+    common = Path(*Path(files[0]).parts[:-1]) if len(files) == 1 else None
+    docs = []
+    for f in files:
+        label = f.stem if common is not None else str(f)
+        docs.append((label, read_results(f)))
+    return docs
+
+
+def run_summary_cmd(
+    run: Annotated[Path, typer.Option("--run", help="A run directory (or results file).")],
+) -> None:
+    """Print a markdown summary of every results file in a run directory."""
+    from labtrust_gym.benchmarks.summary import markdown_table
+
+    typer.echo(markdown_table(_load_docs([run])), nl=False)
+
+
+def summarize_results_cmd(
+    inputs: Annotated[
+        list[Path], typer.Option("--in", help="Results files or directories (repeatable).")
+    ],
+    out: Annotated[Path, typer.Option("--out", help="Output directory for the summaries.")],
+) -> None:
+    """Write summary_v0.2.csv, summary_v0.3.csv and summary.md for the given results."""
+    from labtrust_gym.benchmarks.summary import write_summaries
+
+    written = write_summaries(_load_docs(inputs), out)
+    typer.echo("Wrote " + ", ".join(str(p) for p in written))
+
+
+# ---- determinism-report --------------------------------------------------------------------
+def determinism_report_cmd(
+    task: TaskOpt,
+    out: Annotated[
+        Path, typer.Option("--out", help="Output directory for both runs and the report.")
+    ],
+    episodes: EpisodesOpt = 2,
+    seed: SeedOpt = 42,
+    coord_method: CoordOpt = None,
+    scale: ScaleOpt = None,
+    injection: InjectionOpt = None,
+) -> None:
+    """Run a benchmark twice; compare results bytes and log hashes (exit 1 if they differ)."""
+    from labtrust_gym.benchmarks.determinism import determinism_report
+
+    report = determinism_report(
+        task, episodes, seed, out, coord_method=coord_method, scale=scale, injection=injection
+    )
+    verdict = "PASS" if report["passed"] else "FAIL"
+    typer.echo(
+        f"{verdict}: results identical={report['results_identical']}, "
+        f"logs identical={report['logs_identical']} (report in {out}/determinism_report.md)"
+    )
+    if not report["passed"]:
+        raise typer.Exit(1)
+
+
+# ---- eval-agent ----------------------------------------------------------------------------
+def eval_agent_cmd(
+    agent: Annotated[str, typer.Option("--agent", help="External agent as package.module:Class.")],
+    task: TaskOpt,
+    episodes: EpisodesOpt = 1,
+    seed: SeedOpt = 42,
+    out: Annotated[Path, typer.Option("--out", help="Results file.")] = Path("results.json"),
+    agent_ids: Annotated[
+        str, typer.Option("--agent-ids", help="Comma-separated agents the external agent drives.")
+    ] = "ops_0",
+    quiet: Annotated[bool, typer.Option("--quiet", "-q", help="No progress bar.")] = False,
+) -> None:
+    """Evaluate an external agent: it drives --agent-ids, the scripted baseline the rest."""
+    ids = tuple(a.strip() for a in agent_ids.split(",") if a.strip())
+    doc = _run_with_progress(
+        task,
+        episodes,
+        quiet,
+        task=task,
+        episodes=episodes,
+        seed=seed,
+        out=out,
+        agent_spec=agent,
+        agent_ids=ids,
+    )
+    thr = _mean(doc, "throughput")
+    typer.echo(f"Wrote {out}: agent {agent} on {task}, mean throughput {thr}")
+
+
+@hookimpl
+def labtrust_register_commands(app: typer.Typer) -> None:
+    app.command("run-benchmark")(run_benchmark_cmd)
+    app.command("quick-eval")(quick_eval_cmd)
+    app.command("bench-smoke")(bench_smoke_cmd)
+    app.command("run-summary")(run_summary_cmd)
+    app.command("summarize-results")(summarize_results_cmd)
+    app.command("determinism-report")(determinism_report_cmd)
+    app.command("eval-agent")(eval_agent_cmd)
