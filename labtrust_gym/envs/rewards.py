@@ -2,7 +2,7 @@
 
 Keys (all optional; unknown keys are rejected so a typo cannot silently zero a reward):
 
-``throughput_reward``   per result released by the agent's accepted event (emit RELEASE_RESULT)
+``throughput_reward``   per result released by the agent's accepted event (emit RESULT_RELEASED)
 ``schedule_reward``     per accepted QUEUE_RUN / START_RUN issued by the agent
 ``violation_penalty``   per invariant result with status ``VIOLATION`` caused by the agent's event
                         (a ``PASS`` result is not a violation)
@@ -33,6 +33,9 @@ DEFAULT_REWARD_CONFIG: dict[str, float] = {
 }
 
 _SCHEDULE_ACTIONS = frozenset({"QUEUE_RUN", "START_RUN"})
+#: Emits that count as one released result (hospital_lab emits RESULT_RELEASED; the action name
+#: is accepted too for domains that echo it).
+RELEASE_EMITS = frozenset({"RESULT_RELEASED", "RELEASE_RESULT"})
 
 
 @attrs.frozen
@@ -110,7 +113,7 @@ class RewardAccumulator:
                 r += sched
             emits = res.get("emits")
             if emits:
-                k = sum(1 for e in emits if _emit_name(e) == "RELEASE_RESULT")
+                k = sum(1 for e in emits if _emit_name(e) in RELEASE_EMITS)
                 if k:
                     n_rel += k
                     r += thr * k

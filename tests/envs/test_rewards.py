@@ -32,7 +32,7 @@ def test_pass_is_not_a_violation_and_penalties_are_magnitudes() -> None:
             "emits": [],
             "violations": [],
         },
-        {**OK, "emits": ["RELEASE_RESULT"]},
+        {**OK, "emits": ["RESULT_RELEASED", "TOKEN_CONSUMED"]},
         OK,
     ]
     r = acc.compute(
