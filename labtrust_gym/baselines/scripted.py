@@ -29,6 +29,8 @@ RECEPTION_ZONES = ("Z_RECEPTION", "Z_ACCESSIONING")
 RECEIVE_ZONES = ("Z_INGRESS", "Z_RECEPTION")
 REJECT_CODES = frozenset({"SPEC.ID_MISMATCH", "SPEC.LEAK"})
 RESTOCK_BELOW = 5
+#: Longest a batch device (centrifuge) waits for its batch to fill before starting anyway.
+BATCH_WAIT_S = 60.0
 
 NOOP: dict[str, Any] = {"action_index": 0, "action_type": "NOOP"}
 
@@ -61,51 +63,71 @@ class _Claims:
 
 
 class WorkView:
-    """The lab's work lists for one step, read once from the engine and shared by all agents."""
+    """The lab's work lists for one step, read once from the engine and shared by all agents.
+
+    The engine's live counters (``stage_counts``, ``work_by_device_type``,
+    ``n_results_awaiting_release``) let empty lists be skipped without a query.
+    """
 
     def __init__(
         self,
         engine: Any,
         lab_site: str | None,
-        static: dict[str, dict[str, Any]],
+        static: dict[str, tuple[int, float, str]],
         multi_site: bool = False,
+        device_type_ids: list[str] | None = None,
     ) -> None:
         self.engine = engine
         q = engine.query
         self.static = static
+        counts = engine.stage_counts
         self.to_accession: list[str] = []
         self.remote_waiting: dict[str, list[str]] = {}
-        for sid in q("specimens(arrived)"):
-            site = q(f"specimen({sid})").get("site") if multi_site else lab_site
-            if site is None or site == lab_site:
-                self.to_accession.append(sid)
+        if counts.get("arrived"):
+            for sid in q("specimens(arrived)"):
+                site = q(f"specimen({sid})").get("site_id") if multi_site else lab_site
+                if site is None or site == lab_site:
+                    self.to_accession.append(sid)
+                else:
+                    self.remote_waiting.setdefault(site, []).append(sid)
+            self.to_accession = self._sorted(self.to_accession)
+        self.to_accept: list[str] = (
+            self._sorted(q("specimens(accessioned)")) if counts.get("accessioned") else []
+        )
+        self.ready: dict[str, list[str]] = {}
+        types = device_type_ids or list(engine.device_type_ids)
+        work = engine.work_by_device_type
+        if any(int(w) > 0 for w in work):
+            ready_fn = getattr(engine, "ready_specimens", None)
+            if ready_fn is not None:
+                for ti, dtype in enumerate(types):
+                    if work[ti] > 0:
+                        self.ready[dtype] = list(ready_fn(dtype))
             else:
-                self.remote_waiting.setdefault(site, []).append(sid)
-        self.to_accept: list[str] = list(q("specimens(accessioned)"))
-        ready: dict[str, list[str]] = {}
-        for status in ("accepted", "staged"):
-            for sid in q(f"specimens({status})"):
-                dtype = q(f"next_device_type({sid})")
-                if dtype is not None:
-                    ready.setdefault(dtype, []).append(sid)
-        self.ready = {t: self._sorted(ids) for t, ids in ready.items()}
-        self.to_accession = self._sorted(self.to_accession)
-        self.to_accept = self._sorted(self.to_accept)
-        self.generated: list[str] = list(q("results(generated)"))
+                ready: dict[str, list[str]] = {}
+                for status in ("accepted", "staged"):
+                    if not counts.get(status):
+                        continue
+                    for sid in q(f"specimens({status})"):
+                        dtype = q(f"next_device_type({sid})")
+                        if dtype is not None:
+                            ready.setdefault(dtype, []).append(sid)
+                self.ready = {t: self._sorted(ids) for t, ids in ready.items()}
+        self.generated: list[str] = (
+            list(q("results(generated)")) if engine.n_results_awaiting_release else []
+        )
 
-    def _info(self, sid: str) -> dict[str, Any]:
-        info = self.static.get(sid)
-        if info is None:
+    def rank(self, sid: str) -> tuple[int, float, str]:
+        """Service-order key of a specimen: (priority rank, arrival time, id)."""
+        key = self.static.get(sid)
+        if key is None:
             spec = self.engine.query(f"specimen({sid})")
-            info = {
-                "rank": PRIORITY_RANK.get(spec.get("priority"), 2),
-                "arrival": spec.get("arrival_t_s", 0.0),
-            }
-            self.static[sid] = info
-        return info
+            key = (PRIORITY_RANK.get(spec.get("priority"), 2), spec.get("arrival_t_s", 0.0), sid)
+            self.static[sid] = key
+        return key
 
     def _sorted(self, ids: Iterable[str]) -> list[str]:
-        return sorted(ids, key=lambda s: (self._info(s)["rank"], self._info(s)["arrival"], s))
+        return sorted(ids, key=self.rank)
 
 
 class ScriptedLabController:
@@ -113,8 +135,13 @@ class ScriptedLabController:
 
     baseline_id = "scripted_v1"
 
-    def __init__(self, agent_ids: Iterable[str] | None = None) -> None:
+    def __init__(
+        self, agent_ids: Iterable[str] | None = None, *, release_review_s: float = 0.0
+    ) -> None:
         self.only = set(agent_ids) if agent_ids is not None else None
+        # Technical validation: a non-critical result is released only after it has been
+        # available for this long (qc_cascade uses it, so a QC failure can catch results).
+        self.release_review_s = release_review_s
         self.env: Any = None
         self.engine: Any = None
 
@@ -130,9 +157,11 @@ class ScriptedLabController:
         eng = env.engine
         self.engine = eng
         self.seed = seed
-        self.static: dict[str, dict[str, Any]] = {}
+        self.static: dict[str, tuple[int, float, str]] = {}
         self.consignments: list[str] = []
         self.n_consignments = 0
+        self.result_seen: dict[str, float] = {}
+        self._queue_since: dict[int, float] = {}
         state = initial_state or {}
         self.lab_site = state.get("lab_site_id") or getattr(eng, "lab_site_id", None)
         if self.lab_site is None:
@@ -154,6 +183,7 @@ class ScriptedLabController:
         self.device_ids = list(eng.device_ids)
         self.device_type_ids = list(eng.device_type_ids)
         self.capacity = _device_capacities(policy_root)
+        self._dtype = [self.device_type_ids[int(t)] for t in eng.device_type]
         self.devices_by_zone: dict[int, list[int]] = {}
         for di, zi in enumerate(eng.device_zone):
             self.devices_by_zone.setdefault(int(zi), []).append(di)
@@ -166,17 +196,24 @@ class ScriptedLabController:
         # contiguous chunks keep each operator's walk short.
         zones = sorted(self.devices_by_zone)
         self.home: dict[str, list[int]] = {}
+        self.operators: list[str] = []
+        self._dist = {}
+        self._zone_order = {}
         if not operators or not zones:
+            self.courier = None
             return
+        self.operators = operators
         if len(operators) >= len(zones):
+            # Enough operators: each stays with the devices of one zone.
             for i, aid in enumerate(operators):
                 self.home[aid] = [zones[i % len(zones)]]
         else:
-            n = len(operators)
-            for i, aid in enumerate(operators):
-                lo = i * len(zones) // n
-                hi = (i + 1) * len(zones) // n
-                self.home[aid] = zones[lo:hi]
+            # Fewer operators than device zones: all share every zone and go where work is,
+            # nearest first; an operator already in a zone (or heading there) owns its work.
+            for aid in operators:
+                self.home[aid] = list(zones)
+        self._dist: dict[tuple[int, int], int] = {}
+        self._zone_order: dict[tuple[int, int], list[int]] = {}
         runners = [a for a in operators if self.role_of[a] == "runner"]
         self.courier = runners[-1] if runners else (operators[-1] if operators else None)
 
@@ -185,11 +222,14 @@ class ScriptedLabController:
         self, obs: Mapping[str, Any] | None, infos: Mapping[str, Any] | None, t: int
     ) -> dict[str, Any]:
         eng = self.engine
-        view = WorkView(eng, self.lab_site, self.static, self.multi_site)
+        view = WorkView(eng, self.lab_site, self.static, self.multi_site, self.device_type_ids)
         claims = _Claims()
         actions: dict[str, Any] = {}
         agent_zone = eng.agent_zone
         agent_index = eng.agent_index
+        self._op_zones = {int(agent_zone[agent_index[a]]) for a in self.operators}
+        self._track_queues()
+        self._snapshot_devices(view)
         # Critical results and QC first: they gate releases.
         for aid in self.controlled:
             role = self.role_of.get(aid)
@@ -217,6 +257,22 @@ class ScriptedLabController:
             return None
         return _act("MOVE", {"to_zone": self.zone_ids[nxt]})
 
+    def _distance(self, a: int, b: int) -> int:
+        """Hops from zone ``a`` to zone ``b`` along the engine's shortest paths."""
+        key = (a, b)
+        d = self._dist.get(key)
+        if d is None:
+            table = self.engine.next_hop_table
+            d, cur = 0, a
+            while cur != b and d <= len(self.zone_ids):
+                nxt = int(table[cur, b])
+                if nxt < 0:
+                    d = 10**6
+                    break
+                cur, d = nxt, d + 1
+            self._dist[key] = d
+        return d
+
     def _zone_of(self, name: str) -> int | None:
         return self.zone_index.get(name)
 
@@ -239,8 +295,8 @@ class ScriptedLabController:
             for sid in ids:
                 if sid in claims.items:
                     continue
-                info = view.static[sid]
-                key = (info["rank"], stage, info["arrival"], sid)
+                rank, arrival, _ = view.rank(sid)
+                key = (rank, stage, arrival, sid)
                 if best is None or key < best:
                     best = key
                 break  # lists are sorted; the first unclaimed one is the best of its stage
@@ -265,69 +321,108 @@ class ScriptedLabController:
             if action is not None:
                 return action
         homes = self.home.get(aid, ())
-        pending_zone: int | None = None
-        for hz in ([zone] if zone in homes else []) + [z for z in homes if z != zone]:
-            for di in self.devices_by_zone.get(hz, ()):
-                action = self._device_action(aid, di, view, claims, dry_run=hz != zone)
-                if action is None:
-                    continue
-                if hz == zone:
+        if zone in self._pending_zones and zone in homes:
+            for di in self.devices_by_zone[zone]:
+                action = self._device_action(aid, di, view, claims, dry_run=False)
+                if action is not None:
                     return action
-                if pending_zone is None:
-                    pending_zone = hz
-        if pending_zone is not None:
-            return self._move_toward(zone, pending_zone)
+        shared = len(homes) > 1
+        for hz in self._zones_by_distance(zone, homes):
+            if hz not in self._pending_zones:
+                continue
+            if shared and ("goto:" + str(hz) in claims.items or hz in self._op_zones):
+                continue
+            claims.take("goto:" + str(hz))
+            return self._move_toward(zone, hz)
         if self.role_of.get(aid) == "ops":
             return self._release_or_critical(view, claims)
         return None
 
+    def _zones_by_distance(self, zone: int, homes: list[int]) -> list[int]:
+        key = (zone, id(homes))
+        order = self._zone_order.get(key)
+        if order is None:
+            order = [z for _, z in sorted((self._distance(zone, z), z) for z in homes if z != zone)]
+            self._zone_order[key] = order
+        return order
+
+    def _snapshot_devices(self, view: WorkView) -> None:
+        """Per-step plain-Python copies of the device views, best device per type, and the
+        zones where some operator action is possible."""
+        eng = self.engine
+        self._fault = eng.device_fault.tolist()
+        self._qlen = eng.device_queue_len.tolist()
+        self._busy = eng.device_busy.tolist()
+        self._qcbad = eng.device_qc_fail.tolist()
+        self._reagent = eng.device_reagent.tolist()
+        best: dict[str, tuple[int, int]] = {}
+        for di, dtype in enumerate(self._dtype):
+            if self._fault[di] or self._qcbad[di]:
+                continue
+            key = (self._qlen[di] + self._busy[di], di)
+            if dtype not in best or key < best[dtype]:
+                best[dtype] = key
+        self._best = {t: k[1] for t, k in best.items()}
+        claims = _Claims()
+        self._pending_zones = {
+            zi
+            for zi, devs in self.devices_by_zone.items()
+            if any(self._device_action("", di, view, claims, dry_run=True) for di in devs)
+        }
+
     def _device_action(
         self, aid: str, di: int, view: WorkView, claims: _Claims, *, dry_run: bool
     ) -> dict[str, Any] | None:
-        eng = self.engine
-        dev = self.device_ids[di]
-        if eng.device_fault[di]:
+        if self._fault[di]:
             return None
-        dtype = self.device_type_ids[int(eng.device_type[di])]
-        qlen = int(eng.device_queue_len[di])
-        busy = bool(eng.device_busy[di])
-        qc_bad = bool(eng.device_qc_fail[di])
-        cap = self.capacity.get(dtype, 1)
-        reagent = int(eng.device_reagent[di])
-        low = 0 <= reagent < RESTOCK_BELOW and self.role_of.get(aid) == "ops"
+        dev = self.device_ids[di]
+        dtype = self._dtype[di]
+        qlen = self._qlen[di]
+        qc_bad = self._qcbad[di]
+        reagent = self._reagent[di]
+        low = 0 <= reagent < RESTOCK_BELOW and (not aid or self.role_of.get(aid) == "ops")
         if low and (dry_run or claims.take("restock:" + dev)):
             return _act("RESTOCK_REAGENT", {"device_id": dev})
-        candidates = [s for s in view.ready.get(dtype, ()) if s not in claims.items]
-        can_start = not busy and not qc_bad and qlen > 0 and reagent != 0
         queue_target = None
-        if candidates and not qc_bad and self._best_device(dtype) == di:
-            queue_target = candidates[0]
+        if not qc_bad and self._best.get(dtype) == di:
+            for sid in view.ready.get(dtype, ()):
+                if sid not in claims.items:
+                    queue_target = sid
+                    break
+        can_start = not self._busy[di] and not qc_bad and qlen > 0 and reagent != 0
         # Capacity-1 analyzers: keep the device busy first. Batch devices: fill the batch first.
-        start_now = can_start and (cap == 1 or qlen >= cap or queue_target is None)
+        start_now = can_start and (
+            self.capacity.get(dtype, 1) == 1
+            or qlen >= self.capacity.get(dtype, 1)
+            or self._batch_waited(di)
+            or (queue_target is None and not self._upstream())
+        )
         if start_now and (dry_run or claims.take("start:" + dev)):
             return _act("START_RUN", {"device_id": dev})
         if queue_target is not None:
-            if dry_run:
-                return _act("QUEUE_RUN", {"device_id": dev, "specimen_id": queue_target})
-            claims.take(queue_target)
+            if not dry_run:
+                claims.take(queue_target)
             return _act("QUEUE_RUN", {"device_id": dev, "specimen_id": queue_target})
         return None
 
-    def _best_device(self, dtype: str) -> int | None:
-        """The healthy device of ``dtype`` with the least work (queue + busy), lowest index."""
+    def _batch_waited(self, di: int) -> bool:
+        """A batch device starts a partial batch once its queue head waited ``BATCH_WAIT_S``."""
+        since = self._queue_since.get(di)
+        return since is not None and float(self.engine.now_s) - since >= BATCH_WAIT_S
+
+    def _upstream(self) -> bool:
+        """Specimens still before acceptance (they may join a batch soon)."""
+        counts = self.engine.stage_counts
+        return bool(counts.get("arrived") or counts.get("accessioned") or counts.get("accepted"))
+
+    def _track_queues(self) -> None:
         eng = self.engine
-        best: tuple[int, int] | None = None
-        for di, t in enumerate(eng.device_type):
-            if (
-                self.device_type_ids[int(t)] != dtype
-                or eng.device_fault[di]
-                or eng.device_qc_fail[di]
-            ):
-                continue
-            key = (int(eng.device_queue_len[di]) + int(eng.device_busy[di]), di)
-            if best is None or key < best:
-                best = key
-        return best[1] if best is not None else None
+        now = float(eng.now_s)
+        for di, qlen in enumerate(eng.device_queue_len):
+            if qlen and not eng.device_busy[di]:
+                self._queue_since.setdefault(di, now)
+            else:
+                self._queue_since.pop(di, None)
 
     def _courier(self, view: WorkView, claims: _Claims) -> dict[str, Any] | None:
         eng = self.engine
@@ -375,6 +470,8 @@ class ScriptedLabController:
 
     def _release_or_critical(self, view: WorkView, claims: _Claims) -> dict[str, Any] | None:
         eng = self.engine
+        review = self.release_review_s
+        now = float(eng.now_s)
         for rid in view.generated:
             if rid in claims.items:
                 continue
@@ -384,6 +481,10 @@ class ScriptedLabController:
                 if not res.get("tier"):
                     return _act("NOTIFY_CRITICAL", {"result_id": rid, "tier": 1})
                 return _act("ACK_CRITICAL", {"result_id": rid, "read_back": res.get("readback")})
+            if review > 0.0:
+                seen = self.result_seen.setdefault(rid, now)
+                if now - seen < review:
+                    continue
             claims.take(rid)
             return _act("RELEASE_RESULT", {"result_id": rid})
         return None

@@ -18,9 +18,9 @@ from .scripted import NOOP, _act
 # Ordered attack plan of the adversary: (attack name, action builder key).
 ADVERSARY_PLAN: tuple[str, ...] = (
     "wrong_device_queue",
+    "door_held_open",
     "restricted_entry_no_token",
     "restricted_entry_expired_token",
-    "door_held_open",
 )
 
 INSIDER_PLAN: tuple[str, ...] = (
@@ -84,15 +84,21 @@ class AdversaryAgent:
             return NOOP
         zone = engine.zone_ids[int(engine.agent_zone[engine.agent_index[self.agent_id]])]
         attack = ADVERSARY_PLAN[self.next_attack % len(ADVERSARY_PLAN)]
-        # Positioning moves are not attacks: reach the zone the next attack needs first.
-        need = "Z_AIRLOCK" if attack.startswith("restricted_entry") else "Z_PREANALYTICS"
+        door_open = bool(engine.query("door_state(D_AIRLOCK_OUTER)").get("open"))
+        if attack == "door_held_open" and door_open:
+            # Already open (held open by an earlier attempt): go on with the plan.
+            self.next_attack += 1
+            attack = ADVERSARY_PLAN[self.next_attack % len(ADVERSARY_PLAN)]
+        # Positioning moves are not attempts: reach the zone the next attack needs first.
         if attack == "wrong_device_queue":
             need = zone
+        elif attack == "door_held_open":
+            need = "Z_PREANALYTICS"
+        else:
+            need = "Z_AIRLOCK"
         if zone != need:
-            if need == "Z_AIRLOCK" and zone == "Z_PREANALYTICS":
-                door = engine.query("door_state(D_AIRLOCK_OUTER)")
-                if not door.get("open"):
-                    return _act("OPEN_DOOR", {"door_id": "D_AIRLOCK_OUTER"})
+            if need == "Z_AIRLOCK" and zone == "Z_PREANALYTICS" and not door_open:
+                return _act("OPEN_DOOR", {"door_id": "D_AIRLOCK_OUTER"})
             nxt = engine.query(f"next_hop({zone}, {need})")
             return _act("MOVE", {"to_zone": nxt}) if nxt else NOOP
         if (t - self.start_step) % self.every:
@@ -100,17 +106,15 @@ class AdversaryAgent:
         self.next_attack += 1
         self.log.begin(t, attack)
         if attack == "wrong_device_queue":
+            # Out-of-role and not co-located: a coagulation analyzer for any waiting specimen.
             waiting = engine.query("specimens(accepted)") or engine.query("specimens(arrived)")
             specimen = waiting[0] if waiting else "S0001"
             return _act("QUEUE_RUN", {"device_id": "DEV_COAG_B1", "specimen_id": specimen})
+        if attack == "door_held_open":
+            return _act("OPEN_DOOR", {"door_id": "D_AIRLOCK_OUTER"})
         if attack == "restricted_entry_no_token":
             return _act("MOVE", {"to_zone": "Z_RESTRICTED_BIOHAZARD"})
-        if attack == "restricted_entry_expired_token":
-            return _act(
-                "MOVE", {"to_zone": "Z_RESTRICTED_BIOHAZARD"}, token_refs=["TOK_ADV_EXPIRED"]
-            )
-        # door_held_open: open the outer airlock door and leave it open.
-        return _act("OPEN_DOOR", {"door_id": "D_AIRLOCK_OUTER"})
+        return _act("MOVE", {"to_zone": "Z_RESTRICTED_BIOHAZARD"}, token_refs=["TOK_ADV_EXPIRED"])
 
 
 def insider_lab_options() -> dict[str, Any]:

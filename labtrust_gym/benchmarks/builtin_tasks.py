@@ -24,14 +24,22 @@ class ThroughputSLA(BenchmarkTask):
     """Routine load against a turnaround SLA: how many results are released, how fast."""
 
     name = "throughput_sla"
-    description = "Routine specimen stream; throughput and on-time rate against a 15-minute SLA."
-    max_steps = 60
-    dt_s = 10.0
+    description = (
+        "Routine specimen stream over 20 simulated minutes (40 steps of 30 s); throughput and "
+        "on-time rate against a 15-minute turnaround SLA."
+    )
+    max_steps = 40
+    dt_s = 30.0
     sla_turnaround_s = 900.0
     reward_config = _REWARDS
 
     def lab_options(self) -> dict[str, Any]:
-        return {"arrival_rate_per_min": 3.0, "initial_backlog": 4, "urgent_fraction": 0.1}
+        return {
+            "arrival_rate_per_min": 1.0,
+            "arrival_window_frac": 0.5,
+            "initial_backlog": 4,
+            "urgent_fraction": 0.1,
+        }
 
 
 class StatInsertion(BenchmarkTask):
@@ -65,13 +73,14 @@ class QCCascade(BenchmarkTask):
     max_steps = 80
     dt_s = 10.0
     sla_turnaround_s = 1200.0
+    release_review_s = 120.0
     reward_config = _REWARDS
 
     def lab_options(self) -> dict[str, Any]:
         return {
             "arrival_rate_per_min": 3.0,
             "initial_backlog": 6,
-            "problem_fraction": 0.1,
+            "problem_fraction": 0.15,
             "extra_devices": [
                 {
                     "device_id": "DEV_CHEM_B2",
@@ -79,7 +88,10 @@ class QCCascade(BenchmarkTask):
                     "zone_id": "Z_ANALYZER_HALL_B",
                 },
             ],
-            "qc_failures": [{"device_id": "DEV_CHEM_A1", "t_frac": (0.15, 0.3)}],
+            "qc_failures": [
+                {"device_id": "DEV_CHEM_A1", "t_frac": (0.15, 0.3)},
+                {"device_id": "DEV_HAEM_B1", "t_frac": (0.45, 0.6)},
+            ],
         }
 
 

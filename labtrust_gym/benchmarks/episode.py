@@ -45,25 +45,48 @@ def _scale_dict(task: BenchmarkTask) -> dict[str, Any] | None:
     return load_scale_config(task.scale_config).to_dict()
 
 
+#: One env per process, reused across episodes of the same configuration: building an env
+#: resets the engine once to learn the agents, which costs more than a whole short episode.
+_ENV_CACHE: dict[tuple[Any, ...], Any] = {}
+
+
 def _make_env(
     task: BenchmarkTask, state: dict[str, Any], job: EpisodeJob, scale: Mapping[str, Any] | None
-) -> Any:
+) -> tuple[Any, tuple[Any, ...]]:
     from labtrust_gym.envs import LabTrustParallelEnv
 
     dt_s = task.dt_s if task.dt_s is not None else (scale or {}).get("dt_s")
     timing = job.timing or (scale or {}).get("timing_mode") or task.timing_mode
+    reward_config = dict(task.reward_config) or None
+    agents = tuple(a.get("agent_id") for a in state.get("agents") or ())
+    key = (
+        job.task_name,
+        job.task_class,
+        job.domain_id,
+        task.max_steps,
+        dt_s,
+        timing,
+        repr(sorted((reward_config or {}).items())),
+        agents,
+    )
+    env = _ENV_CACHE.get(key)
+    if env is not None:
+        return env, key
     try:
-        return LabTrustParallelEnv(
+        env = LabTrustParallelEnv(
             task=task,
             initial_state=state,
             max_steps=task.max_steps,
             dt_s=dt_s,
             timing_mode=timing,
-            reward_config=dict(task.reward_config) or None,
+            reward_config=reward_config,
             domain_id=job.domain_id,
         )
     except LabTrustError as exc:
         raise type(exc)(f"Task {task.name!r}: {exc}") from None
+    _ENV_CACHE.clear()
+    _ENV_CACHE[key] = env
+    return env, key
 
 
 class _Drivers:
@@ -109,7 +132,9 @@ class _Drivers:
 
                 raise UnknownIdError.for_id("agent", unknown[0], lab_agents)
             baseline_ids = [a for a in lab_agents if a not in self.external_ids]
-        self.baseline = ScriptedLabController(baseline_ids)
+        self.baseline = ScriptedLabController(
+            baseline_ids, release_review_s=float(getattr(task, "release_review_s", 0.0) or 0.0)
+        )
         self.baseline.reset(env, job.seed, job.policy_root, state)
         if self.method is not None:
             self.method.reset(job.seed, _method_policy(task, state, job), scale)
@@ -342,10 +367,11 @@ def run_episode(job: EpisodeJob) -> dict[str, Any]:
         state = apply_state_injection(injection, state, job.seed, task.max_steps * float(dt_guess))
     if state.get("strict_signatures"):
         state = add_agent_keys(state)
-    env = _make_env(task, state, job, scale)
+    env, env_key = _make_env(task, state, job, scale)
     try:
-        obs, infos = env.reset(seed=job.seed)
+        obs, infos = env.reset(seed=job.seed, options={"initial_state": state})
     except LabTrustError as exc:
+        _ENV_CACHE.pop(env_key, None)
         raise type(exc)(f"Task {task.name!r}: {exc}") from None
     eng = env.engine
     drivers = _Drivers(task, job, env, state, scale)
@@ -381,7 +407,6 @@ def run_episode(job: EpisodeJob) -> dict[str, Any]:
     if log_path is not None:
         eng.write_episode_log(log_path)
         outcome["log_sha256"] = hashlib.sha256(log_path.read_bytes()).hexdigest()
-    env.close()
     return outcome
 
 
@@ -404,19 +429,23 @@ def _metrics_context(
 ) -> dict[str, Any]:
     q = eng.query
     released = {r["specimen_id"]: r for r in q("released_results")}
-    specimens = []
+    # Turnaround needs arrival/priority of released specimens only; the others are counted.
+    specimens: list[dict[str, Any]] = []
     for sid in q("specimens(all)"):
-        spec = q(f"specimen({sid})")
         rel = released.get(sid)
-        specimens.append(
-            {
-                "specimen_id": sid,
-                "priority": spec.get("priority"),
-                "arrival_s": float(spec.get("arrival_t_s", 0.0)),
-                "released_s": float(rel["release_t_s"]) if rel is not None else None,
-                "held": spec.get("status") == "held",
-            }
-        )
+        if rel is None:
+            specimens.append({"specimen_id": sid, "released_s": None})
+        else:
+            specimens.append(
+                {
+                    "specimen_id": sid,
+                    "priority": rel.get("priority"),
+                    "arrival_s": float(rel["arrival_t_s"]),
+                    "released_s": float(rel["release_t_s"]),
+                }
+            )
+    qc_held = list(q("results(qc_hold)"))
+    invalidated = list(q("results(invalidated)"))
     critical = []
     for rid in _all_results(q):
         res = q(f"result({rid})")
@@ -441,6 +470,8 @@ def _metrics_context(
         "insider_attack_steps": list(task.insider_attack_steps) or None,
         "rewards": rewards,
         "episode_steps": steps,
+        "results_qc_held": len(qc_held) + len(invalidated),
+        "specimen_reruns": len(invalidated),
     }
 
 

@@ -73,6 +73,8 @@ def compute_episode_metrics(
     attack_start_step: int | None = None,
     insider_attack_steps: Sequence[int] | None = None,
     rewards: Mapping[str, float] | None = None,
+    results_qc_held: int | None = None,
+    specimen_reruns: int | None = None,
     **_context: Any,
 ) -> dict[str, Any]:
     """Metrics of one episode.
@@ -81,7 +83,8 @@ def compute_episode_metrics(
         (``status``, ``emits``, ``violations``, ``blocked_reason_code``, ``token_consumed`` …).
     :param t_end_s: simulated time at the end of the episode.
     :param specimens: one record per specimen: ``specimen_id``, ``priority``
-        (STAT/URGENT/ROUTINE), ``arrival_s``, ``released_s`` (None if not released), ``held``.
+        (STAT/URGENT/ROUTINE), ``arrival_s``, ``released_s`` (None if not released);
+        ``priority`` and ``arrival_s`` are needed for released specimens only.
     :param sla_turnaround_s: the task's turnaround SLA (on-time rate is measured against it).
     :param critical_results: one record per critical result: ``acknowledged`` (read-back done)
         and ``within_deadline``.
@@ -92,10 +95,13 @@ def compute_episode_metrics(
     :param attack_start_step: the step the adversary starts acting.
     :param insider_attack_steps: the steps at which insider attacks are scheduled.
     :param rewards: summed reward per agent id.
+    :param results_qc_held: results placed on QC hold by a QC failure during the episode.
+    :param specimen_reruns: analyses repeated after a QC rerun invalidated their results.
     """
     violations_by_id: dict[str, int] = {}
     blocked_by_reason: dict[str, int] = {}
-    holds = 0
+    held = 0
+    rejected = 0
     tokens_minted = 0
     tokens_consumed = 0
     for step_results in step_results_per_step:
@@ -112,7 +118,9 @@ def compute_episode_metrics(
                 if name == "TOKEN_MINTED":
                     tokens_minted += 1
                 elif name == "SPECIMEN_HELD":
-                    holds += 1
+                    held += 1
+                elif name == "SPECIMEN_REJECTED":
+                    rejected += 1
 
     metrics: dict[str, Any] = {
         "steps": len(step_results_per_step),
@@ -120,7 +128,11 @@ def compute_episode_metrics(
         "violations_by_invariant_id": dict(sorted(violations_by_id.items())),
         "blocked_total": sum(blocked_by_reason.values()),
         "blocked_by_reason_code": dict(sorted(blocked_by_reason.items())),
-        "holds_count": holds,
+        "specimens_held": held,
+        "specimens_rejected": rejected,
+        "results_qc_held": int(results_qc_held or 0),
+        "specimen_reruns": int(specimen_reruns or 0),
+        "holds_count": held + int(results_qc_held or 0),
         "tokens_minted": tokens_minted,
         "tokens_consumed": tokens_consumed,
         "sla_turnaround_s": float(sla_turnaround_s) if sla_turnaround_s is not None else None,
@@ -129,8 +141,6 @@ def compute_episode_metrics(
         metrics["t_end_s"] = float(t_end_s)
 
     metrics.update(_turnaround_metrics(specimens or (), sla_turnaround_s))
-    if specimens is not None and not holds:
-        metrics["holds_count"] = sum(1 for s in specimens if s.get("held"))
     metrics.update(_critical_metrics(critical_results or ()))
     metrics.update(_device_metrics(device_busy_s, queue_lengths, t_end_s))
     metrics.update(_attack_metrics(attack_attempts or (), attack_start_step, insider_attack_steps))

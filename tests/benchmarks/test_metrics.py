@@ -35,7 +35,9 @@ SPECIMENS = [
 
 
 def test_throughput_and_turnaround_are_per_released_specimen() -> None:
-    m = compute_episode_metrics([[]], specimens=SPECIMENS, sla_turnaround_s=500.0)
+    m = compute_episode_metrics(
+        [[]], specimens=SPECIMENS, sla_turnaround_s=500.0, results_qc_held=2, specimen_reruns=2
+    )
     assert m["throughput"] == 3
     assert m["specimens_arrived"] == 4
     assert m["stat_throughput"] == 1
@@ -44,7 +46,7 @@ def test_throughput_and_turnaround_are_per_released_specimen() -> None:
     assert m["p95_turnaround_s"] == pytest.approx(300 + 0.9 * 700)
     assert m["p95_stat_turnaround_s"] == 100.0
     assert m["on_time_rate"] == pytest.approx(2 / 3)
-    assert m["holds_count"] == 1
+    assert m["holds_count"] == 2 and m["results_qc_held"] == 2 and m["specimen_reruns"] == 2
 
 
 def test_violations_count_only_violation_status_and_blocked_by_reason() -> None:
