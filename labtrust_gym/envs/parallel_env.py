@@ -34,7 +34,7 @@ from labtrust_gym.envs.spaces import (
     state_dim,
     state_space,
 )
-from labtrust_gym.envs.views import N_HERE, LabViews
+from labtrust_gym.envs.views import LabViews
 from labtrust_gym.errors import ConfigError, InvalidInputError
 
 DEFAULT_MAX_STEPS = 100
@@ -391,46 +391,42 @@ class LabTrustParallelEnv(ParallelEnv):
         return common
 
     def _observe(self) -> dict[str, Any]:
-        v, eng = self._views, self.engine
+        """Observations of all agents: rows of per-(role, zone) tables (see views.py)."""
+        v = self._views
         agents = self.possible_agents
-        n = v.n
-        az = eng.agent_zone
-        mask = v.mask
-        here = v.here[az]
+        keys = v.keys_list
+        masks = v.mask_rows
         tf = self._time_fraction()
         if self._flat:
-            r, z, t = v.r, v.z, v.t
-            flat = np.zeros((n, r + z + N_HERE + 2 * t + 1), dtype=np.float32)
-            flat[:, :r] = v.role_onehot
-            flat[v.agent_arange, r + az] = 1.0
-            o = r + z
-            flat[:, o : o + N_HERE] = here
-            o += N_HERE
-            flat[:, o : o + t] = v.queue_by_type
-            flat[:, o + t : o + 2 * t] = v.work_by_type
-            flat[:, -1] = tf
+            table = v.flat_table(tf)
+            if v.n >= v.k:
+                rows = list(table)
+                return {
+                    a: {"observation": rows[k], "action_mask": masks[k]}
+                    for a, k in zip(agents, keys, strict=True)
+                }
+            gathered = _readonly(table[v.keys])
             return {
-                a: {"observation": ob, "action_mask": m}
-                for a, ob, m in zip(agents, flat, mask, strict=True)
+                a: {"observation": ob, "action_mask": masks[k]}
+                for a, ob, k in zip(agents, gathered, keys, strict=True)
             }
-        zone = np.zeros((n, v.z), dtype=np.int8)
-        zone[v.agent_arange, az] = 1
-        queues = _readonly(v.queue_by_type.copy())
-        work = _readonly(v.work_by_type.copy())
+        z = v.z
+        roles, zones, here = v.role_rows, v.zone_rows, v.here_rows
+        queues, work = v.queue_by_type, v.work_by_type
         time_arr = _readonly(np.array([tf], dtype=np.float32))
         return {
             a: {
                 "observation": {
-                    "role": ro,
-                    "zone": zo,
-                    "here": he,
+                    "role": roles[k // z],
+                    "zone": zones[k % z],
+                    "here": here[k % z],
                     "queues": queues,
                     "work": work,
                     "time": time_arr,
                 },
-                "action_mask": m,
+                "action_mask": masks[k],
             }
-            for a, ro, zo, he, m in zip(agents, v.role_onehot, zone, here, mask, strict=True)
+            for a, k in zip(agents, keys, strict=True)
         }
 
     def _infos(

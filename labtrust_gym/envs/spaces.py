@@ -6,7 +6,7 @@ import numpy as np
 from gymnasium import spaces
 
 from labtrust_gym.envs.action_contract import NUM_ACTIONS
-from labtrust_gym.envs.views import N_HERE, LabViews, flat_dim
+from labtrust_gym.envs.views import N_HERE, LabViews
 
 
 def action_mask_space() -> spaces.Box:
@@ -30,7 +30,7 @@ def dict_observation_space(v: LabViews) -> spaces.Dict:
 
 def flat_observation_space(v: LabViews) -> spaces.Dict:
     """``{"observation": Box(float32, (R+Z+6+2T+1,)), "action_mask": Box}``."""
-    dim = flat_dim(v)
+    dim = v.flat_dim
     high = np.full(dim, np.inf, dtype=np.float32)
     high[: v.r + v.z] = 1.0  # one-hots
     high[-1] = 1.0  # time fraction

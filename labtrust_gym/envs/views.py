@@ -1,11 +1,16 @@
 """Vectorised per-step views of the engine: observations, action masks and bare-action targets.
 
-Hot path. Everything here is computed for all agents at once from the engine's numpy views
-(docs/engine.md "Fast views"): per-step work is O(N) numpy plus O(zones x devices) tables that
-are tiny and independent of N; no per-agent Python except where a dict per agent is the API.
+Hot path. An agent's observation and action mask depend only on its *(role, zone)* pair and on
+lab-wide state, so everything is tabulated per key ``k = role_row * Z + zone`` (K = (R+1)·Z keys,
+about a hundred, independent of N) and each agent just picks its row. Per step:
 
-Role-dependent quantities are tabulated per ``(role, zone)`` (roles <= 8, zones ~ 14) and then
-gathered for every agent with one fancy-indexing operation.
+* two cache keys (bytes of the door/frozen arrays, bytes of the device arrays) decide whether the
+  graph tables and the device tables must be recomputed — most steps recompute nothing;
+* the agent keys are one numpy expression over N;
+* table rows handed to agents are read-only views shared by all agents with the same key, so no
+  per-agent array is created.
+
+Role row ``R`` is "no role" (``agent_role == -1``): everything but NOOP is masked.
 """
 
 from __future__ import annotations
@@ -36,8 +41,13 @@ HERE_FIELDS: tuple[str, ...] = (
 N_HERE = len(HERE_FIELDS)
 
 
+def _ro(arr: np.ndarray) -> np.ndarray:
+    arr.setflags(write=False)
+    return arr
+
+
 class LabViews:
-    """Static tables of one lab (built at reset) and their per-step combination."""
+    """Static tables of one lab (built at reset) and their cached per-step combination."""
 
     def __init__(self, engine: Any, policy: Any) -> None:
         eng = engine
@@ -50,15 +60,15 @@ class LabViews:
         n, z, d = len(self.agent_ids), len(self.zone_ids), len(self.device_ids)
         r, t = len(self.role_ids), len(self.device_type_ids)
         self.n, self.z, self.d, self.r, self.t = n, z, d, r, t
+        self.k = (r + 1) * z
         zone_index = {zid: i for i, zid in enumerate(self.zone_ids)}
         door_index = {did: i for i, did in enumerate(self.door_ids)}
         dtype_index = {tid: i for i, tid in enumerate(self.device_type_ids)}
 
-        # Role row r == R is "no role" (agent_role == -1): everything denied.
         self.agent_role_row = np.where(eng.agent_role < 0, r, eng.agent_role).astype(np.intp)
         role_act = np.zeros((r + 1, NUM_ACTIONS), dtype=bool)
         role_zone = np.zeros((r + 1, z), dtype=bool)
-        role_dtype = np.zeros((r + 1, max(t, 1)), dtype=bool)
+        role_dtype = np.zeros((r + 1, t), dtype=bool)
         for ri, role in enumerate(self.role_ids):
             rp = policy.roles.get(role)
             if rp is None:
@@ -74,7 +84,6 @@ class LabViews:
         role_act[:, 0] = True  # NOOP issues no event: it can never be refused
         self.role_act = role_act
         self.role_zone = role_zone
-        self.role_dtype = role_dtype[:, :t]
 
         # Zone graph: edge door index (-1 none); restricted zones are never bare-MOVE targets.
         self.adjacency = np.asarray(eng.zone_adjacency, dtype=bool)
@@ -84,118 +93,167 @@ class LabViews:
                 if door is not None and za in zone_index and zb in zone_index:
                     edge_door[zone_index[za], zone_index[zb]] = door_index[door]
         self.edge_door = edge_door
+        self._has_door = edge_door >= 0
         self.zone_restricted = np.asarray(eng.zone_restricted, dtype=bool)
-        zone_door = np.zeros((z, max(len(self.door_ids), 1)), dtype=bool)
+        zone_door = np.zeros((z, len(self.door_ids)), dtype=bool)
         for did, info in policy.doors.items():
             for zid in info.get("zones", ()):
                 if zid in zone_index and did in door_index:
                     zone_door[zone_index[zid], door_index[did]] = True
-        self.zone_door = zone_door[:, : len(self.door_ids)]
+        self.zone_door = zone_door
 
         self.device_zone = np.asarray(eng.device_zone, dtype=np.intp)
         self.device_type = np.asarray(eng.device_type, dtype=np.intp)
-        # (Z, D) membership: device d stands in zone z
         self.zone_has_device = np.zeros((z, d), dtype=bool)
         self.zone_has_device[self.device_zone, np.arange(d)] = True
-        # (R+1, D): role may operate device d's type
-        self.role_device = self.role_dtype[:, self.device_type] if t else np.zeros((r + 1, d), bool)
-        self.devices_in_zone = self.zone_has_device.sum(axis=1).astype(np.float32)
-
-        # Static per-agent one-hots (role), shared by reference and read-only.
-        role_onehot = np.zeros((n, r), dtype=np.int8)
-        has_role = eng.agent_role >= 0
-        role_onehot[np.flatnonzero(has_role), eng.agent_role[has_role]] = 1
-        role_onehot.setflags(write=False)
-        self.role_onehot = role_onehot
+        self._zone_dev_f = self.zone_has_device.astype(np.float32)  # (Z, D)
+        self._type_dev_f = np.zeros((t, d), dtype=np.float32)  # (T, D)
+        self._type_dev_f[self.device_type, np.arange(d)] = 1.0
+        # (R+1, Z, D): role may operate device d and d stands in zone z
+        self._role_zone_dev = role_dtype[:, self.device_type][:, None, :] & self.zone_has_device
         self.agent_arange = np.arange(n)
         self.zone_ids_arr = np.array(self.zone_ids, dtype=object)
-        self.device_ids_arr = np.array(self.device_ids, dtype=object)
-        self.door_ids_arr = np.array(self.door_ids, dtype=object)
 
+        # Shared, read-only per-role and per-zone one-hot rows (dict observations).
+        role_oh = np.zeros((r + 1, r), dtype=np.int8)
+        role_oh[np.arange(r), np.arange(r)] = 1
+        self.role_rows: list[np.ndarray] = list(_ro(role_oh))
+        self.zone_rows: list[np.ndarray] = list(_ro(np.eye(z, dtype=np.int8)))
+        self.flat_dim = r + z + N_HERE + 2 * t + 1
+        flat = np.zeros((r + 1, z, self.flat_dim), dtype=np.float32)
+        flat[:, :, :r] = role_oh[:, None, :]
+        flat[:, :, r : r + z] = np.eye(z, dtype=np.float32)[None, :, :]
+        self._flat_base = flat.reshape(self.k, self.flat_dim)
+
+        self._key_graph: bytes | None = None
+        self._key_devices: bytes | None = None
         # Filled by refresh():
-        self.mask = np.zeros((n, NUM_ACTIONS), dtype=np.int8)
-        self.here = np.zeros((z, N_HERE), dtype=np.float32)
-        self.queue_by_type = np.zeros(t, dtype=np.float32)
-        self.work_by_type = np.zeros(t, dtype=np.float32)
+        self.keys = np.zeros(n, dtype=np.intp)
+        self.keys_list: list[int] = []
         self.move_ok = np.zeros((r + 1, z, z), dtype=bool)
         self.queue_dev = np.full((r + 1, z), -1, dtype=np.intp)
         self.start_dev = np.full((r + 1, z), -1, dtype=np.intp)
         self.closed_door_at = np.full(z, -1, dtype=np.intp)
+        self._move_any = np.zeros((r + 1, z), dtype=bool)
+        self._closed_count = np.zeros(z, dtype=np.float32)
+        self._per_dev = np.zeros((3, d), dtype=np.float32)
+        self._work = np.zeros(t, dtype=np.float32)
+        self.here = _ro(np.zeros((z, N_HERE), dtype=np.float32))
+        self.here_rows: list[np.ndarray] = list(self.here)
+        self.queue_by_type = _ro(np.zeros(t, dtype=np.float32))
+        self.work_by_type = _ro(np.zeros(t, dtype=np.float32))
+        self.mask_table = _ro(np.zeros((self.k, NUM_ACTIONS), dtype=np.int8))
+        self.mask_rows: list[np.ndarray] = list(self.mask_table)
 
     # ---------------------------------------------------------------------------------------
     def refresh(self, eng: Any) -> None:
-        """Recompute the per-step tables and the (N, 6) action mask from the engine's views."""
-        z, d = self.z, self.d
-        qlen = eng.device_queue_len
-        busy = eng.device_busy.astype(bool)
-        down = eng.device_fault.astype(bool) | eng.device_qc_fail.astype(bool)
-        frozen = eng.zone_frozen.astype(bool)
-        door_open = eng.door_open.astype(bool)
-        work = np.asarray(eng.work_by_device_type)
+        """Bring the tables up to date with the engine (cheap when nothing changed)."""
+        door_open = eng.door_open
+        frozen = eng.zone_frozen
+        kg = door_open.tobytes() + frozen.tobytes() + (b"K" if eng.killed else b"-")
+        changed = False
+        if kg != self._key_graph:
+            self._key_graph = kg
+            self._graph_tables(door_open.astype(bool), frozen.astype(bool))
+            changed = True
+        qlen, busy, fault, qcf = (
+            eng.device_queue_len,
+            eng.device_busy,
+            eng.device_fault,
+            eng.device_qc_fail,
+        )
+        work = eng.work_by_device_type
+        kd = qlen.tobytes() + busy.tobytes() + fault.tobytes() + qcf.tobytes() + work.tobytes()
+        if kd != self._key_devices:
+            self._key_devices = kd
+            self._device_tables(qlen, busy.astype(bool), (fault | qcf).astype(bool), work)
+            changed = True
+        if changed:
+            self._combine(eng.killed, frozen.astype(bool))
+        keys = self.agent_role_row * self.z
+        keys += eng.agent_zone
+        self.keys = keys
+        self.keys_list = keys.tolist()
 
-        # Passable edges: adjacent, door (if any) open, target not frozen, not restricted.
-        door_ok = np.ones((z, z), dtype=bool)
-        has_door = self.edge_door >= 0
-        if has_door.any():
-            door_ok[has_door] = door_open[self.edge_door[has_door]]
+    def _graph_tables(self, door_open: np.ndarray, frozen: np.ndarray) -> None:
+        door_ok = np.ones_like(self.adjacency)
+        if self._has_door.any():
+            door_ok[self._has_door] = door_open[self.edge_door[self._has_door]]
         passable = self.adjacency & door_ok & ~frozen[None, :] & ~self.zone_restricted[None, :]
-        move_ok = passable[None, :, :] & self.role_zone[:, None, :]  # (R+1, Z, Z)
-        self.move_ok = move_ok
-
-        # QUEUE_RUN: a device in the zone whose type has ready work, operable by the role.
-        queueable = ~down & (work[self.device_type] > 0) if d else np.zeros(0, bool)
-        cand = self.role_device[:, None, :] & self.zone_has_device[None, :, :] & queueable
-        big = np.iinfo(np.int32).max
-        score = np.where(cand, qlen[None, None, :], big)
-        best = score.argmin(axis=2) if d else np.zeros((self.r + 1, z), np.intp)
-        self.queue_dev = np.where(cand.any(axis=2), best, -1) if d else best - 1
-
-        # START_RUN: an idle, healthy device with a non-empty queue; prefer the longest queue.
-        startable = ~busy & ~down & (qlen > 0)
-        cand_s = self.role_device[:, None, :] & self.zone_has_device[None, :, :] & startable
-        score_s = np.where(cand_s, qlen[None, None, :], -1)
-        best_s = score_s.argmax(axis=2) if d else np.zeros((self.r + 1, z), np.intp)
-        self.start_dev = np.where(cand_s.any(axis=2), best_s, -1) if d else best_s - 1
-
-        # OPEN_DOOR: the first closed door touching the zone.
+        self.move_ok = passable[None, :, :] & self.role_zone[:, None, :]  # (R+1, Z, Z)
+        self._move_any = np.asarray(self.move_ok.any(axis=2))
         closed = self.zone_door & ~door_open[None, :]
         self.closed_door_at = np.where(closed.any(axis=1), closed.argmax(axis=1), -1)
+        self._closed_count = closed.sum(axis=1).astype(np.float32)
 
-        zone_ok = np.zeros((self.r + 1, z, NUM_ACTIONS), dtype=bool)
-        zone_ok[:, :, 0] = True
-        zone_ok[:, :, ACTION_TICK] = True
-        zone_ok[:, :, ACTION_MOVE] = move_ok.any(axis=2)
-        zone_ok[:, :, ACTION_OPEN_DOOR] = (self.closed_door_at >= 0)[None, :]
-        zone_ok[:, :, ACTION_QUEUE_RUN] = self.queue_dev >= 0
-        zone_ok[:, :, ACTION_START_RUN] = self.start_dev >= 0
-        zone_ok &= self.role_act[:, None, :]
-        zone_ok[:, frozen, 1:] = False  # every event in a frozen zone is refused
-        az = eng.agent_zone
-        mask = zone_ok[self.agent_role_row, az].astype(np.int8)
-        if eng.killed:
-            mask[:, 1:] = 0
-        self.mask = mask
-
-        # Per-zone observation features and lab-wide per-type counts.
-        idle = (~busy & ~down).astype(np.float32)
-        here = np.empty((z, N_HERE), dtype=np.float32)
-        here[:, 0] = self.devices_in_zone
-        if d:
-            here[:, 1] = np.bincount(self.device_zone, weights=idle, minlength=z)
-            here[:, 2] = np.bincount(self.device_zone, weights=qlen, minlength=z)
-            here[:, 3] = np.bincount(self.device_zone, weights=busy, minlength=z)
-            self.queue_by_type = np.bincount(
-                self.device_type, weights=qlen, minlength=self.t
-            ).astype(np.float32)
+    def _device_tables(
+        self, qlen: np.ndarray, busy: np.ndarray, down: np.ndarray, work: np.ndarray
+    ) -> None:
+        # QUEUE_RUN: healthy device whose type has ready work; prefer the shortest queue.
+        queueable = ~down & (work[self.device_type] > 0)
+        if queueable.any():
+            cand = self._role_zone_dev & queueable
+            best = np.where(cand, qlen, np.iinfo(np.int32).max).argmin(axis=2)
+            self.queue_dev = np.where(cand.any(axis=2), best, -1)
         else:
-            here[:, 1:4] = 0.0
-            self.queue_by_type = np.zeros(self.t, dtype=np.float32)
-        here[:, 4] = closed.sum(axis=1)
+            self.queue_dev = np.full((self.r + 1, self.z), -1, dtype=np.intp)
+        # START_RUN: idle, healthy device with a non-empty queue; prefer the longest queue.
+        startable = ~busy & ~down & (qlen > 0)
+        if startable.any():
+            cand = self._role_zone_dev & startable
+            best = np.where(cand, qlen, -1).argmax(axis=2)
+            self.start_dev = np.where(cand.any(axis=2), best, -1)
+        else:
+            self.start_dev = np.full((self.r + 1, self.z), -1, dtype=np.intp)
+        self._per_dev = np.stack([~busy & ~down, qlen, busy]).astype(np.float32)  # (3, D)
+        self._work = work.astype(np.float32)
+
+    def _combine(self, killed: bool, frozen: np.ndarray) -> None:
+        """Observation blocks, the mask table and the flat base from the current tables."""
+        r1, z = self.r + 1, self.z
+        here = np.empty((z, N_HERE), dtype=np.float32)
+        here[:, 0] = self._zone_dev_f.sum(axis=1)
+        here[:, 1:4] = self._zone_dev_f @ self._per_dev.T
+        here[:, 4] = self._closed_count
         here[:, 5] = self.zone_restricted
-        self.here = here
-        self.work_by_type = work.astype(np.float32)
+        self.here = _ro(here)
+        self.here_rows = list(here)
+        self.queue_by_type = _ro(self._type_dev_f @ self._per_dev[1])
+        self.work_by_type = _ro(self._work)
+
+        ok = np.zeros((r1, z, NUM_ACTIONS), dtype=bool)
+        ok[:, :, 0] = True
+        ok[:, :, ACTION_TICK] = True
+        ok[:, :, ACTION_MOVE] = self._move_any
+        ok[:, :, ACTION_OPEN_DOOR] = (self.closed_door_at >= 0)[None, :]
+        ok[:, :, ACTION_QUEUE_RUN] = self.queue_dev >= 0
+        ok[:, :, ACTION_START_RUN] = self.start_dev >= 0
+        ok &= self.role_act[:, None, :]
+        ok[:, frozen, 1:] = False  # every event in a frozen zone is refused
+        if killed:
+            ok[:, :, 1:] = False
+        table = ok.reshape(self.k, NUM_ACTIONS).astype(np.int8)
+        self.mask_table = _ro(table)
+        self.mask_rows = list(table)
+
+        base = self._flat_base.reshape(r1, z, self.flat_dim)
+        o = self.r + self.z
+        base[:, :, o : o + N_HERE] = here[None, :, :]
+        o += N_HERE
+        base[:, :, o : o + self.t] = self.queue_by_type
+        base[:, :, o + self.t : o + 2 * self.t] = self.work_by_type
 
     # ---------------------------------------------------------------------------------------
+    def agent_masks(self) -> np.ndarray:
+        """(N, 6) int8 action masks of all agents (a gather from the mask table)."""
+        return self.mask_table[self.keys]
+
+    def flat_table(self, time_fraction: float) -> np.ndarray:
+        """A fresh read-only (K, D) float32 table of flat observations for this step."""
+        table = self._flat_base.copy()
+        table[:, -1] = time_fraction
+        return _ro(table)
+
     def move_targets(self, rows: np.ndarray, az: np.ndarray, rng: np.random.Generator) -> list[str]:
         """A neighbour zone id for each agent row: uniform among passable, allowed neighbours.
 
@@ -212,8 +270,3 @@ class LabViews:
         scores = rng.random(ok.shape) * ok
         targets = scores.argmax(axis=1)
         return list(self.zone_ids_arr[targets])
-
-
-def flat_dim(v: LabViews) -> int:
-    """Length of the flat observation vector."""
-    return v.r + v.z + N_HERE + 2 * v.t + 1
