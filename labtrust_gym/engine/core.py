@@ -21,9 +21,8 @@ from labtrust_gym.engine import actions_lab, actions_trust, clock
 from labtrust_gym.engine.hashchain import (
     GENESIS_HASH,
     LogStream,
-    canonical_bytes,
+    dumps_with_option,
     line_bytes,
-    record_bytes,
     verify_chain,
 )
 from labtrust_gym.engine.initial_state import validate_initial_state
@@ -43,7 +42,9 @@ from labtrust_gym.errors import ChainIntegrityError, InvalidInputError
 Handler = Callable[..., Any]
 HANDLERS: dict[str, Handler] = {**actions_lab.HANDLERS, **actions_trust.HANDLERS}
 _EMPTY: dict[str, Any] = {}
-_NUM = (int, float)
+_INF = float("inf")
+_sha256 = hashlib.sha256
+_dumps, _SORT = dumps_with_option()
 
 
 class HospitalLabEngine:
@@ -126,6 +127,8 @@ class HospitalLabEngine:
         self.devices_by_type: dict[str, list[str]] = {t: [] for t in self.device_type_ids}
         for i, d in enumerate(st["devices"]):
             spec = pol.device_types[d["device_type"]]
+            if "queue_max" in d:
+                spec = {**spec, "queue_max": d["queue_max"]}
             reagent = d.get("reagent", spec["reagent_stock"]) if spec["reagent_stock"] is not None else None
             rec = DeviceRec(d["device_id"], i, d["device_type"], d["zone_id"], spec, reagent,
                             d.get("qc_state", "pass"))
@@ -185,9 +188,14 @@ class HospitalLabEngine:
         self._inv_by_action: dict[str, tuple[CompiledInvariant, ...]] = {}
         for at in pol.actions:
             self._inv_by_action[at] = tuple(inv for inv in self.invariants if inv.applies_to(at))
+        # one lookup per step: (arg spec, needs reason_code, handler, invariants, allowed zones)
+        self._plan = {at: (spec["args"], spec["needs_reason_code"], HANDLERS[at],
+                           self._inv_by_action[at], pol.action_zones.get(at))
+                      for at, spec in pol.actions.items()}
 
         # chain
         self._head = GENESIS_HASH
+        self._head_b = GENESIS_HASH.encode()
         self._length = 0
         self._log: list[bytes] = []
         self.chain_frozen = False
@@ -196,8 +204,10 @@ class HospitalLabEngine:
             self._stream = None
         if self._log_path:
             self._stream = LogStream(self._log_path, self._log_fsync)
-        self.stats: dict[str, Any] = {"accepted": 0, "blocked": 0, "blocked_by_reason": {},
-                                      "violations_by_invariant": {}, "events_by_action": {}}
+        self.stats: dict[str, Any] = {"blocked": 0, "blocked_by_reason": {},
+                                      "violations_by_invariant": {}}
+        self.n_accepted = 0
+        self.violation_log: list[dict[str, Any]] = []
         # per-step context read by invariant handlers
         self.ctx_agent: AgentRec | None = None
         self.ctx_prev_zone: str | None = None
@@ -235,48 +245,52 @@ class HospitalLabEngine:
 
     def step(self, ev: dict[str, Any]) -> dict[str, Any]:
         """Validate and apply one event; never raises for bad input (see docs/engine.md)."""
-        if not self._ready:
-            raise InvalidInputError("HospitalLabEngine.step() called before reset().")
-        if self.chain_frozen:
+        if self.chain_frozen or not self._ready:
+            if not self._ready:
+                raise InvalidInputError("HospitalLabEngine.step() called before reset().")
             return self._blocked(ev, "CHAIN.BROKEN")
         if type(ev) is not dict:
             return self._blocked(ev, "EVENT.MALFORMED")
-        t = ev.get("t_s")
-        agent_id = ev.get("agent_id")
-        at = ev.get("action_type")
-        if (type(t) not in _NUM or type(agent_id) is not str or type(at) is not str
-                or t != t or t == float("inf")):
+        get = ev.get
+        t = get("t_s")
+        agent_id = get("agent_id")
+        at = get("action_type")
+        tt = type(t)
+        if ((tt is not int and tt is not float) or type(agent_id) is not str
+                or type(at) is not str or t != t or t == _INF):
             return self._blocked(ev, "EVENT.MALFORMED")
-        args = ev.get("args")
+        args = get("args")
         if args is None:
             args = _EMPTY
         elif type(args) is not dict:
             return self._blocked(ev, "EVENT.MALFORMED")
-        eid = ev.get("event_id")
+        eid = get("event_id")
         if eid is not None and type(eid) is not str:
             return self._blocked(ev, "EVENT.MALFORMED")
-        refs = ev.get("token_refs")
+        refs = get("token_refs")
         if refs is not None and (type(refs) is not list or any(type(r) is not str for r in refs)):
             return self._blocked(ev, "EVENT.MALFORMED")
-        rc = ev.get("reason_code")
+        rc = get("reason_code")
         if rc is not None and type(rc) is not str:
             return self._blocked(ev, "EVENT.MALFORMED")
-        if t < self.now_s:
-            return self._blocked(ev, "TIME.NON_MONOTONIC")
-        if t > self.now_s:
+        now = self.now_s
+        if t != now:
+            if t < now:
+                return self._blocked(ev, "TIME.NON_MONOTONIC")
             clock.advance(self, float(t))
-        spec = self._actions.get(at)
-        if spec is None:
+            now = self.now_s
+        plan = self._plan.get(at)
+        if plan is None:
             return self._blocked(ev, "EVENT.UNKNOWN_ACTION")
         agent = self.agents.get(agent_id)
         if agent is None:
             return self._blocked(ev, "EVENT.UNKNOWN_AGENT")
         if self.killed:
             return self._blocked(ev, "ENF.KILL_SWITCH")
-        if agent.throttled_until > self.now_s:
+        if agent.throttled_until > now:
             return self._blocked(ev, "ENF.AGENT_THROTTLED")
         if self.strict and at != "NOOP":
-            sig = self.keyring.check(ev, self.now_s, agent.role)
+            sig = self.keyring.check(ev, now, agent.role)
             if sig is not None:
                 return self._blocked(ev, sig)
         role = agent._policy
@@ -284,39 +298,39 @@ class HospitalLabEngine:
             return self._blocked(ev, "RBAC.NO_ROLE")
         if at not in role.actions:
             return self._blocked(ev, "RBAC.ACTION_DENIED")
+        length = self._length
+        head = self._head
         if at == "NOOP":
-            self.stats["accepted"] += 1
-            h = self._head
+            self.n_accepted += 1
             return {"event_id": eid, "status": "ACCEPTED", "emits": [], "violations": [],
                     "blocked_reason_code": None, "token_consumed": [],
-                    "hashchain": {"head_hash": h, "length": self._length,
-                                  "last_event_hash": h if self._length else None}}
+                    "hashchain": {"head_hash": head, "length": length,
+                                  "last_event_hash": head if length else None}}
         if self.frozen_zones and agent.zone_id in self.frozen_zones:
             return self._blocked(ev, "ENF.ZONE_FROZEN")
-        az = self._action_zones.get(at)
+        arg_spec, needs_rc, handler, invs, az = plan
         if az is not None and agent.zone_id not in az:
             return self._blocked(ev, "ZONE.WRONG_ZONE_FOR_ACTION")
-        for name, types, required in spec["args"]:
+        for name, types, required in arg_spec:
             v = args.get(name)
             if v is None:
                 if required:
                     return self._blocked(ev, "EVENT.BAD_ARGS")
             elif type(v) not in types or (types[0] is list and any(type(x) is not str for x in v)):
                 return self._blocked(ev, "EVENT.BAD_ARGS")
-        if spec["needs_reason_code"] and not rc:
+        if rc is None and needs_rc:
             return self._blocked(ev, "EVENT.BAD_ARGS")
         try:
-            ev_bytes = canonical_bytes(ev)
+            ev_bytes = _dumps(ev, option=_SORT)
         except (TypeError, ValueError):
             return self._blocked(ev, "EVENT.MALFORMED")
         self.ctx_agent = agent
         self.ctx_prev_zone = agent.zone_id
-        out = HANDLERS[at](self, agent, args, ev)
+        out = handler(self, agent, args, ev)
         if out.__class__ is str:
             return self._blocked(ev, out)
         emits, consumed = out
         violations: list[dict[str, Any]] = []
-        invs = self._inv_by_action[at]
         if invs:
             self.ctx_consumed = consumed
             for inv in invs:
@@ -328,33 +342,42 @@ class HospitalLabEngine:
                         violations.append({"invariant_id": inv.invariant_id, "status": "PASS",
                                            "reason_code": None})
                     continue
-                violations.append({"invariant_id": inv.invariant_id, "status": "VIOLATION",
-                                   "reason_code": r[1] or inv.reason_code})
-                vb = self.stats["violations_by_invariant"]
-                vb[inv.invariant_id] = vb.get(inv.invariant_id, 0) + 1
-                if inv.enforcement is not None:
-                    actions_trust.apply_enforcement(self, agent, inv.enforcement)
-                    emits.append("ENFORCEMENT_APPLIED")
-            self.ctx_consumed = []
-            self.ctx_started = []
-            self.ctx_overrides = set()
-        self._length += 1
-        outcome = canonical_bytes({"emits": emits, "seq": self._length, "t_s": self.now_s,
-                                   "token_consumed": consumed, "violations": violations})
-        rec = record_bytes(ev_bytes, outcome, self._head)
-        h = hashlib.sha256(rec).hexdigest()
+                self._violation(inv, r, agent, emits, violations)
+            if self.ctx_started:
+                self.ctx_started = []
+                self.ctx_overrides = set()
+        length += 1
+        self._length = length
+        rec = (b'{"event":' + ev_bytes + b',"outcome":'
+               + _dumps({"emits": emits, "seq": length, "t_s": now, "token_consumed": consumed,
+                         "violations": violations}, option=_SORT)
+               + b',"prev_hash":"' + self._head_b + b'"}')
+        h = _sha256(rec).hexdigest()
         self._head = h
+        self._head_b = hb = h.encode()
         if self.record_log:
-            self._log.append(line_bytes(h, rec))
-        if self._stream is not None:
+            self._log.append(b'{"hash":"' + hb + b'","record":' + rec + b"}")
+            if self._stream is not None:
+                self._stream.write(self._log[-1])
+        elif self._stream is not None:
             self._stream.write(line_bytes(h, rec))
-        st = self.stats
-        st["accepted"] += 1
-        ea = st["events_by_action"]
-        ea[at] = ea.get(at, 0) + 1
+        self.n_accepted += 1
         return {"event_id": eid, "status": "ACCEPTED", "emits": emits, "violations": violations,
                 "blocked_reason_code": None, "token_consumed": consumed,
-                "hashchain": {"head_hash": h, "length": self._length, "last_event_hash": h}}
+                "hashchain": {"head_hash": h, "length": length, "last_event_hash": h}}
+
+    def _violation(self, inv: CompiledInvariant, r: Any, agent: AgentRec, emits: list[str],
+                   violations: list[dict[str, Any]]) -> None:
+        violations.append({"invariant_id": inv.invariant_id, "status": "VIOLATION",
+                           "reason_code": r[1] or inv.reason_code})
+        vb = self.stats["violations_by_invariant"]
+        vb[inv.invariant_id] = vb.get(inv.invariant_id, 0) + 1
+        self.violation_log.append({"t_s": self.now_s, "invariant_id": inv.invariant_id,
+                                   "reason_code": r[1] or inv.reason_code,
+                                   "agent_id": agent.agent_id, "details": r[2]})
+        if inv.enforcement is not None:
+            actions_trust.apply_enforcement(self, agent, inv.enforcement)
+            emits.append("ENFORCEMENT_APPLIED")
 
     def step_batch(self, events: list[dict[str, Any]]) -> list[dict[str, Any]]:
         """Same as ``[self.step(e) for e in events]``."""

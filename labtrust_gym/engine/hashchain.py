@@ -47,6 +47,16 @@ def _make_dumps() -> Callable[[Any], bytes]:
 canonical_bytes: Callable[[Any], bytes] = _make_dumps()
 
 
+def dumps_with_option() -> tuple[Callable[..., bytes], Any]:
+    """``(dumps, option)`` such that ``dumps(obj, option=option)`` is ``canonical_bytes(obj)``;
+    lets the engine's hot path call orjson without a wrapper frame."""
+    try:
+        import orjson
+    except ImportError:  # pragma: no cover
+        return (lambda obj, option=None: _std_dumps(obj)), None
+    return orjson.dumps, orjson.OPT_SORT_KEYS
+
+
 def record_bytes(event_bytes: bytes, outcome_bytes: bytes, prev_hash: str) -> bytes:
     """Canonical bytes of ``{"event", "outcome", "prev_hash"}`` from already-canonical parts."""
     return b'{"event":' + event_bytes + b',"outcome":' + outcome_bytes + b',"prev_hash":"' \

@@ -165,10 +165,9 @@ def _result_dict(e: HospitalLabEngine, rid: str) -> dict[str, Any]:
 
 def _stats(e: HospitalLabEngine) -> dict[str, Any]:
     st = e.stats
-    return {"accepted": st["accepted"], "blocked": st["blocked"],
+    return {"accepted": e.n_accepted, "blocked": st["blocked"],
             "blocked_by_reason": dict(st["blocked_by_reason"]),
             "violations_by_invariant": dict(st["violations_by_invariant"]),
-            "events_by_action": dict(st["events_by_action"]),
             "released": e.n_released, "arrived": len(e.specimens),
             "critical_results": sum(1 for r in e.results.values() if r.critical),
             "critical_pending": e.n_critical_pending, "stage_counts": dict(e.stage_counts),
