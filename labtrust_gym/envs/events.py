@@ -83,63 +83,75 @@ class EventBuilder:
         if rows.size == 0:
             return [], [], []
         kinds = idx[rows]
+        rows_l: list[int] = rows.tolist()
+        kinds_l: list[int] = kinds.tolist()
+        args_l: list[Any] = [None] * len(rows_l)
 
+        # Arguments of bare indices, one vectorised lookup per kind present.
         move_to: dict[int, str] = {}
-        m_rows = rows[kinds == ACTION_MOVE]
-        if m_rows.size:
-            move_to = dict(zip(m_rows.tolist(), v.move_targets(m_rows, az, self.rng), strict=True))
-        door_at: dict[int, Any] = {}
-        d_rows = rows[kinds == ACTION_OPEN_DOOR]
-        if d_rows.size:
-            doors = v.closed_door_at[az[d_rows]]
-            doors = np.where(doors >= 0, doors, self.zone_any_door[az[d_rows]])
-            door_at = dict(zip(d_rows.tolist(), doors.tolist(), strict=True))
+        door_at: dict[int, int] = {}
         start_at: dict[int, int] = {}
-        s_rows = rows[kinds == ACTION_START_RUN]
-        if s_rows.size:
-            devs = v.start_dev[roles[s_rows], az[s_rows]]
-            devs = np.where(devs >= 0, devs, self.zone_any_device[az[s_rows]])
-            start_at = dict(zip(s_rows.tolist(), devs.tolist(), strict=True))
         queue_at: dict[int, int] = {}
-        q_rows = rows[kinds == ACTION_QUEUE_RUN]
-        if q_rows.size:
-            devs = v.queue_dev[roles[q_rows], az[q_rows]]
-            devs = np.where(devs >= 0, devs, self.zone_any_device[az[q_rows]])
-            queue_at = dict(zip(q_rows.tolist(), devs.tolist(), strict=True))
+        for p in np.flatnonzero(kinds == ACTION_TICK).tolist():
+            args_l[p] = {}
+        pos = np.flatnonzero(kinds == ACTION_MOVE)
+        if pos.size:
+            targets = v.move_targets(rows[pos], az, self.rng)
+            for p, zt in zip(pos.tolist(), targets, strict=True):
+                args_l[p] = {"to_zone": zt}
+                move_to[rows_l[p]] = zt
+        pos = np.flatnonzero(kinds == ACTION_OPEN_DOOR)
+        if pos.size:
+            zs = az[rows[pos]]
+            doors = v.closed_door_at[zs]
+            doors = np.where(doors >= 0, doors, self.zone_any_door[zs])
+            door_ids = v.door_ids
+            for p, door in zip(pos.tolist(), doors.tolist(), strict=True):
+                args_l[p] = {"door_id": door_ids[door]} if door >= 0 else {}
+                door_at[rows_l[p]] = door
+        pos = np.flatnonzero(kinds == ACTION_START_RUN)
+        if pos.size:
+            sr = rows[pos]
+            devs = v.start_dev[roles[sr], az[sr]]
+            devs = np.where(devs >= 0, devs, self.zone_any_device[az[sr]])
+            dev_ids = v.device_ids
+            for p, dev in zip(pos.tolist(), devs.tolist(), strict=True):
+                args_l[p] = {"device_id": dev_ids[dev]} if dev >= 0 else {}
+                start_at[rows_l[p]] = dev
+        pos = np.flatnonzero(kinds == ACTION_QUEUE_RUN)
+        if pos.size:
+            qr = rows[pos]
+            devs = v.queue_dev[roles[qr], az[qr]]
+            devs = np.where(devs >= 0, devs, self.zone_any_device[az[qr]])
+            for p, dev in zip(pos.tolist(), devs.tolist(), strict=True):
+                args_l[p] = self._queue_args(dev)
+                queue_at[rows_l[p]] = dev
 
         names = ACTION_NAMES
-        dev_ids = v.device_ids
-        door_ids = v.door_ids
-        events: list[dict[str, Any]] = []
-        types: list[str] = []
-        append = events.append
-        for r, k in zip(rows.tolist(), kinds.tolist(), strict=True):
-            act = custom.get(r) if custom else None
-            if act is not None and act.get("action_type"):
-                ev = self._custom_event(r, k, act, t, move_to, door_at, start_at, queue_at)
-                append(ev)
-                types.append(ev["action_type"])
-                continue
-            if k == ACTION_TICK:
-                args: dict[str, Any] = {}
-            elif k == ACTION_MOVE:
-                args = {"to_zone": move_to[r]}
-            elif k == ACTION_OPEN_DOOR:
-                door = door_at[r]
-                args = {"door_id": door_ids[door]} if door >= 0 else {}
-            elif k == ACTION_START_RUN:
-                dev = start_at[r]
-                args = {"device_id": dev_ids[dev]} if dev >= 0 else {}
-            else:  # ACTION_QUEUE_RUN
-                args = self._queue_args(queue_at[r])
-            ev = {"t_s": t, "agent_id": ids[r], "action_type": names[k], "args": args}
-            if act is not None:
-                _copy_extras(act, ev)
-                if act.get("args"):
-                    ev["args"] = {**args, **act["args"]}
-            append(ev)
-            types.append(names[k])
-        return events, rows.tolist(), types
+        types = [names[k] for k in kinds_l]
+        events = [
+            {"t_s": t, "agent_id": ids[r], "action_type": nm, "args": a}
+            for r, nm, a in zip(rows_l, types, args_l, strict=True)
+        ]
+        if custom:
+            where = {r: i for i, r in enumerate(rows_l)}
+            for r, act in custom.items():
+                found = where.get(r)
+                if found is None:
+                    continue
+                p = found
+                if act.get("action_type"):
+                    ev = self._custom_event(
+                        r, kinds_l[p], act, t, move_to, door_at, start_at, queue_at
+                    )
+                    events[p] = ev
+                    types[p] = ev["action_type"]
+                else:  # a bare index given as a dict: extras and extra args ride along
+                    ev = events[p]
+                    _copy_extras(act, ev)
+                    if act.get("args"):
+                        ev["args"] = {**ev["args"], **act["args"]}
+        return events, rows_l, types
 
     # ------------------------------------------------------------------ helpers
     def _queue_args(self, dev: int) -> dict[str, Any]:

@@ -102,27 +102,29 @@ class RewardAccumulator:
         viol = abs(cfg.violation_penalty)
         blk = abs(cfg.blocked_penalty)
         n_blocked = n_viol = n_rel = n_sched = 0
+        sched_types = _SCHEDULE_ACTIONS
         for row, atype, res in zip(agent_rows, action_types, results, strict=True):
             if res.get("status") != "ACCEPTED":
                 n_blocked += 1
                 rewards[row] -= blk
                 continue
             r = 0.0
-            if atype in _SCHEDULE_ACTIONS:
+            if atype in sched_types:
                 n_sched += 1
                 r += sched
             emits = res.get("emits")
-            if emits:
+            if emits and ("RESULT_RELEASED" in emits or not isinstance(emits[0], str)):
                 k = sum(1 for e in emits if _emit_name(e) in RELEASE_EMITS)
-                if k:
-                    n_rel += k
-                    r += thr * k
+                n_rel += k
+                r += thr * k
+            elif emits and "RELEASE_RESULT" in emits:
+                n_rel += 1
+                r += thr
             violations = res.get("violations")
             if violations:
                 k = sum(1 for v in violations if v.get("status") == "VIOLATION")
-                if k:
-                    n_viol += k
-                    r -= viol * k
+                n_viol += k
+                r -= viol * k
             if r:
                 rewards[row] += r
         self.blocked += n_blocked
