@@ -245,17 +245,25 @@ def _copy_extras(act: Mapping[str, Any], ev: dict[str, Any]) -> None:
 
 
 class EventSigner:
-    """Signs events on behalf of agents of a generated lab (strict_signatures).
+    """Signs events on behalf of agents (strict-signature labs).
 
-    Keys are the generator's deterministic ones (``K_<agent_id>`` derived from
-    :data:`labtrust_gym.envs.scale.SCALE_KEY_SECRET`); private keys are derived lazily, once per
-    agent. Events that already carry a ``signature`` are left alone (an agent may sign itself,
-    or forge on purpose in a security task).
+    Two key sources: explicit keys (``{agent_id: private_key}`` or ``{agent_id: (key_id,
+    private_key)}``; the key id defaults to ``K_<agent_id>``) and, for labs made by the scale
+    generator, the generator's deterministic keys (``K_<agent_id>`` derived from
+    :data:`labtrust_gym.envs.scale.SCALE_KEY_SECRET`, derived lazily once per agent). Events that
+    already carry a ``signature`` are left alone (an agent may sign itself, or forge on purpose
+    in a security task); agents without a key send unsigned events (the engine refuses them with
+    ``SIG.MISSING``).
     """
 
-    def __init__(self, secret: bytes) -> None:
+    def __init__(self, secret: bytes | None = None, keys: Mapping[str, Any] | None = None) -> None:
         self.secret = secret
-        self._private: dict[str, Any] = {}
+        self._keys: dict[str, tuple[str, Any]] = {}
+        for agent, value in (keys or {}).items():
+            if isinstance(value, tuple):
+                self._keys[agent] = (str(value[0]), value[1])
+            else:
+                self._keys[agent] = (f"K_{agent}", value)
 
     def sign(self, events: list[dict[str, Any]]) -> None:
         from labtrust_gym.engine.signing import derive_keypair, sign_event
@@ -264,16 +272,18 @@ class EventSigner:
             if "signature" in ev:
                 continue
             agent = ev["agent_id"]
-            key = self._private.get(agent)
-            if key is None:
-                key = derive_keypair(agent, secret=self.secret)[0]
-                self._private[agent] = key
-            ev["key_id"] = f"K_{agent}"
-            ev["signature"] = sign_event(ev, key)
+            entry = self._keys.get(agent)
+            if entry is None:
+                if self.secret is None:
+                    continue
+                entry = (f"K_{agent}", derive_keypair(agent, secret=self.secret)[0])
+                self._keys[agent] = entry
+            ev["key_id"] = entry[0]
+            ev["signature"] = sign_event(ev, entry[1])
 
-    @classmethod
-    def for_state(cls, state: Mapping[str, Any]) -> EventSigner | None:
-        """A signer when ``state`` is a strict-signature lab made by the scale generator."""
+    @staticmethod
+    def generated_lab_secret(state: Mapping[str, Any]) -> bytes | None:
+        """The generator's secret when ``state`` is a strict-signature lab it made, else None."""
         if not state.get("strict_signatures") or not state.get("keys") or not state.get("agents"):
             return None
         from labtrust_gym.engine.signing import derive_keypair
@@ -286,5 +296,5 @@ class EventSigner:
                 and key.get("key_id") == f"K_{first}"
                 and key.get("public_key_b64") == derive_keypair(first, secret=SCALE_KEY_SECRET)[1]
             ):
-                return cls(SCALE_KEY_SECRET)
+                return SCALE_KEY_SECRET
         return None

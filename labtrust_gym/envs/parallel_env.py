@@ -54,6 +54,13 @@ class LabTrustParallelEnv(ParallelEnv):
         "render_fps": 4,
     }
 
+    _views: LabViews
+    _events: EventBuilder
+    _signer: EventSigner | None
+    _dt: float
+    _timing: str
+    _t0: float
+
     def __init__(
         self,
         task: Any = None,
@@ -69,6 +76,7 @@ class LabTrustParallelEnv(ParallelEnv):
         domain_id: str = "hospital_lab",
         engine_config: Mapping[str, Any] | None = None,
         sign_events: bool = True,
+        signing_keys: Mapping[str, Any] | None = None,
     ) -> None:
         if obs_mode not in OBS_MODES:
             raise ConfigError(f"obs_mode must be one of {', '.join(OBS_MODES)}, got {obs_mode!r}.")
@@ -79,6 +87,7 @@ class LabTrustParallelEnv(ParallelEnv):
             )
         self.task = task
         self._auto_sign = bool(sign_events)
+        self._signing_keys: dict[str, Any] = dict(signing_keys or {})
         self.obs_mode = obs_mode
         self.render_mode = render_mode
         self._flat = obs_mode == "flat"
@@ -273,6 +282,16 @@ class LabTrustParallelEnv(ParallelEnv):
     def get_device_queue_lengths(self) -> dict[str, int]:
         return dict(zip(self._views.device_ids, self.engine.device_queue_len.tolist(), strict=True))
 
+    def set_signing_keys(self, keys: Mapping[str, Any]) -> None:
+        """Sign events of these agents from now on: ``{agent_id: private_key}`` or
+        ``{agent_id: (key_id, private_key)}`` (Ed25519 keys from
+        ``labtrust_gym.engine.signing.derive_keypair``). Replaces earlier explicit keys."""
+        self._signing_keys = dict(keys)
+        state_secret = self._signer.secret if self._signer is not None else None
+        self._signer = (
+            EventSigner(state_secret, self._signing_keys) if keys or state_secret else None
+        )
+
     def get_reward_counters(self) -> dict[str, int]:
         """Episode totals the rewards were computed from (released, scheduled, blocked, …)."""
         r = self._rewards
@@ -315,7 +334,10 @@ class LabTrustParallelEnv(ParallelEnv):
     def _reset_engine(self, initial_state: Mapping[str, Any], seed: int) -> None:
         eng = self.engine
         eng.reset(dict(initial_state), deterministic=True, rng_seed=seed)
-        self._signer = EventSigner.for_state(initial_state) if self._auto_sign else None
+        secret = EventSigner.generated_lab_secret(initial_state) if self._auto_sign else None
+        self._signer = (
+            EventSigner(secret, self._signing_keys) if secret or self._signing_keys else None
+        )
         policy = getattr(eng, "policy", None)
         if policy is None:
             from labtrust_gym.engine.policy import load_policy

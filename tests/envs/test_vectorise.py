@@ -15,7 +15,7 @@ def test_supersuit_markov_vector_env_and_concat() -> None:
     n = len(env.possible_agents)
     venv = ss.pettingzoo_env_to_vec_env_v1(env)
     venv = ss.concat_vec_envs_v1(venv, 2, num_cpus=0, base_class="gymnasium")
-    obs, infos = venv.reset(seed=0)
+    obs, _ = venv.reset(seed=0)
     dim = env.observation_space(env.possible_agents[0])["observation"].shape[0]
     assert obs["observation"].shape == (2 * n, dim)
     assert obs["action_mask"].shape == (2 * n, 6)
@@ -24,7 +24,7 @@ def test_supersuit_markov_vector_env_and_concat() -> None:
     for _ in range(8):  # crosses the episode end: the vector env auto-resets
         masks = obs["action_mask"]
         actions = (rng.random(masks.shape) * masks).argmax(axis=1)
-        obs, rewards, terms, truncs, infos = venv.step(actions)
+        obs, rewards, _, truncs, _ = venv.step(actions)
         assert rewards.shape == (2 * n,) and np.isfinite(rewards).all()
         assert obs["observation"].dtype == np.float32
         saw_reset |= bool(truncs.all())
