@@ -62,6 +62,7 @@ class HospitalLabEngine:
         self._log_fsync = bool(cfg.get("log_fsync", True))
         self._stream: LogStream | None = None
         self._ready = False
+        self.chain_frozen = False
 
     # ------------------------------------------------------------------ reset
     def reset(self, initial_state: dict[str, Any] | None = None, *, deterministic: bool = True,

@@ -1,0 +1,53 @@
+"""The golden suite runs under pytest: one test per scenario, plus coverage of every action type
+and every reason code the engine can emit."""
+
+from __future__ import annotations
+
+import pytest
+
+from labtrust_gym.engine.golden import coverage, load_scenarios, run_scenario
+from labtrust_gym.engine.policy import load_policy
+
+SCENARIOS = load_scenarios()
+
+
+def test_at_least_35_scenarios() -> None:
+    assert len(SCENARIOS) >= 35
+
+
+@pytest.mark.parametrize("scenario", SCENARIOS, ids=[s["id"] for s in SCENARIOS])
+def test_golden_scenario(scenario: dict) -> None:
+    result = run_scenario(scenario)
+    assert result["passed"], "\n".join(result["failures"])
+
+
+def test_golden_covers_every_action_type() -> None:
+    cov = coverage(SCENARIOS)
+    assert set(load_policy().actions) - cov["actions"] == set()
+
+
+def test_golden_covers_every_reason_code_and_only_registered_ones() -> None:
+    cov = coverage(SCENARIOS)
+    registry = set(load_policy().reason_codes)
+    assert registry - cov["reason_codes"] == set()
+    assert cov["reason_codes"] - registry == set()
+
+
+def test_golden_runner_reports_a_wrong_expectation() -> None:
+    sc = {"id": "GS-999", "title": "deliberately wrong",
+          "steps": [{"agent": "ops_0", "action": "TICK", "expect": {"blocked": "ENF.KILL_SWITCH"}}]}
+    result = run_scenario(sc)
+    assert not result["passed"]
+    assert any("status" in f for f in result["failures"])
+
+
+def test_golden_cli_runs_one_scenario(tmp_path) -> None:
+    from typer.testing import CliRunner
+
+    from labtrust_gym.cli.app import build_app
+
+    out = tmp_path / "golden.json"
+    res = CliRunner().invoke(build_app(), ["golden", "--scenario", "GS-001", "--out", str(out)])
+    assert res.exit_code == 0, res.output
+    assert "PASS  GS-001" in res.output
+    assert '"passed": 1' in out.read_text()
