@@ -19,7 +19,9 @@ def golden(
     ] = None,
     file: Annotated[
         Path | None,
-        typer.Option("--file", help="Scenario file (default: policy/golden/golden_scenarios.v0.1.yaml)."),
+        typer.Option(
+            "--file", help="Scenario file (default: policy/golden/golden_scenarios.v0.1.yaml)."
+        ),
     ] = None,
     out: Annotated[
         Path | None, typer.Option("--out", help="Write the per-scenario report as JSON here.")

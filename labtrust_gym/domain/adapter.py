@@ -42,14 +42,15 @@ STEP_RESULT_KEYS = frozenset(StepResult.__annotations__)
 class LabTrustEnvAdapter(Protocol):
     """What a domain provides to the environments and the runner."""
 
-    def reset(self, initial_state: dict[str, Any] | None, *, deterministic: bool = True,
-              rng_seed: int = 0) -> Any:
+    def reset(
+        self, initial_state: dict[str, Any] | None, *, deterministic: bool = True, rng_seed: int = 0
+    ) -> Any:
         """Start an episode from ``initial_state`` (None = the domain's default)."""
 
-    def step(self, event: dict[str, Any]) -> StepResult:  # type: ignore[empty-body]
+    def step(self, event: dict[str, Any]) -> StepResult:
         """Apply one event; bad input is BLOCKED with a reason code, never raised."""
 
-    def step_batch(self, events: list[dict[str, Any]]) -> list[StepResult]:  # type: ignore[empty-body]
+    def step_batch(self, events: list[dict[str, Any]]) -> list[StepResult]:
         """Same semantics as ``[step(e) for e in events]``."""
 
     def query(self, expr: str) -> Any:

@@ -41,11 +41,12 @@ def _specimen(eng: HospitalLabEngine, args: dict[str, Any]) -> SpecimenRec | str
     return s
 
 
-def create_accession(eng: HospitalLabEngine, agent: AgentRec, args: dict[str, Any],
-                     ev: dict[str, Any]) -> Out:
+def create_accession(
+    eng: HospitalLabEngine, agent: AgentRec, args: dict[str, Any], ev: dict[str, Any]
+) -> Out:
     s = _specimen(eng, args)
     if s.__class__ is str:
-        return s  # type: ignore[return-value]
+        return s
     if s.site_id != eng.lab_site_id:  # type: ignore[union-attr]
         return "SPEC.WRONG_SITE"
     if s.status != "arrived":  # type: ignore[union-attr]
@@ -54,11 +55,12 @@ def create_accession(eng: HospitalLabEngine, agent: AgentRec, args: dict[str, An
     return ["SPECIMEN_ACCESSIONED"], []
 
 
-def accept_specimen(eng: HospitalLabEngine, agent: AgentRec, args: dict[str, Any],
-                    ev: dict[str, Any]) -> Out:
+def accept_specimen(
+    eng: HospitalLabEngine, agent: AgentRec, args: dict[str, Any], ev: dict[str, Any]
+) -> Out:
     s = _specimen(eng, args)
     if s.__class__ is str:
-        return s  # type: ignore[return-value]
+        return s
     sp: SpecimenRec = s  # type: ignore[assignment]
     if sp.status != "accessioned":
         return "SPEC.WRONG_STATUS"
@@ -70,11 +72,17 @@ def accept_specimen(eng: HospitalLabEngine, agent: AgentRec, args: dict[str, Any
     return ["SPECIMEN_ACCEPTED"], []
 
 
-def _hold_or_reject(eng: HospitalLabEngine, args: dict[str, Any], ev: dict[str, Any],
-                    new: str, emit: str, from_status: tuple[str, ...]) -> Out:
+def _hold_or_reject(
+    eng: HospitalLabEngine,
+    args: dict[str, Any],
+    ev: dict[str, Any],
+    new: str,
+    emit: str,
+    from_status: tuple[str, ...],
+) -> Out:
     s = _specimen(eng, args)
     if s.__class__ is str:
-        return s  # type: ignore[return-value]
+        return s
     sp: SpecimenRec = s  # type: ignore[assignment]
     if sp.status not in from_status:
         return "SPEC.WRONG_STATUS"
@@ -86,12 +94,15 @@ def _hold_or_reject(eng: HospitalLabEngine, args: dict[str, Any], ev: dict[str, 
     return [emit], []
 
 
-def hold_specimen(eng: HospitalLabEngine, agent: AgentRec, args: dict[str, Any], ev: dict[str, Any]) -> Out:
+def hold_specimen(
+    eng: HospitalLabEngine, agent: AgentRec, args: dict[str, Any], ev: dict[str, Any]
+) -> Out:
     return _hold_or_reject(eng, args, ev, "held", "SPECIMEN_HELD", ("accessioned",))
 
 
-def reject_specimen(eng: HospitalLabEngine, agent: AgentRec, args: dict[str, Any],
-                    ev: dict[str, Any]) -> Out:
+def reject_specimen(
+    eng: HospitalLabEngine, agent: AgentRec, args: dict[str, Any], ev: dict[str, Any]
+) -> Out:
     return _hold_or_reject(eng, args, ev, "rejected", "SPECIMEN_REJECTED", ("accessioned", "held"))
 
 
@@ -107,10 +118,12 @@ def _device(eng: HospitalLabEngine, agent: AgentRec, args: dict[str, Any]) -> De
     return dev
 
 
-def queue_run(eng: HospitalLabEngine, agent: AgentRec, args: dict[str, Any], ev: dict[str, Any]) -> Out:
+def queue_run(
+    eng: HospitalLabEngine, agent: AgentRec, args: dict[str, Any], ev: dict[str, Any]
+) -> Out:
     d = _device(eng, agent, args)
     if d.__class__ is str:
-        return d  # type: ignore[return-value]
+        return d
     dev: DeviceRec = d  # type: ignore[assignment]
     s = eng.specimens.get(args["specimen_id"])
     if s is None:
@@ -130,10 +143,12 @@ def queue_run(eng: HospitalLabEngine, agent: AgentRec, args: dict[str, Any], ev:
     return ["SPECIMEN_QUEUED"], []
 
 
-def start_run(eng: HospitalLabEngine, agent: AgentRec, args: dict[str, Any], ev: dict[str, Any]) -> Out:
+def start_run(
+    eng: HospitalLabEngine, agent: AgentRec, args: dict[str, Any], ev: dict[str, Any]
+) -> Out:
     d = _device(eng, agent, args)
     if d.__class__ is str:
-        return d  # type: ignore[return-value]
+        return d
     dev: DeviceRec = d  # type: ignore[assignment]
     if dev.busy_until is not None:
         return "DEVICE.BUSY"
@@ -157,9 +172,11 @@ def start_run(eng: HospitalLabEngine, agent: AgentRec, args: dict[str, Any], ev:
         s = specs[entry[3]]
         limit = stability.get(s.panel)
         if limit is not None and now - s.collected_t_s > limit:
-            tok = check_token(eng, agent, ev, "STABILITY_OVERRIDE", s.specimen_id, "STABILITY.EXPIRED")
+            tok = check_token(
+                eng, agent, ev, "STABILITY_OVERRIDE", s.specimen_id, "STABILITY.EXPIRED"
+            )
             if tok.__class__ is str:
-                return tok  # type: ignore[return-value]
+                return tok
             if tok in overrides:
                 return "TOKEN.SCOPE_MISMATCH"
             overrides.append(tok)
@@ -191,10 +208,12 @@ def start_run(eng: HospitalLabEngine, agent: AgentRec, args: dict[str, Any], ev:
     return ["RUN_STARTED"], []
 
 
-def run_qc(eng: HospitalLabEngine, agent: AgentRec, args: dict[str, Any], ev: dict[str, Any]) -> Out:
+def run_qc(
+    eng: HospitalLabEngine, agent: AgentRec, args: dict[str, Any], ev: dict[str, Any]
+) -> Out:
     d = _device(eng, agent, args)
     if d.__class__ is str:
-        return d  # type: ignore[return-value]
+        return d
     dev: DeviceRec = d  # type: ignore[assignment]
     if not dev._spec["qc_gated"]:
         return "DEVICE.NOT_QC_GATED"
@@ -218,11 +237,12 @@ def run_qc(eng: HospitalLabEngine, agent: AgentRec, args: dict[str, Any], ev: di
     return ["QC_PASSED"], []
 
 
-def restock_reagent(eng: HospitalLabEngine, agent: AgentRec, args: dict[str, Any],
-                    ev: dict[str, Any]) -> Out:
+def restock_reagent(
+    eng: HospitalLabEngine, agent: AgentRec, args: dict[str, Any], ev: dict[str, Any]
+) -> Out:
     d = _device(eng, agent, args)
     if d.__class__ is str:
-        return d  # type: ignore[return-value]
+        return d
     dev: DeviceRec = d  # type: ignore[assignment]
     stock = dev._spec["reagent_stock"]
     if stock is None:
@@ -232,8 +252,9 @@ def restock_reagent(eng: HospitalLabEngine, agent: AgentRec, args: dict[str, Any
     return ["REAGENT_RESTOCKED"], []
 
 
-def release_result(eng: HospitalLabEngine, agent: AgentRec, args: dict[str, Any],
-                   ev: dict[str, Any]) -> Out:
+def release_result(
+    eng: HospitalLabEngine, agent: AgentRec, args: dict[str, Any], ev: dict[str, Any]
+) -> Out:
     r = eng.results.get(args["result_id"])
     if r is None:
         return "RESULT.UNKNOWN"
@@ -245,7 +266,7 @@ def release_result(eng: HospitalLabEngine, agent: AgentRec, args: dict[str, Any]
     if r.status == "qc_hold":
         tok = check_token(eng, agent, ev, "RELEASE_OVERRIDE", r.result_id, "QC.RESULT_ON_HOLD")
         if tok.__class__ is str:
-            return tok  # type: ignore[return-value]
+            return tok
     # ---- mutate
     if r.status == "generated":
         eng.n_results_awaiting_release -= 1
@@ -253,10 +274,18 @@ def release_result(eng: HospitalLabEngine, agent: AgentRec, args: dict[str, Any]
     r.release_t_s = eng.now_s
     s = eng.specimens[r.specimen_id]
     eng.n_released += 1
-    eng.released.append({"result_id": r.result_id, "specimen_id": s.specimen_id,
-                         "priority": s.priority, "panel": s.panel, "arrival_t_s": s.arrival_t_s,
-                         "release_t_s": eng.now_s, "tat_s": eng.now_s - s.arrival_t_s,
-                         "critical": r.critical})
+    eng.released.append(
+        {
+            "result_id": r.result_id,
+            "specimen_id": s.specimen_id,
+            "priority": s.priority,
+            "panel": s.panel,
+            "arrival_t_s": s.arrival_t_s,
+            "release_t_s": eng.now_s,
+            "tat_s": eng.now_s - s.arrival_t_s,
+            "critical": r.critical,
+        }
+    )
     if tok is not None:
         consume(tok)  # type: ignore[arg-type]
         return ["RESULT_RELEASED", "TOKEN_CONSUMED"], [tok.token_id]  # type: ignore[union-attr]
@@ -276,11 +305,12 @@ def _critical(eng: HospitalLabEngine, args: dict[str, Any]) -> Any:
     return r
 
 
-def notify_critical(eng: HospitalLabEngine, agent: AgentRec, args: dict[str, Any],
-                    ev: dict[str, Any]) -> Out:
+def notify_critical(
+    eng: HospitalLabEngine, agent: AgentRec, args: dict[str, Any], ev: dict[str, Any]
+) -> Out:
     r = _critical(eng, args)
     if r.__class__ is str:
-        return r  # type: ignore[no-any-return]
+        return r
     tier = args["tier"]
     tiers = eng.policy.tiers
     if tier != r.tier + 1 or tier > len(tiers):
@@ -292,10 +322,12 @@ def notify_critical(eng: HospitalLabEngine, agent: AgentRec, args: dict[str, Any
     return ["CRITICAL_NOTIFIED"], []
 
 
-def ack_critical(eng: HospitalLabEngine, agent: AgentRec, args: dict[str, Any], ev: dict[str, Any]) -> Out:
+def ack_critical(
+    eng: HospitalLabEngine, agent: AgentRec, args: dict[str, Any], ev: dict[str, Any]
+) -> Out:
     r = _critical(eng, args)
     if r.__class__ is str:
-        return r  # type: ignore[no-any-return]
+        return r
     if r.tier == 0:
         return "CRIT.NOT_NOTIFIED"
     if args["read_back"] != r.readback:
@@ -308,9 +340,15 @@ def ack_critical(eng: HospitalLabEngine, agent: AgentRec, args: dict[str, Any], 
 
 
 HANDLERS = {
-    "CREATE_ACCESSION": create_accession, "ACCEPT_SPECIMEN": accept_specimen,
-    "HOLD_SPECIMEN": hold_specimen, "REJECT_SPECIMEN": reject_specimen, "QUEUE_RUN": queue_run,
-    "START_RUN": start_run, "RUN_QC": run_qc, "RESTOCK_REAGENT": restock_reagent,
-    "RELEASE_RESULT": release_result, "NOTIFY_CRITICAL": notify_critical,
+    "CREATE_ACCESSION": create_accession,
+    "ACCEPT_SPECIMEN": accept_specimen,
+    "HOLD_SPECIMEN": hold_specimen,
+    "REJECT_SPECIMEN": reject_specimen,
+    "QUEUE_RUN": queue_run,
+    "START_RUN": start_run,
+    "RUN_QC": run_qc,
+    "RESTOCK_REAGENT": restock_reagent,
+    "RELEASE_RESULT": release_result,
+    "NOTIFY_CRITICAL": notify_critical,
     "ACK_CRITICAL": ack_critical,
 }

@@ -17,8 +17,14 @@ if TYPE_CHECKING:
 Out = str | tuple[list[str], list[str]]
 
 
-def check_token(eng: HospitalLabEngine, agent: AgentRec, ev: dict[str, Any], token_type: str,
-                scope_value: str, missing_code: str) -> TokenRec | str:
+def check_token(
+    eng: HospitalLabEngine,
+    agent: AgentRec,
+    ev: dict[str, Any],
+    token_type: str,
+    scope_value: str,
+    missing_code: str,
+) -> TokenRec | str:
     """Find a usable ``token_type`` token in ``ev['token_refs']`` scoped to ``scope_value``.
 
     Returns the token or the reason code: any unknown ref → TOKEN.UNKNOWN; no ref of this type →
@@ -81,7 +87,7 @@ def move(eng: HospitalLabEngine, agent: AgentRec, args: dict[str, Any], ev: dict
     if to in pol.restricted_zones:
         tok = check_token(eng, agent, ev, "RESTRICTED_ENTRY", to, "ZONE.RESTRICTED_NO_TOKEN")
         if tok.__class__ is str:
-            return tok  # type: ignore[return-value]
+            return tok
     # ---- mutate
     if here in agent.authorized_zones:
         agent.authorized_zones.discard(here)
@@ -103,10 +109,12 @@ def _door(eng: HospitalLabEngine, agent: AgentRec, args: dict[str, Any]) -> dict
     return door
 
 
-def open_door(eng: HospitalLabEngine, agent: AgentRec, args: dict[str, Any], ev: dict[str, Any]) -> Out:
+def open_door(
+    eng: HospitalLabEngine, agent: AgentRec, args: dict[str, Any], ev: dict[str, Any]
+) -> Out:
     d = _door(eng, agent, args)
     if d.__class__ is str:
-        return d  # type: ignore[return-value]
+        return d
     door_id = args["door_id"]
     if door_id in eng.doors_open:
         return "DOOR.ALREADY_OPEN"
@@ -115,10 +123,12 @@ def open_door(eng: HospitalLabEngine, agent: AgentRec, args: dict[str, Any], ev:
     return ["DOOR_OPENED"], []
 
 
-def close_door(eng: HospitalLabEngine, agent: AgentRec, args: dict[str, Any], ev: dict[str, Any]) -> Out:
+def close_door(
+    eng: HospitalLabEngine, agent: AgentRec, args: dict[str, Any], ev: dict[str, Any]
+) -> Out:
     d = _door(eng, agent, args)
     if d.__class__ is str:
-        return d  # type: ignore[return-value]
+        return d
     door_id = args["door_id"]
     if door_id not in eng.doors_open:
         return "DOOR.ALREADY_CLOSED"
@@ -129,7 +139,9 @@ def close_door(eng: HospitalLabEngine, agent: AgentRec, args: dict[str, Any], ev
 
 
 # ------------------------------------------------------------------ tokens
-def mint_token(eng: HospitalLabEngine, agent: AgentRec, args: dict[str, Any], ev: dict[str, Any]) -> Out:
+def mint_token(
+    eng: HospitalLabEngine, agent: AgentRec, args: dict[str, Any], ev: dict[str, Any]
+) -> Out:
     ttype = args["token_type"]
     spec = eng.policy.token_types.get(ttype)
     if spec is None:
@@ -163,7 +175,9 @@ def mint_token(eng: HospitalLabEngine, agent: AgentRec, args: dict[str, Any], ev
     return ["TOKEN_MINTED"], []
 
 
-def approve_token(eng: HospitalLabEngine, agent: AgentRec, args: dict[str, Any], ev: dict[str, Any]) -> Out:
+def approve_token(
+    eng: HospitalLabEngine, agent: AgentRec, args: dict[str, Any], ev: dict[str, Any]
+) -> Out:
     tok = eng.tokens.get(args["token_id"])
     if tok is None:
         return "TOKEN.UNKNOWN"
@@ -184,7 +198,9 @@ def approve_token(eng: HospitalLabEngine, agent: AgentRec, args: dict[str, Any],
     return ["TOKEN_APPROVED"], []
 
 
-def revoke_token(eng: HospitalLabEngine, agent: AgentRec, args: dict[str, Any], ev: dict[str, Any]) -> Out:
+def revoke_token(
+    eng: HospitalLabEngine, agent: AgentRec, args: dict[str, Any], ev: dict[str, Any]
+) -> Out:
     tok = eng.tokens.get(args["token_id"])
     if tok is None:
         return "TOKEN.UNKNOWN"
@@ -197,8 +213,9 @@ def revoke_token(eng: HospitalLabEngine, agent: AgentRec, args: dict[str, Any], 
 
 
 # ------------------------------------------------------------------ transport
-def dispatch_transport(eng: HospitalLabEngine, agent: AgentRec, args: dict[str, Any],
-                       ev: dict[str, Any]) -> Out:
+def dispatch_transport(
+    eng: HospitalLabEngine, agent: AgentRec, args: dict[str, Any], ev: dict[str, Any]
+) -> Out:
     route = eng.policy.routes.get(args["route_id"])
     if route is None:
         return "TRANSPORT.UNKNOWN_ROUTE"
@@ -228,7 +245,9 @@ def dispatch_transport(eng: HospitalLabEngine, agent: AgentRec, args: dict[str, 
     return ["TRANSPORT_DISPATCHED"], []
 
 
-def custody_sign(eng: HospitalLabEngine, agent: AgentRec, args: dict[str, Any], ev: dict[str, Any]) -> Out:
+def custody_sign(
+    eng: HospitalLabEngine, agent: AgentRec, args: dict[str, Any], ev: dict[str, Any]
+) -> Out:
     c = eng.consignments.get(args["consignment_id"])
     if c is None:
         return "TRANSPORT.UNKNOWN_CONSIGNMENT"
@@ -240,14 +259,19 @@ def custody_sign(eng: HospitalLabEngine, agent: AgentRec, args: dict[str, Any], 
     c.dispatch_t_s = eng.now_s
     c.arrive_t_s = eng.now_s + route["transit_s"]
     for x in eng.initial_state["transport_excursions"]:
-        if x["route_id"] == c.route_id and x["start_s"] < c.arrive_t_s and x["end_s"] > c.dispatch_t_s:
+        if (
+            x["route_id"] == c.route_id
+            and x["start_s"] < c.arrive_t_s
+            and x["end_s"] > c.dispatch_t_s
+        ):
             c.excursion = True
     eng.push_timeline(c.arrive_t_s, TRANSPORT, c.consignment_id)
     return ["CUSTODY_SIGNED"], []
 
 
-def receive_transport(eng: HospitalLabEngine, agent: AgentRec, args: dict[str, Any],
-                      ev: dict[str, Any]) -> Out:
+def receive_transport(
+    eng: HospitalLabEngine, agent: AgentRec, args: dict[str, Any], ev: dict[str, Any]
+) -> Out:
     c = eng.consignments.get(args["consignment_id"])
     if c is None:
         return "TRANSPORT.UNKNOWN_CONSIGNMENT"
@@ -279,7 +303,9 @@ def apply_enforcement(eng: HospitalLabEngine, agent: AgentRec, rule: dict[str, A
         eng.killed = True
 
 
-def throttle_agent(eng: HospitalLabEngine, agent: AgentRec, args: dict[str, Any], ev: dict[str, Any]) -> Out:
+def throttle_agent(
+    eng: HospitalLabEngine, agent: AgentRec, args: dict[str, Any], ev: dict[str, Any]
+) -> Out:
     target = eng.agents.get(args["agent_id"])
     if target is None:
         return "EVENT.UNKNOWN_AGENT"
@@ -289,7 +315,9 @@ def throttle_agent(eng: HospitalLabEngine, agent: AgentRec, args: dict[str, Any]
     return ["AGENT_THROTTLED"], []
 
 
-def freeze_zone(eng: HospitalLabEngine, agent: AgentRec, args: dict[str, Any], ev: dict[str, Any]) -> Out:
+def freeze_zone(
+    eng: HospitalLabEngine, agent: AgentRec, args: dict[str, Any], ev: dict[str, Any]
+) -> Out:
     z = args["zone_id"]
     if z not in eng.zone_index:
         return "ZONE.UNKNOWN"
@@ -298,7 +326,9 @@ def freeze_zone(eng: HospitalLabEngine, agent: AgentRec, args: dict[str, Any], e
     return ["ZONE_FROZEN"], []
 
 
-def unfreeze_zone(eng: HospitalLabEngine, agent: AgentRec, args: dict[str, Any], ev: dict[str, Any]) -> Out:
+def unfreeze_zone(
+    eng: HospitalLabEngine, agent: AgentRec, args: dict[str, Any], ev: dict[str, Any]
+) -> Out:
     z = args["zone_id"]
     if z not in eng.zone_index:
         return "ZONE.UNKNOWN"
@@ -307,12 +337,16 @@ def unfreeze_zone(eng: HospitalLabEngine, agent: AgentRec, args: dict[str, Any],
     return ["ZONE_UNFROZEN"], []
 
 
-def kill_switch(eng: HospitalLabEngine, agent: AgentRec, args: dict[str, Any], ev: dict[str, Any]) -> Out:
+def kill_switch(
+    eng: HospitalLabEngine, agent: AgentRec, args: dict[str, Any], ev: dict[str, Any]
+) -> Out:
     eng.killed = True
     return ["KILL_SWITCH_ENGAGED"], []
 
 
-def audit_chain(eng: HospitalLabEngine, agent: AgentRec, args: dict[str, Any], ev: dict[str, Any]) -> Out:
+def audit_chain(
+    eng: HospitalLabEngine, agent: AgentRec, args: dict[str, Any], ev: dict[str, Any]
+) -> Out:
     if not eng.record_log:
         return "EVENT.BAD_ARGS"
     if eng.audit_chain():
@@ -325,10 +359,20 @@ def tick(eng: HospitalLabEngine, agent: AgentRec, args: dict[str, Any], ev: dict
 
 
 HANDLERS = {
-    "NOOP": tick, "TICK": tick, "MOVE": move, "OPEN_DOOR": open_door, "CLOSE_DOOR": close_door,
-    "MINT_TOKEN": mint_token, "APPROVE_TOKEN": approve_token, "REVOKE_TOKEN": revoke_token,
-    "DISPATCH_TRANSPORT": dispatch_transport, "CHAIN_OF_CUSTODY_SIGN": custody_sign,
-    "RECEIVE_TRANSPORT": receive_transport, "THROTTLE_AGENT": throttle_agent,
-    "FREEZE_ZONE": freeze_zone, "UNFREEZE_ZONE": unfreeze_zone, "KILL_SWITCH": kill_switch,
+    "NOOP": tick,
+    "TICK": tick,
+    "MOVE": move,
+    "OPEN_DOOR": open_door,
+    "CLOSE_DOOR": close_door,
+    "MINT_TOKEN": mint_token,
+    "APPROVE_TOKEN": approve_token,
+    "REVOKE_TOKEN": revoke_token,
+    "DISPATCH_TRANSPORT": dispatch_transport,
+    "CHAIN_OF_CUSTODY_SIGN": custody_sign,
+    "RECEIVE_TRANSPORT": receive_transport,
+    "THROTTLE_AGENT": throttle_agent,
+    "FREEZE_ZONE": freeze_zone,
+    "UNFREEZE_ZONE": unfreeze_zone,
+    "KILL_SWITCH": kill_switch,
     "AUDIT_CHAIN": audit_chain,
 }

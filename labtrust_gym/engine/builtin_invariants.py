@@ -18,7 +18,11 @@ def zone_adjacency(eng: Any, ev: dict[str, Any], params: dict[str, Any]) -> Resu
     prev = eng.ctx_prev_zone
     if agent.zone_id == prev or agent.zone_id in eng.policy.neighbors[prev]:
         return _PASS
-    return False, "ZONE.NOT_ADJACENT", {"agent_id": agent.agent_id, "from": prev, "to": agent.zone_id}
+    return (
+        False,
+        "ZONE.NOT_ADJACENT",
+        {"agent_id": agent.agent_id, "from": prev, "to": agent.zone_id},
+    )
 
 
 def zone_colocation(eng: Any, ev: dict[str, Any], params: dict[str, Any]) -> Result:
@@ -108,7 +112,9 @@ def stability_within_window(eng: Any, ev: dict[str, Any], params: dict[str, Any]
     return _PASS
 
 
-def cold_chain_no_excursion_accepted(eng: Any, ev: dict[str, Any], params: dict[str, Any]) -> Result:
+def cold_chain_no_excursion_accepted(
+    eng: Any, ev: dict[str, Any], params: dict[str, Any]
+) -> Result:
     s = eng.specimens.get(ev["args"].get("specimen_id"))
     if s is None:
         return None

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import heapq
 from collections import deque
+from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
@@ -20,7 +21,15 @@ if TYPE_CHECKING:
 
 # timeline kinds, ordered so that at equal times faults/QC come before completions
 ARRIVAL, FAULT, FAULT_END, MAINT_START, MAINT_END, QC_FAIL, RUN_DONE, TRANSPORT = (
-    "arrival", "fault", "fault_end", "maint_start", "maint_end", "qc_fail", "run_done", "transport")
+    "arrival",
+    "fault",
+    "fault_end",
+    "maint_start",
+    "maint_end",
+    "qc_fail",
+    "run_done",
+    "transport",
+)
 
 
 def next_hop_table(zone_ids: list[str], neighbors: dict[str, dict[str, str | None]]) -> np.ndarray:
@@ -72,8 +81,9 @@ def _emit(eng: HospitalLabEngine, emit: str, ident: str) -> None:
 def _arrival(eng: HospitalLabEngine, a: dict[str, Any]) -> None:
     pol = eng.policy
     panel = pol.panels[a["panel"]]
-    s = SpecimenRec(a, panel["route"], a.get("site_id", eng.lab_site_id),
-                    a.get("container", panel["container"]))
+    s = SpecimenRec(
+        a, panel["route"], a.get("site_id", eng.lab_site_id), a.get("container", panel["container"])
+    )
     eng.specimens[s.specimen_id] = s
     eng.stage_counts["arrived"] += 1
     _emit(eng, "SPECIMEN_ARRIVED", s.specimen_id)
@@ -168,7 +178,9 @@ def generate_result(eng: HospitalLabEngine, s: SpecimenRec, device_id: str) -> R
     """Analyte values from the seeded RNG; a result is critical with the configured rate."""
     rng = eng.rng
     analytes = eng.policy.analytes[s.panel]
-    can_crit = [a for a in analytes if a["critical_low"] is not None or a["critical_high"] is not None]
+    can_crit = [
+        a for a in analytes if a["critical_low"] is not None or a["critical_high"] is not None
+    ]
     crit_name = None
     if can_crit and (s.force_critical or rng.random() < eng.critical_rate):
         crit_name = can_crit[rng.randrange(len(can_crit))]["analyte"]
@@ -210,7 +222,13 @@ def _transport(eng: HospitalLabEngine, consignment_id: str) -> None:
         _emit(eng, "TEMPERATURE_EXCURSION", consignment_id)
 
 
-_DISPATCH = {
-    ARRIVAL: _arrival, FAULT: _fault, FAULT_END: _fault_end, MAINT_START: _maint_start,
-    MAINT_END: _maint_end, QC_FAIL: _qc_fail, RUN_DONE: _run_done, TRANSPORT: _transport,
+_DISPATCH: dict[str, Callable[[Any, Any], None]] = {
+    ARRIVAL: _arrival,
+    FAULT: _fault,
+    FAULT_END: _fault_end,
+    MAINT_START: _maint_start,
+    MAINT_END: _maint_end,
+    QC_FAIL: _qc_fail,
+    RUN_DONE: _run_done,
+    TRANSPORT: _transport,
 }

@@ -65,9 +65,14 @@ class HospitalLabEngine:
         self.chain_frozen = False
 
     # ------------------------------------------------------------------ reset
-    def reset(self, initial_state: dict[str, Any] | None = None, *, deterministic: bool = True,
-              rng_seed: int = 0) -> dict[str, Any]:
-        """Build the episode from ``initial_state`` (default lab if None); returns ``chain_head``."""
+    def reset(
+        self,
+        initial_state: dict[str, Any] | None = None,
+        *,
+        deterministic: bool = True,
+        rng_seed: int = 0,
+    ) -> dict[str, Any]:
+        """Build the episode from ``initial_state`` (None = default lab); returns the chain head."""
         pol = load_policy(self.policy_root)
         self.policy: CompiledPolicy = pol
         st = validate_initial_state(initial_state, pol)
@@ -82,7 +87,9 @@ class HospitalLabEngine:
         self._action_zones = pol.action_zones
         for at in pol.actions:
             if at not in HANDLERS:
-                raise InvalidInputError(f"Action {at!r} in the action catalog has no engine handler.")
+                raise InvalidInputError(
+                    f"Action {at!r} in the action catalog has no engine handler."
+                )
 
         # zones, doors
         self.zone_ids = list(pol.zone_ids)
@@ -95,7 +102,9 @@ class HospitalLabEngine:
         self.door_open = np.zeros(len(self.door_ids), dtype=np.int8)
         self.zone_frozen = np.zeros(nz, dtype=np.int8)
         self.frozen_zones: set[str] = set()
-        self.zone_restricted = np.array([z in pol.restricted_zones for z in self.zone_ids], dtype=np.int8)
+        self.zone_restricted = np.array(
+            [z in pol.restricted_zones for z in self.zone_ids], dtype=np.int8
+        )
         self.zone_adjacency = np.zeros((nz, nz), dtype=np.int8)
         for z, nbrs in pol.neighbors.items():
             for n in nbrs:
@@ -109,14 +118,18 @@ class HospitalLabEngine:
         self.agent_ids = []
         for i, a in enumerate(st["agents"]):
             role = a["role"]
-            self.agents[a["agent_id"]] = AgentRec(a["agent_id"], i, role,
-                                                  pol.roles.get(role) if role else None, a["zone_id"])
+            self.agents[a["agent_id"]] = AgentRec(
+                a["agent_id"], i, role, pol.roles.get(role) if role else None, a["zone_id"]
+            )
             self.agent_ids.append(a["agent_id"])
         self.agent_index = {a: i for i, a in enumerate(self.agent_ids)}
         na = len(self.agent_ids)
-        self.agent_zone = np.array([self.zone_index[a["zone_id"]] for a in st["agents"]], dtype=np.int32)
-        self.agent_role = np.array([role_index[a["role"]] if a["role"] else -1 for a in st["agents"]],
-                                   dtype=np.int16)
+        self.agent_zone = np.array(
+            [self.zone_index[a["zone_id"]] for a in st["agents"]], dtype=np.int32
+        )
+        self.agent_role = np.array(
+            [role_index[a["role"]] if a["role"] else -1 for a in st["agents"]], dtype=np.int16
+        )
         self.agent_throttled_until = np.full(na, -np.inf, dtype=np.float64)
 
         # devices
@@ -130,26 +143,49 @@ class HospitalLabEngine:
             spec = pol.device_types[d["device_type"]]
             if "queue_max" in d:
                 spec = {**spec, "queue_max": d["queue_max"]}
-            reagent = d.get("reagent", spec["reagent_stock"]) if spec["reagent_stock"] is not None else None
-            rec = DeviceRec(d["device_id"], i, d["device_type"], d["zone_id"], spec, reagent,
-                            d.get("qc_state", "pass"))
+            reagent = (
+                d.get("reagent", spec["reagent_stock"])
+                if spec["reagent_stock"] is not None
+                else None
+            )
+            rec = DeviceRec(
+                d["device_id"],
+                i,
+                d["device_type"],
+                d["zone_id"],
+                spec,
+                reagent,
+                d.get("qc_state", "pass"),
+            )
             self.devices[d["device_id"]] = rec
             self.device_ids.append(d["device_id"])
             self.devices_by_type[d["device_type"]].append(d["device_id"])
         self.device_index = {d: i for i, d in enumerate(self.device_ids)}
         nd = len(self.device_ids)
-        self.device_zone = np.array([self.zone_index[d["zone_id"]] for d in st["devices"]], dtype=np.int32)
-        self.device_type = np.array([dtype_index[d["device_type"]] for d in st["devices"]], dtype=np.int16)
+        self.device_zone = np.array(
+            [self.zone_index[d["zone_id"]] for d in st["devices"]], dtype=np.int32
+        )
+        self.device_type = np.array(
+            [dtype_index[d["device_type"]] for d in st["devices"]], dtype=np.int16
+        )
         self.device_queue_len = np.zeros(nd, dtype=np.int32)
         self.device_busy = np.zeros(nd, dtype=np.int8)
         self.device_busy_until = np.zeros(nd, dtype=np.float64)
         self.device_fault = np.zeros(nd, dtype=np.int8)
-        self.device_qc_fail = np.array([self.devices[d].qc_state == "fail" for d in self.device_ids],
-                                       dtype=np.int8)
-        self.device_reagent = np.array([-1 if self.devices[d].reagent is None else self.devices[d].reagent
-                                        for d in self.device_ids], dtype=np.int32)
+        self.device_qc_fail = np.array(
+            [self.devices[d].qc_state == "fail" for d in self.device_ids], dtype=np.int8
+        )
+        self.device_reagent = np.array(
+            [
+                -1 if self.devices[d].reagent is None else self.devices[d].reagent
+                for d in self.device_ids
+            ],
+            dtype=np.int32,
+        )
         self.work_by_device_type = np.zeros(len(self.device_type_ids), dtype=np.int32)
-        self._ready_by_type: dict[str, dict[str, SpecimenRec]] = {t: {} for t in self.device_type_ids}
+        self._ready_by_type: dict[str, dict[str, SpecimenRec]] = {
+            t: {} for t in self.device_type_ids
+        }
 
         # specimens, results, tokens, transport
         self.specimens: dict[str, SpecimenRec] = {}
@@ -159,8 +195,20 @@ class HospitalLabEngine:
         self.crit_pending: dict[str, ResultRec] = {}
         self.released: list[dict[str, Any]] = []
         self.stage_counts: dict[str, int] = dict.fromkeys(
-            ("arrived", "in_transit", "accessioned", "accepted", "held", "rejected", "queued",
-             "running", "staged", "resulted"), 0)
+            (
+                "arrived",
+                "in_transit",
+                "accessioned",
+                "accepted",
+                "held",
+                "rejected",
+                "queued",
+                "running",
+                "staged",
+                "resulted",
+            ),
+            0,
+        )
         self.n_released = 0
         self.n_critical_pending = 0
         self.n_results_awaiting_release = 0
@@ -168,9 +216,13 @@ class HospitalLabEngine:
         self._token_seq = 0
         self._consignment_seq = 0
         for t in st["tokens"]:
-            tok = TokenRec(t["token_id"], t["token_type"], dict(t["scope"]), t.get("holder_agent_id"), None)
+            tok = TokenRec(
+                t["token_id"], t["token_type"], dict(t["scope"]), t.get("holder_agent_id"), None
+            )
             tok.status = "active"
-            tok.expires_t_s = float(t.get("expires_t_s", self.now_s + pol.token_types[t["token_type"]]["ttl_s"]))
+            tok.expires_t_s = float(
+                t.get("expires_t_s", self.now_s + pol.token_types[t["token_type"]]["ttl_s"])
+            )
             self.tokens[tok.token_id] = tok
 
         from labtrust_gym.engine.signing import KeyRing
@@ -185,14 +237,22 @@ class HospitalLabEngine:
 
         # invariants (handlers resolved once per reset)
         self.invariants: list[CompiledInvariant] = compile_invariants(
-            pol, self._overlays, st["extra_invariants"])
+            pol, self._overlays, st["extra_invariants"]
+        )
         self._inv_by_action: dict[str, tuple[CompiledInvariant, ...]] = {}
         for at in pol.actions:
             self._inv_by_action[at] = tuple(inv for inv in self.invariants if inv.applies_to(at))
         # one lookup per step: (arg spec, needs reason_code, handler, invariants, allowed zones)
-        self._plan = {at: (spec["args"], spec["needs_reason_code"], HANDLERS[at],
-                           self._inv_by_action[at], pol.action_zones.get(at))
-                      for at, spec in pol.actions.items()}
+        self._plan = {
+            at: (
+                spec["args"],
+                spec["needs_reason_code"],
+                HANDLERS[at],
+                self._inv_by_action[at],
+                pol.action_zones.get(at),
+            )
+            for at, spec in pol.actions.items()
+        }
 
         # chain
         self._head = GENESIS_HASH
@@ -205,8 +265,11 @@ class HospitalLabEngine:
             self._stream = None
         if self._log_path:
             self._stream = LogStream(self._log_path, self._log_fsync)
-        self.stats: dict[str, Any] = {"blocked": 0, "blocked_by_reason": {},
-                                      "violations_by_invariant": {}}
+        self.stats: dict[str, Any] = {
+            "blocked": 0,
+            "blocked_by_reason": {},
+            "violations_by_invariant": {},
+        }
         self.n_accepted = 0
         self.violation_log: list[dict[str, Any]] = []
         # per-step context read by invariant handlers
@@ -224,7 +287,9 @@ class HospitalLabEngine:
     def advance_to(self, t_s: float) -> None:
         """Move the clock to ``t_s`` processing every clock effect due by then (see docs)."""
         if t_s < self.now_s:
-            raise InvalidInputError(f"advance_to({t_s}) is earlier than the engine clock {self.now_s}.")
+            raise InvalidInputError(
+                f"advance_to({t_s}) is earlier than the engine clock {self.now_s}."
+            )
         clock.advance(self, float(t_s))
 
     def drain_system_emits(self) -> list[dict[str, Any]]:
@@ -239,10 +304,19 @@ class HospitalLabEngine:
         br = st["blocked_by_reason"]
         br[code] = br.get(code, 0) + 1
         h = self._head
-        return {"event_id": ev.get("event_id") if type(ev) is dict else None, "status": "BLOCKED",
-                "emits": [], "violations": [], "blocked_reason_code": code, "token_consumed": [],
-                "hashchain": {"head_hash": h, "length": self._length,
-                              "last_event_hash": h if self._length else None}}
+        return {
+            "event_id": ev.get("event_id") if type(ev) is dict else None,
+            "status": "BLOCKED",
+            "emits": [],
+            "violations": [],
+            "blocked_reason_code": code,
+            "token_consumed": [],
+            "hashchain": {
+                "head_hash": h,
+                "length": self._length,
+                "last_event_hash": h if self._length else None,
+            },
+        }
 
     def step(self, ev: dict[str, Any]) -> dict[str, Any]:
         """Validate and apply one event; never raises for bad input (see docs/engine.md)."""
@@ -253,12 +327,17 @@ class HospitalLabEngine:
         if type(ev) is not dict:
             return self._blocked(ev, "EVENT.MALFORMED")
         get = ev.get
-        t = get("t_s")
+        t: Any = get("t_s")
         agent_id = get("agent_id")
         at = get("action_type")
         tt = type(t)
-        if ((tt is not int and tt is not float) or type(agent_id) is not str
-                or type(at) is not str or t != t or t == _INF):
+        if (
+            (tt is not int and tt is not float)
+            or type(agent_id) is not str
+            or type(at) is not str
+            or t != t
+            or t == _INF
+        ):
             return self._blocked(ev, "EVENT.MALFORMED")
         args = get("args")
         if args is None:
@@ -303,10 +382,19 @@ class HospitalLabEngine:
         head = self._head
         if at == "NOOP":
             self.n_accepted += 1
-            return {"event_id": eid, "status": "ACCEPTED", "emits": [], "violations": [],
-                    "blocked_reason_code": None, "token_consumed": [],
-                    "hashchain": {"head_hash": head, "length": length,
-                                  "last_event_hash": head if length else None}}
+            return {
+                "event_id": eid,
+                "status": "ACCEPTED",
+                "emits": [],
+                "violations": [],
+                "blocked_reason_code": None,
+                "token_consumed": [],
+                "hashchain": {
+                    "head_hash": head,
+                    "length": length,
+                    "last_event_hash": head if length else None,
+                },
+            }
         if self.frozen_zones and agent.zone_id in self.frozen_zones:
             return self._blocked(ev, "ENF.ZONE_FROZEN")
         arg_spec, needs_rc, handler, invs, az = plan
@@ -340,8 +428,13 @@ class HospitalLabEngine:
                     continue
                 if r[0]:
                     if self.report_passing:
-                        violations.append({"invariant_id": inv.invariant_id, "status": "PASS",
-                                           "reason_code": None})
+                        violations.append(
+                            {
+                                "invariant_id": inv.invariant_id,
+                                "status": "PASS",
+                                "reason_code": None,
+                            }
+                        )
                     continue
                 self._violation(inv, r, agent, emits, violations)
             if self.ctx_started:
@@ -349,10 +442,24 @@ class HospitalLabEngine:
                 self.ctx_overrides = set()
         length += 1
         self._length = length
-        rec = (b'{"event":' + ev_bytes + b',"outcome":'
-               + _dumps({"emits": emits, "seq": length, "t_s": now, "token_consumed": consumed,
-                         "violations": violations}, option=_SORT)
-               + b',"prev_hash":"' + self._head_b + b'"}')
+        rec = (
+            b'{"event":'
+            + ev_bytes
+            + b',"outcome":'
+            + _dumps(
+                {
+                    "emits": emits,
+                    "seq": length,
+                    "t_s": now,
+                    "token_consumed": consumed,
+                    "violations": violations,
+                },
+                option=_SORT,
+            )
+            + b',"prev_hash":"'
+            + self._head_b
+            + b'"}'
+        )
         h = _sha256(rec).hexdigest()
         self._head = h
         self._head_b = hb = h.encode()
@@ -363,19 +470,42 @@ class HospitalLabEngine:
         elif self._stream is not None:
             self._stream.write(line_bytes(h, rec))
         self.n_accepted += 1
-        return {"event_id": eid, "status": "ACCEPTED", "emits": emits, "violations": violations,
-                "blocked_reason_code": None, "token_consumed": consumed,
-                "hashchain": {"head_hash": h, "length": length, "last_event_hash": h}}
+        return {
+            "event_id": eid,
+            "status": "ACCEPTED",
+            "emits": emits,
+            "violations": violations,
+            "blocked_reason_code": None,
+            "token_consumed": consumed,
+            "hashchain": {"head_hash": h, "length": length, "last_event_hash": h},
+        }
 
-    def _violation(self, inv: CompiledInvariant, r: Any, agent: AgentRec, emits: list[str],
-                   violations: list[dict[str, Any]]) -> None:
-        violations.append({"invariant_id": inv.invariant_id, "status": "VIOLATION",
-                           "reason_code": r[1] or inv.reason_code})
+    def _violation(
+        self,
+        inv: CompiledInvariant,
+        r: Any,
+        agent: AgentRec,
+        emits: list[str],
+        violations: list[dict[str, Any]],
+    ) -> None:
+        violations.append(
+            {
+                "invariant_id": inv.invariant_id,
+                "status": "VIOLATION",
+                "reason_code": r[1] or inv.reason_code,
+            }
+        )
         vb = self.stats["violations_by_invariant"]
         vb[inv.invariant_id] = vb.get(inv.invariant_id, 0) + 1
-        self.violation_log.append({"t_s": self.now_s, "invariant_id": inv.invariant_id,
-                                   "reason_code": r[1] or inv.reason_code,
-                                   "agent_id": agent.agent_id, "details": r[2]})
+        self.violation_log.append(
+            {
+                "t_s": self.now_s,
+                "invariant_id": inv.invariant_id,
+                "reason_code": r[1] or inv.reason_code,
+                "agent_id": agent.agent_id,
+                "details": r[2],
+            }
+        )
         if inv.enforcement is not None:
             actions_trust.apply_enforcement(self, agent, inv.enforcement)
             emits.append("ENFORCEMENT_APPLIED")
@@ -387,13 +517,18 @@ class HospitalLabEngine:
 
     # ------------------------------------------------------------------ chain & log
     def chain_head(self) -> dict[str, Any]:
-        return {"head_hash": self._head, "length": self._length,
-                "last_event_hash": self._head if self._length else None}
+        return {
+            "head_hash": self._head,
+            "length": self._length,
+            "last_event_hash": self._head if self._length else None,
+        }
 
     def episode_log_lines(self) -> list[bytes]:
         """The episode log as JSONL lines (bytes, no newline)."""
         if not self.record_log:
-            raise InvalidInputError("The episode log was not recorded (engine config record_log=False).")
+            raise InvalidInputError(
+                "The episode log was not recorded (engine config record_log=False)."
+            )
         return list(self._log)
 
     def write_episode_log(self, path: str | Path) -> Path:
@@ -442,16 +577,38 @@ class HospitalLabEngine:
             "results": {k: v.as_dict() for k, v in self.results.items()},
             "tokens": {k: v.as_dict() for k, v in self.tokens.items()},
             "consignments": {k: v.as_dict() for k, v in self.consignments.items()},
-            "doors_open": dict(self.doors_open), "frozen_zones": sorted(self.frozen_zones),
-            "killed": self.killed, "chain": self.chain_head(), "log_len": len(self._log),
-            "chain_frozen": self.chain_frozen, "released": list(self.released),
-            "stage_counts": dict(self.stage_counts), "timeline": list(self.timeline),
-            "views": {n: getattr(self, n).tolist() for n in (
-                "agent_zone", "agent_throttled_until", "device_queue_len", "device_busy",
-                "device_busy_until", "device_fault", "device_qc_fail", "device_reagent",
-                "zone_frozen", "door_open", "work_by_device_type")},
-            "counters": [self.n_released, self.n_critical_pending, self.n_results_awaiting_release,
-                         self._token_seq, self._consignment_seq],
+            "doors_open": dict(self.doors_open),
+            "frozen_zones": sorted(self.frozen_zones),
+            "killed": self.killed,
+            "chain": self.chain_head(),
+            "log_len": len(self._log),
+            "chain_frozen": self.chain_frozen,
+            "released": list(self.released),
+            "stage_counts": dict(self.stage_counts),
+            "timeline": list(self.timeline),
+            "views": {
+                n: getattr(self, n).tolist()
+                for n in (
+                    "agent_zone",
+                    "agent_throttled_until",
+                    "device_queue_len",
+                    "device_busy",
+                    "device_busy_until",
+                    "device_fault",
+                    "device_qc_fail",
+                    "device_reagent",
+                    "zone_frozen",
+                    "door_open",
+                    "work_by_device_type",
+                )
+            },
+            "counters": [
+                self.n_released,
+                self.n_critical_pending,
+                self.n_results_awaiting_release,
+                self._token_seq,
+                self._consignment_seq,
+            ],
             "ready": {t: sorted(d) for t, d in self._ready_by_type.items()},
             "rng": self.rng.getstate(),
         }
@@ -477,18 +634,26 @@ class HospitalLabEngine:
         in service order: STAT > URGENT > ROUTINE, then arrival time, then id."""
         ready = self._ready_by_type.get(device_type)
         if ready is None:
-            raise InvalidInputError(f"Unknown device type {device_type!r}; known: {self.device_type_ids}.")
+            raise InvalidInputError(
+                f"Unknown device type {device_type!r}; known: {self.device_type_ids}."
+            )
         if not ready:
             return []
         rank = PRIORITY_RANK
-        return [s.specimen_id for s in sorted(
-            ready.values(), key=lambda s: (rank[s.priority], s.arrival_t_s, s.specimen_id))]
+        return [
+            s.specimen_id
+            for s in sorted(
+                ready.values(), key=lambda s: (rank[s.priority], s.arrival_t_s, s.specimen_id)
+            )
+        ]
 
     def push_timeline(self, t: float, kind: str, payload: Any) -> None:
         self._tl_seq += 1
         heapq.heappush(self.timeline, (t, self._tl_seq, kind, payload))
 
 
-def create_engine(workflow_spec: Any = None, config: dict[str, Any] | None = None) -> HospitalLabEngine:
+def create_engine(
+    workflow_spec: Any = None, config: dict[str, Any] | None = None
+) -> HospitalLabEngine:
     """The ``hospital_lab`` domain factory."""
     return HospitalLabEngine(workflow_spec, config)

@@ -23,16 +23,28 @@ def render_reference_markdown(root: Path | str | None = None) -> str:
     from labtrust_gym.engine.policy import load_policy
 
     pol = load_policy(root)
-    lines = [BEGIN_MARKER, "", "### Engine actions (hospital_lab)", "",
-             "| action_type | args | roles | description |", "|---|---|---|---|"]
+    lines = [
+        BEGIN_MARKER,
+        "",
+        "### Engine actions (hospital_lab)",
+        "",
+        "| action_type | args | roles | description |",
+        "|---|---|---|---|",
+    ]
     for spec in pol.raw["actions"]["actions"]:
         at = spec["action_type"]
-        args = ", ".join(f"`{n}: {t}`" for n, t in spec["args"].items()) or "–"
+        args = ", ".join(f"`{n}: {t}`" for n, t in spec["args"].items()) or "-"
         if spec.get("needs_reason_code"):
             args += " + event `reason_code`"
-        roles = ", ".join(r for r in sorted(pol.roles) if at in pol.roles[r].actions) or "–"
+        roles = ", ".join(r for r in sorted(pol.roles) if at in pol.roles[r].actions) or "-"
         lines.append(f"| `{at}` | {args} | {roles} | {_cell(spec['description'])} |")
-    lines += ["", "### Engine reason codes", "", "| code | severity | description |", "|---|---|---|"]
+    lines += [
+        "",
+        "### Engine reason codes",
+        "",
+        "| code | severity | description |",
+        "|---|---|---|",
+    ]
     for c in sorted(pol.reason_codes):
         entry = pol.reason_codes[c]
         lines.append(f"| `{c}` | {entry['severity']} | {_cell(entry['description'])} |")
@@ -46,7 +58,7 @@ def extract_block(text: str) -> str | None:
     end = text.find(END_MARKER)
     if start < 0 or end < start:
         return None
-    return text[start:end + len(END_MARKER)] + "\n"
+    return text[start : end + len(END_MARKER)] + "\n"
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -60,8 +72,10 @@ def main(argv: list[str] | None = None) -> int:
         sys.stdout.write(block)
         return 0
     target = get_repo_root() / "docs" / "engine_reference.md"
-    header = ("# Engine reference (generated)\n\nGenerated from policy by "
-              "`python -m labtrust_gym.engine.docs_gen`; do not edit by hand.\n\n")
+    header = (
+        "# Engine reference (generated)\n\nGenerated from policy by "
+        "`python -m labtrust_gym.engine.docs_gen`; do not edit by hand.\n\n"
+    )
     atomic_write_text(target, header + block)
     sys.stdout.write(f"wrote {target}\n")
     return 0

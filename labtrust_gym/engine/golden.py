@@ -36,14 +36,18 @@ def base_state() -> dict[str, Any]:
     }
 
 
-def load_scenarios(root: Path | str | None = None, path: Path | str | None = None) -> list[dict[str, Any]]:
+def load_scenarios(
+    root: Path | str | None = None, path: Path | str | None = None
+) -> list[dict[str, Any]]:
     from labtrust_gym.config import get_repo_root, policy_path
     from labtrust_gym.fileio import load_yaml, validate_with_schema
 
     base = Path(root) if root is not None else get_repo_root()
     p = Path(path) if path is not None else policy_path(base, *GOLDEN_FILE)
     doc = load_yaml(p)
-    validate_with_schema(doc, policy_path(base, *GOLDEN_SCHEMA), what=f"Golden scenarios {str(p)!r}")
+    validate_with_schema(
+        doc, policy_path(base, *GOLDEN_SCHEMA), what=f"Golden scenarios {str(p)!r}"
+    )
     ids = [s["id"] for s in doc["scenarios"]]
     dupes = sorted({i for i in ids if ids.count(i) > 1})
     if dupes:
@@ -70,9 +74,13 @@ def _build_event(eng: Any, sc: dict[str, Any], step: dict[str, Any], n: int) -> 
 
     if "raw" in step:
         return copy.deepcopy(step["raw"])
-    ev: dict[str, Any] = {"event_id": f"{sc['id']}-{n}", "t_s": step.get("t", eng.now_s),
-                          "agent_id": step["agent"], "action_type": step["action"],
-                          "args": copy.deepcopy(step.get("args") or {})}
+    ev: dict[str, Any] = {
+        "event_id": f"{sc['id']}-{n}",
+        "t_s": step.get("t", eng.now_s),
+        "agent_id": step["agent"],
+        "action_type": step["action"],
+        "args": copy.deepcopy(step.get("args") or {}),
+    }
     for arg, (expr, fld) in (step.get("args_from_query") or {}).items():
         ev["args"][arg] = eng.query(expr)[fld]
     for k in ("token_refs", "reason_code", "key_id"):
@@ -118,14 +126,25 @@ def run_scenario(sc: dict[str, Any], root: Path | str | None = None) -> dict[str
             _check(failures, where, "blocked_reason_code", res["blocked_reason_code"], blocked)
             if "emits" in exp:
                 _check(failures, where, "emits", res["emits"], exp["emits"])
-            _check(failures, where, "violations", [v["invariant_id"] for v in res["violations"]
-                                                   if v["status"] == "VIOLATION"],
-                   exp.get("violations", []))
+            _check(
+                failures,
+                where,
+                "violations",
+                [v["invariant_id"] for v in res["violations"] if v["status"] == "VIOLATION"],
+                exp.get("violations", []),
+            )
             if "violation_codes" in exp:
-                _check(failures, where, "violation reason codes",
-                       [v["reason_code"] for v in res["violations"]], exp["violation_codes"])
+                _check(
+                    failures,
+                    where,
+                    "violation reason codes",
+                    [v["reason_code"] for v in res["violations"]],
+                    exp["violation_codes"],
+                )
             if "token_consumed" in exp:
-                _check(failures, where, "token_consumed", res["token_consumed"], exp["token_consumed"])
+                _check(
+                    failures, where, "token_consumed", res["token_consumed"], exp["token_consumed"]
+                )
         emitted = [e["emit"] for e in eng.drain_system_emits()]
         if "system_emits" in step:
             _check(failures, where, "system emits", emitted, step["system_emits"])
@@ -139,8 +158,9 @@ def run_scenario(sc: dict[str, Any], root: Path | str | None = None) -> dict[str
     return {"id": sc["id"], "passed": not failures, "failures": failures, "steps": len(sc["steps"])}
 
 
-def run_golden(root: Path | str | None = None, path: Path | str | None = None,
-               only: list[str] | None = None) -> list[dict[str, Any]]:
+def run_golden(
+    root: Path | str | None = None, path: Path | str | None = None, only: list[str] | None = None
+) -> list[dict[str, Any]]:
     scenarios = load_scenarios(root, path)
     if only:
         known = {s["id"] for s in scenarios}

@@ -27,8 +27,9 @@ _MIDDLE = b'","record":'
 
 
 def _std_dumps(obj: Any) -> bytes:
-    return json.dumps(obj, sort_keys=True, separators=(",", ":"), ensure_ascii=False,
-                      allow_nan=False).encode("utf-8")
+    return json.dumps(
+        obj, sort_keys=True, separators=(",", ":"), ensure_ascii=False, allow_nan=False
+    ).encode("utf-8")
 
 
 def _make_dumps() -> Callable[[Any], bytes]:
@@ -59,8 +60,15 @@ def dumps_with_option() -> tuple[Callable[..., bytes], Any]:
 
 def record_bytes(event_bytes: bytes, outcome_bytes: bytes, prev_hash: str) -> bytes:
     """Canonical bytes of ``{"event", "outcome", "prev_hash"}`` from already-canonical parts."""
-    return b'{"event":' + event_bytes + b',"outcome":' + outcome_bytes + b',"prev_hash":"' \
-        + prev_hash.encode("ascii") + b'"}'
+    return (
+        b'{"event":'
+        + event_bytes
+        + b',"outcome":'
+        + outcome_bytes
+        + b',"prev_hash":"'
+        + prev_hash.encode("ascii")
+        + b'"}'
+    )
 
 
 def line_bytes(hash_hex: str, record: bytes) -> bytes:
@@ -69,8 +77,10 @@ def line_bytes(hash_hex: str, record: bytes) -> bytes:
 
 def _split_line(line: bytes, lineno: int) -> tuple[str, bytes]:
     if not (line.startswith(_PREFIX) and line.endswith(b"}") and line[73:84] == _MIDDLE):
-        raise ChainIntegrityError(f"Episode log line {lineno}: not a chain line "
-                                  '(expected {"hash":"<64 hex>","record":{...}}).')
+        raise ChainIntegrityError(
+            f"Episode log line {lineno}: not a chain line "
+            '(expected {"hash":"<64 hex>","record":{...}}).'
+        )
     h = line[9:73]
     try:
         hash_hex = h.decode("ascii")
@@ -92,17 +102,22 @@ def verify_chain(lines: Iterable[bytes | str]) -> dict[str, Any]:
             raise ChainIntegrityError(f"Episode log line {lineno}: empty line.")
         hash_hex, rec = _split_line(line, lineno)
         if hashlib.sha256(rec).hexdigest() != hash_hex:
-            raise ChainIntegrityError(f"Episode log line {lineno}: hash does not match the record "
-                                      "(the line was edited).")
+            raise ChainIntegrityError(
+                f"Episode log line {lineno}: hash does not match the record (the line was edited)."
+            )
         try:
             record = json.loads(rec)
         except ValueError:
-            raise ChainIntegrityError(f"Episode log line {lineno}: record is not valid JSON.") from None
+            raise ChainIntegrityError(
+                f"Episode log line {lineno}: record is not valid JSON."
+            ) from None
         if not isinstance(record, dict) or set(record) != {"event", "outcome", "prev_hash"}:
             raise ChainIntegrityError(f"Episode log line {lineno}: record has the wrong fields.")
         if record["prev_hash"] != prev:
-            raise ChainIntegrityError(f"Episode log line {lineno}: prev_hash does not link to line "
-                                      f"{lineno - 1} (a line was removed, inserted or reordered).")
+            raise ChainIntegrityError(
+                f"Episode log line {lineno}: prev_hash does not link to line "
+                f"{lineno - 1} (a line was removed, inserted or reordered)."
+            )
         outcome = record["outcome"]
         if not isinstance(outcome, dict) or outcome.get("seq") != lineno:
             raise ChainIntegrityError(f"Episode log line {lineno}: outcome.seq is not {lineno}.")
@@ -118,7 +133,9 @@ def read_log(path: str | os.PathLike[str]) -> list[bytes]:
     except FileNotFoundError:
         raise InvalidInputError(f"Episode log not found: {str(p)!r}.") from None
     except OSError as exc:
-        raise InvalidInputError(f"Cannot read episode log {str(p)!r}: {exc.strerror or exc}.") from None
+        raise InvalidInputError(
+            f"Cannot read episode log {str(p)!r}: {exc.strerror or exc}."
+        ) from None
     return [ln for ln in data.split(b"\n") if ln]
 
 

@@ -38,26 +38,30 @@ def _pick(rng: random.Random, mix: tuple[tuple[str, float], ...]) -> str:
     return mix[-1][0]
 
 
-def default_arrivals(seed: int = 0, n_specimens: int = 12, horizon_s: float = 3600.0,
-                     start_t_s: float = 0.0) -> list[dict[str, Any]]:
+def default_arrivals(
+    seed: int = 0, n_specimens: int = 12, horizon_s: float = 3600.0, start_t_s: float = 0.0
+) -> list[dict[str, Any]]:
     """A deterministic arrival schedule: ``n_specimens`` spread over ``horizon_s``."""
     rng = random.Random(seed)
     out = []
     for k in range(n_specimens):
         t = start_t_s + round(horizon_s * k / max(n_specimens, 1))
-        out.append({
-            "specimen_id": f"S{k + 1}",
-            "t_s": t,
-            "priority": _pick(rng, _PRIORITY_MIX),
-            "panel": _pick(rng, _PANEL_MIX),
-            "patient_id": f"P{1000 + k}",
-            "collected_t_s": max(0, t - 600),
-        })
+        out.append(
+            {
+                "specimen_id": f"S{k + 1}",
+                "t_s": t,
+                "priority": _pick(rng, _PRIORITY_MIX),
+                "panel": _pick(rng, _PANEL_MIX),
+                "patient_id": f"P{1000 + k}",
+                "collected_t_s": max(0, t - 600),
+            }
+        )
     return out
 
 
-def default_initial_state(seed: int = 0, n_specimens: int = 12,
-                          horizon_s: float = 3600.0) -> dict[str, Any]:
+def default_initial_state(
+    seed: int = 0, n_specimens: int = 12, horizon_s: float = 3600.0
+) -> dict[str, Any]:
     """The default lab (a fresh dict; callers may edit it)."""
     return {
         "start_t_s": 0,
@@ -98,8 +102,11 @@ def validate_initial_state(state: Any, policy: CompiledPolicy | None = None) -> 
             f"initial_state must be a mapping, got {type(state).__name__}; see docs/engine.md."
         )
     try:
-        validate_with_schema(state, policy_path(pol.root, "schemas", "engine_initial_state.v0.1.schema.json"),
-                             what="initial_state")
+        validate_with_schema(
+            state,
+            policy_path(pol.root, "schemas", "engine_initial_state.v0.1.schema.json"),
+            what="initial_state",
+        )
     except SchemaValidationError as exc:
         raise InvalidInputError(str(exc)) from None
     st = dict(state)
@@ -107,37 +114,57 @@ def validate_initial_state(state: Any, policy: CompiledPolicy | None = None) -> 
         st["agents"] = [{"agent_id": a, "role": r, "zone_id": z} for a, r, z in DEFAULT_AGENTS]
     if "devices" not in st:
         st["devices"] = [dict(d) for d in pol.default_devices]
-    for k in ("arrivals", "qc_failures", "device_faults", "maintenance", "transport_excursions",
-              "keys", "tokens", "extra_invariants"):
+    for k in (
+        "arrivals",
+        "qc_failures",
+        "device_faults",
+        "maintenance",
+        "transport_excursions",
+        "keys",
+        "tokens",
+        "extra_invariants",
+    ):
         st.setdefault(k, [])
     st.setdefault("start_t_s", 0)
     st.setdefault("strict_signatures", False)
     st.setdefault("lab_site_id", pol.lab_site_id)
     zones = set(pol.zone_ids)
     if st["lab_site_id"] not in pol.site_ids:
-        raise _bad("lab_site_id", f"unknown site {st['lab_site_id']!r}; known: {sorted(pol.site_ids)}.")
+        raise _bad(
+            "lab_site_id", f"unknown site {st['lab_site_id']!r}; known: {sorted(pol.site_ids)}."
+        )
     if not st["agents"]:
         raise _bad("agents", "at least one agent is required.")
     _unique(st["agents"], "agent_id", "agents")
     for i, a in enumerate(st["agents"]):
         role = a["role"]
         if role is not None and role not in pol.roles:
-            raise _bad(f"agents/{i}/role", f"unknown role {role!r}; known: {sorted(pol.roles)}."
-                       f"{did_you_mean(role, pol.roles)} Use null for an agent without a role.")
+            raise _bad(
+                f"agents/{i}/role",
+                f"unknown role {role!r}; known: {sorted(pol.roles)}."
+                f"{did_you_mean(role, pol.roles)} Use null for an agent without a role.",
+            )
         if a["zone_id"] not in zones:
-            raise _bad(f"agents/{i}/zone_id", f"unknown zone {a['zone_id']!r}.{did_you_mean(a['zone_id'], zones)}")
+            raise _bad(
+                f"agents/{i}/zone_id",
+                f"unknown zone {a['zone_id']!r}.{did_you_mean(a['zone_id'], zones)}",
+            )
     _unique(st["devices"], "device_id", "devices")
     devices = {d["device_id"] for d in st["devices"]}
     for i, d in enumerate(st["devices"]):
         if d["device_type"] not in pol.device_types:
-            raise _bad(f"devices/{i}/device_type", f"unknown device type {d['device_type']!r}; "
-                       f"known: {sorted(pol.device_types)}.")
+            raise _bad(
+                f"devices/{i}/device_type",
+                f"unknown device type {d['device_type']!r}; known: {sorted(pol.device_types)}.",
+            )
         if d["zone_id"] not in zones:
             raise _bad(f"devices/{i}/zone_id", f"unknown zone {d['zone_id']!r}.")
     _unique(st["arrivals"], "specimen_id", "arrivals")
     for i, a in enumerate(st["arrivals"]):
         if a["panel"] not in pol.panels:
-            raise _bad(f"arrivals/{i}/panel", f"unknown panel {a['panel']!r}; known: {sorted(pol.panels)}.")
+            raise _bad(
+                f"arrivals/{i}/panel", f"unknown panel {a['panel']!r}; known: {sorted(pol.panels)}."
+            )
         site = a.get("site_id", st["lab_site_id"])
         if site not in pol.site_ids:
             raise _bad(f"arrivals/{i}/site_id", f"unknown site {site!r}.")
@@ -159,8 +186,10 @@ def validate_initial_state(state: Any, policy: CompiledPolicy | None = None) -> 
     for i, t in enumerate(st["tokens"]):
         tt = pol.token_types.get(t["token_type"])
         if tt is None:
-            raise _bad(f"tokens/{i}/token_type", f"unknown token type {t['token_type']!r}; "
-                       f"known: {sorted(pol.token_types)}.")
+            raise _bad(
+                f"tokens/{i}/token_type",
+                f"unknown token type {t['token_type']!r}; known: {sorted(pol.token_types)}.",
+            )
         if not isinstance(t["scope"].get(tt["scope_key"]), str):
             raise _bad(f"tokens/{i}/scope", f"needs a string {tt['scope_key']!r}.")
     return st

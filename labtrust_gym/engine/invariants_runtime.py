@@ -20,7 +20,9 @@ from labtrust_gym.plugins import registry
 InvariantHandler = Callable[[Any, dict[str, Any], dict[str, Any]], Any]
 
 
-def register_invariant_handler(logic_type: str, check_name: str, handler: InvariantHandler, *, replace: bool = False) -> None:
+def register_invariant_handler(
+    logic_type: str, check_name: str, handler: InvariantHandler, *, replace: bool = False
+) -> None:
     registry("invariant_handlers").register(f"{logic_type}.{check_name}", handler, replace=replace)
 
 
@@ -55,13 +57,17 @@ def load_registry_file(path: str | Path, root: Path) -> list[dict[str, Any]]:
     if not p.is_absolute() and not p.exists():
         p = policy_path(root, str(path))
     doc = load_yaml(p)
-    validate_with_schema(doc, policy_path(root, "schemas", "invariant_registry.v0.1.schema.json"),
-                         what=f"Invariant registry {str(p)!r}")
+    validate_with_schema(
+        doc,
+        policy_path(root, "schemas", "invariant_registry.v0.1.schema.json"),
+        what=f"Invariant registry {str(p)!r}",
+    )
     return list(doc["invariants"])
 
 
-def compile_invariants(policy: Any, overlays: list[str | Path],
-                       extra: list[dict[str, Any]]) -> list[CompiledInvariant]:
+def compile_invariants(
+    policy: Any, overlays: list[str | Path], extra: list[dict[str, Any]]
+) -> list[CompiledInvariant]:
     """Merge base registry, overlay files and ``initial_state.extra_invariants`` (later entries
     with the same id replace earlier ones) and resolve every handler."""
     entries: dict[str, tuple[dict[str, Any], str]] = {}
@@ -81,11 +87,23 @@ def compile_invariants(policy: Any, overlays: list[str | Path],
         try:
             handler = get_invariant_handler(key)
         except LookupError as exc:
-            raise PolicyError(f"{source}: invariant {inv_id!r} needs handler {key!r}: {exc}") from None
+            raise PolicyError(
+                f"{source}: invariant {inv_id!r} needs handler {key!r}: {exc}"
+            ) from None
         if e["reason_code"] not in policy.reason_codes:
-            raise PolicyError(f"{source}: invariant {inv_id!r}: reason_code {e['reason_code']!r} is "
-                              "not in the reason-code registry.")
-        out.append(CompiledInvariant(inv_id, e["severity"], frozenset(e["scope"]["action_types"]),
-                                     handler, params, e["reason_code"],
-                                     policy.enforcement.get(inv_id)))
+            raise PolicyError(
+                f"{source}: invariant {inv_id!r}: reason_code {e['reason_code']!r} is "
+                "not in the reason-code registry."
+            )
+        out.append(
+            CompiledInvariant(
+                inv_id,
+                e["severity"],
+                frozenset(e["scope"]["action_types"]),
+                handler,
+                params,
+                e["reason_code"],
+                policy.enforcement.get(inv_id),
+            )
+        )
     return out

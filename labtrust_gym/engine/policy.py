@@ -25,12 +25,20 @@ POLICY_FILES: tuple[tuple[str, str, str, str], ...] = (
     ("keys", "keys", "key_registry.v0.1.yaml", "key_registry.v0.1.schema.json"),
     ("rbac", "rbac", "rbac_policy.v0.1.yaml", "rbac_policy.v0.1.schema.json"),
     ("tokens", "tokens", "token_types.v0.1.yaml", "token_types.v0.1.schema.json"),
-    ("reason_codes", "reason_codes", "reason_code_registry.v0.1.yaml",
-     "reason_code_registry.v0.1.schema.json"),
+    (
+        "reason_codes",
+        "reason_codes",
+        "reason_code_registry.v0.1.yaml",
+        "reason_code_registry.v0.1.schema.json",
+    ),
     ("emits", "emits", "emits_vocab.v0.1.yaml", "emits_vocab.v0.1.schema.json"),
     ("actions", "actions", "action_catalog.v0.1.yaml", "action_catalog.v0.1.schema.json"),
-    ("invariants", "invariants", "invariant_registry.v0.1.yaml",
-     "invariant_registry.v0.1.schema.json"),
+    (
+        "invariants",
+        "invariants",
+        "invariant_registry.v0.1.yaml",
+        "invariant_registry.v0.1.schema.json",
+    ),
     ("enforcement", "enforcement", "enforcement_map.v0.1.yaml", "enforcement_map.v0.1.schema.json"),
 )
 
@@ -142,11 +150,16 @@ def _compile(root: Path, files: dict[str, tuple[Path, Path]]) -> CompiledPolicy:
     zone_ids = [z["zone_id"] for z in zones_doc["zones"]]
     zone_set = set(zone_ids)
     _need(len(zone_set) == len(zone_ids), fz, "field 'zones': duplicate zone_id.")
-    doors = {d["door_id"]: {"max_open_s": float(d["max_open_s"]), "zones": ()} for d in zones_doc["doors"]}
+    doors = {
+        d["door_id"]: {"max_open_s": float(d["max_open_s"]), "zones": ()}
+        for d in zones_doc["doors"]
+    }
     neighbors: dict[str, dict[str, str | None]] = {z: {} for z in zone_ids}
     for i, e in enumerate(zones_doc["edges"]):
         a, b, door = e["a"], e["b"], e.get("door_id")
-        _need(a in zone_set and b in zone_set, fz, f"field 'edges/{i}': unknown zone {a!r} or {b!r}.")
+        _need(
+            a in zone_set and b in zone_set, fz, f"field 'edges/{i}': unknown zone {a!r} or {b!r}."
+        )
         if door is not None:
             _need(door in doors, fz, f"field 'edges/{i}/door_id': door {door!r} is not in 'doors'.")
             doors[door]["zones"] = (a, b)
@@ -156,7 +169,11 @@ def _compile(root: Path, files: dict[str, tuple[Path, Path]]) -> CompiledPolicy:
         _need(bool(d["zones"]), fz, f"field 'doors': door {door_id!r} is on no edge.")
     action_zones = {a: frozenset(zs) for a, zs in (zones_doc.get("action_zones") or {}).items()}
     for a, zs in action_zones.items():
-        _need(zs <= zone_set, fz, f"field 'action_zones/{a}': unknown zone in {sorted(zs - zone_set)}.")
+        _need(
+            zs <= zone_set,
+            fz,
+            f"field 'action_zones/{a}': unknown zone in {sorted(zs - zone_set)}.",
+        )
 
     fe = files["equipment"][0]
     eq = raw["equipment"]
@@ -167,16 +184,27 @@ def _compile(root: Path, files: dict[str, tuple[Path, Path]]) -> CompiledPolicy:
             _need(t in device_types, fe, f"field 'panels/{i}/route': unknown device type {t!r}.")
         panels[p["panel"]] = {**p, "route": tuple(p["route"])}
     for i, d in enumerate(eq["default_devices"]):
-        _need(d["device_type"] in device_types, fe, f"field 'default_devices/{i}/device_type': unknown {d['device_type']!r}.")
-        _need(d["zone_id"] in zone_set, fe, f"field 'default_devices/{i}/zone_id': unknown zone {d['zone_id']!r}.")
+        _need(
+            d["device_type"] in device_types,
+            fe,
+            f"field 'default_devices/{i}/device_type': unknown {d['device_type']!r}.",
+        )
+        _need(
+            d["zone_id"] in zone_set,
+            fe,
+            f"field 'default_devices/{i}/zone_id': unknown zone {d['zone_id']!r}.",
+        )
 
     fc = files["critical"][0]
     crit = raw["critical"]
     for p in panels:
         _need(p in crit["analytes"], fc, f"field 'analytes': panel {p!r} has no analytes.")
     tiers = sorted(crit["notification_ladder"]["tiers"], key=lambda t: t["tier"])
-    _need([t["tier"] for t in tiers] == list(range(1, len(tiers) + 1)), fc,
-          "field 'notification_ladder/tiers': tiers must be numbered 1..n.")
+    _need(
+        [t["tier"] for t in tiers] == list(range(1, len(tiers) + 1)),
+        fc,
+        "field 'notification_ladder/tiers': tiers must be numbered 1..n.",
+    )
     stability = {p: float(v["max_age_s"]) for p, v in raw["stability"]["limits"].items()}
 
     fs = files["sites"][0]
@@ -185,17 +213,23 @@ def _compile(root: Path, files: dict[str, tuple[Path, Path]]) -> CompiledPolicy:
     _need(sites_doc["lab_site_id"] in site_ids, fs, "field 'lab_site_id': not one of 'sites'.")
     routes = {r["route_id"]: r for r in sites_doc["routes"]}
     for rid, r in routes.items():
-        _need(r["from_site"] in site_ids and r["to_site"] in site_ids, fs, f"route {rid!r}: unknown site.")
+        _need(
+            r["from_site"] in site_ids and r["to_site"] in site_ids,
+            fs,
+            f"route {rid!r}: unknown site.",
+        )
 
-    fa = files["actions"][0]
     actions: dict[str, dict[str, Any]] = {}
     for a in raw["actions"]["actions"]:
         args = []
         for name, typ in a["args"].items():
             required = not typ.endswith("?")
             args.append((name, ARG_TYPES[typ.rstrip("?")], required))
-        actions[a["action_type"]] = {"args": tuple(args), "needs_reason_code": bool(a.get("needs_reason_code")),
-                                     "description": a["description"]}
+        actions[a["action_type"]] = {
+            "args": tuple(args),
+            "needs_reason_code": bool(a.get("needs_reason_code")),
+            "description": a["description"],
+        }
     for a in action_zones:
         _need(a in actions, fz, f"field 'action_zones': unknown action {a!r}.")
 
@@ -207,10 +241,18 @@ def _compile(root: Path, files: dict[str, tuple[Path, Path]]) -> CompiledPolicy:
         _need(not unknown, fr, f"field 'roles/{role}/allowed_actions': unknown actions {unknown}.")
         rz = r["allowed_zones"]
         zones = None if rz == "*" else frozenset(rz)
-        _need(zones is None or zones <= zone_set, fr, f"field 'roles/{role}/allowed_zones': unknown zone.")
+        _need(
+            zones is None or zones <= zone_set,
+            fr,
+            f"field 'roles/{role}/allowed_zones': unknown zone.",
+        )
         rd = r["allowed_device_types"]
         dts = None if rd == "*" else frozenset(rd)
-        _need(dts is None or dts <= set(device_types), fr, f"field 'roles/{role}/allowed_device_types': unknown type.")
+        _need(
+            dts is None or dts <= set(device_types),
+            fr,
+            f"field 'roles/{role}/allowed_device_types': unknown type.",
+        )
         roles[role] = RolePolicy(acts, zones, dts)
 
     ft = files["tokens"][0]
@@ -223,26 +265,54 @@ def _compile(root: Path, files: dict[str, tuple[Path, Path]]) -> CompiledPolicy:
     fi = files["invariants"][0]
     invariants = raw["invariants"]["invariants"]
     for inv in invariants:
-        _need(inv["reason_code"] in reason_codes, fi,
-              f"invariant {inv['invariant_id']!r}: reason_code {inv['reason_code']!r} is not in the reason-code registry.")
+        _need(
+            inv["reason_code"] in reason_codes,
+            fi,
+            f"invariant {inv['invariant_id']!r}: reason_code {inv['reason_code']!r} "
+            "is not in the reason-code registry.",
+        )
     fen = files["enforcement"][0]
     inv_ids = {i["invariant_id"] for i in invariants}
     enforcement = {}
     for rule in raw["enforcement"]["rules"]:
-        _need(rule["invariant_id"] in inv_ids, fen, f"rule for unknown invariant {rule['invariant_id']!r}.")
-        _need(rule["action"] != "throttle_agent" or "duration_s" in rule, fen,
-              f"rule for {rule['invariant_id']!r}: throttle_agent needs duration_s.")
+        _need(
+            rule["invariant_id"] in inv_ids,
+            fen,
+            f"rule for unknown invariant {rule['invariant_id']!r}.",
+        )
+        _need(
+            rule["action"] != "throttle_agent" or "duration_s" in rule,
+            fen,
+            f"rule for {rule['invariant_id']!r}: throttle_agent needs duration_s.",
+        )
         enforcement[rule["invariant_id"]] = rule
 
     return CompiledPolicy(
-        root=root, raw=raw, zone_ids=zone_ids,
+        root=root,
+        raw=raw,
+        zone_ids=zone_ids,
         restricted_zones=frozenset(z["zone_id"] for z in zones_doc["zones"] if z.get("restricted")),
-        neighbors=neighbors, doors=doors, action_zones=action_zones,
-        device_types=device_types, default_devices=list(eq["default_devices"]), panels=panels,
-        analytes=crit["analytes"], default_critical_rate=float(crit["default_critical_rate"]),
-        tiers=tiers, notify_within_s=float(crit["notification_ladder"]["notify_within_s"]),
-        stability=stability, lab_site_id=sites_doc["lab_site_id"], site_ids=site_ids, routes=routes,
-        keys=list(raw["keys"]["keys"]), roles=roles, token_types=raw["tokens"]["token_types"],
-        reason_codes=reason_codes, emits=emits, actions=actions, invariants=list(invariants),
-        enforcement=enforcement, files={a: p for a, (p, _s) in files.items()},
+        neighbors=neighbors,
+        doors=doors,
+        action_zones=action_zones,
+        device_types=device_types,
+        default_devices=list(eq["default_devices"]),
+        panels=panels,
+        analytes=crit["analytes"],
+        default_critical_rate=float(crit["default_critical_rate"]),
+        tiers=tiers,
+        notify_within_s=float(crit["notification_ladder"]["notify_within_s"]),
+        stability=stability,
+        lab_site_id=sites_doc["lab_site_id"],
+        site_ids=site_ids,
+        routes=routes,
+        keys=list(raw["keys"]["keys"]),
+        roles=roles,
+        token_types=raw["tokens"]["token_types"],
+        reason_codes=reason_codes,
+        emits=emits,
+        actions=actions,
+        invariants=list(invariants),
+        enforcement=enforcement,
+        files={a: p for a, (p, _s) in files.items()},
     )

@@ -54,10 +54,19 @@ def _specimen_dict(e: HospitalLabEngine, sid: str) -> dict[str, Any]:
 
 def _device_state(e: HospitalLabEngine, did: str) -> dict[str, Any]:
     d = _dev(e, did)
-    return {"device_id": d.device_id, "device_type": d.device_type, "zone_id": d.zone_id,
-            "busy": d.busy_until is not None, "busy_until": d.busy_until,
-            "queue_len": len(d.queue), "running": list(d.running), "qc_state": d.qc_state,
-            "fault": d.fault, "maintenance": d.maintenance, "reagent": d.reagent}
+    return {
+        "device_id": d.device_id,
+        "device_type": d.device_type,
+        "zone_id": d.zone_id,
+        "busy": d.busy_until is not None,
+        "busy_until": d.busy_until,
+        "queue_len": len(d.queue),
+        "running": list(d.running),
+        "qc_state": d.qc_state,
+        "fault": d.fault,
+        "maintenance": d.maintenance,
+        "reagent": d.reagent,
+    }
 
 
 def _queue(e: HospitalLabEngine, did: str) -> list[str]:
@@ -90,7 +99,9 @@ def _specimens(e: HospitalLabEngine, status: str) -> list[str]:
     if status == "all":
         return list(e.specimens)
     if status not in e.stage_counts:
-        raise InvalidInputError(f"Unknown specimen status {status!r}; known: {sorted(e.stage_counts)}.")
+        raise InvalidInputError(
+            f"Unknown specimen status {status!r}; known: {sorted(e.stage_counts)}."
+        )
     return [sid for sid, s in e.specimens.items() if s.status == status]
 
 
@@ -99,23 +110,33 @@ _RESULT_STATUSES = ("generated", "qc_hold", "invalidated", "released")
 
 def _results(e: HospitalLabEngine, status: str) -> list[str]:
     if status != "all" and status not in _RESULT_STATUSES:
-        raise InvalidInputError(f"Unknown result status {status!r}; known: {list(_RESULT_STATUSES)}.")
+        raise InvalidInputError(
+            f"Unknown result status {status!r}; known: {list(_RESULT_STATUSES)}."
+        )
     return [rid for rid, r in e.results.items() if status == "all" or r.status == status]
 
 
 def _zone_state(e: HospitalLabEngine, z: str) -> dict[str, Any]:
     _zone(e, z)
-    return {"zone_id": z, "agents": [a for a, r in e.agents.items() if r.zone_id == z],
-            "frozen": z in e.frozen_zones, "restricted": z in e.policy.restricted_zones,
-            "devices": [d for d, r in e.devices.items() if r.zone_id == z],
-            "doors": sorted(d for d, spec in e.policy.doors.items() if z in spec["zones"])}
+    return {
+        "zone_id": z,
+        "agents": [a for a, r in e.agents.items() if r.zone_id == z],
+        "frozen": z in e.frozen_zones,
+        "restricted": z in e.policy.restricted_zones,
+        "devices": [d for d, r in e.devices.items() if r.zone_id == z],
+        "doors": sorted(d for d, spec in e.policy.doors.items() if z in spec["zones"]),
+    }
 
 
 def _agent_state(e: HospitalLabEngine, aid: str) -> dict[str, Any]:
     a = _lookup(e.agents, aid, "agent")
-    return {"agent_id": aid, "role": a.role, "zone_id": a.zone_id,
-            "throttled_until": a.throttled_until if a.throttled_until > float("-inf") else None,
-            "authorized_zones": sorted(a.authorized_zones)}
+    return {
+        "agent_id": aid,
+        "role": a.role,
+        "zone_id": a.zone_id,
+        "throttled_until": a.throttled_until if a.throttled_until > float("-inf") else None,
+        "authorized_zones": sorted(a.authorized_zones),
+    }
 
 
 def _next_hop(e: HospitalLabEngine, za: str, zb: str) -> str | None:
@@ -136,9 +157,13 @@ def _path(e: HospitalLabEngine, za: str, zb: str) -> list[str]:
 
 def _door_state(e: HospitalLabEngine, door_id: str) -> dict[str, Any]:
     spec = _lookup(e.policy.doors, door_id, "door")
-    return {"door_id": door_id, "open": door_id in e.doors_open,
-            "opened_t_s": e.doors_open.get(door_id), "max_open_s": spec["max_open_s"],
-            "zones": list(spec["zones"])}
+    return {
+        "door_id": door_id,
+        "open": door_id in e.doors_open,
+        "opened_t_s": e.doors_open.get(door_id),
+        "max_open_s": spec["max_open_s"],
+        "zones": list(spec["zones"]),
+    }
 
 
 _CONSIGNMENT_STATUSES = ("created", "in_transit", "arrived", "received")
@@ -146,7 +171,9 @@ _CONSIGNMENT_STATUSES = ("created", "in_transit", "arrived", "received")
 
 def _consignments(e: HospitalLabEngine, status: str) -> list[str]:
     if status != "all" and status not in _CONSIGNMENT_STATUSES:
-        raise InvalidInputError(f"Unknown consignment status {status!r}; known: {list(_CONSIGNMENT_STATUSES)}.")
+        raise InvalidInputError(
+            f"Unknown consignment status {status!r}; known: {list(_CONSIGNMENT_STATUSES)}."
+        )
     return [c for c, r in e.consignments.items() if status == "all" or r.status == status]
 
 
@@ -165,13 +192,18 @@ def _result_dict(e: HospitalLabEngine, rid: str) -> dict[str, Any]:
 
 def _stats(e: HospitalLabEngine) -> dict[str, Any]:
     st = e.stats
-    return {"accepted": e.n_accepted, "blocked": st["blocked"],
-            "blocked_by_reason": dict(st["blocked_by_reason"]),
-            "violations_by_invariant": dict(st["violations_by_invariant"]),
-            "released": e.n_released, "arrived": len(e.specimens),
-            "critical_results": sum(1 for r in e.results.values() if r.critical),
-            "critical_pending": e.n_critical_pending, "stage_counts": dict(e.stage_counts),
-            "chain_length": e.chain_head()["length"]}
+    return {
+        "accepted": e.n_accepted,
+        "blocked": st["blocked"],
+        "blocked_by_reason": dict(st["blocked_by_reason"]),
+        "violations_by_invariant": dict(st["violations_by_invariant"]),
+        "released": e.n_released,
+        "arrived": len(e.specimens),
+        "critical_results": sum(1 for r in e.results.values() if r.critical),
+        "critical_pending": e.n_critical_pending,
+        "stage_counts": dict(e.stage_counts),
+        "chain_length": e.chain_head()["length"],
+    }
 
 
 QUERIES: dict[str, tuple[int, Callable[..., Any]]] = {
@@ -217,9 +249,15 @@ def run_query(e: HospitalLabEngine, expr: str) -> Any:
     name, argtext = m.group(1), m.group(2)
     entry = QUERIES.get(name)
     if entry is None:
-        raise InvalidInputError(f"Unknown query {name!r}. Known: {', '.join(sorted(QUERIES))}."
-                                f"{did_you_mean(name, QUERIES)}")
-    args = [a.strip().strip("'\"") for a in argtext.split(",")] if argtext and argtext.strip() else []
+        raise InvalidInputError(
+            f"Unknown query {name!r}. Known: {', '.join(sorted(QUERIES))}."
+            f"{did_you_mean(name, QUERIES)}"
+        )
+    args = (
+        [a.strip().strip("'\"") for a in argtext.split(",")] if argtext and argtext.strip() else []
+    )
     if len(args) != entry[0]:
-        raise InvalidInputError(f"Query {name!r} takes {entry[0]} argument(s), got {len(args)} in {expr!r}.")
+        raise InvalidInputError(
+            f"Query {name!r} takes {entry[0]} argument(s), got {len(args)} in {expr!r}."
+        )
     return entry[1](e, *args)

@@ -33,10 +33,19 @@ class _Record:
 
 
 class AgentRec(_Record):
-    __slots__ = ("agent_id", "idx", "role", "_policy", "zone_id", "throttled_until", "authorized_zones")
+    __slots__ = (
+        "_policy",
+        "agent_id",
+        "authorized_zones",
+        "idx",
+        "role",
+        "throttled_until",
+        "zone_id",
+    )
 
-    def __init__(self, agent_id: str, idx: int, role: str | None, policy: RolePolicy | None,
-                 zone_id: str) -> None:
+    def __init__(
+        self, agent_id: str, idx: int, role: str | None, policy: RolePolicy | None, zone_id: str
+    ) -> None:
         self.agent_id = agent_id
         self.idx = idx
         self.role = role
@@ -47,12 +56,34 @@ class AgentRec(_Record):
 
 
 class DeviceRec(_Record):
-    __slots__ = ("device_id", "idx", "device_type", "zone_id", "_spec", "queue", "running",
-                 "busy_until", "run_id", "fault", "fault_until", "maintenance", "qc_state",
-                 "reagent", "_qseq")
+    __slots__ = (
+        "_qseq",
+        "_spec",
+        "busy_until",
+        "device_id",
+        "device_type",
+        "fault",
+        "fault_until",
+        "idx",
+        "maintenance",
+        "qc_state",
+        "queue",
+        "reagent",
+        "run_id",
+        "running",
+        "zone_id",
+    )
 
-    def __init__(self, device_id: str, idx: int, device_type: str, zone_id: str,
-                 spec: dict[str, Any], reagent: int | None, qc_state: str) -> None:
+    def __init__(
+        self,
+        device_id: str,
+        idx: int,
+        device_type: str,
+        zone_id: str,
+        spec: dict[str, Any],
+        reagent: int | None,
+        qc_state: str,
+    ) -> None:
         self.device_id = device_id
         self.idx = idx
         self.device_type = device_type
@@ -71,13 +102,32 @@ class DeviceRec(_Record):
 
 
 class SpecimenRec(_Record):
-    __slots__ = ("specimen_id", "priority", "panel", "route", "step", "status", "arrival_t_s",
-                 "collected_t_s", "site_id", "patient_id", "label_patient_id", "leak",
-                 "fill_ratio", "force_critical", "excursion", "container", "result_id",
-                 "device_id", "hold_reason", "reruns")
+    __slots__ = (
+        "arrival_t_s",
+        "collected_t_s",
+        "container",
+        "device_id",
+        "excursion",
+        "fill_ratio",
+        "force_critical",
+        "hold_reason",
+        "label_patient_id",
+        "leak",
+        "panel",
+        "patient_id",
+        "priority",
+        "reruns",
+        "result_id",
+        "route",
+        "site_id",
+        "specimen_id",
+        "status",
+        "step",
+    )
 
-    def __init__(self, a: dict[str, Any], route: tuple[str, ...], site_id: str,
-                 container: str) -> None:
+    def __init__(
+        self, a: dict[str, Any], route: tuple[str, ...], site_id: str, container: str
+    ) -> None:
         self.specimen_id: str = a["specimen_id"]
         self.priority: str = a["priority"]
         self.panel: str = a["panel"]
@@ -101,12 +151,34 @@ class SpecimenRec(_Record):
 
 
 class ResultRec(_Record):
-    __slots__ = ("result_id", "specimen_id", "device_id", "values", "critical",
-                 "critical_analytes", "readback", "status", "generated_t_s", "tier", "tier_t_s",
-                 "acked", "ack_t_s", "release_t_s", "overdue_reported")
+    __slots__ = (
+        "ack_t_s",
+        "acked",
+        "critical",
+        "critical_analytes",
+        "device_id",
+        "generated_t_s",
+        "overdue_reported",
+        "readback",
+        "release_t_s",
+        "result_id",
+        "specimen_id",
+        "status",
+        "tier",
+        "tier_t_s",
+        "values",
+    )
 
-    def __init__(self, result_id: str, specimen_id: str, device_id: str, values: dict[str, float],
-                 critical_analytes: list[str], readback: str, t: float) -> None:
+    def __init__(
+        self,
+        result_id: str,
+        specimen_id: str,
+        device_id: str,
+        values: dict[str, float],
+        critical_analytes: list[str],
+        readback: str,
+        t: float,
+    ) -> None:
         self.result_id = result_id
         self.specimen_id = specimen_id
         self.device_id = device_id
@@ -125,11 +197,26 @@ class ResultRec(_Record):
 
 
 class TokenRec(_Record):
-    __slots__ = ("token_id", "token_type", "scope", "holder_agent_id", "minted_by", "approvals",
-                 "status", "expires_t_s", "uses")
+    __slots__ = (
+        "approvals",
+        "expires_t_s",
+        "holder_agent_id",
+        "minted_by",
+        "scope",
+        "status",
+        "token_id",
+        "token_type",
+        "uses",
+    )
 
-    def __init__(self, token_id: str, token_type: str, scope: dict[str, Any],
-                 holder: str | None, minted_by: str | None) -> None:
+    def __init__(
+        self,
+        token_id: str,
+        token_type: str,
+        scope: dict[str, Any],
+        holder: str | None,
+        minted_by: str | None,
+    ) -> None:
         self.token_id = token_id
         self.token_type = token_type
         self.scope = scope
@@ -142,8 +229,16 @@ class TokenRec(_Record):
 
 
 class ConsignmentRec(_Record):
-    __slots__ = ("consignment_id", "route_id", "specimen_ids", "status", "signed_by",
-                 "dispatch_t_s", "arrive_t_s", "excursion")
+    __slots__ = (
+        "arrive_t_s",
+        "consignment_id",
+        "dispatch_t_s",
+        "excursion",
+        "route_id",
+        "signed_by",
+        "specimen_ids",
+        "status",
+    )
 
     def __init__(self, consignment_id: str, route_id: str, specimen_ids: list[str]) -> None:
         self.consignment_id = consignment_id

@@ -56,7 +56,9 @@ class KeyRing:
             return "SIG.UNKNOWN_KEY"
         if key["status"] != "active":
             return "SIG.KEY_REVOKED"
-        if now < key.get("not_before_s", float("-inf")) or now > key.get("not_after_s", float("inf")):
+        if now < key.get("not_before_s", float("-inf")) or now > key.get(
+            "not_after_s", float("inf")
+        ):
             return "SIG.KEY_OUT_OF_WINDOW"
         if key["agent_id"] != event["agent_id"]:
             return "SIG.KEY_AGENT_MISMATCH"

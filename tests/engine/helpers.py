@@ -8,7 +8,9 @@ from labtrust_gym.engine.core import HospitalLabEngine
 from labtrust_gym.engine.initial_state import default_initial_state
 
 
-def make_engine(state: dict[str, Any] | None = None, seed: int = 0, **config: Any) -> HospitalLabEngine:
+def make_engine(
+    state: dict[str, Any] | None = None, seed: int = 0, **config: Any
+) -> HospitalLabEngine:
     eng = HospitalLabEngine(None, config or None)
     eng.reset(state if state is not None else default_initial_state(seed), rng_seed=seed)
     return eng
@@ -18,7 +20,9 @@ def ev(eng: HospitalLabEngine, agent: str, action: str, **args: Any) -> dict[str
     return {"t_s": eng.now_s, "agent_id": agent, "action_type": action, "args": args}
 
 
-def drive_default_lab(eng: HospitalLabEngine, horizon_s: float = 7200.0, dt: float = 10.0) -> list[dict]:
+def drive_default_lab(
+    eng: HospitalLabEngine, horizon_s: float = 7200.0, dt: float = 10.0
+) -> list[dict]:
     """A greedy omniscient operator (one ops agent teleported per device is not allowed, so the
     driver only acts through co-located agents): reception accessions/accepts, runner_1 runs the
     centrifuge, ops_0 walks between the halls and runs analyzers, supervisor handles criticals and
@@ -41,14 +45,18 @@ def drive_default_lab(eng: HospitalLabEngine, horizon_s: float = 7200.0, dt: flo
         for dtype, agent in (("CENTRIFUGE", "runner_1"),):
             for sid in eng.ready_specimens(dtype):
                 step(agent, "QUEUE_RUN", device_id="DEV_CENTRIFUGE_1", specimen_id=sid)
-            if not eng.query("device_state(DEV_CENTRIFUGE_1)")["busy"] and eng.query("queue(DEV_CENTRIFUGE_1)"):
+            if not eng.query("device_state(DEV_CENTRIFUGE_1)")["busy"] and eng.query(
+                "queue(DEV_CENTRIFUGE_1)"
+            ):
                 step(agent, "START_RUN", device_id="DEV_CENTRIFUGE_1")
         # aliquoter: runner_0 stands in Z_ALIQUOT after its first move
         if eng.query("agent_zone(runner_0)") != "Z_ALIQUOT":
             step("runner_0", "MOVE", to_zone="Z_ALIQUOT")
         for sid in eng.ready_specimens("ALIQUOTER"):
             step("runner_0", "QUEUE_RUN", device_id="DEV_ALIQUOTER_1", specimen_id=sid)
-        if not eng.query("device_state(DEV_ALIQUOTER_1)")["busy"] and eng.query("queue(DEV_ALIQUOTER_1)"):
+        if not eng.query("device_state(DEV_ALIQUOTER_1)")["busy"] and eng.query(
+            "queue(DEV_ALIQUOTER_1)"
+        ):
             step("runner_0", "START_RUN", device_id="DEV_ALIQUOTER_1")
         # ops_0 alternates halls: A (chemistry) and B (haematology, coagulation)
         zone = eng.query("agent_zone(ops_0)")

@@ -18,17 +18,33 @@ from labtrust_gym.errors import InvalidInputError, LabTrustError, PolicyError, S
 from .helpers import make_engine
 
 json_values = st.recursive(
-    st.none() | st.booleans() | st.integers(-5, 5) | st.floats(allow_nan=True) | st.text(max_size=5),
-    lambda inner: st.lists(inner, max_size=3) | st.dictionaries(st.text(max_size=4), inner, max_size=3),
+    st.none()
+    | st.booleans()
+    | st.integers(-5, 5)
+    | st.floats(allow_nan=True)
+    | st.text(max_size=5),
+    lambda inner: (
+        st.lists(inner, max_size=3) | st.dictionaries(st.text(max_size=4), inner, max_size=3)
+    ),
     max_leaves=8,
 )
 event_like = st.one_of(
     json_values,
-    st.fixed_dictionaries({}, optional={
-        "t_s": json_values, "agent_id": st.sampled_from(["ops_0", "x", 3]) | json_values,
-        "action_type": st.sampled_from(["TICK", "MOVE", "QUEUE_RUN", "MINT_TOKEN"]) | json_values,
-        "args": json_values, "token_refs": json_values, "reason_code": json_values,
-        "event_id": json_values, "key_id": json_values, "signature": json_values}),
+    st.fixed_dictionaries(
+        {},
+        optional={
+            "t_s": json_values,
+            "agent_id": st.sampled_from(["ops_0", "x", 3]) | json_values,
+            "action_type": st.sampled_from(["TICK", "MOVE", "QUEUE_RUN", "MINT_TOKEN"])
+            | json_values,
+            "args": json_values,
+            "token_refs": json_values,
+            "reason_code": json_values,
+            "event_id": json_values,
+            "key_id": json_values,
+            "signature": json_values,
+        },
+    ),
 )
 
 
@@ -54,21 +70,47 @@ def test_step_before_reset_is_an_error() -> None:
         HospitalLabEngine().step({"t_s": 0})
 
 
-@pytest.mark.parametrize(("mutate", "field"), [
-    (lambda s: s["agents"][0].update(role="wizard"), "agents/0/role"),
-    (lambda s: s["agents"][1].update(zone_id="Z_MOON"), "agents/1/zone_id"),
-    (lambda s: s["agents"].append(dict(s["agents"][0])), "agents/6/agent_id"),
-    (lambda s: s.update(arrivals=[{"specimen_id": "S1", "t_s": 0, "priority": "STAT", "panel": "XRAY",
-                                   "patient_id": "P"}]), "arrivals/0/panel"),
-    (lambda s: s.update(arrivals=[{"specimen_id": "S1", "t_s": 0, "panel": "CBC", "patient_id": "P"}]),
-     "arrivals/0"),
-    (lambda s: s.update(devices=[{"device_id": "D1", "device_type": "TOASTER", "zone_id": "Z_SORTING"}]),
-     "devices/0/device_type"),
-    (lambda s: s.update(qc_failures=[{"device_id": "DEV_NOPE", "t_s": 5}]), "qc_failures/0/device_id"),
-    (lambda s: s.update(strict_signatures="yes"), "strict_signatures"),
-    (lambda s: s.update(agents=[]), "agents"),
-    (lambda s: s.update(tokenz=[]), "top level"),
-])
+@pytest.mark.parametrize(
+    ("mutate", "field"),
+    [
+        (lambda s: s["agents"][0].update(role="wizard"), "agents/0/role"),
+        (lambda s: s["agents"][1].update(zone_id="Z_MOON"), "agents/1/zone_id"),
+        (lambda s: s["agents"].append(dict(s["agents"][0])), "agents/6/agent_id"),
+        (
+            lambda s: s.update(
+                arrivals=[
+                    {
+                        "specimen_id": "S1",
+                        "t_s": 0,
+                        "priority": "STAT",
+                        "panel": "XRAY",
+                        "patient_id": "P",
+                    }
+                ]
+            ),
+            "arrivals/0/panel",
+        ),
+        (
+            lambda s: s.update(
+                arrivals=[{"specimen_id": "S1", "t_s": 0, "panel": "CBC", "patient_id": "P"}]
+            ),
+            "arrivals/0",
+        ),
+        (
+            lambda s: s.update(
+                devices=[{"device_id": "D1", "device_type": "TOASTER", "zone_id": "Z_SORTING"}]
+            ),
+            "devices/0/device_type",
+        ),
+        (
+            lambda s: s.update(qc_failures=[{"device_id": "DEV_NOPE", "t_s": 5}]),
+            "qc_failures/0/device_id",
+        ),
+        (lambda s: s.update(strict_signatures="yes"), "strict_signatures"),
+        (lambda s: s.update(agents=[]), "agents"),
+        (lambda s: s.update(tokenz=[]), "top level"),
+    ],
+)
 def test_malformed_initial_state_names_the_field(mutate: Any, field: str) -> None:
     st_ = base_state()
     mutate(st_)
@@ -107,8 +149,12 @@ def test_policy_file_with_bad_field_names_file_and_field(policy_copy: Path) -> N
 
 def test_policy_cross_reference_error_names_file_and_field(policy_copy: Path) -> None:
     f = policy_copy / "rbac" / "rbac_policy.v0.1.yaml"
-    f.write_text(f.read_text().replace("allowed_actions: [NOOP, TICK, MOVE, OPEN_DOOR, CLOSE_DOOR]",
-                                       "allowed_actions: [NOOP, TICK, TELEPORT]"))
+    f.write_text(
+        f.read_text().replace(
+            "allowed_actions: [NOOP, TICK, MOVE, OPEN_DOOR, CLOSE_DOOR]",
+            "allowed_actions: [NOOP, TICK, TELEPORT]",
+        )
+    )
     with pytest.raises(PolicyError) as info:
         _reset_with(policy_copy)
     assert "rbac_policy.v0.1.yaml" in str(info.value) and "TELEPORT" in str(info.value)
@@ -116,17 +162,19 @@ def test_policy_cross_reference_error_names_file_and_field(policy_copy: Path) ->
 
 def test_missing_and_unparsable_policy_files(policy_copy: Path) -> None:
     (policy_copy / "tokens" / "token_types.v0.1.yaml").unlink()
-    with pytest.raises(PolicyError, match="token_types.v0.1.yaml"):
+    with pytest.raises(PolicyError, match=r"token_types\.v0\.1\.yaml"):
         _reset_with(policy_copy)
-    shutil.copy(policy_copy / "sites" / "sites.v0.1.yaml", policy_copy / "tokens" / "token_types.v0.1.yaml")
+    shutil.copy(
+        policy_copy / "sites" / "sites.v0.1.yaml", policy_copy / "tokens" / "token_types.v0.1.yaml"
+    )
     (policy_copy / "zones" / "zone_layout.v0.1.yaml").write_text("zones: [unclosed\n")
-    with pytest.raises(LabTrustError, match="zone_layout.v0.1.yaml"):
+    with pytest.raises(LabTrustError, match=r"zone_layout\.v0\.1\.yaml"):
         _reset_with(policy_copy)
 
 
 def test_unknown_query_and_unknown_id_are_errors() -> None:
     eng = make_engine(base_state())
-    with pytest.raises(InvalidInputError, match="Unknown query 'specimen_stat'.*Did you mean"):
+    with pytest.raises(InvalidInputError, match=r"Unknown query 'specimen_stat'.*Did you mean"):
         eng.query("specimen_stat(S1)")
     with pytest.raises(InvalidInputError, match="Unknown device 'DEV_X'"):
         eng.query("queue_head(DEV_X)")

@@ -3,7 +3,12 @@
 from __future__ import annotations
 
 from labtrust_gym.config import get_repo_root
-from labtrust_gym.engine.docs_gen import BEGIN_MARKER, END_MARKER, extract_block, render_reference_markdown
+from labtrust_gym.engine.docs_gen import (
+    BEGIN_MARKER,
+    END_MARKER,
+    extract_block,
+    render_reference_markdown,
+)
 from labtrust_gym.engine.policy import load_policy
 
 
@@ -19,8 +24,9 @@ def test_rendered_block_lists_every_action_and_code() -> None:
 
 def test_engine_reference_doc_is_current() -> None:
     text = (get_repo_root() / "docs" / "engine_reference.md").read_text(encoding="utf-8")
-    assert extract_block(text) == render_reference_markdown(), \
+    assert extract_block(text) == render_reference_markdown(), (
         "regenerate with: python -m labtrust_gym.engine.docs_gen"
+    )
 
 
 def test_readme_carries_the_generated_engine_reference() -> None:

@@ -35,9 +35,24 @@ def test_same_seed_same_chain_different_seed_differs() -> None:
 
 def test_step_batch_equals_stepping_each() -> None:
     events = [
-        {"t_s": 0, "agent_id": "reception_0", "action_type": "CREATE_ACCESSION", "args": {"specimen_id": "S1"}},
-        {"t_s": 0, "agent_id": "reception_0", "action_type": "ACCEPT_SPECIMEN", "args": {"specimen_id": "S1"}},
-        {"t_s": 0, "agent_id": "runner_0", "action_type": "MOVE", "args": {"to_zone": "Z_RECEPTION"}},
+        {
+            "t_s": 0,
+            "agent_id": "reception_0",
+            "action_type": "CREATE_ACCESSION",
+            "args": {"specimen_id": "S1"},
+        },
+        {
+            "t_s": 0,
+            "agent_id": "reception_0",
+            "action_type": "ACCEPT_SPECIMEN",
+            "args": {"specimen_id": "S1"},
+        },
+        {
+            "t_s": 0,
+            "agent_id": "runner_0",
+            "action_type": "MOVE",
+            "args": {"to_zone": "Z_RECEPTION"},
+        },
         {"t_s": 5, "agent_id": "runner_0", "action_type": "MOVE", "args": {"to_zone": "Z_SORTING"}},
         {"t_s": 5, "agent_id": "ghost", "action_type": "TICK"},
     ]
@@ -63,12 +78,23 @@ def test_step_results_match_schema() -> None:
 def test_fast_views_track_state() -> None:
     eng = make_engine(base_state())
     i = eng.agent_index["runner_0"]
-    eng.step({"t_s": 0, "agent_id": "runner_0", "action_type": "MOVE", "args": {"to_zone": "Z_SORTING"}})
+    eng.step(
+        {"t_s": 0, "agent_id": "runner_0", "action_type": "MOVE", "args": {"to_zone": "Z_SORTING"}}
+    )
     assert eng.zone_ids[eng.agent_zone[i]] == "Z_SORTING"
-    assert eng.next_hop_table[eng.zone_index["Z_RECEPTION"], eng.zone_index["Z_ANALYZER_HALL_B"]] == \
-        eng.zone_index["Z_ACCESSIONING"]
+    assert (
+        eng.next_hop_table[eng.zone_index["Z_RECEPTION"], eng.zone_index["Z_ANALYZER_HALL_B"]]
+        == eng.zone_index["Z_ACCESSIONING"]
+    )
     assert eng.zone_adjacency[eng.zone_index["Z_SORTING"], eng.zone_index["Z_COLD_STORAGE"]] == 1
-    eng.step({"t_s": 0, "agent_id": "runner_0", "action_type": "OPEN_DOOR", "args": {"door_id": "D_COLD_STORAGE"}})
+    eng.step(
+        {
+            "t_s": 0,
+            "agent_id": "runner_0",
+            "action_type": "OPEN_DOOR",
+            "args": {"door_id": "D_COLD_STORAGE"},
+        }
+    )
     assert eng.door_open[eng.door_index["D_COLD_STORAGE"]] == 1
     assert eng.agent_role[eng.agent_index["qc_0"]] == eng.role_ids.index("qc")
 
@@ -83,8 +109,18 @@ def test_critical_values_occur_at_the_configured_rate() -> None:
     n = 2000
     crit = 0
     for k in range(n):
-        s = SpecimenRec({"specimen_id": f"X{k}", "t_s": 0, "priority": "ROUTINE", "panel": "CHEM",
-                         "patient_id": "P"}, ("CHEM_ANALYZER",), "SITE_MAIN", "SST")
+        s = SpecimenRec(
+            {
+                "specimen_id": f"X{k}",
+                "t_s": 0,
+                "priority": "ROUTINE",
+                "panel": "CHEM",
+                "patient_id": "P",
+            },
+            ("CHEM_ANALYZER",),
+            "SITE_MAIN",
+            "SST",
+        )
         crit += clock.generate_result(eng, s, "DEV_CHEM_A1").critical
     assert 0.25 < crit / n < 0.35
 
@@ -97,7 +133,9 @@ def test_hospital_lab_domain_is_registered() -> None:
     adapter = get_domain_adapter_factory("hospital_lab")(None, {"record_log": False})
     assert isinstance(adapter, HospitalLabEngine) and isinstance(adapter, LabTrustEnvAdapter)
     adapter.reset(None)
-    assert adapter.step({"t_s": 0, "agent_id": "ops_0", "action_type": "TICK"})["status"] == "ACCEPTED"
+    assert (
+        adapter.step({"t_s": 0, "agent_id": "ops_0", "action_type": "TICK"})["status"] == "ACCEPTED"
+    )
 
 
 def test_plugin_and_cli_modules_stay_light() -> None:
@@ -124,6 +162,13 @@ def test_ready_specimens_service_order() -> None:
     eng = make_engine(st)
     for sid in ("A", "B", "C"):
         for action in ("CREATE_ACCESSION", "ACCEPT_SPECIMEN"):
-            eng.step({"t_s": 0, "agent_id": "reception_0", "action_type": action, "args": {"specimen_id": sid}})
+            eng.step(
+                {
+                    "t_s": 0,
+                    "agent_id": "reception_0",
+                    "action_type": action,
+                    "args": {"specimen_id": sid},
+                }
+            )
     assert eng.ready_specimens("HAEM_ANALYZER") == ["B", "C", "A"]
     assert eng.work_by_device_type[eng.device_type_index["HAEM_ANALYZER"]] == 3

@@ -34,8 +34,11 @@ def test_golden_covers_every_reason_code_and_only_registered_ones() -> None:
 
 
 def test_golden_runner_reports_a_wrong_expectation() -> None:
-    sc = {"id": "GS-999", "title": "deliberately wrong",
-          "steps": [{"agent": "ops_0", "action": "TICK", "expect": {"blocked": "ENF.KILL_SWITCH"}}]}
+    sc = {
+        "id": "GS-999",
+        "title": "deliberately wrong",
+        "steps": [{"agent": "ops_0", "action": "TICK", "expect": {"blocked": "ENF.KILL_SWITCH"}}],
+    }
     result = run_scenario(sc)
     assert not result["passed"]
     assert any("status" in f for f in result["failures"])

@@ -49,7 +49,7 @@ def test_any_one_byte_edit_fails_verification(log_lines: list[bytes], data: st.D
     pos = data.draw(st.integers(0, len(line) - 1), label="byte")
     new = data.draw(st.integers(0, 255).filter(lambda b: b != line[pos] and b != 10), label="value")
     line[pos] = new
-    edited = [*log_lines[:i], bytes(line), *log_lines[i + 1:]]
+    edited = [*log_lines[:i], bytes(line), *log_lines[i + 1 :]]
     with pytest.raises(ChainIntegrityError):
         verify_chain(edited)
 
@@ -76,8 +76,10 @@ def test_verify_log_cli(tmp_path: Path) -> None:
     bad = tmp_path / "edited.jsonl"
     bad.write_bytes(bytes(data))
     assert main(["verify-log", str(bad)]) == 2
-    res = CliRunner().invoke(__import__("labtrust_gym.cli.app", fromlist=["build_app"]).build_app(),
-                             ["verify-log", str(good)])
+    res = CliRunner().invoke(
+        __import__("labtrust_gym.cli.app", fromlist=["build_app"]).build_app(),
+        ["verify-log", str(good)],
+    )
     assert res.exit_code == 0 and "OK:" in res.output
 
 

@@ -31,9 +31,17 @@ invariants:
 
 def test_builtin_handlers_are_registered() -> None:
     ids = list_invariant_handlers()
-    for key in ("zone.adjacency", "zone.restricted_occupancy", "zone.door_open_too_long",
-                "token.single_use", "critical.acked_before_release", "critical.readback_match",
-                "stability.within_window", "cold_chain.no_excursion_accepted", "fill.citrate_ratio"):
+    for key in (
+        "zone.adjacency",
+        "zone.restricted_occupancy",
+        "zone.door_open_too_long",
+        "token.single_use",
+        "critical.acked_before_release",
+        "critical.readback_match",
+        "stability.within_window",
+        "cold_chain.no_excursion_accepted",
+        "fill.citrate_ratio",
+    ):
         assert key in ids
 
 
@@ -54,22 +62,31 @@ def test_plugin_handler_from_overlay_registry_runs(tmp_path: Path) -> None:
     assert calls == [{"max_ticks": 2}] * 3
     assert [r["violations"] for r in results[:2]] == [[], []]
     assert results[2]["violations"] == [
-        {"invariant_id": "INV-TEST-001", "status": "VIOLATION", "reason_code": "ENF.AGENT_THROTTLED"}]
+        {
+            "invariant_id": "INV-TEST-001",
+            "status": "VIOLATION",
+            "reason_code": "ENF.AGENT_THROTTLED",
+        }
+    ]
     # the handler is not called for out-of-scope actions
-    eng.step({"t_s": 0, "agent_id": "ops_0", "action_type": "MOVE", "args": {"to_zone": "Z_SORTING"}})
+    eng.step(
+        {"t_s": 0, "agent_id": "ops_0", "action_type": "MOVE", "args": {"to_zone": "Z_SORTING"}}
+    )
     assert len(calls) == 3
 
 
 def test_overlay_naming_an_unregistered_handler_fails_at_reset(tmp_path: Path) -> None:
     overlay = tmp_path / "overlay.yaml"
     overlay.write_text(OVERLAY.replace("test_tick_budget", "no_such_check"))
-    with pytest.raises(PolicyError, match="state.no_such_check"):
+    with pytest.raises(PolicyError, match=r"state\.no_such_check"):
         make_engine(base_state(), invariant_overlays=[str(overlay)])
 
 
 def test_report_passing_invariants_lists_pass_entries() -> None:
     eng = make_engine(base_state(), report_passing_invariants=True)
-    res = eng.step({"t_s": 0, "agent_id": "runner_0", "action_type": "MOVE", "args": {"to_zone": "Z_SORTING"}})
+    res = eng.step(
+        {"t_s": 0, "agent_id": "runner_0", "action_type": "MOVE", "args": {"to_zone": "Z_SORTING"}}
+    )
     ids = {v["invariant_id"] for v in res["violations"] if v["status"] == "PASS"}
     assert {"INV-ZONE-001", "INV-ZONE-003", "INV-ZONE-004"} <= ids
 
@@ -107,14 +124,45 @@ def test_violation_enforcement_freezes_zone_via_map() -> None:
 
     register_invariant_handler("critical", "acked_before_release", always_fail, replace=True)
     st = base_state()
-    st["arrivals"] = [{"specimen_id": "S1", "t_s": 0, "priority": "STAT", "panel": "CBC", "patient_id": "P1"}]
+    st["arrivals"] = [
+        {"specimen_id": "S1", "t_s": 0, "priority": "STAT", "panel": "CBC", "patient_id": "P1"}
+    ]
     st["agents"][1]["zone_id"] = "Z_ANALYZER_HALL_B"
     eng = make_engine(st)
-    for action, args in (("CREATE_ACCESSION", {"specimen_id": "S1"}), ("ACCEPT_SPECIMEN", {"specimen_id": "S1"})):
-        assert eng.step({"t_s": 0, "agent_id": "reception_0", "action_type": action, "args": args})["status"] == "ACCEPTED"
-    eng.step({"t_s": 0, "agent_id": "ops_0", "action_type": "QUEUE_RUN", "args": {"device_id": "DEV_HAEM_B1", "specimen_id": "S1"}})
-    eng.step({"t_s": 0, "agent_id": "ops_0", "action_type": "START_RUN", "args": {"device_id": "DEV_HAEM_B1"}})
-    res = eng.step({"t_s": 90, "agent_id": "ops_0", "action_type": "RELEASE_RESULT", "args": {"result_id": "R_S1"}})
+    for action, args in (
+        ("CREATE_ACCESSION", {"specimen_id": "S1"}),
+        ("ACCEPT_SPECIMEN", {"specimen_id": "S1"}),
+    ):
+        assert (
+            eng.step({"t_s": 0, "agent_id": "reception_0", "action_type": action, "args": args})[
+                "status"
+            ]
+            == "ACCEPTED"
+        )
+    eng.step(
+        {
+            "t_s": 0,
+            "agent_id": "ops_0",
+            "action_type": "QUEUE_RUN",
+            "args": {"device_id": "DEV_HAEM_B1", "specimen_id": "S1"},
+        }
+    )
+    eng.step(
+        {
+            "t_s": 0,
+            "agent_id": "ops_0",
+            "action_type": "START_RUN",
+            "args": {"device_id": "DEV_HAEM_B1"},
+        }
+    )
+    res = eng.step(
+        {
+            "t_s": 90,
+            "agent_id": "ops_0",
+            "action_type": "RELEASE_RESULT",
+            "args": {"result_id": "R_S1"},
+        }
+    )
     assert res["status"] == "ACCEPTED"
     assert res["violations"][0]["reason_code"] == "CRIT.NOT_ACKNOWLEDGED"
     assert "ENFORCEMENT_APPLIED" in res["emits"]
