@@ -197,8 +197,8 @@ class ScriptedLabController:
         zones = sorted(self.devices_by_zone)
         self.home: dict[str, list[int]] = {}
         self.operators: list[str] = []
-        self._dist = {}
-        self._zone_order = {}
+        self._dist: dict[tuple[int, int], int] = {}
+        self._zone_order: dict[tuple[int, int], list[int]] = {}
         if not operators or not zones:
             self.courier = None
             return
@@ -212,8 +212,6 @@ class ScriptedLabController:
             # nearest first; an operator already in a zone (or heading there) owns its work.
             for aid in operators:
                 self.home[aid] = list(zones)
-        self._dist: dict[tuple[int, int], int] = {}
-        self._zone_order: dict[tuple[int, int], list[int]] = {}
         runners = [a for a in operators if self.role_of[a] == "runner"]
         self.courier = runners[-1] if runners else (operators[-1] if operators else None)
 
@@ -320,7 +318,7 @@ class ScriptedLabController:
             action = self._courier(view, claims)
             if action is not None:
                 return action
-        homes = self.home.get(aid, ())
+        homes = self.home.get(aid, [])
         if zone in self._pending_zones and zone in homes:
             for di in self.devices_by_zone[zone]:
                 action = self._device_action(aid, di, view, claims, dry_run=False)
@@ -396,6 +394,7 @@ class ScriptedLabController:
             or qlen >= self.capacity.get(dtype, 1)
             or self._batch_waited(di)
             or (queue_target is None and not self._upstream())
+            or self._stat_waiting(di, view)
         )
         if start_now and (dry_run or claims.take("start:" + dev)):
             return _act("START_RUN", {"device_id": dev})
@@ -409,6 +408,11 @@ class ScriptedLabController:
         """A batch device starts a partial batch once its queue head waited ``BATCH_WAIT_S``."""
         since = self._queue_since.get(di)
         return since is not None and float(self.engine.now_s) - since >= BATCH_WAIT_S
+
+    def _stat_waiting(self, di: int, view: WorkView) -> bool:
+        """A STAT specimen at the head of a batch device's queue does not wait for the batch."""
+        head = self.engine.query(f"queue_head({self.device_ids[di]})")
+        return head is not None and view.rank(head)[0] == 0
 
     def _upstream(self) -> bool:
         """Specimens still before acceptance (they may join a batch soon)."""

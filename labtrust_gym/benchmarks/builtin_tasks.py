@@ -47,7 +47,7 @@ class StatInsertion(BenchmarkTask):
 
     name = "stat_insertion"
     description = "A backlog of routine work, then STAT specimens arrive and must overtake it."
-    max_steps = 80
+    max_steps = 90
     dt_s = 10.0
     sla_turnaround_s = 900.0
     reward_config = _REWARDS
@@ -57,7 +57,7 @@ class StatInsertion(BenchmarkTask):
             "arrival_rate_per_min": 2.0,
             "initial_backlog": 12,
             "urgent_fraction": 0.1,
-            "stat_burst": {"count": 5, "window_frac": (0.15, 0.45)},
+            "stat_burst": {"count": 5, "window_frac": (0.1, 0.35)},
         }
 
 

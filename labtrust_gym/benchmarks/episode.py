@@ -292,7 +292,7 @@ def _build_method(
     from labtrust_gym.baselines.coordination.interface import is_coordination_method
     from labtrust_gym.plugins import registry
 
-    factory = registry("coordination_methods").get(job.coord_method)
+    factory = registry("coordination_methods").get(str(job.coord_method))
     try:
         method = factory(
             _method_policy(task, state, job),

@@ -83,8 +83,8 @@ def _run_processes(
                 if on_done is not None:
                     on_done(futures[fut])
     except BaseException:
-        pool.shutdown(wait=False, cancel_futures=True)
         _terminate_workers(pool)
+        pool.shutdown(wait=False, cancel_futures=True)
         raise
     pool.shutdown(wait=True)
     return results
@@ -92,7 +92,7 @@ def _run_processes(
 
 def _terminate_workers(pool: Any) -> None:
     # On Ctrl-C or a failing job do not wait for the other episodes to finish.
-    for proc in list(getattr(pool, "_processes", {}).values()):
+    for proc in list((getattr(pool, "_processes", None) or {}).values()):
         if proc.is_alive():
             proc.terminate()
 

@@ -170,8 +170,8 @@ def build_lab(
     if task.scale_config is not None:
         from labtrust_gym.envs.scale import generate_initial_state, load_scale_config
 
-        state = generate_initial_state(load_scale_config(task.scale_config), seed)
-        return _apply_scale_extras(state, opts, task, seed)
+        generated = generate_initial_state(load_scale_config(task.scale_config), seed)
+        return _apply_scale_extras(generated, opts, task, seed)
 
     from labtrust_gym.engine import default_initial_state
 
@@ -202,18 +202,18 @@ def build_lab(
         # STAT specimens inserted into an already loaded lab, at seeded times in the window.
         lo, hi = burst["window_frac"]
         for _ in range(int(burst["count"])):
-            t = rng.uniform(lo * horizon_s, hi * horizon_s)
-            arrivals.append(factory.make(int(t), "STAT", panel=burst.get("panel")))
+            t_burst = rng.uniform(lo * horizon_s, hi * horizon_s)
+            arrivals.append(factory.make(int(t_burst), "STAT", panel=burst.get("panel")))
     remote = opts["remote_arrivals"]
     if remote:
         for _ in range(int(remote["count"])):
-            t = rng.uniform(0.0, float(remote["window_frac"]) * horizon_s)
+            t_remote = rng.uniform(0.0, float(remote["window_frac"]) * horizon_s)
             priority = (
                 "STAT" if rng.random() < float(remote.get("stat_fraction", 1.0)) else "URGENT"
             )
             arrivals.append(
                 factory.make(
-                    int(t),
+                    int(t_remote),
                     priority,
                     site_id=remote["site_id"],
                     prefix="R",

@@ -52,10 +52,10 @@ def _progress(total: int, quiet: bool, label: str) -> Any:
     return progress
 
 
-def _run_with_progress(label: str, episodes: int, quiet: bool, **kwargs: Any) -> dict[str, Any]:
+def _run_with_progress(label: str, total: int, quiet: bool, **kwargs: Any) -> dict[str, Any]:
     from labtrust_gym.benchmarks.runner import run_benchmark
 
-    progress = _progress(episodes, quiet, label)
+    progress = _progress(total, quiet, label)
     if progress is None:
         return run_benchmark(**kwargs)
     with progress:
