@@ -470,6 +470,8 @@ def load_plugins() -> list[PluginProblem]:
         for ep in _iter_entry_points(spec.group):
             dist, version = _dist_of(ep)
             name = f"{spec.group}:{ep.name}"
+            if _STATE.pm.has_plugin(name):  # same entry-point name from another distribution
+                name = f"{name}@{dist or ep.value}"
             ep_text = f"{spec.group}: {ep.name} = {ep.value}"
             if _is_disabled(disabled, ep.name, name, dist):
                 state.blocked.append(name)
@@ -561,7 +563,7 @@ class Registry:
 
             try:
                 impl.function(**{name: register for name in impl.argnames})
-            except PluginLoadError:
+            except PluginError:  # strict-mode problems raised by our own callback
                 raise
             except Exception as exc:
                 report_problem_from_hook(plugin_name, self.spec.hook, exc)
