@@ -157,7 +157,15 @@ class ScriptedLabController:
         eng = env.engine
         self.engine = eng
         self.seed = seed
-        self.static: dict[str, tuple[int, float, str]] = {}
+        # Service-order keys known from the arrival schedule (no engine query needed).
+        self.static: dict[str, tuple[int, float, str]] = {
+            a["specimen_id"]: (
+                PRIORITY_RANK.get(a.get("priority"), 2),
+                float(a["t_s"]),
+                a["specimen_id"],
+            )
+            for a in (initial_state or {}).get("arrivals") or ()
+        }
         self.consignments: list[str] = []
         self.n_consignments = 0
         self.result_seen: dict[str, float] = {}

@@ -125,7 +125,10 @@ class _Drivers:
             baseline_ids = []
         elif job.agent_spec is not None:
             self.external = _load_external_agent(job.agent_spec)
-            self.external_ids = job.agent_ids or ("ops_0",)
+            # Default: the lab agents the task does not list as scripted (ops_0 if it lists all).
+            listed = set(task.scripted_agents)
+            default_ids = tuple(a for a in lab_agents if listed and a not in listed) or ("ops_0",)
+            self.external_ids = job.agent_ids or default_ids
             unknown = [a for a in self.external_ids if a not in lab_agents]
             if unknown:
                 from labtrust_gym.errors import UnknownIdError
@@ -446,15 +449,19 @@ def _metrics_context(
             )
     qc_held = list(q("results(qc_hold)"))
     invalidated = list(q("results(invalidated)"))
+    # Critical results: released ones are flagged in released_results; the rest are few.
+    candidates = {r["result_id"] for r in released.values() if r.get("critical")}
+    candidates.update(q("results(generated)"))
+    candidates.update(qc_held)
     critical = []
-    for rid in _all_results(q):
+    for rid in sorted(candidates):
         res = q(f"result({rid})")
         if res.get("critical"):
             critical.append(
                 {
                     "result_id": rid,
                     "acknowledged": bool(res.get("acked")),
-                    "within_deadline": not res.get("escalated", False),
+                    "within_deadline": bool(res.get("acked")) and not res.get("overdue_reported"),
                 }
             )
     steps = len(queue_totals)
@@ -473,10 +480,3 @@ def _metrics_context(
         "results_qc_held": len(qc_held) + len(invalidated),
         "specimen_reruns": len(invalidated),
     }
-
-
-def _all_results(q: Any) -> list[str]:
-    out: list[str] = []
-    for status in ("generated", "qc_hold", "invalidated", "released"):
-        out.extend(q(f"results({status})"))
-    return sorted(out)

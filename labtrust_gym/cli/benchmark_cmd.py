@@ -274,12 +274,17 @@ def eval_agent_cmd(
     seed: SeedOpt = 42,
     out: Annotated[Path, typer.Option("--out", help="Results file.")] = Path("results.json"),
     agent_ids: Annotated[
-        str, typer.Option("--agent-ids", help="Comma-separated agents the external agent drives.")
-    ] = "ops_0",
+        str | None,
+        typer.Option(
+            "--agent-ids",
+            help="Comma-separated agents the external agent drives (default: the lab agents "
+            "the task does not list in scripted_agents, else ops_0).",
+        ),
+    ] = None,
     quiet: Annotated[bool, typer.Option("--quiet", "-q", help="No progress bar.")] = False,
 ) -> None:
     """Evaluate an external agent: it drives --agent-ids, the scripted baseline the rest."""
-    ids = tuple(a.strip() for a in agent_ids.split(",") if a.strip())
+    ids = tuple(a.strip() for a in (agent_ids or "").split(",") if a.strip())
     doc = _run_with_progress(
         task,
         episodes,
