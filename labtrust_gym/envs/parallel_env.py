@@ -151,7 +151,6 @@ class LabTrustParallelEnv(ParallelEnv):
         self.state_space = state_space(v)
         self._seed: int | None = None
         self._steps = 0
-        self._last_common: dict[str, Any] = {}
 
     # ------------------------------------------------------------------ PettingZoo API
     def observation_space(self, agent: str) -> spaces.Space[Any]:
@@ -425,15 +424,13 @@ class LabTrustParallelEnv(ParallelEnv):
         return idx, custom or None
 
     def _common(self, results: list[Any], system_emits: list[Any]) -> dict[str, Any]:
-        common = {
+        return {
             "step": self._steps,
             "t_s": float(self.engine.now_s),
             "step_results": results,
             "system_emits": system_emits,
             "device_queue_lengths": self.engine.device_queue_len.tolist(),
         }
-        self._last_common = common
-        return common
 
     def _observe(self) -> dict[str, Any]:
         """Observations of all agents: rows of per-(role, zone) tables (see views.py)."""
