@@ -225,6 +225,7 @@ def run_qc(
             r.status = "invalidated"
             if eng.crit_pending.pop(r.result_id, None) is not None:
                 eng.n_critical_pending -= 1
+                eng.crit_due = None
             s = eng.specimens[r.specimen_id]
             s.step -= 1
             s.reruns += 1
@@ -319,6 +320,7 @@ def notify_critical(
         return "CRIT.ESCALATION_TOO_EARLY"
     r.tier = tier
     r.tier_t_s = eng.now_s
+    eng.crit_due = None
     return ["CRITICAL_NOTIFIED"], []
 
 
@@ -334,6 +336,7 @@ def ack_critical(
         return "CRIT.READBACK_MISMATCH"
     r.acked = True
     r.ack_t_s = eng.now_s
+    eng.crit_due = None
     if eng.crit_pending.pop(r.result_id, None) is not None:
         eng.n_critical_pending -= 1
     return ["CRITICAL_ACKNOWLEDGED"], []

@@ -119,6 +119,7 @@ def open_door(
     if door_id in eng.doors_open:
         return "DOOR.ALREADY_OPEN"
     eng.doors_open[door_id] = eng.now_s
+    eng.door_due = None
     eng.door_open[eng.door_index[door_id]] = 1
     return ["DOOR_OPENED"], []
 
@@ -133,6 +134,7 @@ def close_door(
     if door_id not in eng.doors_open:
         return "DOOR.ALREADY_CLOSED"
     del eng.doors_open[door_id]
+    eng.door_due = None
     eng.door_overdue_reported.discard(door_id)
     eng.door_open[eng.door_index[door_id]] = 0
     return ["DOOR_CLOSED"], []

@@ -44,14 +44,28 @@ def zone_restricted_occupancy(eng: Any, ev: dict[str, Any], params: dict[str, An
 
 
 def zone_door_open_too_long(eng: Any, ev: dict[str, Any], params: dict[str, Any]) -> Result:
-    if not eng.doors_open:
+    # O(1) on most steps: the earliest deadline is cached until a door opens/closes or a report
+    now = eng.now_s
+    due = eng.door_due
+    if due is not None and now <= due:
+        return _PASS
+    if due is None:
+        doors = eng.policy.doors
+        reported = eng.door_overdue_reported
+        dues = [
+            opened + doors[d]["max_open_s"]
+            for d, opened in eng.doors_open.items()
+            if d not in reported
+        ]
+        eng.door_due = min(dues) if dues else float("inf")
+    if now <= eng.door_due:
         return _PASS
     doors = eng.policy.doors
-    now = eng.now_s
     reported = eng.door_overdue_reported
     for door_id, opened in eng.doors_open.items():
         if door_id not in reported and now - opened > doors[door_id]["max_open_s"]:
             reported.add(door_id)  # report each overdue opening once
+            eng.door_due = None
             return False, "DOOR.OPEN_TOO_LONG", {"door_id": door_id, "open_s": now - opened}
     return _PASS
 
@@ -83,19 +97,29 @@ def critical_readback_match(eng: Any, ev: dict[str, Any], params: dict[str, Any]
     return False, "CRIT.READBACK_MISMATCH", {"result_id": r.result_id}
 
 
+def _crit_due(eng: Any, r: Any) -> float:
+    if r.tier == 0:
+        return float(r.generated_t_s + eng.policy.notify_within_s)
+    return float(r.tier_t_s + eng.policy.tiers[r.tier - 1]["deadline_s"])
+
+
 def critical_escalation_deadline(eng: Any, ev: dict[str, Any], params: dict[str, Any]) -> Result:
-    if not eng.crit_pending:
-        return _PASS
+    # the earliest unreported deadline is cached until a critical result changes (crit_due=None)
     now = eng.now_s
-    tiers = eng.policy.tiers
-    within = eng.policy.notify_within_s
+    due = eng.crit_due
+    if due is not None and now <= due:
+        return _PASS
+    if due is None:
+        dues = [
+            _crit_due(eng, r) for r in eng.crit_pending.values() if r.tier not in r.overdue_reported
+        ]
+        eng.crit_due = min(dues) if dues else float("inf")
+    if now <= eng.crit_due:
+        return _PASS
     for r in eng.crit_pending.values():
-        if r.tier == 0:
-            due = r.generated_t_s + within
-        else:
-            due = r.tier_t_s + tiers[r.tier - 1]["deadline_s"]
-        if now > due and r.tier not in r.overdue_reported:
+        if now > _crit_due(eng, r) and r.tier not in r.overdue_reported:
             r.overdue_reported.add(r.tier)  # report each overdue tier once
+            eng.crit_due = None
             return False, "CRIT.ESCALATION_OVERDUE", {"result_id": r.result_id, "tier": r.tier}
     return _PASS
 

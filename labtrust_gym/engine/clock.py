@@ -209,6 +209,7 @@ def generate_result(eng: HospitalLabEngine, s: SpecimenRec, device_id: str) -> R
     _emit(eng, "RESULT_GENERATED", rid)
     if r.critical:
         eng.crit_pending[rid] = r
+        eng.crit_due = None
         eng.n_critical_pending += 1
         _emit(eng, "CRITICAL_RESULT", rid)
     return r

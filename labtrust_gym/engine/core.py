@@ -99,6 +99,8 @@ class HospitalLabEngine:
         self.door_index = {d: i for i, d in enumerate(self.door_ids)}
         self.doors_open: dict[str, float] = {}
         self.door_overdue_reported: set[str] = set()
+        self.door_due: float | None = None  # cache for the door invariant (None = recompute)
+        self.crit_due: float | None = None  # cache for the escalation invariant
         self.door_open = np.zeros(len(self.door_ids), dtype=np.int8)
         self.zone_frozen = np.zeros(nz, dtype=np.int8)
         self.frozen_zones: set[str] = set()
@@ -248,7 +250,7 @@ class HospitalLabEngine:
                 spec["args"],
                 spec["needs_reason_code"],
                 HANDLERS[at],
-                self._inv_by_action[at],
+                tuple((inv.handler, inv.params, inv) for inv in self._inv_by_action[at]),
                 pol.action_zones.get(at),
             )
             for at, spec in pol.actions.items()
@@ -258,7 +260,8 @@ class HospitalLabEngine:
         self._head = GENESIS_HASH
         self._head_b = GENESIS_HASH.encode()
         self._length = 0
-        self._log: list[bytes] = []
+        self._log: list[bytes] = []  # hashed records; lines are built on output
+        self._log_hashes: list[bytes] = []
         self.chain_frozen = False
         if self._stream is not None:
             self._stream.close()
@@ -422,8 +425,8 @@ class HospitalLabEngine:
         violations: list[dict[str, Any]] = []
         if invs:
             self.ctx_consumed = consumed
-            for inv in invs:
-                r = inv.handler(self, ev, inv.params)
+            for check, params, inv in invs:
+                r = check(self, ev, params)
                 if r is None:
                     continue
                 if r[0]:
@@ -464,10 +467,9 @@ class HospitalLabEngine:
         self._head = h
         self._head_b = hb = h.encode()
         if self.record_log:
-            self._log.append(b'{"hash":"' + hb + b'","record":' + rec + b"}")
-            if self._stream is not None:
-                self._stream.write(self._log[-1])
-        elif self._stream is not None:
+            self._log.append(rec)
+            self._log_hashes.append(hb)
+        if self._stream is not None:
             self._stream.write(line_bytes(h, rec))
         self.n_accepted += 1
         return {
@@ -529,7 +531,10 @@ class HospitalLabEngine:
             raise InvalidInputError(
                 "The episode log was not recorded (engine config record_log=False)."
             )
-        return list(self._log)
+        return [
+            b'{"hash":"' + h + b'","record":' + r + b"}"
+            for h, r in zip(self._log_hashes, self._log, strict=True)
+        ]
 
     def write_episode_log(self, path: str | Path) -> Path:
         """Write the episode log atomically as JSONL."""
@@ -541,7 +546,7 @@ class HospitalLabEngine:
     def audit_chain(self) -> bool:
         """Recompute the in-memory chain; on a mismatch freeze the log. Returns True if intact."""
         try:
-            res = verify_chain(self._log)
+            res = verify_chain(self.episode_log_lines())
             ok = res["head_hash"] == self._head and res["length"] == self._length
         except ChainIntegrityError:
             ok = False
@@ -552,7 +557,7 @@ class HospitalLabEngine:
     def corrupt_log_line_for_test(self, index: int) -> None:
         """Flip one byte of an in-memory log line (golden scenarios / security tests only)."""
         line = bytearray(self._log[index])
-        pos = len(line) - 3
+        pos = len(line) - 70  # inside the record, before prev_hash
         line[pos] = ord("x") if line[pos] != ord("x") else ord("y")
         self._log[index] = bytes(line)
 

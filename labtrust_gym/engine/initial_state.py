@@ -75,6 +75,20 @@ def default_initial_state(
     }
 
 
+_FAST: dict[str, Any] = {}
+
+
+def _fast_check(schema_path: Any) -> Any:
+    """The compiled fast check for the initial_state schema (cached per schema file)."""
+    from labtrust_gym.engine.fastcheck import compile_schema
+    from labtrust_gym.fileio import load_json
+
+    key = str(schema_path)
+    if key not in _FAST:
+        _FAST[key] = compile_schema(load_json(schema_path))
+    return _FAST[key]
+
+
 def _bad(field: str, message: str) -> InvalidInputError:
     return InvalidInputError(f"initial_state: field {field!r}: {message}")
 
@@ -101,12 +115,11 @@ def validate_initial_state(state: Any, policy: CompiledPolicy | None = None) -> 
         raise InvalidInputError(
             f"initial_state must be a mapping, got {type(state).__name__}; see docs/engine.md."
         )
+    schema_path = policy_path(pol.root, "schemas", "engine_initial_state.v0.1.schema.json")
+    fast = _fast_check(schema_path)
     try:
-        validate_with_schema(
-            state,
-            policy_path(pol.root, "schemas", "engine_initial_state.v0.1.schema.json"),
-            what="initial_state",
-        )
+        if fast is None or not fast(state):  # jsonschema only to confirm and name the field
+            validate_with_schema(state, schema_path, what="initial_state")
     except SchemaValidationError as exc:
         raise InvalidInputError(str(exc)) from None
     st = dict(state)
