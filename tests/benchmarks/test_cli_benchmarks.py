@@ -417,3 +417,37 @@ def test_eval_agent(
         str(tmp_path / "x.json"),
     )
     assert code == 2 and "Unknown agent 'ghost_0'" in err
+
+
+def test_logs_verify_and_partner_is_recorded(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    out, logs = tmp_path / "r.json", tmp_path / "logs"
+    code, _, err = run(
+        capsys,
+        "run-benchmark",
+        "--task",
+        "insider_key_misuse",
+        "--episodes",
+        "2",
+        "--partner",
+        "acme",
+        "--log",
+        str(logs),
+        "--out",
+        str(out),
+    )
+    assert code == 0, err
+    doc = read_results(out)
+    assert doc["partner_id"] == "acme"
+    files = sorted(logs.iterdir())
+    assert [f.name for f in files] == [
+        "insider_key_misuse_seed42.jsonl",
+        "insider_key_misuse_seed43.jsonl",
+    ]
+    import hashlib
+
+    for ep, f in zip(doc["episodes"], files, strict=True):
+        assert ep["log_sha256"] == hashlib.sha256(f.read_bytes()).hexdigest()
+        code, _, err = run(capsys, "verify-log", str(f))
+        assert code == 0, err

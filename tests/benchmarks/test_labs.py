@@ -1,0 +1,80 @@
+"""Task labs: deterministic in the seed, task content present, injections applied."""
+
+from __future__ import annotations
+
+import pytest
+
+from labtrust_gym.benchmarks.injections import (
+    ActionInjector,
+    apply_state_injection,
+    check_injection,
+    list_injections,
+)
+from labtrust_gym.benchmarks.tasks import get_task
+from labtrust_gym.errors import InvalidInputError, UnknownIdError
+
+TASKS = (
+    "throughput_sla",
+    "stat_insertion",
+    "qc_cascade",
+    "adversarial_disruption",
+    "multi_site_stat",
+    "insider_key_misuse",
+    "coord_scale",
+    "coord_risk",
+)
+
+
+@pytest.mark.parametrize("name", TASKS)
+def test_initial_state_is_a_pure_function_of_the_seed(name: str) -> None:
+    task = get_task(name)()
+    a, b, c = task.get_initial_state(5), task.get_initial_state(5), task.get_initial_state(6)
+    assert a == b
+    assert a["arrivals"] != c["arrivals"]
+    assert [x["agent_id"] for x in a["agents"]] == [x["agent_id"] for x in c["agents"]]
+
+
+def test_task_content() -> None:
+    stat = get_task("stat_insertion")().get_initial_state(1)
+    assert sum(a["priority"] == "STAT" for a in stat["arrivals"]) >= 5
+    qc = get_task("qc_cascade")().get_initial_state(1)
+    assert {f["device_id"] for f in qc["qc_failures"]} == {"DEV_CHEM_A1", "DEV_HAEM_B1"}
+    assert "DEV_CHEM_B2" in {d["device_id"] for d in qc["devices"]}
+    assert len(qc["devices"]) == 6  # the five defaults kept
+    adv = get_task("adversarial_disruption")().get_initial_state(1)
+    assert {"agent_id": "adversary_0", "role": "adversary", "zone_id": "Z_INGRESS"} in adv["agents"]
+    assert adv["tokens"][0]["expires_t_s"] == 1
+    ms = get_task("multi_site_stat")().get_initial_state(1)
+    remote = [a for a in ms["arrivals"] if a.get("site_id") == "SITE_NORTH"]
+    assert len(remote) == 6 and all(a["priority"] == "STAT" for a in remote)
+    ins = get_task("insider_key_misuse")().get_initial_state(1)
+    assert ins["strict_signatures"] is True
+    assert any(k["status"] == "revoked" for k in ins["keys"])
+    scale = get_task("coord_scale")().get_initial_state(1)
+    assert len(scale["agents"]) == 8
+
+
+def test_calibration_overrides_and_rejects_typos() -> None:
+    task = get_task("throughput_sla")()
+    busy = task.get_initial_state(1, calibration={"arrival_rate_per_min": 6.0})
+    assert len(busy["arrivals"]) > len(task.get_initial_state(1)["arrivals"])
+    with pytest.raises(InvalidInputError, match="Did you mean 'stat_fraction'"):
+        task.get_initial_state(1, calibration={"stat_fraktion": 0.5})
+
+
+def test_injections() -> None:
+    assert list_injections() == ["INJ-COMMS-DROP-001", "INJ-DEVICE-FAULT-001", "INJ-QC-DRIFT-001"]
+    with pytest.raises(UnknownIdError, match="INJ-DEVICE-FAULT-001"):
+        check_injection("INJ-DEVICE-FAULT-01")
+    state = get_task("coord_risk")().get_initial_state(2)
+    fault = apply_state_injection(check_injection("INJ-DEVICE-FAULT-001"), state, 2, 1000.0)
+    added = [f for f in fault["device_faults"] if f not in state["device_faults"]]
+    assert len(added) == 1 and added[0]["device_id"].startswith("DEV_CHEM_ANALYZER")
+    assert 200 <= added[0]["t_s"] <= 400 and added[0]["duration_s"] == 200
+    assert apply_state_injection(check_injection("INJ-DEVICE-FAULT-001"), state, 2, 1000.0) == fault
+    drop = ActionInjector(check_injection("INJ-COMMS-DROP-001"), seed=3)
+    actions = {f"a{i}": 1 for i in range(1000)}
+    kept = drop.apply(actions)
+    assert 700 < len(kept) < 900 and drop.dropped == 1000 - len(kept)
+    assert ActionInjector(check_injection("INJ-COMMS-DROP-001"), seed=3).apply(actions) == kept
+    assert ActionInjector(None, seed=3).apply(actions) is actions
