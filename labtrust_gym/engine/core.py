@@ -111,7 +111,10 @@ class HospitalLabEngine:
         for z, nbrs in pol.neighbors.items():
             for n in nbrs:
                 self.zone_adjacency[self.zone_index[z], self.zone_index[n]] = 1
-        self.next_hop_table = clock.next_hop_table(self.zone_ids, pol.neighbors)
+        if "next_hop" not in pol.derived:
+            pol.derived["next_hop"] = clock.next_hop_table(self.zone_ids, pol.neighbors)
+            pol.derived["next_hop"].setflags(write=False)
+        self.next_hop_table = pol.derived["next_hop"]
 
         # agents
         self.role_ids = sorted(pol.roles)

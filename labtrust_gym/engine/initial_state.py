@@ -104,7 +104,6 @@ def _unique(items: list[dict[str, Any]], key: str, field: str) -> None:
 
 def validate_initial_state(state: Any, policy: CompiledPolicy | None = None) -> dict[str, Any]:
     """Return ``state`` with defaults filled in; raise ``InvalidInputError`` naming the field."""
-    from labtrust_gym.config import policy_path
     from labtrust_gym.errors import did_you_mean
     from labtrust_gym.fileio import validate_with_schema
 
@@ -115,7 +114,7 @@ def validate_initial_state(state: Any, policy: CompiledPolicy | None = None) -> 
         raise InvalidInputError(
             f"initial_state must be a mapping, got {type(state).__name__}; see docs/engine.md."
         )
-    schema_path = policy_path(pol.root, "schemas", "engine_initial_state.v0.1.schema.json")
+    schema_path = pol.files["initial_state_schema"]
     fast = _fast_check(schema_path)
     try:
         if fast is None or not fast(state):  # jsonschema only to confirm and name the field

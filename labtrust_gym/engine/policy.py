@@ -89,12 +89,26 @@ class CompiledPolicy:
     invariants: list[dict[str, Any]]
     enforcement: dict[str, dict[str, Any]]
     files: dict[str, Path] = field(default_factory=dict)
+    derived: dict[str, Any] = field(
+        default_factory=dict
+    )  # per-policy tables built once (e.g. routing)
 
 
 _CACHE: dict[tuple[str, tuple[float, ...]], CompiledPolicy] = {}
 
 
+_FILES: dict[str, dict[str, tuple[Path, Path]]] = {}
+
+
 def _files(root: Path) -> dict[str, tuple[Path, Path]]:
+    key = str(root)
+    cached = _FILES.get(key)
+    if cached is None:
+        cached = _FILES[key] = _build_files(root)
+    return cached
+
+
+def _build_files(root: Path) -> dict[str, tuple[Path, Path]]:
     from labtrust_gym.config import policy_path
 
     return {
@@ -118,7 +132,7 @@ def load_policy(root: Path | str | None = None) -> CompiledPolicy:
                 f"Policy file for {attr!r} not found: {str(path)!r}. Restore it from the "
                 "shipped policy or point LABTRUST_POLICY_DIR at a complete policy directory."
             ) from None
-    key = (str(base.resolve()), tuple(stamps))
+    key = (str(base), tuple(stamps))
     cached = _CACHE.get(key)
     if cached is None:
         cached = _compile(base, files)
@@ -144,6 +158,8 @@ def _need(cond: bool, path: Path, message: str) -> None:
 
 
 def _compile(root: Path, files: dict[str, tuple[Path, Path]]) -> CompiledPolicy:
+    from labtrust_gym.config import policy_path
+
     raw = _load_all(files)
     fz = files["zones"][0]
     zones_doc = raw["zones"]
@@ -314,5 +330,10 @@ def _compile(root: Path, files: dict[str, tuple[Path, Path]]) -> CompiledPolicy:
         actions=actions,
         invariants=list(invariants),
         enforcement=enforcement,
-        files={a: p for a, (p, _s) in files.items()},
+        files={
+            **{a: p for a, (p, _s) in files.items()},
+            "initial_state_schema": policy_path(
+                root, "schemas", "engine_initial_state.v0.1.schema.json"
+            ),
+        },
     )
