@@ -161,6 +161,9 @@ def main(argv: list[str] | None = None) -> int:
             args.obs_mode,
             "--seed",
             str(args.seed),
+            "--repeat",
+            str(args.repeat),
+            *(["--no-record-log"] if args.no_record_log else []),
         ]
         out = subprocess.run(cmd, check=True, capture_output=True, text=True)
         row = json.loads(out.stdout.strip().splitlines()[-1])
