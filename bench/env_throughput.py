@@ -21,7 +21,9 @@ be shared, so the best segment is the closest to the code's own cost; the median
 noise); ``cpu_agent_steps_per_s`` divides by the process's CPU time inside ``env.step``
 (median segment), which other load on the machine barely affects. ``loop_agent_steps_per_s``
 also includes drawing the actions and building the action dict, i.e. what a trivial random
-policy sees. This is a benchmark, not a test: it prints, it never fails.
+policy sees. The split line wraps ``engine.step_batch``/``advance_to`` with CPU timers and
+reports the engine's cost per event and the env's own cost per agent-step. This is a benchmark,
+not a test: it prints, it never fails.
 """
 
 from __future__ import annotations
@@ -75,9 +77,28 @@ def run_child(
         scores = rng.random(masks.shape) * masks  # NOOP is always valid, so argmax is valid
         return dict(zip(agents, scores.argmax(axis=1).tolist(), strict=True))
 
+    # Split the CPU time of env.step into engine (step_batch, advance_to) and env's own work.
+    split = {"engine_s": 0.0, "events": 0}
+    eng = env.engine
+    step_batch, advance_to = eng.step_batch, eng.advance_to
+
+    def timed_step_batch(events: list[dict[str, Any]]) -> list[dict[str, Any]]:
+        c0 = time.process_time()
+        out = step_batch(events)
+        split["engine_s"] += time.process_time() - c0
+        split["events"] += len(events)
+        return out
+
+    def timed_advance_to(t_s: float) -> None:
+        c0 = time.process_time()
+        advance_to(t_s)
+        split["engine_s"] += time.process_time() - c0
+
     for _ in range(warmup):
         obs, *_ = env.step(draw(obs))
+    eng.step_batch, eng.advance_to = timed_step_batch, timed_advance_to
     rates, cpu_rates, loop_rates = [], [], []
+    total_cpu = 0.0
     perf, cpu = time.perf_counter, time.process_time
     for _ in range(repeat):
         in_step = in_step_cpu = 0.0
@@ -91,6 +112,7 @@ def run_child(
         loop_s = perf() - loop_t0
         rates.append(n * steps / in_step)
         cpu_rates.append(n * steps / in_step_cpu)
+        total_cpu += in_step_cpu
         loop_rates.append(n * steps / loop_s)
     summary = env.get_timing_summary()
     env.close()
@@ -110,6 +132,11 @@ def run_child(
         "loop_agent_steps_per_s": round(max(loop_rates)),
         "ms_per_env_step": round(1000 * n / max(rates), 3),
         "peak_rss_mb": round(rss_kb / 1024, 1),
+        "events_per_agent_step": round(split["events"] / (n * steps * repeat), 3),
+        "engine_us_per_event": round(1e6 * split["engine_s"] / max(split["events"], 1), 2),
+        "env_us_per_agent_step": round(
+            1e6 * (total_cpu - split["engine_s"]) / (n * steps * repeat), 2
+        ),
         "sim_seconds": summary.get("sim_time_s"),
     }
 
@@ -175,7 +202,10 @@ def main(argv: list[str] | None = None) -> int:
             f"{row['loop_agent_steps_per_s']:>9,} (with random policy)  "
             f"{row['ms_per_env_step']:>8.3f} ms/step  peak RSS {row['peak_rss_mb']:>7.1f} MB  "
             f"[{row['preset']}, obs_mode={row['obs_mode']}, record_log={row['record_log']}, "
-            f"{row['episode_steps']} steps]",
+            f"{row['episode_steps']} steps]\n"
+            f"         split (CPU): engine {row['engine_us_per_event']} us/event x "
+            f"{row['events_per_agent_step']} events/agent-step; env's own work "
+            f"{row['env_us_per_agent_step']} us/agent-step",
             flush=True,
         )
     if args.json:
