@@ -137,19 +137,17 @@ def insider_lab_options() -> dict[str, Any]:
 
 
 class InsiderAgent:
-    """At each scheduled step tries one misuse of :data:`INSIDER_PLAN`; otherwise idles."""
+    """At each scheduled step tries one misuse of :data:`INSIDER_PLAN`; otherwise idles.
+
+    The env signs honest events for every agent with a key (the insider included); a misuse
+    carries its own ``key_id``/``signature``, which the env passes through untouched.
+    """
 
     def __init__(self, agent_id: str, attack_steps: tuple[int, ...]) -> None:
         self.agent_id = agent_id
         self.attack_steps = frozenset(attack_steps)
         self.log = AttemptLog("insider")
         self.next_attack = 0
-        self.seen_signed: dict[str, Any] | None = None
-
-    def remember(self, action: Mapping[str, Any]) -> None:
-        """Keep one signed action of another agent to replay later."""
-        if self.seen_signed is None and action.get("signature"):
-            self.seen_signed = dict(action)
 
     def act(self, engine: Any, t: int) -> dict[str, Any]:
         if t not in self.attack_steps:
@@ -157,15 +155,35 @@ class InsiderAgent:
         attack = INSIDER_PLAN[self.next_attack % len(INSIDER_PLAN)]
         self.next_attack += 1
         self.log.begin(t, attack)
+        junk = base64.b64encode(b"\x00" * 64).decode("ascii")
         if attack == "forged_signature":
-            fake = base64.b64encode(b"\x00" * 64).decode("ascii")
-            return _act("TICK", key_id="KEY_BENCH_insider_0", signature=fake)
-        if attack == "replayed_event" and self.seen_signed is not None:
-            return dict(self.seen_signed)
-        if attack in ("revoked_key", "replayed_event"):
-            from labtrust_gym.engine.signing import derive_keypair
-
-            priv, _ = derive_keypair("insider_0", secret=INSIDER_SECRET + b":old")
-            return {**_act("TICK"), "key_id": REVOKED_KEY_ID, "_sign_with": priv}
-        # out_of_role_action: a supervisor-only kill switch.
+            return _act("TICK", key_id=f"KEY_BENCH_{self.agent_id}", signature=junk)
+        if attack == "revoked_key":
+            return _act("TICK", key_id=REVOKED_KEY_ID, signature=junk)
+        if attack == "replayed_event":
+            replay = _last_signed_event(engine, self.agent_id)
+            if replay is not None:
+                return _act(
+                    replay["action_type"],
+                    replay.get("args") or {},
+                    key_id=replay["key_id"],
+                    signature=replay["signature"],
+                )
+            return _act("TICK", key_id=f"KEY_BENCH_{self.agent_id}", signature=junk)
+        # out_of_role_action: a supervisor-only kill switch, validly signed by the env.
         return _act("KILL_SWITCH")
+
+
+def _last_signed_event(engine: Any, not_agent: str) -> dict[str, Any] | None:
+    """The most recent signed event of another agent in the engine's episode log."""
+    import json
+
+    try:
+        lines = engine.episode_log_lines()
+    except Exception:  # the log is not recorded: nothing to replay
+        return None
+    for line in reversed(lines):
+        event = json.loads(line)["record"]["event"]
+        if event.get("signature") and event.get("agent_id") != not_agent:
+            return dict(event)
+    return None

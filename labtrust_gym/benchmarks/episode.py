@@ -175,15 +175,6 @@ class _Drivers:
         if self.method is not None:
             self.method.on_step_result(step_results)
 
-    def saw_signed(self, actions: Mapping[str, Any]) -> None:
-        for agent in self.threats.values():
-            remember = getattr(agent, "remember", None)
-            if remember is None:
-                continue
-            for aid, act in actions.items():
-                if aid != agent.agent_id and isinstance(act, Mapping):
-                    remember(act)
-
     def attempts(self) -> list[dict[str, Any]]:
         out: list[dict[str, Any]] = []
         for aid in sorted(self.threats):
@@ -216,65 +207,25 @@ def add_agent_keys(state: dict[str, Any]) -> dict[str, Any]:
     return out
 
 
-class _Signer:
-    """Signs agents' actions in strict-signature labs, exactly as the env will build the event.
+def signing_keys_for(state: Mapping[str, Any]) -> dict[str, tuple[str, Any]]:
+    """``{agent_id: (key_id, private_key)}`` for the benchmark keys of ``state`` (strict labs).
 
-    The env turns an action dict with an ``action_type`` and complete ``args`` into
-    ``{"t_s", "agent_id", "action_type", "args", reason_code?, token_refs?, key_id?}``; the
-    signature covers that event (docs/engine.md), so it can be computed before the step.
+    The env signs every event of these agents (docs/envs.md, "Signed events"); keys of labs made
+    by the scale generator are handled by the env itself.
     """
+    from labtrust_gym.engine.signing import derive_keypair
 
-    def __init__(self, state: Mapping[str, Any]) -> None:
-        from labtrust_gym.engine.signing import derive_keypair
-        from labtrust_gym.envs.scale import SCALE_KEY_SECRET
-
-        self.keys: dict[str, tuple[str, Any]] = {}
-        for key in state.get("keys") or ():
-            if key.get("status", "active") != "active" or key["agent_id"] in self.keys:
-                continue
-            for secret in (BENCH_KEY_SECRET, SCALE_KEY_SECRET):
-                priv, pub = derive_keypair(key["agent_id"], secret=secret)
-                if pub == key["public_key_b64"]:
-                    self.keys[key["agent_id"]] = (key["key_id"], priv)
-                    break
-
-    def sign(self, actions: dict[str, Any], now_s: float) -> dict[str, Any]:
-        from labtrust_gym.engine.signing import sign_event
-
-        t = int(now_s) if float(now_s).is_integer() else now_s
-        out: dict[str, Any] = {}
-        for aid, act in actions.items():
-            if (
-                not isinstance(act, Mapping)
-                or not act.get("action_type")
-                or act["action_type"] == "NOOP"
-            ):
-                out[aid] = act
-                continue
-            act = dict(act)
-            private = act.pop("_sign_with", None)
-            if act.get("signature"):
-                out[aid] = act  # pre-signed (e.g. an insider's forged or replayed signature)
-                continue
-            if private is None:
-                owned = self.keys.get(aid)
-                if owned is None:
-                    out[aid] = act
-                    continue
-                act.setdefault("key_id", owned[0])
-                private = owned[1]
-            event: dict[str, Any] = {
-                "t_s": t,
-                "agent_id": aid,
-                "action_type": act["action_type"],
-                "args": dict(act.get("args") or {}),
-            }
-            for extra in ("reason_code", "token_refs", "key_id"):
-                if act.get(extra) is not None:
-                    event[extra] = list(act[extra]) if extra == "token_refs" else act[extra]
-            act["signature"] = sign_event(event, private)
-            out[aid] = act
-        return out
+    keys: dict[str, tuple[str, Any]] = {}
+    for key in state.get("keys") or ():
+        aid = key["agent_id"]
+        if key.get("status", "active") != "active" or aid in keys:
+            continue
+        if not str(key["key_id"]).startswith("KEY_BENCH_"):
+            continue
+        private, public = derive_keypair(aid, secret=BENCH_KEY_SECRET)
+        if public == key["public_key_b64"]:
+            keys[aid] = (key["key_id"], private)
+    return keys
 
 
 def _method_policy(
@@ -371,6 +322,8 @@ def run_episode(job: EpisodeJob) -> dict[str, Any]:
     if state.get("strict_signatures"):
         state = add_agent_keys(state)
     env, env_key = _make_env(task, state, job, scale)
+    # A reused env must not keep the previous episode's keys.
+    env.set_signing_keys(signing_keys_for(state) if state.get("strict_signatures") else {})
     try:
         obs, infos = env.reset(seed=job.seed, options={"initial_state": state})
     except LabTrustError as exc:
@@ -379,7 +332,6 @@ def run_episode(job: EpisodeJob) -> dict[str, Any]:
     eng = env.engine
     drivers = _Drivers(task, job, env, state, scale)
     injector = ActionInjector(injection, job.seed)
-    signer = _Signer(state) if state.get("strict_signatures") else None
     steps: list[list[Mapping[str, Any]]] = []
     rewards: dict[str, float] = {a: 0.0 for a in env.possible_agents}
     busy_steps = np.zeros(len(eng.device_ids), dtype=np.int64)
@@ -387,9 +339,6 @@ def run_episode(job: EpisodeJob) -> dict[str, Any]:
     t = 0
     while env.agents:
         actions = injector.apply(drivers.act(obs, infos, t))
-        if signer is not None:
-            actions = signer.sign(actions, eng.now_s)
-            drivers.saw_signed(actions)
         obs, step_rewards, _terms, _truncs, infos = env.step(actions)
         step_results = _lab_step_results(infos)
         steps.append(step_results)
