@@ -386,12 +386,11 @@ def test_pluggy_group_module_registers_several_kinds(
         monkeypatch,
         fake_entry_point("labtrust_gym", "multi", "fakeplug_multi", "multi-dist", "4.2"),
     )
+    from labtrust_gym.benchmarks.metrics import get_metrics_aggregator
     from labtrust_gym.engine.invariants_runtime import (
         get_invariant_handler,
         list_invariant_handlers,
     )
-
-    from labtrust_gym.benchmarks.metrics import get_metrics_aggregator
 
     assert "multi_task" in list_tasks()
     assert get_metrics_aggregator("multi_metrics")() == {"custom": 1}
