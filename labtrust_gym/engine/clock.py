@@ -59,9 +59,21 @@ def schedule_initial(eng: HospitalLabEngine, st: dict[str, Any]) -> None:
         eng.push_timeline(float(f["t_s"]), QC_FAIL, f["device_id"])
     for f in st["device_faults"]:
         eng.push_timeline(float(f["t_s"]), FAULT, (f["device_id"], float(f["duration_s"])))
-    for m in st["maintenance"]:
-        eng.push_timeline(float(m["start_s"]), MAINT_START, m["device_id"])
-        eng.push_timeline(float(m["end_s"]), MAINT_END, m["device_id"])
+    windows = [*eng.policy.raw["equipment"].get("maintenance_windows", []), *st["maintenance"]]
+    for m in windows:
+        if m["device_id"] in eng.devices:
+            eng.push_timeline(float(m["start_s"]), MAINT_START, m["device_id"])
+            eng.push_timeline(float(m["end_s"]), MAINT_END, m["device_id"])
+    for dev in eng.devices.values():
+        if dev._spec.get("mtbf_s"):
+            _schedule_random_fault(eng, dev, eng.now_s)
+
+
+def _schedule_random_fault(eng: HospitalLabEngine, dev: Any, after: float) -> None:
+    """Next random fault of ``dev`` (own seeded stream, so results' RNG is unaffected)."""
+    spec = dev._spec
+    t = after + eng.fault_rng.expovariate(1.0 / float(spec["mtbf_s"]))
+    eng.push_timeline(t, FAULT, (dev.device_id, float(spec.get("repair_s", 900.0)), True))
 
 
 def advance(eng: HospitalLabEngine, t: float) -> None:
@@ -107,10 +119,12 @@ def _abort_run(eng: HospitalLabEngine, dev: Any) -> None:
     eng.device_busy_until[dev.idx] = 0.0
 
 
-def _fault(eng: HospitalLabEngine, payload: tuple[str, float]) -> None:
+def _fault(eng: HospitalLabEngine, payload: tuple[Any, ...]) -> None:
     dev = eng.devices[payload[0]]
+    if len(payload) > 2:  # a random fault: schedule the next one after this repair
+        _schedule_random_fault(eng, dev, eng.now_s + payload[1])
     dev.fault = True
-    dev.fault_until = eng.now_s + payload[1]
+    dev.fault_until = max(dev.fault_until or 0.0, eng.now_s + payload[1])
     if dev.busy_until is not None:
         _abort_run(eng, dev)
     eng.device_fault[dev.idx] = 1

@@ -79,6 +79,7 @@ class HospitalLabEngine:
         self.initial_state = st
         self.deterministic = deterministic
         self.rng = random.Random(rng_seed)
+        self.fault_rng = random.Random(rng_seed * 7919 + 17)
         self.now_s = float(st["start_t_s"])
         self.lab_site_id: str = st["lab_site_id"]
         self.strict = bool(st["strict_signatures"])
@@ -619,6 +620,7 @@ class HospitalLabEngine:
             ],
             "ready": {t: sorted(d) for t, d in self._ready_by_type.items()},
             "rng": self.rng.getstate(),
+            "fault_rng": self.fault_rng.getstate(),
         }
 
     # ------------------------------------------------------------------ helpers for handlers

@@ -105,6 +105,12 @@ def _specimens(e: HospitalLabEngine, status: str) -> list[str]:
     return [sid for sid, s in e.specimens.items() if s.status == status]
 
 
+def _specimens_at(e: HospitalLabEngine, site: str, status: str) -> list[str]:
+    if site not in e.policy.site_ids:
+        raise InvalidInputError(f"Unknown site {site!r}; known: {sorted(e.policy.site_ids)}.")
+    return [sid for sid in _specimens(e, status) if e.specimens[sid].site_id == site]
+
+
 _RESULT_STATUSES = ("generated", "qc_hold", "invalidated", "released")
 
 
@@ -211,6 +217,7 @@ QUERIES: dict[str, tuple[int, Callable[..., Any]]] = {
     "specimen_status": (1, lambda e, s: _spec(e, s).status),
     "specimen": (1, _specimen_dict),
     "specimens": (1, _specimens),
+    "specimens_at": (2, _specimens_at),
     "acceptance_check": (1, lambda e, s: acceptance_failure(e, _spec(e, s))),
     "next_device_type": (1, _next_device_type),
     "devices_for_specimen": (1, _devices_for_specimen),
