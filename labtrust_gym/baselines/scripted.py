@@ -231,15 +231,18 @@ class ScriptedLabController:
         view = WorkView(eng, self.lab_site, self.static, self.multi_site, self.device_type_ids)
         claims = _Claims()
         actions: dict[str, Any] = {}
-        agent_zone = eng.agent_zone
+        zones = eng.agent_zone.tolist()
         agent_index = eng.agent_index
-        self._op_zones = {int(agent_zone[agent_index[a]]) for a in self.operators}
-        self._track_queues()
+        self._op_zones = {zones[agent_index[a]] for a in self.operators}
         self._snapshot_devices(view)
-        # Critical results and QC first: they gate releases.
+        self._track_queues()
+        self._critical = (
+            set(eng.query("critical_pending")) if getattr(eng, "n_critical_pending", 1) else set()
+        )
+        role_of = self.role_of
         for aid in self.controlled:
-            role = self.role_of.get(aid)
-            zone = int(agent_zone[agent_index[aid]])
+            role = role_of.get(aid)
+            zone = zones[agent_index[aid]]
             if role == "reception":
                 action = self._reception(aid, zone, view, claims)
             elif role in OPERATOR_ROLES:
@@ -369,12 +372,23 @@ class ScriptedLabController:
             if dtype not in best or key < best[dtype]:
                 best[dtype] = key
         self._best = {t: k[1] for t, k in best.items()}
-        claims = _Claims()
-        self._pending_zones = {
-            zi
-            for zi, devs in self.devices_by_zone.items()
-            if any(self._device_action("", di, view, claims, dry_run=True) for di in devs)
-        }
+        # A zone has operator work if one of its devices can start, can take a ready specimen
+        # (it is the best device of its type) or needs reagent.
+        pending: set[int] = set()
+        ready = view.ready
+        for zi, devs in self.devices_by_zone.items():
+            for di in devs:
+                if self._fault[di]:
+                    continue
+                dtype = self._dtype[di]
+                if (
+                    (ready.get(dtype) and self._best.get(dtype) == di)
+                    or (not self._busy[di] and not self._qcbad[di] and self._qlen[di] > 0)
+                    or 0 <= self._reagent[di] < RESTOCK_BELOW
+                ):
+                    pending.add(zi)
+                    break
+        self._pending_zones = pending
 
     def _device_action(
         self, aid: str, di: int, view: WorkView, claims: _Claims, *, dry_run: bool
@@ -428,10 +442,10 @@ class ScriptedLabController:
         return bool(counts.get("arrived") or counts.get("accessioned") or counts.get("accepted"))
 
     def _track_queues(self) -> None:
-        eng = self.engine
-        now = float(eng.now_s)
-        for di, qlen in enumerate(eng.device_queue_len):
-            if qlen and not eng.device_busy[di]:
+        now = float(self.engine.now_s)
+        busy = self._busy
+        for di, qlen in enumerate(self._qlen):
+            if qlen and not busy[di]:
                 self._queue_since.setdefault(di, now)
             else:
                 self._queue_since.pop(di, None)
@@ -487,8 +501,8 @@ class ScriptedLabController:
         for rid in view.generated:
             if rid in claims.items:
                 continue
-            res = eng.query(f"result({rid})")
-            if res.get("critical") and not res.get("acked"):
+            if rid in self._critical:
+                res = eng.query(f"result({rid})")
                 claims.take(rid)
                 if not res.get("tier"):
                     return _act("NOTIFY_CRITICAL", {"result_id": rid, "tier": 1})

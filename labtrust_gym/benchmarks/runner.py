@@ -83,13 +83,15 @@ def resolve_coord_params(
     coord_method: str, policy_root: Path, overrides: Mapping[str, Any] | None
 ) -> dict[str, Any]:
     """``default_params`` of ``coord_method`` from coordination_methods.v0.1.yaml + overrides."""
-    from labtrust_gym.config import get_active_profile
-    from labtrust_gym.fileio import load_yaml
+    from labtrust_gym.config import get_active_profile, policy_path
+    from labtrust_gym.fileio import load_yaml, validate_with_schema
 
     path = get_active_profile().resolve_path("coordination_methods_path", policy_root)
     params: dict[str, Any] = {}
     if path.is_file():
         doc = load_yaml(path) or {}
+        schema = policy_path(policy_root, "schemas", "coordination_methods.v0.1.schema.json")
+        validate_with_schema(doc, schema, what=str(path))
         for entry in doc.get("methods") or ():
             if isinstance(entry, Mapping) and entry.get("method_id") == coord_method:
                 params.update(entry.get("default_params") or {})

@@ -121,3 +121,23 @@ def test_default_pack_loader_and_custom_loader(tmp_path) -> None:  # type: ignor
 
     register_benchmark_pack_loader("mine", loader)
     assert load_benchmark_pack(loader_id="mine")[1] == "9"
+
+
+def test_coordination_params_merge_policy_defaults_with_runner_kwargs(tmp_path) -> None:  # type: ignore[no-untyped-def]
+    import shutil
+    from pathlib import Path
+
+    from labtrust_gym.benchmarks.runner import resolve_coord_params
+    from labtrust_gym.errors import SchemaValidationError
+
+    policy = tmp_path / "policy"
+    shutil.copytree(Path(__file__).resolve().parents[2] / "policy", policy)
+    methods = policy / "coordination" / "coordination_methods.v0.1.yaml"
+    methods.write_text(
+        'version: "0.1"\nmethods:\n  - method_id: m1\n    default_params: {a: 1, b: 2}\n'
+    )
+    assert resolve_coord_params("m1", tmp_path, {"b": 3, "c": 4}) == {"a": 1, "b": 3, "c": 4}
+    assert resolve_coord_params("other", tmp_path, None) == {}
+    methods.write_text('version: "0.1"\nmethods:\n  - {method: m1}\n')
+    with pytest.raises(SchemaValidationError, match="methods/0"):
+        resolve_coord_params("m1", tmp_path, None)
