@@ -170,22 +170,9 @@ class EventBuilder:
         return ready.popleft() if ready else None
 
     def _ready_list(self, dtype: str) -> list[str]:
-        eng = self.engine
-        if self._has_ready_view:
-            return list(eng.ready_specimens(dtype))
-        work = eng.work_by_device_type[self.views.device_type_ids.index(dtype)]
-        if work <= 0:
+        if not self._has_ready_view:  # a domain without the view: the engine names what is missing
             return []
-        # Fallback through public queries: O(backlog), only when a bare QUEUE_RUN needs it.
-        out: list[tuple[int, float, str]] = []
-        rank = {"STAT": 0, "URGENT": 1, "ROUTINE": 2}
-        for status in ("accepted", "staged"):
-            for sid in eng.query(f"specimens({status})"):
-                if eng.query(f"next_device_type({sid})") == dtype:
-                    info = eng.query(f"specimen({sid})")
-                    out.append((rank.get(info.get("priority"), 3), info.get("arrival_t_s", 0), sid))
-        out.sort()
-        return [sid for _, _, sid in out]
+        return list(self.engine.ready_specimens(dtype))
 
     def _custom_event(self, r: int, act: Mapping[str, Any], t: float | int) -> dict[str, Any]:
         """An explicit ``action_type`` event; missing bare-action args are filled as for a bare

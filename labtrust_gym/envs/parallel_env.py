@@ -107,25 +107,34 @@ class LabTrustParallelEnv(ParallelEnv):
             task_scale = load_scale_config(task.scale_config)
         any_scale = self._scale or task_scale
 
-        self.max_steps = int(
-            max_steps
-            or (getattr(task, "max_steps", None) if task is not None else None)
-            or (any_scale.horizon_steps if any_scale is not None else None)
-            or DEFAULT_MAX_STEPS
+        self.max_steps = _first(
+            max_steps,
+            getattr(task, "max_steps", None),
+            any_scale.horizon_steps if any_scale is not None else None,
+            DEFAULT_MAX_STEPS,
         )
+        if isinstance(self.max_steps, bool) or not isinstance(self.max_steps, int):
+            raise ConfigError(f"max_steps must be a positive integer, got {self.max_steps!r}.")
+        if self.max_steps < 1:
+            raise ConfigError(f"max_steps must be a positive integer, got {self.max_steps!r}.")
         self._dt_default = float(
-            dt_s
-            or getattr(task, "dt_s", None)
-            or (any_scale.dt_s if any_scale is not None else None)
-            or DEFAULT_DT_S
+            _first(
+                dt_s,
+                getattr(task, "dt_s", None),
+                any_scale.dt_s if any_scale is not None else None,
+                DEFAULT_DT_S,
+            )
         )
         self._timing_default = str(
-            timing_mode
-            or (getattr(task, "timing_mode", None) if task is not None else None)
-            or (any_scale.timing_mode if any_scale is not None else None)
-            or "explicit"
+            _first(
+                timing_mode,
+                getattr(task, "timing_mode", None),
+                any_scale.timing_mode if any_scale is not None else None,
+                "explicit",
+            )
         )
         _check_timing(self._timing_default, self._dt_default)
+        self._dt, self._timing = self._dt_default, self._timing_default
         if reward_config is None and task is not None:
             reward_config = getattr(task, "reward_config", None)
         self._reward_cfg = RewardConfig.from_mapping(reward_config)
@@ -178,8 +187,8 @@ class LabTrustParallelEnv(ParallelEnv):
                 f"({len(self._views.agent_ids)} vs {len(self.possible_agents)}); "
                 "agent ids must not depend on the seed. Build a new env for a different lab."
             )
-        self._dt = float(opts.get("dt_s") or self._dt_default)
-        self._timing = str(opts.get("timing_mode") or self._timing_default)
+        self._dt = float(_first(opts.get("dt_s"), self._dt_default))
+        self._timing = str(_first(opts.get("timing_mode"), self._timing_default))
         _check_timing(self._timing, self._dt)
         self._t0 = float(self.engine.now_s)
         self._steps = 0
@@ -279,7 +288,11 @@ class LabTrustParallelEnv(ParallelEnv):
         return out
 
     def close(self) -> None:
+        """End the episode and release the engine's resources (e.g. a streamed log file)."""
         self.agents = []
+        close = getattr(self.engine, "close", None)
+        if close is not None:
+            close()
 
     # ------------------------------------------------------------------ BenchmarkEnv extras
     def get_device_ids(self) -> list[str]:
@@ -368,7 +381,6 @@ class LabTrustParallelEnv(ParallelEnv):
         self._views = LabViews(eng, policy)
         self._events = EventBuilder(eng, self._views)
         self._t0 = float(eng.now_s)
-        self._dt = getattr(self, "_dt", self._dt_default)
 
     def _time_of(self, steps: int) -> float | int:
         t = self._t0 + steps * self._dt
@@ -491,6 +503,14 @@ class LabTrustParallelEnv(ParallelEnv):
                 self.possible_agents, res_by_row, type_by_row, zones, strict=True
             )
         }
+
+
+def _first(*values: Any) -> Any:
+    """The first value that is not None (0 and "" are real values, not "missing")."""
+    for value in values:
+        if value is not None:
+            return value
+    return None
 
 
 def _readonly(arr: np.ndarray) -> np.ndarray:

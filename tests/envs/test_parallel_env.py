@@ -295,3 +295,22 @@ def test_step_restores_the_garbage_collector_state(default_env_fn: EnvFn) -> Non
         assert not gc.isenabled()
     finally:
         gc.enable()
+
+
+def test_timing_and_length_options_are_validated(default_env_fn: EnvFn) -> None:
+    env = default_env_fn()
+    env.reset(seed=0, options={"timing_mode": "simulated"})
+    assert env.get_timing_summary()["timing_mode"] == "simulated"
+    with pytest.raises(ConfigError, match="timing_mode"):
+        env.reset(seed=0, options={"timing_mode": "warp"})
+    with pytest.raises(ConfigError, match="dt_s"):
+        LabTrustParallelEnv(dt_s=0)
+    with pytest.raises(ConfigError, match="max_steps"):
+        LabTrustParallelEnv(max_steps=0)
+
+
+def test_scale_config_sets_horizon_dt_and_timing() -> None:
+    env = LabTrustParallelEnv(scale_config={"base": "small_smoke", "horizon_steps": 4, "dt_s": 15})
+    assert env.max_steps == 4 and env.get_dt_s() == 15.0
+    assert env.get_timing_summary()["timing_mode"] == "explicit"
+    assert env.possible_agents == ["reception_0", "runner_0", "ops_0", "qc_0"]
