@@ -135,8 +135,8 @@ def prepare_jobs(
         from labtrust_gym.envs.scale import load_scale_config
 
         load_scale_config(scale)
-    if injection is not None:
-        check_injection(injection, root)
+    if (injection or task_obj.default_injection) is not None:
+        check_injection(str(injection or task_obj.default_injection), root)
     if timing is not None and timing not in TIMING_MODES:
         from labtrust_gym.errors import UnknownIdError
 
@@ -245,7 +245,7 @@ def run_benchmark(
         "coord_method": coord_method,
         "coord_params": dict(jobs[0].coord_params),
         "scale": scale,
-        "injection": injection,
+        "injection": injection or task_obj.default_injection,
         "timing_mode": timing or task_obj.timing_mode,
         "metrics_aggregator_id": profile.metrics_aggregator_id,
         "domain_id": profile.domain_id,

@@ -451,3 +451,27 @@ def test_logs_verify_and_partner_is_recorded(
         assert ep["log_sha256"] == hashlib.sha256(f.read_bytes()).hexdigest()
         code, _, err = run(capsys, "verify-log", str(f))
         assert code == 0, err
+
+
+def test_coord_risk_records_its_default_injection(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    base, dropped = tmp_path / "base.json", tmp_path / "drop.json"
+    assert run(capsys, "run-benchmark", "--task", "coord_risk", "--out", str(base))[0] == 0
+    assert read_results(base)["config"]["injection"] == "INJ-DEVICE-FAULT-001"
+    assert (
+        run(
+            capsys,
+            "run-benchmark",
+            "--task",
+            "coord_risk",
+            "--injection",
+            "INJ-COMMS-DROP-001",
+            "--out",
+            str(dropped),
+        )[0]
+        == 0
+    )
+    doc = read_results(dropped)
+    assert doc["config"]["injection"] == "INJ-COMMS-DROP-001"
+    assert doc["episodes"][0]["metrics"] != read_results(base)["episodes"][0]["metrics"]
