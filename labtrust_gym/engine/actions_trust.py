@@ -91,6 +91,8 @@ def move(eng: HospitalLabEngine, agent: AgentRec, args: dict[str, Any], ev: dict
     # ---- mutate
     if here in agent.authorized_zones:
         agent.authorized_zones.discard(here)
+    if eng.restricted_unauthorized:
+        eng.restricted_unauthorized.discard(agent.agent_id)
     agent.zone_id = to
     eng.agent_zone[agent.idx] = eng.zone_index[to]
     if tok is not None:

@@ -157,6 +157,15 @@ def fill_citrate_ratio(eng: Any, ev: dict[str, Any], params: dict[str, Any]) -> 
     return False, "SPEC.CITRATE_UNDERFILL", {"specimen_id": s.specimen_id}
 
 
+# The engine may skip calling these while ``now <= engine.<attr>`` (their cached deadline); the
+# handlers give the same answer (PASS) in that case, this only saves the call.
+zone_door_open_too_long.labtrust_due_attr = "door_due"  # type: ignore[attr-defined]
+critical_escalation_deadline.labtrust_due_attr = "crit_due"  # type: ignore[attr-defined]
+# ... and may skip these while the named engine attribute is empty (then they would PASS / return
+# None): nobody unauthorised in a restricted zone; no token consumed by this step.
+zone_restricted_occupancy.labtrust_guard_attr = "restricted_unauthorized"  # type: ignore[attr-defined]
+token_single_use.labtrust_guard_attr = "ctx_consumed"  # type: ignore[attr-defined]
+
 BUILTIN_HANDLERS: dict[str, Any] = {
     "zone.adjacency": zone_adjacency,
     "zone.colocation": zone_colocation,

@@ -43,6 +43,19 @@ Handler = Callable[..., Any]
 HANDLERS: dict[str, Handler] = {**actions_lab.HANDLERS, **actions_trust.HANDLERS}
 _EMPTY: dict[str, Any] = {}
 _INF = float("inf")
+_EVENT_KEYS = frozenset(
+    (
+        "event_id",
+        "t_s",
+        "agent_id",
+        "action_type",
+        "args",
+        "reason_code",
+        "token_refs",
+        "key_id",
+        "signature",
+    )
+)
 _sha256 = hashlib.sha256
 _dumps, _SORT = dumps_with_option()
 
@@ -129,6 +142,10 @@ class HospitalLabEngine:
             )
             self.agent_ids.append(a["agent_id"])
         self.agent_index = {a: i for i, a in enumerate(self.agent_ids)}
+        # agents standing in a restricted zone without an entry authorisation (invariant guard)
+        self.restricted_unauthorized: set[str] = {
+            a["agent_id"] for a in st["agents"] if a["zone_id"] in pol.restricted_zones
+        }
         na = len(self.agent_ids)
         self.agent_zone = np.array(
             [self.zone_index[a["zone_id"]] for a in st["agents"]], dtype=np.int32
@@ -254,8 +271,18 @@ class HospitalLabEngine:
                 spec["args"],
                 spec["needs_reason_code"],
                 HANDLERS[at],
-                tuple((inv.handler, inv.params, inv) for inv in self._inv_by_action[at]),
+                tuple(
+                    (
+                        inv.handler,
+                        inv.params,
+                        inv,
+                        getattr(inv.handler, "labtrust_due_attr", None),
+                        getattr(inv.handler, "labtrust_guard_attr", None),
+                    )
+                    for inv in self._inv_by_action[at]
+                ),
                 pol.action_zones.get(at),
+                frozenset(name for name, _t, _r in spec["args"]),
             )
             for at, spec in pol.actions.items()
         }
@@ -404,7 +431,7 @@ class HospitalLabEngine:
             }
         if self.frozen_zones and agent.zone_id in self.frozen_zones:
             return self._blocked(ev, "ENF.ZONE_FROZEN")
-        arg_spec, needs_rc, handler, invs, az = plan
+        arg_spec, needs_rc, handler, invs, az, arg_names = plan
         if az is not None and agent.zone_id not in az:
             return self._blocked(ev, "ZONE.WRONG_ZONE_FOR_ACTION")
         for name, types, required in arg_spec:
@@ -416,10 +443,20 @@ class HospitalLabEngine:
                 return self._blocked(ev, "EVENT.BAD_ARGS")
         if rc is None and needs_rc:
             return self._blocked(ev, "EVENT.BAD_ARGS")
-        try:
-            ev_bytes = _dumps(ev, option=_SORT)
-        except (TypeError, ValueError):
-            return self._blocked(ev, "EVENT.MALFORMED")
+        # Fast path: only known keys with checked types, so the record can be serialised in one
+        # call after the handler. Anything else is serialised now, before any mutation, so a
+        # non-serialisable event is BLOCKED instead of failing half-way.
+        ev_bytes = None
+        if not (
+            ev.keys() <= _EVENT_KEYS
+            and args.keys() <= arg_names
+            and type(get("key_id", "")) is str
+            and type(get("signature", "")) is str
+        ):
+            try:
+                ev_bytes = _dumps(ev, option=_SORT)
+            except (TypeError, ValueError):
+                return self._blocked(ev, "EVENT.MALFORMED")
         self.ctx_agent = agent
         self.ctx_prev_zone = agent.zone_id
         out = handler(self, agent, args, ev)
@@ -429,7 +466,16 @@ class HospitalLabEngine:
         violations: list[dict[str, Any]] = []
         if invs:
             self.ctx_consumed = consumed
-            for check, params, inv in invs:
+            skippable = not self.report_passing
+            for check, params, inv, due_attr, guard_attr in invs:
+                if skippable:
+                    # built-ins that would PASS/not apply: skip the call (see builtin_invariants)
+                    if due_attr is not None:
+                        due = self.__dict__[due_attr]
+                        if due is not None and now <= due:
+                            continue
+                    if guard_attr is not None and not self.__dict__[guard_attr]:
+                        continue
                 r = check(self, ev, params)
                 if r is None:
                     continue
@@ -449,24 +495,25 @@ class HospitalLabEngine:
                 self.ctx_overrides = set()
         length += 1
         self._length = length
-        rec = (
-            b'{"event":'
-            + ev_bytes
-            + b',"outcome":'
-            + _dumps(
-                {
-                    "emits": emits,
-                    "seq": length,
-                    "t_s": now,
-                    "token_consumed": consumed,
-                    "violations": violations,
-                },
-                option=_SORT,
+        outcome = {
+            "emits": emits,
+            "seq": length,
+            "t_s": now,
+            "token_consumed": consumed,
+            "violations": violations,
+        }
+        if ev_bytes is None:
+            rec = _dumps({"event": ev, "outcome": outcome, "prev_hash": self._head}, option=_SORT)
+        else:
+            rec = (
+                b'{"event":'
+                + ev_bytes
+                + b',"outcome":'
+                + _dumps(outcome, option=_SORT)
+                + b',"prev_hash":"'
+                + self._head_b
+                + b'"}'
             )
-            + b',"prev_hash":"'
-            + self._head_b
-            + b'"}'
-        )
         h = _sha256(rec).hexdigest()
         self._head = h
         self._head_b = hb = h.encode()
@@ -587,6 +634,7 @@ class HospitalLabEngine:
             "tokens": {k: v.as_dict() for k, v in self.tokens.items()},
             "consignments": {k: v.as_dict() for k, v in self.consignments.items()},
             "doors_open": dict(self.doors_open),
+            "restricted_unauthorized": sorted(self.restricted_unauthorized),
             "frozen_zones": sorted(self.frozen_zones),
             "killed": self.killed,
             "chain": self.chain_head(),
