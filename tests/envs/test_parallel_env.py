@@ -11,6 +11,7 @@ import pytest
 from labtrust_gym.envs.action_contract import (
     ACTION_MOVE,
     ACTION_NOOP,
+    ACTION_OPEN_DOOR,
     ACTION_QUEUE_RUN,
     ACTION_START_RUN,
     ACTION_TICK,
@@ -314,3 +315,16 @@ def test_scale_config_sets_horizon_dt_and_timing() -> None:
     assert env.max_steps == 4 and env.get_dt_s() == 15.0
     assert env.get_timing_summary()["timing_mode"] == "explicit"
     assert env.possible_agents == ["reception_0", "runner_0", "ops_0", "qc_0"]
+
+
+def test_bare_open_door_opens_the_closed_door_at_the_agents_zone(default_env_fn: EnvFn) -> None:
+    env = default_env_fn()
+    obs, infos = env.reset(seed=0)
+    assert infos["runner_0"]["zone_id"] == "Z_PREANALYTICS"
+    assert obs["runner_0"]["action_mask"][ACTION_OPEN_DOOR] == 1
+    obs, _, _, _, infos = env.step({**_noop(env), "runner_0": ACTION_OPEN_DOOR})
+    assert infos["runner_0"]["step_result"]["status"] == "ACCEPTED"
+    assert env.engine.query("door_state(D_AIRLOCK_OUTER)")["open"]
+    # no closed door is left at the zone: the mask says so, and the observation counts it
+    assert obs["runner_0"]["action_mask"][ACTION_OPEN_DOOR] == 0
+    assert obs["runner_0"]["observation"]["here"][4] == 0.0
