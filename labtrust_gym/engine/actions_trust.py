@@ -154,7 +154,9 @@ def mint_token(
         return "TOKEN.MINT_NOT_ALLOWED"
     scope = args["scope"]
     sv = scope.get(spec["scope_key"])
-    if type(sv) is not str or any(type(v) is not str for v in scope.values()):
+    if type(sv) is not str or any(
+        type(k) is not str or type(v) is not str for k, v in scope.items()
+    ):
         return "EVENT.BAD_ARGS"
     if spec["scope_key"] == "zone_id" and sv not in eng.zone_index:
         return "ZONE.UNKNOWN"

@@ -42,7 +42,8 @@ from labtrust_gym.errors import ChainIntegrityError, InvalidInputError
 Handler = Callable[..., Any]
 HANDLERS: dict[str, Handler] = {**actions_lab.HANDLERS, **actions_trust.HANDLERS}
 _EMPTY: dict[str, Any] = {}
-_INF = float("inf")
+_MAX_T = 1e15  # seconds; event times beyond this (or NaN/inf) are malformed
+_MAX_INT = 2**53
 _EVENT_KEYS = frozenset(
     (
         "event_id",
@@ -369,8 +370,7 @@ class HospitalLabEngine:
             (tt is not int and tt is not float)
             or type(agent_id) is not str
             or type(at) is not str
-            or t != t
-            or t == _INF
+            or not -_MAX_T < t < _MAX_T  # also rejects NaN and ±inf
         ):
             return self._blocked(ev, "EVENT.MALFORMED")
         args = get("args")
@@ -439,7 +439,11 @@ class HospitalLabEngine:
             if v is None:
                 if required:
                     return self._blocked(ev, "EVENT.BAD_ARGS")
-            elif type(v) not in types or (types[0] is list and any(type(x) is not str for x in v)):
+            elif (
+                type(v) not in types
+                or (types[0] is list and any(type(x) is not str for x in v))
+                or (type(v) is int and not -_MAX_INT < v < _MAX_INT)  # JSON-safe integers only
+            ):
                 return self._blocked(ev, "EVENT.BAD_ARGS")
         if rc is None and needs_rc:
             return self._blocked(ev, "EVENT.BAD_ARGS")

@@ -21,10 +21,12 @@ json_values = st.recursive(
     st.none()
     | st.booleans()
     | st.integers(-5, 5)
+    | st.sampled_from([2**64, -(2**70)])
     | st.floats(allow_nan=True)
     | st.text(max_size=5),
     lambda inner: (
-        st.lists(inner, max_size=3) | st.dictionaries(st.text(max_size=4), inner, max_size=3)
+        st.lists(inner, max_size=3)
+        | st.dictionaries(st.text(max_size=4) | st.integers(0, 2), inner, max_size=3)
     ),
     max_leaves=8,
 )
@@ -180,3 +182,36 @@ def test_unknown_query_and_unknown_id_are_errors() -> None:
         eng.query("queue_head(DEV_X)")
     with pytest.raises(InvalidInputError, match="takes 2 argument"):
         eng.query("next_hop(Z_SORTING)")
+
+
+def test_values_json_cannot_carry_are_blocked_before_any_change() -> None:
+    eng = make_engine(base_state())
+    before = eng.snapshot()
+    bad = [
+        ({"t_s": 2**70, "agent_id": "ops_0", "action_type": "TICK"}, "EVENT.MALFORMED"),
+        ({"t_s": float("nan"), "agent_id": "ops_0", "action_type": "TICK"}, "EVENT.MALFORMED"),
+        (
+            {
+                "t_s": 0,
+                "agent_id": "supervisor_0",
+                "action_type": "THROTTLE_AGENT",
+                "args": {"agent_id": "ops_0", "duration_s": 2**64},
+            },
+            "EVENT.BAD_ARGS",
+        ),
+        (
+            {
+                "t_s": 0,
+                "agent_id": "supervisor_0",
+                "action_type": "MINT_TOKEN",
+                "args": {
+                    "token_type": "RESTRICTED_ENTRY",
+                    "scope": {"zone_id": "Z_AIRLOCK", 1: "x"},
+                },
+            },
+            "EVENT.BAD_ARGS",
+        ),
+    ]
+    for event, code in bad:
+        assert eng.step(event)["blocked_reason_code"] == code
+    assert eng.snapshot() == before
