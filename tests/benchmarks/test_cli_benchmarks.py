@@ -475,3 +475,29 @@ def test_coord_risk_records_its_default_injection(
     doc = read_results(dropped)
     assert doc["config"]["injection"] == "INJ-COMMS-DROP-001"
     assert doc["episodes"][0]["metrics"] != read_results(base)["episodes"][0]["metrics"]
+
+
+def test_bad_coordination_factory_is_a_clean_error(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from labtrust_gym.baselines.coordination.registry import register_coordination_method
+
+    register_coordination_method("returns_none", lambda policy, root, scale, params: None)
+    register_coordination_method("crashes", lambda policy, root, scale, params: 1 / 0)
+    for method, message in (
+        ("returns_none", "lacks a 'method_id'"),
+        ("crashes", "ZeroDivisionError"),
+    ):
+        out = tmp_path / f"{method}.json"
+        code, _, err = run(
+            capsys,
+            "run-benchmark",
+            "--task",
+            "coord_scale",
+            "--coord-method",
+            method,
+            "--out",
+            str(out),
+        )
+        assert code == 2 and message in err and method in err
+        assert not out.exists()
