@@ -96,8 +96,8 @@ class WorkView:
         )
         self.ready: dict[str, list[str]] = {}
         types = device_type_ids or list(engine.device_type_ids)
-        work = engine.work_by_device_type
-        if any(int(w) > 0 for w in work):
+        work = engine.work_by_device_type.tolist()
+        if any(work):
             ready_fn = getattr(engine, "ready_specimens", None)
             if ready_fn is not None:
                 for ti, dtype in enumerate(types):
