@@ -220,9 +220,9 @@ def run_qc(
     dev.qc_state = "pass"
     eng.device_qc_fail[dev.idx] = 0
     invalidated = 0
-    for r in list(eng.results.values()):
-        if r.device_id == dev.device_id and r.status == "qc_hold":
-            r.status = "invalidated"
+    for r in sorted(eng.results_by_status["qc_hold"].values(), key=lambda r: r._seq):
+        if r.device_id == dev.device_id:
+            eng.set_result_status(r, "invalidated")
             if eng.crit_pending.pop(r.result_id, None) is not None:
                 eng.n_critical_pending -= 1
                 eng.crit_due = None
@@ -271,7 +271,7 @@ def release_result(
     # ---- mutate
     if r.status == "generated":
         eng.n_results_awaiting_release -= 1
-    r.status = "released"
+    eng.set_result_status(r, "released")
     r.release_t_s = eng.now_s
     s = eng.specimens[r.specimen_id]
     eng.n_released += 1

@@ -96,8 +96,7 @@ def _arrival(eng: HospitalLabEngine, a: dict[str, Any]) -> None:
     s = SpecimenRec(
         a, panel["route"], a.get("site_id", eng.lab_site_id), a.get("container", panel["container"])
     )
-    eng.specimens[s.specimen_id] = s
-    eng.stage_counts["arrived"] += 1
+    eng.add_specimen(s)
     _emit(eng, "SPECIMEN_ARRIVED", s.specimen_id)
 
 
@@ -159,9 +158,9 @@ def _qc_fail(eng: HospitalLabEngine, device_id: str) -> None:
     dev = eng.devices[device_id]
     dev.qc_state = "fail"
     eng.device_qc_fail[dev.idx] = 1
-    for r in eng.results.values():
-        if r.device_id == device_id and r.status == "generated":
-            r.status = "qc_hold"
+    for r in list(eng.results_by_status["generated"].values()):
+        if r.device_id == device_id:
+            eng.set_result_status(r, "qc_hold")
             eng.n_results_awaiting_release -= 1
     _emit(eng, "QC_FAILED", device_id)
 
@@ -217,7 +216,7 @@ def generate_result(eng: HospitalLabEngine, s: SpecimenRec, device_id: str) -> R
     readback = ";".join(f"{n}={values[n]}" for n in crit)
     rid = f"R_{s.specimen_id}" if s.reruns == 0 else f"R_{s.specimen_id}.{s.reruns}"
     r = ResultRec(rid, s.specimen_id, device_id, values, crit, readback, eng.now_s)
-    eng.results[rid] = r
+    eng.add_result(r)
     s.result_id = rid
     eng.n_results_awaiting_release += 1
     _emit(eng, "RESULT_GENERATED", rid)

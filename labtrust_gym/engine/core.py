@@ -233,6 +233,10 @@ class HospitalLabEngine:
             ),
             0,
         )
+        self.by_status: dict[str, dict[str, SpecimenRec]] = {k: {} for k in self.stage_counts}
+        self.results_by_status: dict[str, dict[str, ResultRec]] = {
+            k: {} for k in ("generated", "qc_hold", "invalidated", "released")
+        }
         self.n_released = 0
         self.n_critical_pending = 0
         self.n_results_awaiting_release = 0
@@ -671,6 +675,8 @@ class HospitalLabEngine:
                 self._consignment_seq,
             ],
             "ready": {t: sorted(d) for t, d in self._ready_by_type.items()},
+            "by_status": {k: sorted(v) for k, v in self.by_status.items()},
+            "results_by_status": {k: sorted(v) for k, v in self.results_by_status.items()},
             "rng": self.rng.getstate(),
             "fault_rng": self.fault_rng.getstate(),
         }
@@ -680,7 +686,27 @@ class HospitalLabEngine:
         sc = self.stage_counts
         sc[s.status] -= 1
         sc[new] += 1
+        bs = self.by_status
+        del bs[s.status][s.specimen_id]
+        bs[new][s.specimen_id] = s
         s.status = new
+
+    def add_specimen(self, s: SpecimenRec) -> None:
+        s._seq = len(self.specimens)
+        self.specimens[s.specimen_id] = s
+        self.stage_counts[s.status] += 1
+        self.by_status[s.status][s.specimen_id] = s
+
+    def add_result(self, r: ResultRec) -> None:
+        r._seq = len(self.results)
+        self.results[r.result_id] = r
+        self.results_by_status[r.status][r.result_id] = r
+
+    def set_result_status(self, r: ResultRec, new: str) -> None:
+        rs = self.results_by_status
+        del rs[r.status][r.result_id]
+        rs[new][r.result_id] = r
+        r.status = new
 
     def mark_ready(self, s: SpecimenRec) -> None:
         t = s.route[s.step]

@@ -102,7 +102,7 @@ def _specimens(e: HospitalLabEngine, status: str) -> list[str]:
         raise InvalidInputError(
             f"Unknown specimen status {status!r}; known: {sorted(e.stage_counts)}."
         )
-    return [sid for sid, s in e.specimens.items() if s.status == status]
+    return [s.specimen_id for s in sorted(e.by_status[status].values(), key=lambda s: s._seq)]
 
 
 def _specimens_at(e: HospitalLabEngine, site: str, status: str) -> list[str]:
@@ -119,7 +119,9 @@ def _results(e: HospitalLabEngine, status: str) -> list[str]:
         raise InvalidInputError(
             f"Unknown result status {status!r}; known: {list(_RESULT_STATUSES)}."
         )
-    return [rid for rid, r in e.results.items() if status == "all" or r.status == status]
+    if status == "all":
+        return list(e.results)
+    return [r.result_id for r in sorted(e.results_by_status[status].values(), key=lambda r: r._seq)]
 
 
 def _zone_state(e: HospitalLabEngine, z: str) -> dict[str, Any]:

@@ -103,6 +103,7 @@ class DeviceRec(_Record):
 
 class SpecimenRec(_Record):
     __slots__ = (
+        "_seq",
         "arrival_t_s",
         "collected_t_s",
         "container",
@@ -148,10 +149,12 @@ class SpecimenRec(_Record):
         self.device_id: str | None = None
         self.hold_reason: str | None = None
         self.reruns = 0
+        self._seq = 0  # arrival order (set by the engine)
 
 
 class ResultRec(_Record):
     __slots__ = (
+        "_seq",
         "ack_t_s",
         "acked",
         "critical",
@@ -194,6 +197,7 @@ class ResultRec(_Record):
         self.ack_t_s: float | None = None
         self.release_t_s: float | None = None
         self.overdue_reported: set[int] = set()
+        self._seq = 0  # generation order (set by the engine)
 
 
 class TokenRec(_Record):
