@@ -41,6 +41,46 @@ HERE_FIELDS: tuple[str, ...] = (
 N_HERE = len(HERE_FIELDS)
 
 
+#: Engine attributes the env reads (docs/engine.md "Fast views"); a domain adapter driven by
+#: LabTrustParallelEnv must provide them.
+REQUIRED_VIEWS: tuple[str, ...] = (
+    "agent_ids",
+    "zone_ids",
+    "device_ids",
+    "door_ids",
+    "role_ids",
+    "device_type_ids",
+    "now_s",
+    "agent_zone",
+    "agent_role",
+    "device_zone",
+    "device_type",
+    "device_queue_len",
+    "device_busy",
+    "device_fault",
+    "device_qc_fail",
+    "zone_frozen",
+    "zone_restricted",
+    "door_open",
+    "zone_adjacency",
+    "work_by_device_type",
+    "killed",
+)
+
+
+def check_engine_views(engine: Any) -> None:
+    """Raise ``ConfigError`` naming the fast views a domain adapter lacks."""
+    missing = [name for name in REQUIRED_VIEWS if not hasattr(engine, name)]
+    if missing:
+        from labtrust_gym.errors import ConfigError
+
+        raise ConfigError(
+            f"Domain adapter {type(engine).__name__} lacks the fast views LabTrustParallelEnv "
+            f"reads each step: {', '.join(missing)} (see docs/engine.md 'Fast views'). "
+            "Implement them, or drive the adapter with your own BenchmarkEnv."
+        )
+
+
 def _ro(arr: np.ndarray) -> np.ndarray:
     arr.setflags(write=False)
     return arr
@@ -50,6 +90,7 @@ class LabViews:
     """Static tables of one lab (built at reset) and their cached per-step combination."""
 
     def __init__(self, engine: Any, policy: Any) -> None:
+        check_engine_views(engine)
         eng = engine
         self.agent_ids: list[str] = list(eng.agent_ids)
         self.zone_ids: list[str] = list(eng.zone_ids)

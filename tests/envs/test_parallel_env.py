@@ -328,3 +328,24 @@ def test_bare_open_door_opens_the_closed_door_at_the_agents_zone(default_env_fn:
     # no closed door is left at the zone: the mask says so, and the observation counts it
     assert obs["runner_0"]["action_mask"][ACTION_OPEN_DOOR] == 0
     assert obs["runner_0"]["observation"]["here"][4] == 0.0
+
+
+def test_a_domain_without_fast_views_is_refused_by_name() -> None:
+    from labtrust_gym.domain.registry import register_domain
+    from labtrust_gym.plugins import reset_plugins
+
+    class Bare:
+        def __init__(self, spec: Any, config: Any) -> None:
+            pass
+
+        def reset(
+            self, initial_state: Any, *, deterministic: bool = True, rng_seed: int = 0
+        ) -> None:
+            pass
+
+    try:
+        register_domain("bare_test_domain", Bare)
+        with pytest.raises(ConfigError, match=r"lacks the fast views .*agent_ids"):
+            LabTrustParallelEnv(domain_id="bare_test_domain", initial_state={})
+    finally:
+        reset_plugins()
