@@ -85,7 +85,10 @@ def headline(doc: Mapping[str, Any]) -> dict[str, Any]:
 
 
 def markdown_table(docs: Sequence[tuple[str, Mapping[str, Any]]]) -> str:
-    """One row per (label, results document) with the episode count and headline means."""
+    """One row per (label, results document) with the episode count and headline means.
+
+    The ``run`` column is shown only when some label differs from its task id.
+    """
     cols = (
         "throughput",
         "p95_turnaround_s",
@@ -95,16 +98,15 @@ def markdown_table(docs: Sequence[tuple[str, Mapping[str, Any]]]) -> str:
         "blocked_total",
         "containment_rate",
     )
-    header = "| run | task | episodes | " + " | ".join(cols) + " |"
-    sep = "|" + "---|" * (3 + len(cols))
+    with_run = any(label != doc["task"] for label, doc in docs)
+    lead = ["run"] if with_run else []
+    header = "| " + " | ".join([*lead, "task", "episodes", *cols]) + " |"
+    sep = "|" + "---|" * (len(lead) + 2 + len(cols))
     rows = [header, sep]
     for label, doc in docs:
         h = headline(doc)
-        rows.append(
-            f"| {label} | {doc['task']} | {len(doc['episodes'])} | "
-            + " | ".join(_fmt(h[c]) for c in cols)
-            + " |"
-        )
+        cells = [*([label] if with_run else []), doc["task"], str(len(doc["episodes"]))]
+        rows.append("| " + " | ".join([*cells, *(_fmt(h[c]) for c in cols)]) + " |")
     return "\n".join(rows) + "\n"
 
 

@@ -209,12 +209,9 @@ def _load_docs(paths: list[Path]) -> list[tuple[str, dict[str, Any]]]:
     from labtrust_gym.benchmarks.summary import find_results
 
     files = find_results(paths)
-    common = Path(*Path(files[0]).parts[:-1]) if len(files) == 1 else None
-    docs = []
-    for f in files:
-        label = f.stem if common is not None else str(f)
-        docs.append((label, read_results(f)))
-    return docs
+    stems = [f.stem for f in files]
+    unique = len(set(stems)) == len(stems)
+    return [(f.stem if unique else str(f), read_results(f)) for f in files]
 
 
 def run_summary_cmd(

@@ -308,9 +308,9 @@ def test_quick_eval_prints_table_and_writes_files(
     monkeypatch.setenv("LABTRUST_POLICY_DIR", str(Path(__file__).resolve().parents[2] / "policy"))
     code, out, err = run(capsys, "quick-eval")
     assert code == 0, err
-    assert out.startswith("| run | task | episodes | throughput")
+    assert out.startswith("| task | episodes | throughput")
     for task in ("throughput_sla", "adversarial_disruption", "multi_site_stat"):
-        assert f"| {task} | {task} | 1 |" in out
+        assert f"| {task} | 1 |" in out
         assert (tmp_path / "labtrust_runs" / "quick_eval" / f"results_{task}.json").is_file()
     assert (tmp_path / "labtrust_runs" / "quick_eval" / "summary.md").is_file()
 
