@@ -190,7 +190,7 @@ class ScriptedLabController:
         self.zone_index = dict(eng.zone_index)
         self.device_ids = list(eng.device_ids)
         self.device_type_ids = list(eng.device_type_ids)
-        self.capacity = _device_capacities(policy_root)
+        self.capacity, self.queue_max = _device_limits(policy_root)
         self._dtype = [self.device_type_ids[int(t)] for t in eng.device_type]
         self.devices_by_zone: dict[int, list[int]] = {}
         for di, zi in enumerate(eng.device_zone):
@@ -366,12 +366,17 @@ class ScriptedLabController:
         self._reagent = eng.device_reagent.tolist()
         best: dict[str, tuple[int, int]] = {}
         for di, dtype in enumerate(self._dtype):
-            if self._fault[di] or self._qcbad[di]:
+            if (
+                self._fault[di]
+                or self._qcbad[di]
+                or self._qlen[di] >= self.queue_max.get(dtype, 1 << 30)
+            ):
                 continue
             key = (self._qlen[di] + self._busy[di], di)
             if dtype not in best or key < best[dtype]:
                 best[dtype] = key
         self._best = {t: k[1] for t, k in best.items()}
+        self._added: dict[int, int] = {}
         # A zone has operator work if one of its devices can start, can take a ready specimen
         # (it is the best device of its type) or needs reagent.
         pending: set[int] = set()
@@ -404,7 +409,8 @@ class ScriptedLabController:
         if low and (dry_run or claims.take("restock:" + dev)):
             return _act("RESTOCK_REAGENT", {"device_id": dev})
         queue_target = None
-        if not qc_bad and self._best.get(dtype) == di:
+        room = qlen + self._added.get(di, 0) < self.queue_max.get(dtype, 1 << 30)
+        if room and not qc_bad and self._best.get(dtype) == di:
             for sid in view.ready.get(dtype, ()):
                 if sid not in claims.items:
                     queue_target = sid
@@ -423,6 +429,7 @@ class ScriptedLabController:
         if queue_target is not None:
             if not dry_run:
                 claims.take(queue_target)
+                self._added[di] = self._added.get(di, 0) + 1
             return _act("QUEUE_RUN", {"device_id": dev, "specimen_id": queue_target})
         return None
 
@@ -516,26 +523,26 @@ class ScriptedLabController:
         return None
 
 
-_CAPACITY_CACHE: dict[str, dict[str, int]] = {}
+_LIMITS_CACHE: dict[str, tuple[dict[str, int], dict[str, int]]] = {}
 _ROUTE_CACHE: dict[tuple[str, str | None], dict[str, str]] = {}
 
 
-def _device_capacities(policy_root: Path | str | None) -> dict[str, int]:
+def _device_limits(policy_root: Path | str | None) -> tuple[dict[str, int], dict[str, int]]:
+    """Batch capacity and maximum queue length per device type (policy/equipment)."""
     from labtrust_gym.config import get_repo_root, policy_path
     from labtrust_gym.fileio import load_yaml
 
-    path = policy_path(
-        policy_root if policy_root is not None else get_repo_root(),
-        "equipment",
-        "equipment.v0.1.yaml",
-    )
+    root = policy_root if policy_root is not None else get_repo_root()
+    path = policy_path(root, "equipment", "equipment.v0.1.yaml")
     key = str(path)
-    if key not in _CAPACITY_CACHE:
+    if key not in _LIMITS_CACHE:
         doc = load_yaml(path) or {}
-        _CAPACITY_CACHE[key] = {
-            d["device_type"]: int(d.get("capacity") or 1) for d in doc.get("device_types") or ()
-        }
-    return _CAPACITY_CACHE[key]
+        types = doc.get("device_types") or ()
+        _LIMITS_CACHE[key] = (
+            {d["device_type"]: int(d.get("capacity") or 1) for d in types},
+            {d["device_type"]: int(d.get("queue_max") or 1 << 30) for d in types},
+        )
+    return _LIMITS_CACHE[key]
 
 
 def _routes_to(lab_site: str | None, policy_root: Path | str | None) -> dict[str, str]:

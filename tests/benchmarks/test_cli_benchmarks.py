@@ -501,3 +501,18 @@ def test_bad_coordination_factory_is_a_clean_error(
         )
         assert code == 2 and message in err and method in err
         assert not out.exists()
+
+
+@pytest.mark.parametrize("scale", ["small_smoke", "medium_stress_signed_bus", "corridor_heavy"])
+def test_scripted_baseline_runs_generated_labs_cleanly(
+    scale: str, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    out = tmp_path / "r.json"
+    code, _, err = run(
+        capsys, "run-benchmark", "--task", "coord_scale", "--scale", scale, "--out", str(out)
+    )
+    assert code == 0, err
+    m = read_results(out)["episodes"][0]["metrics"]
+    assert m["throughput"] > 0
+    assert m["blocked_total"] == 0, m["blocked_by_reason_code"]  # incl. signatures, full queues
+    assert m["violations_total"] == 0
