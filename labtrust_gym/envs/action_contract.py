@@ -96,6 +96,11 @@ def action_index_of(action: Any) -> int:
             )
     else:
         idx = action
+    if isinstance(idx, (bool, str, bytes)) or idx is None:
+        raise InvalidInputError(
+            f"Action {idx!r} is not an integer action index; use 0..{NUM_ACTIONS - 1} "
+            f"({', '.join(ACTION_NAMES)})."
+        )
     try:
         value = int(idx)
     except (TypeError, ValueError):
@@ -103,7 +108,12 @@ def action_index_of(action: Any) -> int:
             f"Action {idx!r} is not an integer action index; use 0..{NUM_ACTIONS - 1} "
             f"({', '.join(ACTION_NAMES)})."
         ) from None
-    if value != idx or not 0 <= value < NUM_ACTIONS:
+    if value != idx:
+        raise InvalidInputError(
+            f"Action {idx!r} is not an integer action index; use 0..{NUM_ACTIONS - 1} "
+            f"({', '.join(ACTION_NAMES)})."
+        )
+    if not 0 <= value < NUM_ACTIONS:
         raise InvalidInputError(
             f"Action index {idx!r} is out of range; use 0..{NUM_ACTIONS - 1} "
             f"({', '.join(ACTION_NAMES)})."

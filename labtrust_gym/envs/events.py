@@ -31,6 +31,7 @@ from labtrust_gym.envs.action_contract import (
     NUM_ACTIONS,
 )
 from labtrust_gym.envs.views import LabViews
+from labtrust_gym.errors import InvalidInputError
 
 _EXTRA_KEYS = ("reason_code", "token_refs", "key_id", "signature")
 _BARE_ARG = {
@@ -76,10 +77,14 @@ class EventBuilder:
         self._ready.clear()
 
         acting = idx != 0
+        explicit: set[int] = set()
         if custom:
             for r, given in custom.items():
                 atype = given.get("action_type")
-                acting[r] = atype != "NOOP" if atype else bool(idx[r])
+                if atype:
+                    acting[r] = atype != "NOOP"
+                    if atype != "NOOP":
+                        explicit.add(r)
         rows = np.flatnonzero(acting)
         if rows.size == 0:
             return [], [], []
@@ -87,6 +92,19 @@ class EventBuilder:
         rows_l: list[int] = rows.tolist()
         kinds_l: list[int] = kinds.tolist()
         args_l: list[Any] = [None] * len(rows_l)
+        if explicit:  # explicit action types are built one by one below, not vectorised
+            bare = [p for p, r in enumerate(rows_l) if r not in explicit]
+            if not bare:
+                return self._explicit_only(rows_l, custom or {}, t)
+            kinds = kinds.copy()
+            kinds[[p for p, r in enumerate(rows_l) if r in explicit]] = 0
+        out_of_range = (kinds < 0) | (kinds >= NUM_ACTIONS)
+        if out_of_range.any():
+            bad = int(kinds[out_of_range][0])
+            raise InvalidInputError(
+                f"Action index {bad} is out of range; use 0..{NUM_ACTIONS - 1} "
+                f"({', '.join(ACTION_NAMES)})."
+            )
 
         # Arguments of bare indices, one vectorised lookup per kind present. Positions of each
         # kind come from one stable sort (cheaper than a mask per kind for small steps).
@@ -152,6 +170,12 @@ class EventBuilder:
         return events, rows_l, types
 
     # ------------------------------------------------------------------ helpers
+    def _explicit_only(
+        self, rows_l: list[int], custom: Mapping[int, Mapping[str, Any]], t: float | int
+    ) -> tuple[list[dict[str, Any]], list[int], list[str]]:
+        events = [self._custom_event(r, custom[r], t) for r in rows_l]
+        return events, rows_l, [ev["action_type"] for ev in events]
+
     def _queue_args(self, dev: int) -> dict[str, Any]:
         if dev < 0:
             return {}

@@ -22,7 +22,6 @@ from pettingzoo import ParallelEnv
 from labtrust_gym.envs import render as _render
 from labtrust_gym.envs.action_contract import (
     ACTION_INDEX_BY_NAME,
-    ACTION_NAMES,
     NUM_ACTIONS,
     action_index_of,
     validate_action_dict,
@@ -395,18 +394,12 @@ class LabTrustParallelEnv(ParallelEnv):
         agents = self.agents
         n = len(agents)
         if not action_infos and len(actions) == n:
-            try:  # fast path: every live agent gave a bare index
-                idx = np.fromiter(map(actions.__getitem__, agents), dtype=np.int64, count=n)
-            except (KeyError, TypeError, ValueError):
-                idx = None
-            if idx is not None:
-                if n and (int(idx.min()) < 0 or int(idx.max()) >= NUM_ACTIONS):
-                    bad = int(idx.min()) if int(idx.min()) < 0 else int(idx.max())
-                    raise InvalidInputError(
-                        f"Action index {bad} is out of range; use 0..{NUM_ACTIONS - 1} "
-                        f"({', '.join(ACTION_NAMES)})."
-                    )
-                return idx, None
+            try:  # fast path: every live agent gave a bare integer index
+                values = list(map(actions.__getitem__, agents))
+            except KeyError:
+                values = None
+            if values is not None and _all_integer_types(set(map(type, values))):
+                return np.array(values, dtype=np.int64), None
         row = self._row
         live = set(agents) if n != len(self.possible_agents) else row
         idx = np.zeros(n, dtype=np.int64)
@@ -450,6 +443,10 @@ class LabTrustParallelEnv(ParallelEnv):
         agents = self.possible_agents
         keys = v.keys_list
         masks = v.mask_rows
+        if v.n < v.k:  # small lab: mask rows are created for the keys in use only
+            for k in set(keys):
+                if masks[k] is None:
+                    v.mask_row(k)
         tf = self._time_fraction()
         if self._flat:
             table = v.flat_table(tf)
@@ -503,6 +500,20 @@ class LabTrustParallelEnv(ParallelEnv):
                 self.possible_agents, res_by_row, type_by_row, zones, strict=True
             )
         }
+
+
+_INTEGER_TYPES: set[type] = {int, np.int64, np.int32}
+
+
+def _all_integer_types(types: set[type]) -> bool:
+    """True when every type is an integer type (bool excluded), caching the verdicts."""
+    if types <= _INTEGER_TYPES:
+        return True
+    for t in types - _INTEGER_TYPES:
+        if t is bool or not issubclass(t, (int, np.integer)):
+            return False
+        _INTEGER_TYPES.add(t)
+    return True
 
 
 def _first(*values: Any) -> Any:

@@ -175,7 +175,6 @@ class LabViews:
         self.queue_dev = np.full((r + 1, z), -1, dtype=np.intp)
         self.start_dev = np.full((r + 1, z), -1, dtype=np.intp)
         self.closed_door_at = np.full(z, -1, dtype=np.intp)
-        self._move_any = np.zeros((r + 1, z), dtype=bool)
         self._closed_count = np.zeros(z, dtype=np.float32)
         self._per_dev = np.zeros((3, d), dtype=np.float32)
         self._work = np.zeros(t, dtype=np.float32)
@@ -184,18 +183,33 @@ class LabViews:
         self.queue_by_type = _ro(np.zeros(t, dtype=np.float32))
         self.work_by_type = _ro(np.zeros(t, dtype=np.float32))
         self.mask_table = _ro(np.zeros((self.k, NUM_ACTIONS), dtype=np.int8))
-        self.mask_rows: list[np.ndarray] = list(self.mask_table)
+        self.mask_rows: list[np.ndarray | None] = [None] * self.k
+        self._none_dev = np.full((r + 1, z), -1, dtype=np.intp)
+        self._no_dev = np.zeros((r + 1, z), dtype=bool)
+        self._has_queue = self._no_dev
+        self._has_start = self._no_dev
+        self._role_queue = self.role_act[:, None, ACTION_QUEUE_RUN]
+        self._role_start = self.role_act[:, None, ACTION_START_RUN]
+        live0 = np.ones((r + 1, z), dtype=bool)
+        self._live = live0
+        self._col_tick = self._col_move = self._col_door = live0 & False
+        here_static = np.zeros((z, N_HERE), dtype=np.float32)
+        here_static[:, 0] = self._zone_dev_f.sum(axis=1)
+        here_static[:, 5] = self.zone_restricted
+        self._here_static = here_static
+        self._flat_dirty = True
 
     # ---------------------------------------------------------------------------------------
     def refresh(self, eng: Any) -> None:
         """Bring the tables up to date with the engine (cheap when nothing changed)."""
         door_open = eng.door_open
         frozen = eng.zone_frozen
-        kg = door_open.tobytes() + frozen.tobytes() + (b"K" if eng.killed else b"-")
+        killed = bool(eng.killed)
+        kg = door_open.tobytes() + frozen.tobytes() + (b"K" if killed else b"-")
         changed = False
         if kg != self._key_graph:
             self._key_graph = kg
-            self._graph_tables(door_open.astype(bool), frozen.astype(bool))
+            self._graph_tables(door_open.astype(bool), frozen.astype(bool), killed)
             changed = True
         qlen, busy, fault, qcf = (
             eng.device_queue_len,
@@ -210,22 +224,28 @@ class LabViews:
             self._device_tables(qlen, busy.astype(bool), (fault | qcf).astype(bool), work)
             changed = True
         if changed:
-            self._combine(eng.killed, frozen.astype(bool))
+            self._combine()
         keys = self.agent_role_row * self.z
         keys += eng.agent_zone
         self.keys = keys
         self.keys_list = keys.tolist()
 
-    def _graph_tables(self, door_open: np.ndarray, frozen: np.ndarray) -> None:
+    def _graph_tables(self, door_open: np.ndarray, frozen: np.ndarray, killed: bool) -> None:
         door_ok = np.ones_like(self.adjacency)
         if self._has_door.any():
             door_ok[self._has_door] = door_open[self.edge_door[self._has_door]]
         passable = self.adjacency & door_ok & ~frozen[None, :] & ~self.zone_restricted[None, :]
         self.move_ok = passable[None, :, :] & self.role_zone[:, None, :]  # (R+1, Z, Z)
-        self._move_any = np.asarray(self.move_ok.any(axis=2))
         closed = self.zone_door & ~door_open[None, :]
-        self.closed_door_at = np.where(closed.any(axis=1), closed.argmax(axis=1), -1)
+        has_closed = closed.any(axis=1)
+        self.closed_door_at = np.where(has_closed, closed.argmax(axis=1), -1)
         self._closed_count = closed.sum(axis=1).astype(np.float32)
+        # Mask columns that depend on the graph; "live" = the agent's zone may act at all.
+        live = np.broadcast_to(~frozen, (self.r + 1, self.z)) & (not killed)
+        self._live = live
+        self._col_tick = live & self.role_act[:, None, ACTION_TICK]
+        self._col_move = live & self.move_ok.any(axis=2) & self.role_act[:, None, ACTION_MOVE]
+        self._col_door = live & has_closed & self.role_act[:, None, ACTION_OPEN_DOOR]
 
     def _device_tables(
         self, qlen: np.ndarray, busy: np.ndarray, down: np.ndarray, work: np.ndarray
@@ -235,62 +255,71 @@ class LabViews:
         if queueable.any():
             cand = self._role_zone_dev & queueable
             best = np.where(cand, qlen, np.iinfo(np.int32).max).argmin(axis=2)
-            self.queue_dev = np.where(cand.any(axis=2), best, -1)
+            has = np.asarray(cand.any(axis=2))
+            self.queue_dev = np.where(has, best, -1)
+            self._has_queue = has
         else:
-            self.queue_dev = np.full((self.r + 1, self.z), -1, dtype=np.intp)
+            self.queue_dev = self._none_dev
+            self._has_queue = self._no_dev
         # START_RUN: idle, healthy device with a non-empty queue; prefer the longest queue.
-        startable = ~busy & ~down & (qlen > 0)
+        startable = ~(busy | down) & (qlen > 0)
         if startable.any():
             cand = self._role_zone_dev & startable
             best = np.where(cand, qlen, -1).argmax(axis=2)
-            self.start_dev = np.where(cand.any(axis=2), best, -1)
+            has = np.asarray(cand.any(axis=2))
+            self.start_dev = np.where(has, best, -1)
+            self._has_start = has
         else:
-            self.start_dev = np.full((self.r + 1, self.z), -1, dtype=np.intp)
-        self._per_dev = np.stack([~busy & ~down, qlen, busy]).astype(np.float32)  # (3, D)
+            self.start_dev = self._none_dev
+            self._has_start = self._no_dev
+        self._per_dev = np.stack([~(busy | down), qlen, busy]).astype(np.float32)  # (3, D)
         self._work = work.astype(np.float32)
 
-    def _combine(self, killed: bool, frozen: np.ndarray) -> None:
-        """Observation blocks, the mask table and the flat base from the current tables."""
-        r1, z = self.r + 1, self.z
-        here = np.empty((z, N_HERE), dtype=np.float32)
-        here[:, 0] = self._zone_dev_f.sum(axis=1)
+    def _combine(self) -> None:
+        """Observation blocks and the mask table from the current graph and device tables."""
+        here = self._here_static.copy()
         here[:, 1:4] = self._zone_dev_f @ self._per_dev.T
         here[:, 4] = self._closed_count
-        here[:, 5] = self.zone_restricted
         self.here = _ro(here)
         self.here_rows = list(here)
         self.queue_by_type = _ro(self._type_dev_f @ self._per_dev[1])
         self.work_by_type = _ro(self._work)
 
-        ok = np.zeros((r1, z, NUM_ACTIONS), dtype=bool)
-        ok[:, :, 0] = True
-        ok[:, :, ACTION_TICK] = True
-        ok[:, :, ACTION_MOVE] = self._move_any
-        ok[:, :, ACTION_OPEN_DOOR] = (self.closed_door_at >= 0)[None, :]
-        ok[:, :, ACTION_QUEUE_RUN] = self.queue_dev >= 0
-        ok[:, :, ACTION_START_RUN] = self.start_dev >= 0
-        ok &= self.role_act[:, None, :]
-        ok[:, frozen, 1:] = False  # every event in a frozen zone is refused
-        if killed:
-            ok[:, :, 1:] = False
-        table = ok.reshape(self.k, NUM_ACTIONS).astype(np.int8)
+        ok = np.empty((self.r + 1, self.z, NUM_ACTIONS), dtype=np.int8)
+        ok[:, :, 0] = 1
+        ok[:, :, ACTION_TICK] = self._col_tick
+        ok[:, :, ACTION_MOVE] = self._col_move
+        ok[:, :, ACTION_OPEN_DOOR] = self._col_door
+        ok[:, :, ACTION_QUEUE_RUN] = self._has_queue & self._live & self._role_queue
+        ok[:, :, ACTION_START_RUN] = self._has_start & self._live & self._role_start
+        table = ok.reshape(self.k, NUM_ACTIONS)
         self.mask_table = _ro(table)
-        self.mask_rows = list(table)
-
-        base = self._flat_base.reshape(r1, z, self.flat_dim)
-        o = self.r + self.z
-        base[:, :, o : o + N_HERE] = here[None, :, :]
-        o += N_HERE
-        base[:, :, o : o + self.t] = self.queue_by_type
-        base[:, :, o + self.t : o + 2 * self.t] = self.work_by_type
+        # Row views shared by agents; for small labs only the keys in use get one (mask_row).
+        self.mask_rows = list(table) if self.n >= self.k else [None] * self.k
+        self._flat_dirty = True
 
     # ---------------------------------------------------------------------------------------
     def agent_masks(self) -> np.ndarray:
         """(N, 6) int8 action masks of all agents (a gather from the mask table)."""
         return self.mask_table[self.keys]
 
+    def mask_row(self, key: int) -> np.ndarray:
+        """The shared read-only mask row of a (role, zone) key (created on first use)."""
+        row = self.mask_rows[key]
+        if row is None:
+            row = self.mask_rows[key] = self.mask_table[key]
+        return row
+
     def flat_table(self, time_fraction: float) -> np.ndarray:
         """A fresh read-only (K, D) float32 table of flat observations for this step."""
+        if self._flat_dirty:
+            base = self._flat_base.reshape(self.r + 1, self.z, self.flat_dim)
+            o = self.r + self.z
+            base[:, :, o : o + N_HERE] = self.here[None, :, :]
+            o += N_HERE
+            base[:, :, o : o + self.t] = self.queue_by_type
+            base[:, :, o + self.t : o + 2 * self.t] = self.work_by_type
+            self._flat_dirty = False
         table = self._flat_base.copy()
         table[:, -1] = time_fraction
         return _ro(table)

@@ -140,6 +140,12 @@ def test_bad_actions_raise_named_errors(default_env_fn: EnvFn) -> None:
     env.reset(seed=0)
     with pytest.raises(InvalidInputError, match="out of range"):
         env.step({**_noop(env), "ops_0": 9})
+    with pytest.raises(InvalidInputError, match="out of range"):
+        env.step({**_noop(env), "ops_0": -1})
+    for bad in (2.7, "3", True):
+        with pytest.raises(InvalidInputError, match="not an integer"):
+            env.step({**_noop(env), "ops_0": bad})
+    assert env.num_steps == 0  # refused joint actions do not advance the episode
     with pytest.raises(InvalidInputError, match="Did you mean 'ops_0'"):
         env.step({**_noop(env), "ops_O": 1})
     with pytest.raises(InvalidInputError, match="unknown key"):
