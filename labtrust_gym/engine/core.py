@@ -44,6 +44,7 @@ HANDLERS: dict[str, Handler] = {**actions_lab.HANDLERS, **actions_trust.HANDLERS
 _EMPTY: dict[str, Any] = {}
 _MAX_T = 1e15  # seconds; event times beyond this (or NaN/inf) are malformed
 _MAX_INT = 2**53
+_BASIC_KEYS = frozenset(("t_s", "agent_id", "action_type", "args"))
 _EVENT_KEYS = frozenset(
     (
         "event_id",
@@ -357,14 +358,10 @@ class HospitalLabEngine:
             },
         }
 
-    def step(self, ev: dict[str, Any]) -> dict[str, Any]:
-        """Validate and apply one event; never raises for bad input (see docs/engine.md)."""
-        if self.chain_frozen or not self._ready:
-            if not self._ready:
-                raise InvalidInputError("HospitalLabEngine.step() called before reset().")
-            return self._blocked(ev, "CHAIN.BROKEN")
+    def _parse_event(self, ev: Any) -> Any:
+        """Field checks for events of any shape: the fields or the reason code (MALFORMED)."""
         if type(ev) is not dict:
-            return self._blocked(ev, "EVENT.MALFORMED")
+            return "EVENT.MALFORMED"
         get = ev.get
         t: Any = get("t_s")
         agent_id = get("agent_id")
@@ -376,21 +373,56 @@ class HospitalLabEngine:
             or type(at) is not str
             or not -_MAX_T < t < _MAX_T  # also rejects NaN and ±inf
         ):
-            return self._blocked(ev, "EVENT.MALFORMED")
+            return "EVENT.MALFORMED"
         args = get("args")
         if args is None:
             args = _EMPTY
         elif type(args) is not dict:
-            return self._blocked(ev, "EVENT.MALFORMED")
+            return "EVENT.MALFORMED"
         eid = get("event_id")
         if eid is not None and type(eid) is not str:
-            return self._blocked(ev, "EVENT.MALFORMED")
+            return "EVENT.MALFORMED"
         refs = get("token_refs")
         if refs is not None and (type(refs) is not list or any(type(r) is not str for r in refs)):
-            return self._blocked(ev, "EVENT.MALFORMED")
+            return "EVENT.MALFORMED"
         rc = get("reason_code")
         if rc is not None and type(rc) is not str:
-            return self._blocked(ev, "EVENT.MALFORMED")
+            return "EVENT.MALFORMED"
+        return t, agent_id, at, args, eid, rc
+
+    def step(self, ev: dict[str, Any]) -> dict[str, Any]:
+        """Validate and apply one event; never raises for bad input (see docs/engine.md)."""
+        if self.chain_frozen or not self._ready:
+            if not self._ready:
+                raise InvalidInputError("HospitalLabEngine.step() called before reset().")
+            return self._blocked(ev, "CHAIN.BROKEN")
+        t: Any
+        if type(ev) is dict and ev.keys() == _BASIC_KEYS:
+            # the common shape (what the env sends): no optional fields to look at
+            t = ev["t_s"]
+            agent_id = ev["agent_id"]
+            at = ev["action_type"]
+            args = ev["args"]
+            tt = type(t)
+            if (
+                (tt is not int and tt is not float)
+                or type(agent_id) is not str
+                or type(at) is not str
+                or not -_MAX_T < t < _MAX_T  # also rejects NaN and ±inf
+            ):
+                return self._blocked(ev, "EVENT.MALFORMED")
+            if type(args) is not dict:
+                if args is not None:
+                    return self._blocked(ev, "EVENT.MALFORMED")
+                args = _EMPTY
+            eid = rc = None
+            basic = True
+        else:
+            parsed = self._parse_event(ev)
+            if parsed.__class__ is str:
+                return self._blocked(ev, parsed)
+            t, agent_id, at, args, eid, rc = parsed
+            basic = False
         now = self.now_s
         if t != now:
             if t < now:
@@ -455,12 +487,16 @@ class HospitalLabEngine:
         # call after the handler. Anything else is serialised now, before any mutation, so a
         # non-serialisable event is BLOCKED instead of failing half-way.
         ev_bytes = None
-        if not (
-            ev.keys() <= _EVENT_KEYS
-            and args.keys() <= arg_names
-            and type(get("key_id", "")) is str
-            and type(get("signature", "")) is str
-        ):
+        if basic:
+            serialise_now = not args.keys() <= arg_names
+        else:
+            serialise_now = not (
+                ev.keys() <= _EVENT_KEYS
+                and args.keys() <= arg_names
+                and type(ev.get("key_id", "")) is str
+                and type(ev.get("signature", "")) is str
+            )
+        if serialise_now:
             try:
                 ev_bytes = _dumps(ev, option=_SORT)
             except (TypeError, ValueError):
