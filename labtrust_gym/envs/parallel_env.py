@@ -402,18 +402,21 @@ class LabTrustParallelEnv(ParallelEnv):
                 return np.array(values, dtype=np.int64), None
         row = self._row
         live = set(agents) if n != len(self.possible_agents) else row
-        idx = np.zeros(n, dtype=np.int64)
+        vals: list[int] = [0] * n
         custom: dict[int, Mapping[str, Any]] = {}
+        int_types = _INTEGER_TYPES
         for agent, act in actions.items():
             if agent not in live:
                 raise InvalidInputError(_unknown_agent(agent, agents))
             r = row[agent]
-            if isinstance(act, Mapping):
+            if type(act) in int_types:
+                vals[r] = act  # range is checked where events are built
+            elif isinstance(act, Mapping):
                 validate_action_dict(act, agent_id=agent)
-                idx[r] = action_index_of(act)
+                vals[r] = action_index_of(act)
                 custom[r] = act
             else:
-                idx[r] = action_index_of(act)
+                vals[r] = action_index_of(act)
         for agent, info in (action_infos or {}).items():
             if not info:
                 continue
@@ -421,11 +424,12 @@ class LabTrustParallelEnv(ParallelEnv):
                 raise InvalidInputError(_unknown_agent(agent, agents))
             validate_action_dict(info, agent_id=agent)
             r = row[agent]
-            base = custom.get(r) or {"action_index": int(idx[r])}
+            base = custom.get(r) or {"action_index": int(vals[r])}
             merged = {**base, **info}
             if "action_index" in info or "action_type" in info:
-                idx[r] = action_index_of(merged if "action_index" in info else info)
+                vals[r] = action_index_of(merged if "action_index" in info else info)
             custom[r] = merged
+        idx = np.array(vals, dtype=np.int64)
         return idx, custom or None
 
     def _common(self, results: list[Any], system_emits: list[Any]) -> dict[str, Any]:
