@@ -79,3 +79,28 @@ def drive_default_lab(
             step("supervisor_0", "RELEASE_RESULT", result_id=rid)
         t += dt
     return results
+
+
+def assert_views_consistent(eng: HospitalLabEngine) -> None:
+    """The numpy fast views and indexes agree with the records they summarise."""
+    for a in eng.agents.values():
+        assert eng.agent_zone[a.idx] == eng.zone_index[a.zone_id]
+    for d in eng.devices.values():
+        i = d.idx
+        assert eng.device_queue_len[i] == len(d.queue)
+        assert eng.device_busy[i] == (d.busy_until is not None)
+        assert eng.device_fault[i] == (d.fault or d.maintenance)
+        assert eng.device_qc_fail[i] == (d.qc_state == "fail")
+        assert eng.device_reagent[i] == (-1 if d.reagent is None else d.reagent)
+    for status, members in eng.by_status.items():
+        assert eng.stage_counts[status] == len(members)
+        assert all(s.status == status for s in members.values())
+    assert sum(eng.stage_counts.values()) == len(eng.specimens)
+    for t, ready in eng._ready_by_type.items():
+        assert eng.work_by_device_type[eng.device_type_index[t]] == len(ready)
+        for s in ready.values():
+            assert s.status in ("accepted", "staged") and s.route[s.step] == t
+    for status, members in eng.results_by_status.items():
+        assert all(r.status == status for r in members.values())
+    assert set(eng.frozen_zones) == {eng.zone_ids[i] for i in eng.zone_frozen.nonzero()[0]}
+    assert set(eng.doors_open) == {eng.door_ids[i] for i in eng.door_open.nonzero()[0]}

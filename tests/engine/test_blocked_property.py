@@ -9,7 +9,7 @@ from hypothesis import strategies as st
 
 from labtrust_gym.engine.golden import base_state
 
-from .helpers import make_engine
+from .helpers import assert_views_consistent, make_engine
 
 AGENTS = [
     "reception_0",
@@ -169,10 +169,29 @@ def _state() -> dict[str, Any]:
     return st_
 
 
+PRELUDE = [  # richer starting state: a queued specimen, a running device, an open door, a token
+    ("reception_0", "CREATE_ACCESSION", {"specimen_id": "S1"}),
+    ("reception_0", "ACCEPT_SPECIMEN", {"specimen_id": "S1"}),
+    ("reception_0", "CREATE_ACCESSION", {"specimen_id": "S2"}),
+    ("ops_0", "MOVE", {"to_zone": "Z_ANALYZER_HALL_B"}),
+    ("ops_0", "QUEUE_RUN", {"device_id": "DEV_HAEM_B1", "specimen_id": "S1"}),
+    ("ops_0", "START_RUN", {"device_id": "DEV_HAEM_B1"}),
+    ("runner_0", "OPEN_DOOR", {"door_id": "D_AIRLOCK_OUTER"}),
+    (
+        "supervisor_0",
+        "MINT_TOKEN",
+        {"token_type": "RESTRICTED_ENTRY", "scope": {"zone_id": "Z_RESTRICTED_BIOHAZARD"}},
+    ),
+]
+
+
 @settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(st.lists(events, min_size=1, max_size=40))
 def test_blocked_step_changes_nothing(seq: list[dict[str, Any]]) -> None:
     eng = make_engine(_state())
+    for agent, action, args in PRELUDE:
+        res = eng.step({"t_s": 0, "agent_id": agent, "action_type": action, "args": args})
+        assert res["status"] == "ACCEPTED", res
     t = 0.0
     n_blocked = 0
     for i, e in enumerate(seq):
@@ -200,6 +219,7 @@ def test_blocked_step_changes_nothing(seq: list[dict[str, Any]]) -> None:
             assert res["hashchain"] == before["chain"]
         else:
             assert res["blocked_reason_code"] is None
+        assert_views_consistent(eng)
 
 
 def test_property_exercises_blocked_steps() -> None:

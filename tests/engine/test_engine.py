@@ -11,7 +11,7 @@ from labtrust_gym.engine.core import HospitalLabEngine
 from labtrust_gym.engine.golden import base_state
 from labtrust_gym.engine.initial_state import default_initial_state
 
-from .helpers import drive_default_lab, make_engine
+from .helpers import assert_views_consistent, drive_default_lab, make_engine
 
 
 def test_default_lab_releases_results_with_positive_turnaround() -> None:
@@ -21,6 +21,7 @@ def test_default_lab_releases_results_with_positive_turnaround() -> None:
     assert len(released) >= 10  # a scripted driver must actually reach release
     assert all(r["tat_s"] > 0 for r in released)
     assert eng.query("stats")["released"] == len(released) == eng.n_released
+    assert_views_consistent(eng)
 
 
 def test_same_seed_same_chain_different_seed_differs() -> None:
