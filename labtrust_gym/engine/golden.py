@@ -111,7 +111,7 @@ def run_scenario(sc: dict[str, Any], root: Path | str | None = None) -> dict[str
     eng = HospitalLabEngine(None, cfg)
     failures: list[str] = []
     eng.reset(_initial_state(sc), deterministic=True, rng_seed=int(sc.get("seed", 0)))
-    eng.drain_system_emits()
+    seen: set[str] = {e["emit"] for e in eng.drain_system_emits()}
     for n, step in enumerate(sc["steps"], start=1):
         where = f"{sc['id']} step {n}"
         if "advance_to" in step:
@@ -120,6 +120,7 @@ def run_scenario(sc: dict[str, Any], root: Path | str | None = None) -> dict[str
             eng.corrupt_log_line_for_test(step["corrupt_log_line"])
         else:
             res = eng.step(_build_event(eng, sc, step, n))
+            seen.update(res["emits"])
             exp = step.get("expect") or {}
             blocked = exp.get("blocked")
             _check(failures, where, "status", res["status"], "BLOCKED" if blocked else "ACCEPTED")
@@ -146,6 +147,7 @@ def run_scenario(sc: dict[str, Any], root: Path | str | None = None) -> dict[str
                     failures, where, "token_consumed", res["token_consumed"], exp["token_consumed"]
                 )
         emitted = [e["emit"] for e in eng.drain_system_emits()]
+        seen.update(emitted)
         if "system_emits" in step:
             _check(failures, where, "system emits", emitted, step["system_emits"])
         for expr, want in (step.get("queries") or {}).items():
@@ -155,7 +157,13 @@ def run_scenario(sc: dict[str, Any], root: Path | str | None = None) -> dict[str
             for f, want in fields.items():
                 _check(failures, where, f"{expr}.{f}", got.get(f), want)
     eng.close()
-    return {"id": sc["id"], "passed": not failures, "failures": failures, "steps": len(sc["steps"])}
+    return {
+        "id": sc["id"],
+        "passed": not failures,
+        "failures": failures,
+        "steps": len(sc["steps"]),
+        "emits_seen": sorted(seen),
+    }
 
 
 def run_golden(

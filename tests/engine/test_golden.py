@@ -54,3 +54,12 @@ def test_golden_cli_runs_one_scenario(tmp_path) -> None:
     assert res.exit_code == 0, res.output
     assert "PASS  GS-001" in res.output
     assert '"passed": 1' in out.read_text()
+
+
+def test_golden_emits_are_exactly_the_vocabulary() -> None:
+    vocab = set(load_policy().emits)
+    seen: set[str] = set()
+    for sc in SCENARIOS:
+        seen.update(run_scenario(sc)["emits_seen"])
+    assert seen - vocab == set(), "engine emitted names missing from emits_vocab"
+    assert vocab - seen == set(), "vocabulary entries no golden scenario produces"
