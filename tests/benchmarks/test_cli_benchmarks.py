@@ -516,3 +516,32 @@ def test_scripted_baseline_runs_generated_labs_cleanly(
     assert m["throughput"] > 0
     assert m["blocked_total"] == 0, m["blocked_by_reason_code"]  # incl. signatures, full queues
     assert m["violations_total"] == 0
+
+
+def test_profile_selects_the_metrics_aggregator(tmp_path: Path) -> None:
+    from labtrust_gym.benchmarks.metrics import compute_episode_metrics, register_metrics_aggregator
+    from labtrust_gym.benchmarks.runner import run_benchmark
+    from labtrust_gym.config import LabProfile, set_active_profile
+    from labtrust_gym.errors import SchemaValidationError
+
+    def with_extra(step_results_per_step, **context):  # type: ignore[no-untyped-def]
+        metrics = compute_episode_metrics(step_results_per_step, **context)
+        metrics["events_seen"] = sum(len(step) for step in step_results_per_step)
+        return metrics
+
+    def broken(step_results_per_step, **context):  # type: ignore[no-untyped-def]
+        return {"released": 3}  # no throughput: results v0.2/v0.3 must refuse it
+
+    register_metrics_aggregator("with_extra", with_extra)
+    register_metrics_aggregator("broken", broken)
+    set_active_profile(
+        LabProfile(profile_id="t", metrics_aggregator_id="with_extra", partner_id="p1")
+    )
+    doc = run_benchmark("throughput_sla", 1, 0, tmp_path / "r.json")
+    assert doc["config"]["metrics_aggregator_id"] == "with_extra" and doc["partner_id"] == "p1"
+    assert doc["episodes"][0]["metrics"]["events_seen"] > 0
+    assert "events_seen" in doc["summary"]
+    set_active_profile(LabProfile(profile_id="t", metrics_aggregator_id="broken"))
+    with pytest.raises(SchemaValidationError, match="throughput"):
+        run_benchmark("throughput_sla", 1, 0, tmp_path / "b.json")
+    assert not (tmp_path / "b.json").exists()
