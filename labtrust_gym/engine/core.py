@@ -11,6 +11,7 @@ from __future__ import annotations
 import hashlib
 import heapq
 import random
+from array import array
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -297,8 +298,11 @@ class HospitalLabEngine:
         self._head = GENESIS_HASH
         self._head_b = GENESIS_HASH.encode()
         self._length = 0
-        self._log: list[bytes] = []  # hashed records; lines are built on output
-        self._log_hashes: list[bytes] = []
+        # The log lives in GC-invisible flat buffers: hashed records back to back, their end
+        # offsets and their hex hashes (64 bytes each); lines are built on output.
+        self._log_buf = bytearray()
+        self._log_ends = array("Q")
+        self._log_hashes = bytearray()
         self.chain_frozen = False
         if self._stream is not None:
             self._stream.close()
@@ -562,8 +566,9 @@ class HospitalLabEngine:
         self._head = h
         self._head_b = hb = h.encode()
         if self.record_log:
-            self._log.append(rec)
-            self._log_hashes.append(hb)
+            self._log_buf += rec
+            self._log_ends.append(len(self._log_buf))
+            self._log_hashes += hb
         if self._stream is not None:
             self._stream.write(line_bytes(h, rec))
         self.n_accepted += 1
@@ -626,10 +631,14 @@ class HospitalLabEngine:
             raise InvalidInputError(
                 "The episode log was not recorded (engine config record_log=False)."
             )
-        return [
-            b'{"hash":"' + h + b'","record":' + r + b"}"
-            for h, r in zip(self._log_hashes, self._log, strict=True)
-        ]
+        buf, hashes = self._log_buf, self._log_hashes
+        out = []
+        start = 0
+        for i, end in enumerate(self._log_ends):
+            h = hashes[64 * i : 64 * i + 64]
+            out.append(b'{"hash":"' + h + b'","record":' + buf[start:end] + b"}")
+            start = end
+        return [bytes(line) for line in out]
 
     def write_episode_log(self, path: str | Path) -> Path:
         """Write the episode log atomically as JSONL."""
@@ -651,10 +660,8 @@ class HospitalLabEngine:
 
     def corrupt_log_line_for_test(self, index: int) -> None:
         """Flip one byte of an in-memory log line (golden scenarios / security tests only)."""
-        line = bytearray(self._log[index])
-        pos = len(line) - 70  # inside the record, before prev_hash
-        line[pos] = ord("x") if line[pos] != ord("x") else ord("y")
-        self._log[index] = bytes(line)
+        pos = self._log_ends[index] - 70  # inside the record, within prev_hash
+        self._log_buf[pos] = ord("x") if self._log_buf[pos] != ord("x") else ord("y")
 
     def close(self) -> None:
         if self._stream is not None:
@@ -682,7 +689,7 @@ class HospitalLabEngine:
             "frozen_zones": sorted(self.frozen_zones),
             "killed": self.killed,
             "chain": self.chain_head(),
-            "log_len": len(self._log),
+            "log_len": len(self._log_ends),
             "chain_frozen": self.chain_frozen,
             "released": list(self.released),
             "stage_counts": dict(self.stage_counts),
