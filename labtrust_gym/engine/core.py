@@ -45,6 +45,7 @@ HANDLERS: dict[str, Handler] = {**actions_lab.HANDLERS, **actions_trust.HANDLERS
 _EMPTY: dict[str, Any] = {}
 _MAX_T = 1e15  # seconds; event times beyond this (or NaN/inf) are malformed
 _MAX_INT = 2**53
+_INF = float("inf")
 _BASIC_KEYS = frozenset(("t_s", "agent_id", "action_type", "args"))
 _EVENT_KEYS = frozenset(
     (
@@ -483,6 +484,7 @@ class HospitalLabEngine:
                 type(v) not in types
                 or (types[0] is list and any(type(x) is not str for x in v))
                 or (type(v) is int and not -_MAX_INT < v < _MAX_INT)  # JSON-safe integers only
+                or (type(v) is float and not -_INF < v < _INF)  # no NaN / infinity
             ):
                 return self._blocked(ev, "EVENT.BAD_ARGS")
         if rc is None and needs_rc:

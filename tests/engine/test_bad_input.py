@@ -203,6 +203,15 @@ def test_values_json_cannot_carry_are_blocked_before_any_change() -> None:
             {
                 "t_s": 0,
                 "agent_id": "supervisor_0",
+                "action_type": "THROTTLE_AGENT",
+                "args": {"agent_id": "ops_0", "duration_s": float("nan")},
+            },
+            "EVENT.BAD_ARGS",
+        ),
+        (
+            {
+                "t_s": 0,
+                "agent_id": "supervisor_0",
                 "action_type": "MINT_TOKEN",
                 "args": {
                     "token_type": "RESTRICTED_ENTRY",
