@@ -196,6 +196,19 @@ class ScriptedLabController:
         for di, zi in enumerate(eng.device_zone):
             self.devices_by_zone.setdefault(int(zi), []).append(di)
         self._assign_operators(controlled)
+        handlers = {
+            "reception": self._reception,
+            "ops": self._operator,
+            "runner": self._operator,
+            "qc": self._qc,
+            "supervisor": self._supervisor,
+        }
+        # (agent, row in the engine's agent arrays, role script); roles without a script idle.
+        self._dispatch = [
+            (aid, eng.agent_index[aid], handlers[str(self.role_of[aid])])
+            for aid in controlled
+            if self.role_of.get(aid) in handlers
+        ]
         self.routes = _routes_to(self.lab_site, policy_root)
 
     def _assign_operators(self, controlled: list[str]) -> None:
@@ -239,20 +252,8 @@ class ScriptedLabController:
         self._critical = (
             set(eng.query("critical_pending")) if getattr(eng, "n_critical_pending", 1) else set()
         )
-        role_of = self.role_of
-        for aid in self.controlled:
-            role = role_of.get(aid)
-            zone = zones[agent_index[aid]]
-            if role == "reception":
-                action = self._reception(aid, zone, view, claims)
-            elif role in OPERATOR_ROLES:
-                action = self._operator(aid, zone, view, claims)
-            elif role == "qc":
-                action = self._qc(aid, zone, view, claims)
-            elif role == "supervisor":
-                action = self._supervisor(aid, zone, view, claims)
-            else:
-                action = None
+        for aid, row, handler in self._dispatch:
+            action = handler(aid, zones[row], view, claims)
             if action is not None:
                 actions[aid] = action
         return actions
