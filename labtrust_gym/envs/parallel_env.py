@@ -465,24 +465,29 @@ class LabTrustParallelEnv(ParallelEnv):
                 a: {"observation": ob, "action_mask": masks[k]}
                 for a, ob, k in zip(agents, gathered, keys, strict=True)
             }
-        z = v.z
-        roles, zones, here = v.role_rows, v.zone_rows, v.here_rows
         queues, work = v.queue_by_type, v.work_by_type
         time_arr = _readonly(np.array([tf], dtype=np.float32))
-        return {
-            a: {
+        parts: Mapping[int, tuple[np.ndarray, np.ndarray, np.ndarray]] | list[Any]
+        if v.n >= v.k:  # (role, zone, here) row triples per key, built once per table change
+            parts = v.obs_parts()
+        else:  # small lab: look the rows up per agent instead of tabulating every key
+            z, roles, zones, here = v.z, v.role_rows, v.zone_rows, v.here_rows
+            parts = {k: (roles[k // z], zones[k % z], here[k % z]) for k in set(keys)}
+        out = {}
+        for a, k in zip(agents, keys, strict=True):
+            ro, zo, he = parts[k]
+            out[a] = {
                 "observation": {
-                    "role": roles[k // z],
-                    "zone": zones[k % z],
-                    "here": here[k % z],
+                    "role": ro,
+                    "zone": zo,
+                    "here": he,
                     "queues": queues,
                     "work": work,
                     "time": time_arr,
                 },
                 "action_mask": masks[k],
             }
-            for a, k in zip(agents, keys, strict=True)
-        }
+        return out
 
     def _infos(
         self,

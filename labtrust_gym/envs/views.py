@@ -198,6 +198,7 @@ class LabViews:
         here_static[:, 5] = self.zone_restricted
         self._here_static = here_static
         self._flat_dirty = True
+        self._obs_parts: list[tuple[np.ndarray, np.ndarray, np.ndarray]] | None = None
 
     # ---------------------------------------------------------------------------------------
     def refresh(self, eng: Any) -> None:
@@ -297,11 +298,23 @@ class LabViews:
         # Row views shared by agents; for small labs only the keys in use get one (mask_row).
         self.mask_rows = list(table) if self.n >= self.k else [None] * self.k
         self._flat_dirty = True
+        self._obs_parts = None
 
     # ---------------------------------------------------------------------------------------
     def agent_masks(self) -> np.ndarray:
         """(N, 6) int8 action masks of all agents (a gather from the mask table)."""
         return self.mask_table[self.keys]
+
+    def obs_parts(self) -> list[tuple[np.ndarray, np.ndarray, np.ndarray]]:
+        """Per key: the (role, zone, here) rows of a dict observation (cached per table)."""
+        parts = self._obs_parts
+        if parts is None:
+            roles, zones, here = self.role_rows, self.zone_rows, self.here_rows
+            parts = [
+                (roles[ri], zones[zi], here[zi]) for ri in range(self.r + 1) for zi in range(self.z)
+            ]
+            self._obs_parts = parts
+        return parts
 
     def mask_row(self, key: int) -> np.ndarray:
         """The shared read-only mask row of a (role, zone) key (created on first use)."""
