@@ -38,7 +38,7 @@ from labtrust_gym.engine.records import (
     SpecimenRec,
     TokenRec,
 )
-from labtrust_gym.errors import ChainIntegrityError, InvalidInputError
+from labtrust_gym.errors import ChainIntegrityError, InvalidInputError, PolicyError
 
 Handler = Callable[..., Any]
 HANDLERS: dict[str, Handler] = {**actions_lab.HANDLERS, **actions_trust.HANDLERS}
@@ -90,6 +90,7 @@ class HospitalLabEngine:
         rng_seed: int = 0,
     ) -> dict[str, Any]:
         """Build the episode from ``initial_state`` (None = default lab); returns the chain head."""
+        self._ready = False  # a reset that raises leaves no half-built episode usable
         pol = load_policy(self.policy_root)
         self.policy: CompiledPolicy = pol
         st = validate_initial_state(initial_state, pol)
@@ -101,13 +102,12 @@ class HospitalLabEngine:
         self.lab_site_id: str = st["lab_site_id"]
         self.strict = bool(st["strict_signatures"])
         self.critical_rate = float(st.get("critical_rate", pol.default_critical_rate))
-        self._actions = pol.actions
-        self._action_zones = pol.action_zones
-        for at in pol.actions:
-            if at not in HANDLERS:
-                raise InvalidInputError(
-                    f"Action {at!r} in the action catalog has no engine handler."
-                )
+        missing = sorted(set(pol.actions) - set(HANDLERS))
+        if missing:
+            raise PolicyError(
+                f"Policy file {str(pol.files['actions'])!r}: actions {missing} have no engine "
+                f"handler; the hospital_lab engine implements {sorted(HANDLERS)}."
+            )
 
         # zones, doors
         self.zone_ids = list(pol.zone_ids)

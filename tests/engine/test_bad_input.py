@@ -224,3 +224,13 @@ def test_values_json_cannot_carry_are_blocked_before_any_change() -> None:
     for event, code in bad:
         assert eng.step(event)["blocked_reason_code"] == code
     assert eng.snapshot() == before
+
+
+def test_failed_reset_leaves_no_usable_half_episode() -> None:
+    eng = make_engine(base_state())
+    bad = base_state()
+    bad["agents"][0]["role"] = "wizard"
+    with pytest.raises(InvalidInputError):
+        eng.reset(bad)
+    with pytest.raises(InvalidInputError, match="before reset"):
+        eng.step({"t_s": 0, "agent_id": "ops_0", "action_type": "TICK"})
