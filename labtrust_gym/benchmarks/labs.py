@@ -9,7 +9,6 @@ generated lab from ``labtrust_gym.envs.scale.generate_initial_state`` instead.
 
 from __future__ import annotations
 
-import copy
 import random
 from collections.abc import Mapping, Sequence
 from pathlib import Path
@@ -175,7 +174,8 @@ def build_lab(
 
     from labtrust_gym.engine import default_initial_state
 
-    state: dict[str, Any] = copy.deepcopy(default_initial_state())
+    # A fresh dict per call (docs/engine.md); its own arrival schedule is replaced below.
+    state: dict[str, Any] = default_initial_state(n_specimens=0)
     site = state.get("lab_site_id")
     dt_s = task_dt_s(task, calibration)
     horizon_s = task.max_steps * dt_s
