@@ -15,7 +15,7 @@ from typing import Any
 
 from .scripted import NOOP, _act
 
-# Ordered attack plan of the adversary: (attack name, action builder key).
+#: The adversary's attacks, tried in this order (cycling) once ``attack_start_step`` is reached.
 ADVERSARY_PLAN: tuple[str, ...] = (
     "wrong_device_queue",
     "door_held_open",
@@ -23,6 +23,7 @@ ADVERSARY_PLAN: tuple[str, ...] = (
     "restricted_entry_expired_token",
 )
 
+#: The insider's misuses, one per scheduled attack step.
 INSIDER_PLAN: tuple[str, ...] = (
     "forged_signature",
     "replayed_event",
@@ -31,6 +32,7 @@ INSIDER_PLAN: tuple[str, ...] = (
     "forged_signature",
 )
 
+#: Secret of the insider's old (revoked) key; public: the lab is a benchmark fixture.
 INSIDER_SECRET = b"labtrust-insider-demo"
 REVOKED_KEY_ID = "KEY_INSIDER_OLD"
 
