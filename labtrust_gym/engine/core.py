@@ -526,10 +526,15 @@ class HospitalLabEngine:
                             continue
                     if guard_attr is not None and not self.__dict__[guard_attr]:
                         continue
-                r = check(self, ev, params)
-                if r is None:
-                    continue
-                if r[0]:
+                try:  # a handler is plugin code: its failure is a violation, not a crash mid-step
+                    r = check(self, ev, params)
+                    if r is None:
+                        continue
+                    passed = bool(r[0])
+                except Exception as exc:
+                    r = (False, "INV.HANDLER_ERROR", {"error": f"{type(exc).__name__}: {exc}"})
+                    passed = False
+                if passed:
                     if self.report_passing:
                         violations.append(
                             {
@@ -592,12 +597,15 @@ class HospitalLabEngine:
         emits: list[str],
         violations: list[dict[str, Any]],
     ) -> None:
+        # a handler's own code is used when it is a registered one (plugins may return anything)
+        code = r[1] if len(r) > 1 else None
+        details = r[2] if len(r) > 2 and isinstance(r[2], dict) else None
+        if code not in self.policy.reason_codes:
+            if code is not None:
+                details = {**(details or {}), "unregistered_reason_code": str(code)}
+            code = inv.reason_code
         violations.append(
-            {
-                "invariant_id": inv.invariant_id,
-                "status": "VIOLATION",
-                "reason_code": r[1] or inv.reason_code,
-            }
+            {"invariant_id": inv.invariant_id, "status": "VIOLATION", "reason_code": code}
         )
         vb = self.stats["violations_by_invariant"]
         vb[inv.invariant_id] = vb.get(inv.invariant_id, 0) + 1
@@ -605,9 +613,9 @@ class HospitalLabEngine:
             {
                 "t_s": self.now_s,
                 "invariant_id": inv.invariant_id,
-                "reason_code": r[1] or inv.reason_code,
+                "reason_code": code,
                 "agent_id": agent.agent_id,
-                "details": r[2],
+                "details": details,
             }
         )
         if inv.enforcement is not None:
