@@ -68,8 +68,9 @@ def policy_fingerprint(policy_root: Path | None = None) -> str:
 
 @functools.lru_cache(maxsize=1)
 def git_sha(start: str | None = None) -> str | None:
-    """The commit checked out in the nearest enclosing git work tree, read without spawning git."""
-    here = Path(start or os.getcwd()).resolve()
+    """The commit of the code that ran: the git work tree enclosing this package (an editable
+    install or a checkout), read without spawning git; None for an installed wheel."""
+    here = Path(start or Path(__file__).resolve().parent).resolve()
     for candidate in (here, *here.parents):
         git_dir = candidate / ".git"
         if git_dir.is_dir():

@@ -117,3 +117,21 @@ def test_policy_fingerprint_changes_with_policy(tmp_path: Path) -> None:
     (other / "policy" / "a.yaml").write_text("x: 2\n")
     assert policy_fingerprint(other) != first
     assert policy_fingerprint(tmp_path) == first
+
+
+def test_git_sha_is_the_package_checkout_commit_or_none(tmp_path: Path) -> None:
+    import re
+    import subprocess
+
+    from labtrust_gym.benchmarks.results import git_sha
+
+    sha = git_sha()
+    repo = Path(__file__).resolve().parents[2]
+    if (repo / ".git").is_dir():
+        head = subprocess.run(
+            ["git", "rev-parse", "HEAD"], cwd=repo, capture_output=True, text=True
+        ).stdout.strip()
+        assert sha == head or (sha is not None and re.fullmatch(r"[0-9a-f]{40}", sha))
+    else:
+        assert sha is None
+    assert git_sha.__wrapped__(str(tmp_path)) is None  # not a work tree
