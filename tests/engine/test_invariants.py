@@ -170,3 +170,31 @@ def test_violation_enforcement_freezes_zone_via_map() -> None:
     nxt = eng.step({"t_s": 90, "agent_id": "ops_0", "action_type": "TICK"})
     assert nxt["blocked_reason_code"] == "ENF.ZONE_FROZEN"
     assert builtin_invariants.BUILTIN_HANDLERS["critical.acked_before_release"] is not always_fail
+
+
+def test_raising_or_sloppy_plugin_handler_is_recorded_not_crashing(tmp_path: Path) -> None:
+    def boom(env: Any, event: dict[str, Any], params: dict[str, Any]) -> Any:
+        raise RuntimeError("plugin bug")
+
+    def sloppy(env: Any, event: dict[str, Any], params: dict[str, Any]) -> Any:
+        return (False, "NOT.A_CODE", None)
+
+    register_invariant_handler("state", "test_tick_budget", boom)
+    register_invariant_handler("state", "test_sloppy", sloppy)
+    overlay = tmp_path / "overlay.yaml"
+    overlay.write_text(
+        OVERLAY
+        + OVERLAY.split("invariants:\n")[1]
+        .replace("INV-TEST-001", "INV-TEST-002")
+        .replace("test_tick_budget", "test_sloppy")
+    )
+    eng = make_engine(base_state(), invariant_overlays=[str(overlay)])
+    res = eng.step({"t_s": 0, "agent_id": "ops_0", "action_type": "TICK"})
+    assert res["status"] == "ACCEPTED"
+    assert [(v["invariant_id"], v["reason_code"]) for v in res["violations"]] == [
+        ("INV-TEST-001", "INV.HANDLER_ERROR"),
+        ("INV-TEST-002", "ENF.AGENT_THROTTLED"),
+    ]
+    assert "plugin bug" in eng.violation_log[0]["details"]["error"]
+    assert eng.violation_log[1]["details"] == {"unregistered_reason_code": "NOT.A_CODE"}
+    assert eng.chain_head()["length"] == 1
