@@ -63,3 +63,18 @@ def test_golden_emits_are_exactly_the_vocabulary() -> None:
         seen.update(run_scenario(sc)["emits_seen"])
     assert seen - vocab == set(), "engine emitted names missing from emits_vocab"
     assert vocab - seen == set(), "vocabulary entries no golden scenario produces"
+
+
+def test_golden_scenarios_use_every_query() -> None:
+    import re
+
+    from labtrust_gym.engine.queries import QUERIES
+
+    used: set[str] = set()
+    for sc in SCENARIOS:
+        for st in sc["steps"]:
+            for expr in [*(st.get("queries") or {}), *(st.get("query_fields") or {})]:
+                used.add(re.match(r"[a-z_]+", expr).group(0))  # type: ignore[union-attr]
+            for expr, _field in (st.get("args_from_query") or {}).values():
+                used.add(re.match(r"[a-z_]+", expr).group(0))  # type: ignore[union-attr]
+    assert set(QUERIES) - used == set()
