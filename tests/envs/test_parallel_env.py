@@ -355,3 +355,16 @@ def test_a_domain_without_fast_views_is_refused_by_name() -> None:
             LabTrustParallelEnv(domain_id="bare_test_domain", initial_state={})
     finally:
         reset_plugins()
+
+
+def test_masks_in_observations_match_the_vectorised_table(scale_env_fn: EnvFn) -> None:
+    env = scale_env_fn()
+    obs, _ = env.reset(seed=1)
+    for _ in range(3):
+        stacked = np.stack([obs[a]["action_mask"] for a in env.possible_agents])
+        assert (stacked == env._views.agent_masks()).all()
+        assert (stacked[:, ACTION_NOOP] == 1).all()
+        # role-denied actions are never offered: reception may not QUEUE_RUN or START_RUN
+        rec = [i for i, a in enumerate(env.possible_agents) if a.startswith("reception_")]
+        assert (stacked[rec][:, [ACTION_QUEUE_RUN, ACTION_START_RUN]] == 0).all()
+        obs, *_ = env.step(dict.fromkeys(env.agents, ACTION_MOVE))
