@@ -81,42 +81,42 @@ def test_piped_run_is_quiet_and_one_line(tmp_path: Path) -> None:
     assert "━" not in err and "%" not in err  # no progress bar when not on a terminal
 
 
-def test_ctrl_c_leaves_no_results_file(tmp_path: Path) -> None:
+def _interrupt_mid_run(tmp_path: Path, *extra: str) -> tuple[int, str]:
+    """Start a long run, wait until episodes are being written, then press Ctrl-C."""
+    logs = tmp_path / "logs"
     proc = _labtrust(
         "run-benchmark",
         "--task",
         "stat_insertion",
         "--episodes",
         "5000",
+        "--log",
+        str(logs),
         "--out",
         "r.json",
+        *extra,
         cwd=tmp_path,
     )
-    time.sleep(3.0)  # imports done, episodes running
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline and not (logs.is_dir() and any(logs.iterdir())):
+        time.sleep(0.05)
+    assert logs.is_dir() and any(logs.iterdir()), "the run never started"
     proc.send_signal(signal.SIGINT)
     _, err = proc.communicate(timeout=60)
-    assert proc.returncode == 130, err
-    assert list(tmp_path.iterdir()) == []
+    return proc.returncode, err
+
+
+def test_ctrl_c_leaves_no_results_file(tmp_path: Path) -> None:
+    code, err = _interrupt_mid_run(tmp_path)
+    assert code == 130, err
+    assert [p.name for p in tmp_path.iterdir()] == ["logs"]  # no r.json, no temp file
+    assert not [p for p in (tmp_path / "logs").iterdir() if p.suffix != ".jsonl"]
 
 
 def test_ctrl_c_with_workers_leaves_no_results_file(tmp_path: Path) -> None:
-    proc = _labtrust(
-        "run-benchmark",
-        "--task",
-        "stat_insertion",
-        "--episodes",
-        "5000",
-        "--workers",
-        "2",
-        "--out",
-        "r.json",
-        cwd=tmp_path,
-    )
-    time.sleep(3.0)
-    proc.send_signal(signal.SIGINT)
-    _, err = proc.communicate(timeout=60)
-    assert proc.returncode == 130, err
-    assert list(tmp_path.iterdir()) == []
+    code, err = _interrupt_mid_run(tmp_path, "--workers", "2")
+    assert code == 130, err
+    assert [p.name for p in tmp_path.iterdir()] == ["logs"]
 
 
 def test_plugin_and_command_modules_import_nothing_heavy() -> None:
