@@ -251,11 +251,16 @@ def build_lab(
 def _apply_scale_extras(
     state: dict[str, Any], opts: Mapping[str, Any], task: BenchmarkTask, seed: int
 ) -> dict[str, Any]:
-    """Task options that also apply to generated labs (extra agents, tokens)."""
+    """Task options that also apply to generated labs (threat agents, tokens, keys, strict
+    signatures), so a security task keeps its threat model at any scale."""
     if opts["extra_agents"]:
         state["agents"] = list(state.get("agents", ())) + [dict(a) for a in opts["extra_agents"]]
     if opts["tokens"]:
         state["tokens"] = list(state.get("tokens", ())) + [dict(t) for t in opts["tokens"]]
+    if opts["keys"]:
+        state["keys"] = list(state.get("keys", ())) + [dict(k) for k in opts["keys"]]
+    if opts["strict_signatures"]:
+        state["strict_signatures"] = True
     return state
 
 

@@ -545,3 +545,16 @@ def test_profile_selects_the_metrics_aggregator(tmp_path: Path) -> None:
     with pytest.raises(SchemaValidationError, match="throughput"):
         run_benchmark("throughput_sla", 1, 0, tmp_path / "b.json")
     assert not (tmp_path / "b.json").exists()
+
+
+@pytest.mark.parametrize("task", ["adversarial_disruption", "insider_key_misuse"])
+def test_security_tasks_keep_their_threats_at_scale(
+    task: str, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    out = tmp_path / "r.json"
+    assert (
+        run(capsys, "run-benchmark", "--task", task, "--scale", "small_8", "--out", str(out))[0]
+        == 0
+    )
+    m = read_results(out)["episodes"][0]["metrics"]
+    assert m["throughput"] > 0 and m["attack_attempts"] > 0 and m["containment_rate"] == 1.0
