@@ -11,7 +11,7 @@ from __future__ import annotations
 import os
 import sys
 from collections.abc import Sequence
-from typing import Annotated
+from typing import Annotated, Any
 
 import typer
 
@@ -105,10 +105,19 @@ def _pre_scan(argv: Sequence[str]) -> tuple[bool, bool]:
     return debug, strict
 
 
+def _click_exceptions() -> Any:
+    """The click exceptions typer raises: recent typer vendors click as ``typer._click``."""
+    import importlib
+
+    try:
+        return importlib.import_module("typer._click.exceptions")
+    except ImportError:  # typer releases that depend on the click distribution
+        return importlib.import_module("click.exceptions")
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     """Console-script entry point. Returns (and exits with) the process exit code."""
-    import click
-
+    click_exceptions = _click_exceptions()
     args = list(sys.argv[1:] if argv is None else argv)
     debug, strict = _pre_scan(args)
     debug = debug or os.environ.get("LABTRUST_DEBUG", "") not in ("", "0")
@@ -123,21 +132,22 @@ def main(argv: Sequence[str] | None = None) -> int:
             _echo_err(f"warning: {problem.describe()} (run `labtrust plugins doctor`)")
         command = typer.main.get_command(app)
         result = command.main(args=args, prog_name="labtrust", standalone_mode=False)
-        code = result if isinstance(result, int) else 0
+        code = result if isinstance(result, int) else 0  # typer returns Exit codes here
+        if code == 130:  # typer turns Ctrl-C into Exit(130)
+            _echo_err("Interrupted.")
     except LabTrustError as exc:
         if debug:
             raise
         _echo_err(f"error: {exc}")
         code = exc.exit_code
-    except click.exceptions.Exit as exc:
+    except typer.Exit as exc:
         code = exc.exit_code
-    except click.exceptions.Abort:
-        _echo_err("Aborted.")
-        code = 130
-    except KeyboardInterrupt:
+        if code == 130:  # typer turns Ctrl-C into Exit(130)
+            _echo_err("Interrupted.")
+    except (typer.Abort, KeyboardInterrupt):
         _echo_err("Interrupted.")
         code = 130
-    except click.exceptions.ClickException as exc:
+    except click_exceptions.ClickException as exc:
         if debug:
             raise
         exc.show()

@@ -295,3 +295,28 @@ def test_real_pip_installed_plugin_package(tmp_path: Path) -> None:
     assert "throwaway_metrics" in via_profile.stdout.split()
     blocked = labtrust("list", "tasks", LABTRUST_DISABLE_PLUGINS="throwaway-lab-plugin")
     assert "throwaway_task" not in blocked.stdout.split()
+
+
+@pytest.mark.parametrize("args", [["list"], ["nosuchcmd"], ["plugins", "list", "--bogus"]],
+                         ids=["missing-argument", "unknown-command", "unknown-option"])
+def test_usage_errors_exit_2_without_traceback(capsys: pytest.CaptureFixture[str],
+                                               args: list[str]) -> None:
+    code, _, err = run(capsys, *args)
+    assert code == 2
+    assert "Error:" in err and "Traceback" not in err
+
+
+def test_ctrl_c_exits_130_with_one_line(capsys: pytest.CaptureFixture[str],
+                                        monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    write_module(tmp_path, monkeypatch, "fakeplug_interrupt", """
+        from labtrust_gym.hookspecs import hookimpl
+
+        @hookimpl
+        def labtrust_register_commands(app):
+            @app.command("interrupt-me")
+            def interrupt_me() -> None:
+                raise KeyboardInterrupt
+    """)
+    install_entry_points(monkeypatch, fake_entry_point("labtrust_gym", "intr", "fakeplug_interrupt"))
+    code, _, err = run(capsys, "interrupt-me")
+    assert code == 130 and err.strip() == "Interrupted."
