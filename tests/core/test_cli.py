@@ -317,6 +317,7 @@ def test_ctrl_c_exits_130_with_one_line(capsys: pytest.CaptureFixture[str],
             def interrupt_me() -> None:
                 raise KeyboardInterrupt
     """)
-    install_entry_points(monkeypatch, fake_entry_point("labtrust_gym", "intr", "fakeplug_interrupt"))
+    install_entry_points(monkeypatch,
+                         fake_entry_point("labtrust_gym", "intr", "fakeplug_interrupt"))
     code, _, err = run(capsys, "interrupt-me")
     assert code == 130 and err.strip() == "Interrupted."
