@@ -38,10 +38,13 @@ def _labtrust_commands() -> list[str]:
 
 
 @pytest.mark.slow
-@pytest.mark.parametrize("command", _labtrust_commands())
-def test_readme_labtrust_command_runs(command: str, tmp_path: Path) -> None:
-    args = shlex.split(command)[1:]
-    result = subprocess.run([sys.executable, "-m", "labtrust_gym", *args], cwd=tmp_path,
-                            capture_output=True, text=True, timeout=600)
-    assert result.returncode == 0, f"{command}\n{result.stdout}\n{result.stderr}"
-    assert "warning:" not in result.stderr, result.stderr
+def test_readme_labtrust_commands_run_in_order(tmp_path: Path) -> None:
+    """Every `labtrust …` line of README's later blocks, in order, in one working directory."""
+    commands = _labtrust_commands()
+    assert len(commands) >= 8
+    for command in commands:
+        args = shlex.split(command)[1:]
+        result = subprocess.run([sys.executable, "-m", "labtrust_gym", *args], cwd=tmp_path,
+                                capture_output=True, text=True, timeout=900)
+        assert result.returncode == 0, f"{command}\n{result.stdout}\n{result.stderr}"
+        assert "warning:" not in result.stderr, f"{command}\n{result.stderr}"
