@@ -100,45 +100,43 @@ class EventBuilder:
                 return self._explicit_only(rows_l, custom or {}, t)
             kinds = kinds.copy()
             kinds[[p for p, r in enumerate(rows_l) if r in explicit]] = 0
-        out_of_range = (kinds < 0) | (kinds >= NUM_ACTIONS)
-        if out_of_range.any():
-            bad = int(kinds[out_of_range][0])
+        # Validate the range, then positions of each kind from one stable sort.
+        if int(kinds.min()) < 0 or int(kinds.max()) >= NUM_ACTIONS:
+            bad = int(kinds[(kinds < 0) | (kinds >= NUM_ACTIONS)][0])
             raise InvalidInputError(
                 f"Action index {bad} is out of range; use 0..{NUM_ACTIONS - 1} "
                 f"({', '.join(ACTION_NAMES)})."
             )
-
-        # Arguments of bare indices, one vectorised lookup per kind present. Positions of each
-        # kind come from one stable sort (cheaper than a mask per kind for small steps).
+        counts = np.bincount(kinds, minlength=NUM_ACTIONS).tolist()
         order = np.argsort(kinds, kind="stable")
-        ends = np.cumsum(np.bincount(kinds, minlength=NUM_ACTIONS)).tolist()
+        ends = np.cumsum(counts).tolist()
 
         def positions(kind: int) -> np.ndarray:
             return order[ends[kind - 1] : ends[kind]]
 
-        pos = positions(ACTION_MOVE)
-        if pos.size:
-            targets = v.move_targets(rows[pos], az, self.rng)
+        if counts[ACTION_MOVE]:
+            pos = positions(ACTION_MOVE)
+            targets = v.move_targets(rows[pos], self.rng)
             for p, zt in zip(pos.tolist(), targets, strict=True):
                 args_l[p] = {"to_zone": zt}
-        pos = positions(ACTION_OPEN_DOOR)
-        if pos.size:
+        if counts[ACTION_OPEN_DOOR]:
+            pos = positions(ACTION_OPEN_DOOR)
             zs = az[rows[pos]]
             doors = v.closed_door_at[zs]
             doors = np.where(doors >= 0, doors, self.zone_any_door[zs])
             door_ids = v.door_ids
             for p, door in zip(pos.tolist(), doors.tolist(), strict=True):
                 args_l[p] = {"door_id": door_ids[door]} if door >= 0 else {}
-        pos = positions(ACTION_START_RUN)
-        if pos.size:
+        if counts[ACTION_START_RUN]:
+            pos = positions(ACTION_START_RUN)
             sr = rows[pos]
             devs = v.start_dev[roles[sr], az[sr]]
             devs = np.where(devs >= 0, devs, self.zone_any_device[az[sr]])
             dev_ids = v.device_ids
             for p, dev in zip(pos.tolist(), devs.tolist(), strict=True):
                 args_l[p] = {"device_id": dev_ids[dev]} if dev >= 0 else {}
-        pos = positions(ACTION_QUEUE_RUN)
-        if pos.size:
+        if counts[ACTION_QUEUE_RUN]:
+            pos = positions(ACTION_QUEUE_RUN)
             qr = rows[pos]
             devs = v.queue_dev[roles[qr], az[qr]]
             devs = np.where(devs >= 0, devs, self.zone_any_device[az[qr]])
@@ -209,7 +207,7 @@ class EventBuilder:
             row = np.array([r])
             az = self.engine.agent_zone
             if atype == "MOVE":
-                args["to_zone"] = v.move_targets(row, az, self.rng)[0]
+                args["to_zone"] = v.move_targets(row, self.rng)[0]
             elif atype == "OPEN_DOOR":
                 door = int(v.closed_door_at[az[r]])
                 door = door if door >= 0 else int(self.zone_any_door[az[r]])

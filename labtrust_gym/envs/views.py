@@ -237,6 +237,10 @@ class LabViews:
             door_ok[self._has_door] = door_open[self.edge_door[self._has_door]]
         passable = self.adjacency & door_ok & ~frozen[None, :] & ~self.zone_restricted[None, :]
         self.move_ok = passable[None, :, :] & self.role_zone[:, None, :]  # (R+1, Z, Z)
+        cand = self.move_ok.reshape(self.k, self.z).copy()
+        stuck = ~cand.any(axis=1)
+        cand[stuck] = self.adjacency[np.flatnonzero(stuck) % self.z]
+        self._move_cand = cand
         closed = self.zone_door & ~door_open[None, :]
         has_closed = closed.any(axis=1)
         self.closed_door_at = np.where(has_closed, closed.argmax(axis=1), -1)
@@ -337,19 +341,14 @@ class LabViews:
         table[:, -1] = time_fraction
         return _ro(table)
 
-    def move_targets(self, rows: np.ndarray, az: np.ndarray, rng: np.random.Generator) -> list[str]:
+    def move_targets(self, rows: np.ndarray, rng: np.random.Generator) -> list[str]:
         """A neighbour zone id for each agent row: uniform among passable, allowed neighbours.
 
         When an agent has none (its MOVE is not in the mask), any adjacent zone is used so the
-        engine answers with the real refusal reason instead of a phantom no-op.
+        engine answers with the real refusal reason instead of a phantom no-op (the candidate
+        table ``_move_cand`` already carries that fallback, see ``_graph_tables``).
         """
-        roles = self.agent_role_row[rows]
-        zones = az[rows]
-        ok = self.move_ok[roles, zones]  # (m, Z)
-        fallback = ~ok.any(axis=1)
-        if fallback.any():
-            ok = ok.copy()
-            ok[fallback] = self.adjacency[zones[fallback]]
-        scores = rng.random(ok.shape) * ok
-        targets = scores.argmax(axis=1)
-        return list(self.zone_ids_arr[targets])
+        scores = rng.random((len(rows), self.z))
+        scores *= self._move_cand[self.keys[rows]]
+        targets: list[str] = self.zone_ids_arr[scores.argmax(axis=1)].tolist()
+        return targets
