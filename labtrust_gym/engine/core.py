@@ -516,16 +516,16 @@ class HospitalLabEngine:
         violations: list[dict[str, Any]] = []
         if invs:
             self.ctx_consumed = consumed
+            d = self.__dict__
             skippable = not self.report_passing
             for check, params, inv, due_attr, guard_attr in invs:
-                if skippable:
-                    # built-ins that would PASS/not apply: skip the call (see builtin_invariants)
-                    if due_attr is not None:
-                        due = self.__dict__[due_attr]
-                        if due is not None and now <= due:
-                            continue
-                    if guard_attr is not None and not self.__dict__[guard_attr]:
+                # built-ins that would PASS/not apply are not called (see builtin_invariants)
+                if due_attr is not None:
+                    due = d[due_attr]
+                    if due is not None and now <= due and skippable:
                         continue
+                elif guard_attr is not None and not d[guard_attr] and skippable:
+                    continue
                 try:  # a handler is plugin code: its failure is a violation, not a crash mid-step
                     r = check(self, ev, params)
                     if r is None:
