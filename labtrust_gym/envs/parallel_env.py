@@ -142,7 +142,9 @@ class LabTrustParallelEnv(ParallelEnv):
         from labtrust_gym.domain.registry import get_domain_adapter_factory
 
         self.domain_id = domain_id
-        self.engine: Any = get_domain_adapter_factory(domain_id)(None, dict(engine_config or {}))
+        self.engine: Any = get_domain_adapter_factory(domain_id)(
+            None, _with_profile_overlays(engine_config)
+        )
 
         # Build the lab once (seed 0) to learn agents and the spaces; fixed for the env's life.
         self._reset_engine(self._resolve_initial_state(0, None), 0)
@@ -558,3 +560,18 @@ def _unknown_agent(agent: Any, agents: list[str]) -> str:
 
 
 __all__ = ["ACTION_INDEX_BY_NAME", "LabTrustParallelEnv"]
+
+
+def _with_profile_overlays(engine_config: Mapping[str, Any] | None) -> dict[str, Any]:
+    """The engine config, plus the active lab profile's invariant registry overlay if it sets one.
+
+    ``invariant_registry_path`` in a lab profile names an invariant registry merged after the
+    built-in one (see docs/extension_guide.md); an explicit ``invariant_overlays`` wins.
+    """
+    from labtrust_gym.config import get_active_profile
+
+    cfg = dict(engine_config or {})
+    profile = get_active_profile()
+    if profile.invariant_registry_path and "invariant_overlays" not in cfg:
+        cfg["invariant_overlays"] = [str(profile.resolve_path("invariant_registry_path"))]
+    return cfg

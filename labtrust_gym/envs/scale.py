@@ -18,7 +18,6 @@ import attrs
 
 from labtrust_gym.errors import InvalidInputError, UnknownIdError
 
-SCALE_CONFIGS_FILE = ("coordination", "scale_configs.v0.1.yaml")
 SCALE_CONFIGS_SCHEMA = ("schemas", "scale_configs.v0.1.schema.json")
 
 #: Order in which roles are listed (agent ids are ``<role>_<k>`` in this order).
@@ -116,9 +115,10 @@ _DOC_CACHE: dict[str, dict[str, Any]] = {}
 
 def _scale_document() -> dict[str, Any]:
     """The validated scale-config policy document (cached per resolved path)."""
+    from labtrust_gym.config import get_active_profile
     from labtrust_gym.fileio import load_yaml, validate_with_schema
 
-    path = _policy_file(*SCALE_CONFIGS_FILE)
+    path = get_active_profile().resolve_path("scale_configs_path")  # profile override or default
     key = str(path)
     cached = _DOC_CACHE.get(key)
     if cached is None:
