@@ -5,9 +5,8 @@ A log line is ``{"hash":"<64 hex>","record":<record>}`` where ``record`` is the 
 record bytes exactly as they appear in the line, so it does not depend on which JSON library wrote
 them; any edit of a line (one byte included) breaks either the hash, the link or the line shape.
 
-Canonical JSON = sorted keys, compact separators, UTF-8. ``orjson`` is used when available (it is
-several times faster); the standard-library fallback produces the same bytes for the values the
-engine writes (strings, ints, finite floats in ordinary ranges, lists, dicts with string keys).
+Canonical JSON = sorted keys, compact separators, UTF-8, written by ``orjson`` (a dependency: it is
+several times faster than the standard library on the engine's hot path).
 """
 
 from __future__ import annotations
@@ -19,6 +18,8 @@ from collections.abc import Callable, Iterable
 from pathlib import Path
 from typing import Any
 
+import orjson
+
 from labtrust_gym.errors import ChainIntegrityError, InvalidInputError
 
 GENESIS_HASH = "0" * 64
@@ -26,35 +27,14 @@ _PREFIX = b'{"hash":"'
 _MIDDLE = b'","record":'
 
 
-def _std_dumps(obj: Any) -> bytes:
-    return json.dumps(
-        obj, sort_keys=True, separators=(",", ":"), ensure_ascii=False, allow_nan=False
-    ).encode("utf-8")
-
-
-def _make_dumps() -> Callable[[Any], bytes]:
-    try:
-        import orjson
-    except ImportError:  # pragma: no cover - orjson is installed in every supported setup
-        return _std_dumps
-    opt = orjson.OPT_SORT_KEYS
-
-    def dumps(obj: Any) -> bytes:
-        return orjson.dumps(obj, option=opt)
-
-    return dumps
-
-
-canonical_bytes: Callable[[Any], bytes] = _make_dumps()
+def canonical_bytes(obj: Any) -> bytes:
+    """Canonical JSON bytes of ``obj`` (sorted keys, compact, UTF-8)."""
+    return orjson.dumps(obj, option=orjson.OPT_SORT_KEYS)
 
 
 def dumps_with_option() -> tuple[Callable[..., bytes], Any]:
     """``(dumps, option)`` such that ``dumps(obj, option=option)`` is ``canonical_bytes(obj)``;
     lets the engine's hot path call orjson without a wrapper frame."""
-    try:
-        import orjson
-    except ImportError:  # pragma: no cover
-        return (lambda obj, option=None: _std_dumps(obj)), None
     return orjson.dumps, orjson.OPT_SORT_KEYS
 
 
