@@ -187,7 +187,7 @@ def start_run(
         eng.set_status(specs[sid], "running")
         started.append(sid)
     dev.running = started
-    dev.busy_until = now + dev._spec["service_time_s"]
+    dev.busy_until = now + service_time(eng, dev._spec)
     dev.run_id += 1
     if dev.reagent is not None:
         dev.reagent -= 1
@@ -355,3 +355,14 @@ HANDLERS = {
     "NOTIFY_CRITICAL": notify_critical,
     "ACK_CRITICAL": ack_critical,
 }
+
+
+def service_time(eng: Any, spec: dict[str, Any]) -> float:
+    """A run's duration: the nominal ``service_time_s``, or in timing_mode "simulated" a gamma
+    draw with that mean and the type's ``service_time_cv`` (rounded to 0.1 s)."""
+    nominal = float(spec["service_time_s"])
+    cv = float(spec.get("service_time_cv") or 0.0)
+    if not eng.timing_simulated or cv <= 0.0:
+        return nominal
+    shape = 1.0 / (cv * cv)
+    return max(0.1, round(eng.service_rng.gammavariate(shape, nominal / shape), 1))

@@ -101,6 +101,10 @@ class HospitalLabEngine:
         self.now_s = float(st["start_t_s"])
         self.lab_site_id: str = st["lab_site_id"]
         self.strict = bool(st["strict_signatures"])
+        # timing_mode "simulated": run durations drawn around the nominal service time, from an
+        # RNG of their own so the other seeded draws do not depend on the timing mode.
+        self.timing_simulated = st["timing_mode"] == "simulated"
+        self.service_rng = random.Random(rng_seed * 104729 + 3)
         self.critical_rate = float(st.get("critical_rate", pol.default_critical_rate))
         missing = sorted(set(pol.actions) - set(HANDLERS))
         if missing:
@@ -732,6 +736,7 @@ class HospitalLabEngine:
             "results_by_status": {k: sorted(v) for k, v in self.results_by_status.items()},
             "rng": self.rng.getstate(),
             "fault_rng": self.fault_rng.getstate(),
+            "service_rng": self.service_rng.getstate(),
         }
 
     # ------------------------------------------------------------------ helpers for handlers

@@ -139,6 +139,7 @@ def validate_initial_state(state: Any, policy: CompiledPolicy | None = None) -> 
         st.setdefault(k, [])
     st.setdefault("start_t_s", 0)
     st.setdefault("strict_signatures", False)
+    st.setdefault("timing_mode", "explicit")
     st.setdefault("lab_site_id", pol.lab_site_id)
     zones = set(pol.zone_ids)
     if st["lab_site_id"] not in pol.site_ids:

@@ -124,6 +124,7 @@ class LabTrustParallelEnv(ParallelEnv):
                 DEFAULT_DT_S,
             )
         )
+        self._timing_ctor = timing_mode
         self._timing_default = str(
             _first(
                 timing_mode,
@@ -181,16 +182,26 @@ class LabTrustParallelEnv(ParallelEnv):
             seed = 0 if self._seed is None else self._seed + 1
         self._seed = int(seed)
         opts = dict(options or {})
-        self._reset_engine(self._resolve_initial_state(self._seed, opts), self._seed)
+        self._dt = float(_first(opts.get("dt_s"), self._dt_default))
+        state = self._resolve_initial_state(self._seed, opts)
+        # precedence: reset option > constructor > the lab's own setting > task > scale > explicit
+        self._timing = str(
+            _first(
+                opts.get("timing_mode"),
+                self._timing_ctor,
+                state.get("timing_mode") if isinstance(state, Mapping) else None,
+                self._timing_default,
+            )
+        )
+        _check_timing(self._timing, self._dt)
+        # the domain receives the timing mode with the lab (hospital_lab: run-duration spread)
+        self._reset_engine({**state, "timing_mode": self._timing}, self._seed)
         if self._views.agent_ids != self.possible_agents:
             raise InvalidInputError(
                 "The episode's initial_state has different agents than the env was built with "
                 f"({len(self._views.agent_ids)} vs {len(self.possible_agents)}); "
                 "agent ids must not depend on the seed. Build a new env for a different lab."
             )
-        self._dt = float(_first(opts.get("dt_s"), self._dt_default))
-        self._timing = str(_first(opts.get("timing_mode"), self._timing_default))
-        _check_timing(self._timing, self._dt)
         self._t0 = float(self.engine.now_s)
         self._steps = 0
         self._rewards.reset()
