@@ -127,6 +127,24 @@ def run_benchmark_cmd(
 
 
 # ---- quick-eval ----------------------------------------------------------------------------
+def _run_pack_entry(
+    entry: dict[str, Any], run_dir: Path, seed: int | None, *, default_seed: int
+) -> dict[str, Any]:
+    """Run one benchmark-pack entry (task, episodes, seed, scale, coord_method, injection)."""
+    from labtrust_gym.benchmarks.runner import run_benchmark
+
+    task = entry["task"]
+    return run_benchmark(
+        task,
+        int(entry.get("episodes", 1)),
+        int(seed if seed is not None else entry.get("seed", default_seed)),
+        run_dir / f"results_{task}.json",
+        scale=entry.get("scale"),
+        coord_method=entry.get("coord_method"),
+        injection=entry.get("injection"),
+    )
+
+
 def quick_eval_cmd(
     seed: Annotated[int | None, typer.Option("--seed", help="Override the pack's seeds.")] = None,
     out_dir: Annotated[
@@ -135,7 +153,6 @@ def quick_eval_cmd(
 ) -> None:
     """One episode each of three core tasks; a markdown table, files under ./labtrust_runs/."""
     from labtrust_gym.benchmarks.official_pack import load_benchmark_pack
-    from labtrust_gym.benchmarks.runner import run_benchmark
     from labtrust_gym.benchmarks.summary import markdown_table
     from labtrust_gym.fileio import atomic_write_text
 
@@ -143,19 +160,8 @@ def quick_eval_cmd(
     entries = pack.get("quick_eval") or pack["tasks"][:3]
     run_dir = out_dir / "quick_eval"
     run_dir.mkdir(parents=True, exist_ok=True)
-    docs = []
-    for entry in entries:
-        task = entry["task"]
-        doc = run_benchmark(
-            task,
-            int(entry.get("episodes", 1)),
-            int(seed if seed is not None else entry.get("seed", 42)),
-            run_dir / f"results_{task}.json",
-            scale=entry.get("scale"),
-            coord_method=entry.get("coord_method"),
-            injection=entry.get("injection"),
-        )
-        docs.append((task, doc))
+    docs = [(entry["task"], _run_pack_entry(entry, run_dir, seed, default_seed=42))
+            for entry in entries]
     table = markdown_table(docs)
     atomic_write_text(run_dir / "summary.md", "# quick-eval\n\n" + table)
     typer.echo(table, nl=False)
@@ -172,7 +178,6 @@ def bench_smoke_cmd(
     import time
 
     from labtrust_gym.benchmarks.official_pack import load_benchmark_pack
-    from labtrust_gym.benchmarks.runner import run_benchmark
 
     pack, _version, _path = load_benchmark_pack()
     entries = pack.get("smoke") or pack["tasks"][:3]
@@ -185,13 +190,7 @@ def bench_smoke_cmd(
         task = entry["task"]
         n = int(entry.get("episodes", 1))
         start = time.perf_counter()
-        doc = run_benchmark(
-            task,
-            n,
-            int(entry.get("seed", 0)),
-            run_dir / f"results_{task}.json",
-            scale=entry.get("scale"),
-        )
+        doc = _run_pack_entry(entry, run_dir, None, default_seed=0)
         wall = time.perf_counter() - start
         thr = [ep["metrics"]["throughput"] for ep in doc["episodes"]]
         if min(thr) <= 0:

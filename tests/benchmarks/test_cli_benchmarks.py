@@ -12,17 +12,9 @@ import pytest
 
 from labtrust_gym.benchmarks.results import read_results
 from labtrust_gym.cli import main
+from tests.benchmarks.builtin_names import BUILTIN_TASKS
 
-ALL_TASKS = (
-    "throughput_sla",
-    "stat_insertion",
-    "qc_cascade",
-    "adversarial_disruption",
-    "multi_site_stat",
-    "insider_key_misuse",
-    "coord_scale",
-    "coord_risk",
-)
+ALL_TASKS = BUILTIN_TASKS
 
 
 def run(capsys: pytest.CaptureFixture[str], *args: str) -> tuple[int, str, str]:

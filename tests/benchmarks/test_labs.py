@@ -12,17 +12,9 @@ from labtrust_gym.benchmarks.injections import (
 )
 from labtrust_gym.benchmarks.tasks import get_task
 from labtrust_gym.errors import InvalidInputError, UnknownIdError
+from tests.benchmarks.builtin_names import BUILTIN_TASKS
 
-TASKS = (
-    "throughput_sla",
-    "stat_insertion",
-    "qc_cascade",
-    "adversarial_disruption",
-    "multi_site_stat",
-    "insider_key_misuse",
-    "coord_scale",
-    "coord_risk",
-)
+TASKS = BUILTIN_TASKS
 
 
 @pytest.mark.parametrize("name", TASKS)

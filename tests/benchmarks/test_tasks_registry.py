@@ -17,17 +17,9 @@ from labtrust_gym.benchmarks.official_pack import (
 )
 from labtrust_gym.benchmarks.tasks import BenchmarkTask, get_task, list_tasks, register_task
 from labtrust_gym.errors import ConfigError, DuplicateRegistrationError, PluginError, UnknownIdError
+from tests.benchmarks.builtin_names import BUILTIN_TASKS
 
-BUILTIN = {
-    "throughput_sla",
-    "stat_insertion",
-    "qc_cascade",
-    "adversarial_disruption",
-    "multi_site_stat",
-    "insider_key_misuse",
-    "coord_scale",
-    "coord_risk",
-}
+BUILTIN = set(BUILTIN_TASKS)
 
 
 class SeedStyleTask(BenchmarkTask):
