@@ -103,6 +103,10 @@ class AdversaryAgent:
                 return _act("OPEN_DOOR", {"door_id": "D_AIRLOCK_OUTER"})
             nxt = engine.query(f"next_hop({zone}, {need})")
             return _act("MOVE", {"to_zone": nxt}) if nxt else NOOP
+        if need == "Z_AIRLOCK" and not engine.query("door_state(D_AIRLOCK_INNER)").get("open"):
+            # Positioning, not an attempt: with the inner door open, only the token stands
+            # between the adversary and the restricted zone (the control these attacks probe).
+            return _act("OPEN_DOOR", {"door_id": "D_AIRLOCK_INNER"})
         if (t - self.start_step) % self.every:
             return NOOP
         self.next_attack += 1

@@ -69,7 +69,10 @@ def test_task_specific_behaviour_is_exercised(
     adv = metrics("adversarial_disruption")
     for m in adv:
         assert m["attack_attempts"] > 0 and m["attacks_blocked"] > 0
-        assert m["blocked_by_reason_code"].get("RBAC.ACTION_DENIED", 0) > 0
+        codes = m["blocked_by_reason_code"]
+        # wrong-device queueing, restricted entry without a token and with an expired one
+        assert {"RBAC.ACTION_DENIED", "ZONE.RESTRICTED_NO_TOKEN", "TOKEN.EXPIRED"} <= set(codes)
+        assert m["violations_by_invariant_id"].get("INV-ZONE-004", 0) > 0  # door held open
         assert m["containment_rate"] == 1.0
     insider = metrics("insider_key_misuse")
     for m in insider:
