@@ -36,10 +36,6 @@ def _rows(include_builtin: bool) -> list[dict[str, Any]]:
     return rows
 
 
-def _summary(registers: dict[str, list[str]]) -> str:
-    return "; ".join(f"{kind}: {', '.join(ids)}" for kind, ids in sorted(registers.items()))
-
-
 @plugins_app.command("list")
 def list_plugins(
     all_: Annotated[bool, typer.Option("--all", help="Include the built-in plugins.")] = False,
@@ -61,25 +57,23 @@ def list_plugins(
             )
         )
         return
-    from rich.console import Console
-    from rich.table import Table
-
-    console = Console()
     if not rows:
-        console.print("No third-party plugins installed (use --all to include built-ins).")
-    else:
-        table = Table("name", "source", "distribution", "version", "registers")
-        for row in rows:
-            table.add_row(
-                row["name"],
-                row["source"],
-                row["distribution"] or "-",
-                row["version"] or "-",
-                _summary(row["registers"]) or ", ".join(row["hooks"]),
-            )
-        console.print(table)
+        typer.echo("No third-party plugins installed (use --all to include built-ins).")
+    for row in rows:
+        origin = row["source"]
+        if row["distribution"]:
+            origin += f", {row['distribution']} {row['version'] or '?'}"
+        typer.echo(f"{row['name']}  ({origin})")
+        if row["entry_point"]:
+            typer.echo(f"    entry point: {row['entry_point']}")
+        for kind, ids in sorted(row["registers"].items()):
+            typer.echo(f"    {kind}: {', '.join(ids)}")
+        if not row["registers"]:
+            typer.echo(f"    hooks: {', '.join(row['hooks']) or '(none)'}")
     for name in blocked:
-        console.print(f"blocked: {name} (LABTRUST_DISABLE_PLUGINS)")
+        typer.echo(f"blocked: {name} (LABTRUST_DISABLE_PLUGINS)")
+    for problem in problems:
+        typer.echo(f"problem: {problem}")
 
 
 @plugins_app.command("doctor")

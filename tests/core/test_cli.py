@@ -80,6 +80,10 @@ def test_list_shows_entry_point_task_with_provider(
     assert (row["source"], row["distribution"], row["version"]) == ("entrypoint", "cli-dist", "0.9")
     assert row["registers"] == {"tasks": ["fake_task"]}
     assert all(r["source"] != "builtin" for r in data["plugins"])
+    code, out, _ = run(capsys, "plugins", "list")
+    assert "labtrust_gym.tasks:fake_task  (entrypoint, cli-dist 0.9)" in out
+    assert "entry point: labtrust_gym.tasks: fake_task = fakeplug_cli_tasks:FakeTask" in out
+    assert "    tasks: fake_task" in out and "builtin" not in out
 
 
 def test_plugins_list_all_includes_builtins(
