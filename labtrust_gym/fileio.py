@@ -29,24 +29,32 @@ def canonical_json(obj: Any, *, indent: int | None = None) -> str:
     return json.dumps(obj, sort_keys=True, indent=indent, ensure_ascii=False, allow_nan=False)
 
 
-def _check_target(path: Path) -> None:
-    if path.is_dir():
+def check_output_path(path: str | os.PathLike[str], *, label: str = "Output path") -> Path:
+    """Refuse, before any work is done, an output file path that cannot be written atomically:
+    an existing directory, a missing parent directory or one that is not writable. ``label``
+    names the path in the message (e.g. ``"--out"``)."""
+    target = Path(path)
+    if target.is_dir():
         raise InvalidInputError(
-            f"Output path {str(path)!r} is a directory; give a file path instead."
+            f"{label} {str(target)!r} is a directory; give a file path such as "
+            f"{str(target / 'results.json')!r}."
         )
-    parent = path.parent if str(path.parent) else Path(".")
-    if not parent.exists():
+    parent = target.parent if str(target.parent) else Path(".")
+    if not parent.is_dir():
         raise InvalidInputError(
-            f"Output directory {str(parent)!r} does not exist; create it or choose another path."
+            f"{label} {str(target)!r}: directory {str(parent)!r} does not exist; create it first."
         )
     if not os.access(parent, os.W_OK):
-        raise InvalidInputError(f"Output directory {str(parent)!r} is not writable.")
+        raise InvalidInputError(
+            f"{label} {str(target)!r}: directory {str(parent)!r} is not writable."
+        )
+    return target
 
 
 def atomic_write_bytes(path: str | os.PathLike[str], data: bytes, *, fsync: bool = True) -> Path:
     """Write ``data`` to ``path`` atomically: readers see the old file or the whole new one."""
     target = Path(path)
-    _check_target(target)
+    check_output_path(target)
     fd, tmp = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".tmp", dir=target.parent or ".")
     try:
         with os.fdopen(fd, "wb") as handle:

@@ -16,6 +16,7 @@ from typing import Any
 import attrs
 
 from labtrust_gym.errors import InvalidInputError, LabTrustError
+from labtrust_gym.fileio import check_output_path
 
 from .executors import check_executor_options, run_jobs
 from .results import DEFAULT_RESULTS_VERSION, RESULTS_VERSIONS, build_results, write_results
@@ -48,23 +49,6 @@ def run_episode_job(job: EpisodeJob) -> dict[str, Any]:
     from .episode import run_episode
 
     return run_episode(job)
-
-
-def _check_out_path(out: str | os.PathLike[str]) -> Path:
-    path = Path(out)
-    if path.is_dir():
-        raise InvalidInputError(
-            f"--out {str(path)!r} is a directory; give a file path such as "
-            f"{str(path / 'results.json')!r}."
-        )
-    parent = path.parent if str(path.parent) else Path(".")
-    if not parent.is_dir():
-        raise InvalidInputError(
-            f"--out {str(path)!r}: directory {str(parent)!r} does not exist; create it first."
-        )
-    if not os.access(parent, os.W_OK):
-        raise InvalidInputError(f"--out {str(path)!r}: directory {str(parent)!r} is not writable.")
-    return path
 
 
 def _check_log_dir(log_dir: str | os.PathLike[str] | None) -> str | None:
@@ -213,7 +197,7 @@ def run_benchmark(
 
         raise UnknownIdError.for_id("results schema version", results_version, RESULTS_VERSIONS)
     check_executor_options(executor, workers, ray_address)
-    out_path = _check_out_path(out) if out is not None else None
+    out_path = check_output_path(out, label="--out") if out is not None else None
     root = policy_root if policy_root is not None else get_repo_root()
     task_obj, jobs = prepare_jobs(
         task,
