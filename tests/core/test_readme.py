@@ -48,3 +48,14 @@ def test_readme_labtrust_commands_run_in_order(tmp_path: Path) -> None:
                                 capture_output=True, text=True, timeout=900)
         assert result.returncode == 0, f"{command}\n{result.stdout}\n{result.stderr}"
         assert "warning:" not in result.stderr, f"{command}\n{result.stderr}"
+
+
+def test_readme_python_examples_run() -> None:
+    blocks = re.findall(r"```python\n(.*?)```", README, re.DOTALL)
+    assert blocks
+    for block in blocks:
+        namespace: dict[str, object] = {}
+        exec(compile(block, "README.md", "exec"), namespace)  # our own README, trusted
+        env = namespace.get("env")
+        if env is not None:
+            assert not env.agents  # type: ignore[attr-defined]  # the loop ran to the end
