@@ -127,6 +127,20 @@ def run_benchmark_cmd(
 
 
 # ---- quick-eval ----------------------------------------------------------------------------
+def _pack_section(
+    section: str, out_dir: Path, *, subdir: str | None = None
+) -> tuple[list[dict[str, Any]], Path]:
+    """The benchmark pack's ``section`` entries (default: its first three tasks) and a fresh
+    run directory under ``out_dir`` for their results."""
+    from labtrust_gym.benchmarks.official_pack import load_benchmark_pack
+
+    pack, _version, _path = load_benchmark_pack()
+    entries: list[dict[str, Any]] = pack.get(section) or pack["tasks"][:3]
+    run_dir = out_dir / (subdir or section)
+    run_dir.mkdir(parents=True, exist_ok=True)
+    return entries, run_dir
+
+
 def _run_pack_entry(
     entry: dict[str, Any], run_dir: Path, seed: int | None, *, default_seed: int
 ) -> dict[str, Any]:
@@ -152,14 +166,10 @@ def quick_eval_cmd(
     ] = DEFAULT_RUNS_DIR,
 ) -> None:
     """One episode each of three core tasks; a markdown table, files under ./labtrust_runs/."""
-    from labtrust_gym.benchmarks.official_pack import load_benchmark_pack
     from labtrust_gym.benchmarks.summary import markdown_table
     from labtrust_gym.fileio import atomic_write_text
 
-    pack, _version, _path = load_benchmark_pack()
-    entries = pack.get("quick_eval") or pack["tasks"][:3]
-    run_dir = out_dir / "quick_eval"
-    run_dir.mkdir(parents=True, exist_ok=True)
+    entries, run_dir = _pack_section("quick_eval", out_dir)
     docs = [(entry["task"], _run_pack_entry(entry, run_dir, seed, default_seed=42))
             for entry in entries]
     table = markdown_table(docs)
@@ -177,12 +187,7 @@ def bench_smoke_cmd(
     """Smoke-run the pack's smoke tasks; fail (exit 1) if any releases nothing."""
     import time
 
-    from labtrust_gym.benchmarks.official_pack import load_benchmark_pack
-
-    pack, _version, _path = load_benchmark_pack()
-    entries = pack.get("smoke") or pack["tasks"][:3]
-    run_dir = out_dir / "bench_smoke"
-    run_dir.mkdir(parents=True, exist_ok=True)
+    entries, run_dir = _pack_section("smoke", out_dir, subdir="bench_smoke")
     failed = []
     typer.echo("| task | episodes | throughput | wall s |")
     typer.echo("|---|---|---|---|")
