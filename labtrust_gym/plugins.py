@@ -38,6 +38,7 @@ from labtrust_gym.errors import (
     PluginError,
     PluginLoadError,
     UnknownIdError,
+    did_you_mean,
 )
 
 #: Built-in plugins, registered first and in this order. Module paths, imported on load.
@@ -216,6 +217,10 @@ class PluginInfo:
     version: str | None = None
     entry_point: str | None = None
 
+    def problem(self, cause: str) -> PluginProblem:
+        """A problem of this plugin, attributed to its distribution and entry point."""
+        return PluginProblem(self.name, cause, self.distribution, self.version, self.entry_point)
+
 
 @dataclass(frozen=True)
 class _EntryPointRef:
@@ -316,7 +321,7 @@ def reset_plugins() -> None:
     global _STATE
     strict = _STATE.strict_override
     _STATE = _PluginState()
-    _STATE.strict_override = strict if strict is not None else None
+    _STATE.strict_override = strict
 
 
 def set_strict(strict: bool | None) -> None:
@@ -343,12 +348,22 @@ def blocked_plugins() -> list[str]:
     return list(_STATE.blocked)
 
 
-def _report(problem: PluginProblem) -> None:
-    """Record a problem; in strict mode it is fatal."""
+def _record(problem: PluginProblem) -> None:
     if problem not in _STATE.problems:
         _STATE.problems.append(problem)
+
+
+def _report(problem: PluginProblem) -> None:
+    """Record a problem; in strict mode it is fatal."""
+    _record(problem)
     if _STATE.strict:
         raise PluginLoadError(f"Plugin problem (strict mode): {problem.describe()}")
+
+
+def _problem_of(plugin: str, cause: str) -> PluginProblem:
+    """A problem of a registered plugin, attributed from its recorded info when there is one."""
+    info = _STATE.infos.get(plugin)
+    return info.problem(cause) if info is not None else PluginProblem(plugin, cause)
 
 
 def _disabled_names() -> set[str]:
@@ -367,43 +382,17 @@ def _register_plugin(plugin: object, info: PluginInfo) -> bool:
     try:
         pm.register(plugin, name=info.name)
     except ValueError as exc:  # already registered under that name or object
-        _report(
-            PluginProblem(
-                info.name,
-                f"cannot register: {exc}",
-                info.distribution,
-                info.version,
-                info.entry_point,
-            )
-        )
+        _report(info.problem(f"cannot register: {exc}"))
         return False
     except pluggy.PluginValidationError as exc:
-        _report(
-            PluginProblem(
-                info.name,
-                f"invalid hook implementation: {exc}",
-                info.distribution,
-                info.version,
-                info.entry_point,
-            )
-        )
+        _report(info.problem(f"invalid hook implementation: {exc}"))
         return False
     unknown = [hc.name for hc in pm.get_hookcallers(plugin) or [] if not hc.has_spec()]
     if unknown:
         pm.unregister(plugin)
         known = [n for n in dir(hookspecs) if n.startswith("labtrust_")]
-        from labtrust_gym.errors import did_you_mean
-
         hints = "".join(did_you_mean(n, known) for n in unknown)
-        _report(
-            PluginProblem(
-                info.name,
-                f"implements unknown hook(s) {', '.join(unknown)}.{hints}",
-                info.distribution,
-                info.version,
-                info.entry_point,
-            )
-        )
+        _report(info.problem(f"implements unknown hook(s) {', '.join(unknown)}.{hints}"))
         return False
     _STATE.infos[info.name] = info
     _STATE.generation += 1
@@ -447,24 +436,18 @@ def load_plugins() -> list[PluginProblem]:
 
     for ep in _iter_entry_points(PLUGIN_GROUP):
         dist, version = _dist_of(ep)
-        ep_text = f"{PLUGIN_GROUP}: {ep.name} = {ep.value}"
+        info = PluginInfo(
+            ep.name, "entrypoint", dist, version, f"{PLUGIN_GROUP}: {ep.name} = {ep.value}"
+        )
         if _is_disabled(disabled, ep.name, dist):
             state.blocked.append(ep.name)
             continue
         try:
             module = ep.load()
         except Exception as exc:
-            _report(
-                PluginProblem(
-                    ep.name,
-                    f"failed to import: {type(exc).__name__}: {exc}",
-                    dist,
-                    version,
-                    ep_text,
-                )
-            )
+            _report(info.problem(f"failed to import: {type(exc).__name__}: {exc}"))
             continue
-        _register_plugin(module, PluginInfo(ep.name, "entrypoint", dist, version, ep_text))
+        _register_plugin(module, info)
 
     for spec in KINDS.values():
         for ep in _iter_entry_points(spec.group):
@@ -472,40 +455,28 @@ def load_plugins() -> list[PluginProblem]:
             name = f"{spec.group}:{ep.name}"
             if _STATE.pm.has_plugin(name):  # same entry-point name from another distribution
                 name = f"{name}@{dist or ep.value}"
-            ep_text = f"{spec.group}: {ep.name} = {ep.value}"
+            info = PluginInfo(
+                name, "entrypoint", dist, version, f"{spec.group}: {ep.name} = {ep.value}"
+            )
             if _is_disabled(disabled, ep.name, name, dist):
                 state.blocked.append(name)
                 continue
             if ep.pattern.fullmatch(ep.value) is None or ep.attr is None:
                 _report(
-                    PluginProblem(
-                        name,
+                    info.problem(
                         f"malformed entry-point value {ep.value!r}; expected "
-                        "'package.module:attribute'",
-                        dist,
-                        version,
-                        ep_text,
+                        "'package.module:attribute'"
                     )
                 )
                 continue
-            ref = _EntryPointRef(ep, name)
-            plugin = _single_registration_plugin(spec.hook, ep.name, ref)
-            _register_plugin(plugin, PluginInfo(name, "entrypoint", dist, version, ep_text))
+            plugin = _single_registration_plugin(spec.hook, ep.name, _EntryPointRef(ep, name))
+            _register_plugin(plugin, info)
     return list(state.problems)
 
 
 def report_problem_from_hook(plugin_name: str, hook: str, exc: BaseException) -> None:
     """Record that ``plugin_name``'s implementation of ``hook`` raised ``exc``."""
-    info = _STATE.infos.get(plugin_name)
-    _report(
-        PluginProblem(
-            plugin_name,
-            f"hook {hook} raised {type(exc).__name__}: {exc}",
-            info.distribution if info else None,
-            info.version if info else None,
-            info.entry_point if info else None,
-        )
-    )
+    _report(_problem_of(plugin_name, f"hook {hook} raised {type(exc).__name__}: {exc}"))
 
 
 def _own_version() -> str:
@@ -575,7 +546,7 @@ class Registry:
     ) -> None:
         if not isinstance(ident, str) or not ident:
             _report(
-                PluginProblem(
+                _problem_of(
                     plugin,
                     f"registered a {self.spec.label} with an invalid id "
                     f"{ident!r}; ids are non-empty strings",
@@ -588,7 +559,7 @@ class Registry:
             return
         if existing.replace or _identity(existing.value) == _identity(value):
             return  # an identical re-registration, or a deliberate runtime override, wins
-        problem = PluginProblem(
+        problem = _problem_of(
             plugin,
             f"{self.spec.label} id {ident!r} is already provided by "
             f"{_describe_provider(existing.plugin)}; this registration from "
@@ -621,23 +592,14 @@ class Registry:
         if record.is_resolved:
             return record.resolved
         value = record.value
-        info = _STATE.infos.get(record.plugin)
-        dist = info.distribution if info else None
-        version = info.version if info else None
-        ep_text = info.entry_point if info else None
         if isinstance(value, _EntryPointRef):
             try:
                 value = value.entry_point.load()
             except Exception as exc:
-                problem = PluginProblem(
-                    record.plugin,
-                    f"failed to import: {type(exc).__name__}: {exc}",
-                    dist,
-                    version,
-                    ep_text,
+                problem = _problem_of(
+                    record.plugin, f"failed to import: {type(exc).__name__}: {exc}"
                 )
-                if problem not in _STATE.problems:
-                    _STATE.problems.append(problem)
+                _record(problem)
                 raise PluginLoadError(
                     f"Cannot load {self.spec.label} {record.ident!r}: {problem.describe()}. "
                     "Fix or uninstall the plugin, or block it with LABTRUST_DISABLE_PLUGINS."
@@ -645,9 +607,7 @@ class Registry:
         try:
             resolved = self.spec.resolve(record.ident, value)
         except PluginError as exc:
-            problem = PluginProblem(record.plugin, str(exc), dist, version, ep_text)
-            if problem not in _STATE.problems:
-                _STATE.problems.append(problem)
+            _record(_problem_of(record.plugin, str(exc)))
             raise PluginLoadError(
                 f"{exc} Provided by {_describe_provider(record.plugin)}."
             ) from exc
@@ -784,7 +744,7 @@ def load_extension_package(name: str, *, profile_id: str | None = None) -> str:
             if _STATE.pm.get_plugin(ep.name) is None:
                 raise PluginLoadError(
                     f"Extension package {name!r}{origin}: plugin {ep.name!r} is not loaded "
-                    f"({_problem_for(ep.name)})."
+                    f"({_cause_of(ep.name)})."
                 )
         elif ep.group in groups:
             found += 1
@@ -797,7 +757,7 @@ def load_extension_package(name: str, *, profile_id: str | None = None) -> str:
     return "distribution"
 
 
-def _problem_for(plugin: str) -> str:
+def _cause_of(plugin: str) -> str:
     for problem in _STATE.problems:
         if problem.plugin == plugin:
             return problem.cause
