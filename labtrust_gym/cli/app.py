@@ -97,11 +97,16 @@ def build_app() -> typer.Typer:
 def _pre_scan(argv: Sequence[str]) -> tuple[bool, bool]:
     """Find ``--debug`` / ``--strict-plugins`` among the global options (before the command)."""
     debug = strict = False
+    takes_value = False
     for arg in argv:
+        if takes_value:  # the value of --profile
+            takes_value = False
+            continue
         if not arg.startswith("-"):
             break
         debug = debug or arg == "--debug"
         strict = strict or arg == "--strict-plugins"
+        takes_value = arg == "--profile"
     return debug, strict
 
 

@@ -155,6 +155,13 @@ def test_plugin_command_is_added(
     assert code == 0 and out.strip() == "hello lab"
 
 
+def test_global_flags_are_found_after_the_profile_value() -> None:
+    from labtrust_gym.cli.app import _pre_scan
+
+    assert _pre_scan(["--profile", "x", "--strict-plugins", "--debug", "list"]) == (True, True)
+    assert _pre_scan(["list", "--debug"]) == (False, False)  # a command's own option
+
+
 def test_strict_plugins_flag_makes_problems_fatal(
     capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
 ) -> None:
