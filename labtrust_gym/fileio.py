@@ -51,6 +51,23 @@ def check_output_path(path: str | os.PathLike[str], *, label: str = "Output path
     return target
 
 
+def ensure_output_dir(path: str | os.PathLike[str], *, label: str = "Output directory") -> Path:
+    """Create the output directory ``path`` (and parents) or refuse it with one clear error:
+    a file in the way, a parent that is a file, or no permission. ``label`` names the option."""
+    target = Path(path)
+    if target.exists() and not target.is_dir():
+        raise InvalidInputError(f"{label} {str(target)!r} exists and is not a directory.")
+    try:
+        target.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise InvalidInputError(
+            f"{label} {str(target)!r} cannot be created: {exc.strerror or exc}."
+        ) from None
+    if not os.access(target, os.W_OK):
+        raise InvalidInputError(f"{label} {str(target)!r} is not writable.")
+    return target
+
+
 def atomic_write_bytes(path: str | os.PathLike[str], data: bytes, *, fsync: bool = True) -> Path:
     """Write ``data`` to ``path`` atomically: readers see the old file or the whole new one."""
     target = Path(path)

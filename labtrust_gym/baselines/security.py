@@ -51,12 +51,16 @@ class AttemptLog:
     def resolve(self, info: Mapping[str, Any] | None) -> None:
         if self._pending is None:
             return
-        result = (info or {}).get("step_result") or {}
+        result = (info or {}).get("step_result")
         attempt = self._pending
         self._pending = None
-        attempt["status"] = result.get("status", "NOT_ISSUED")
+        if not result:  # never issued (e.g. dropped by a risk injection): not an attempt
+            return
+        attempt["status"] = result["status"]
         attempt["reason_code"] = result.get("blocked_reason_code")
-        attempt["detected"] = attempt["status"] == "BLOCKED" or bool(result.get("violations"))
+        attempt["detected"] = attempt["status"] == "BLOCKED" or any(
+            v.get("status") == "VIOLATION" for v in result.get("violations") or ()
+        )
         self.attempts.append(attempt)
 
     def mark_detected_since(self, step: int, violations: list[Mapping[str, Any]]) -> None:
@@ -79,7 +83,6 @@ class AdversaryAgent:
         self.every = every
         self.log = AttemptLog("adversary")
         self.next_attack = 0
-        self.held_door = False
 
     def act(self, engine: Any, t: int) -> dict[str, Any]:
         if t < self.start_step:

@@ -89,7 +89,7 @@ class QCCascade(BenchmarkTask):
                 },
             ],
             "qc_failures": [
-                {"device_id": "DEV_CHEM_A1", "t_frac": (0.15, 0.3)},
+                {"device_id": "DEV_CHEM_A1", "t_frac": (0.65, 0.8)},
                 {"device_id": "DEV_HAEM_B1", "t_frac": (0.45, 0.6)},
             ],
         }

@@ -6,8 +6,6 @@ import hashlib
 from pathlib import Path
 from typing import Any
 
-from labtrust_gym.errors import InvalidInputError
-
 
 def _sha256(path: Path) -> str:
     return hashlib.sha256(path.read_bytes()).hexdigest()
@@ -25,14 +23,11 @@ def determinism_report(
     workers: int = 1,
 ) -> dict[str, Any]:
     """Run twice into ``out_dir/run_a`` and ``out_dir/run_b``; write and return the report."""
-    from labtrust_gym.fileio import atomic_write_json, atomic_write_text
+    from labtrust_gym.fileio import atomic_write_json, atomic_write_text, ensure_output_dir
 
     from .runner import run_benchmark
 
-    out = Path(out_dir)
-    if out.exists() and not out.is_dir():
-        raise InvalidInputError(f"--out {str(out)!r} exists and is not a directory.")
-    out.mkdir(parents=True, exist_ok=True)
+    out = ensure_output_dir(out_dir, label="--out")
     runs: dict[str, dict[str, Any]] = {}
     for name in ("run_a", "run_b"):
         run_dir = out / name

@@ -352,6 +352,8 @@ def run_episode(job: EpisodeJob) -> dict[str, Any]:
     context = _metrics_context(eng, task, drivers, busy_steps, dt_s, queue_totals, rewards)
     aggregator = registry("metrics_aggregators").get(job.aggregator_id)
     metrics = aggregator(steps, **context)
+    if injector.active:
+        metrics["injected_actions_dropped"] = injector.dropped
     if drivers.method is not None:
         drivers.method.on_episode_end(metrics)
     outcome: dict[str, Any] = {"seed": job.seed, "metrics": metrics}

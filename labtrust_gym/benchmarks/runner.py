@@ -16,7 +16,7 @@ from typing import Any
 import attrs
 
 from labtrust_gym.errors import InvalidInputError, LabTrustError
-from labtrust_gym.fileio import check_output_path
+from labtrust_gym.fileio import check_output_path, ensure_output_dir
 
 from .executors import check_executor_options, run_jobs
 from .results import DEFAULT_RESULTS_VERSION, RESULTS_VERSIONS, build_results, write_results
@@ -54,13 +54,7 @@ def run_episode_job(job: EpisodeJob) -> dict[str, Any]:
 def _check_log_dir(log_dir: str | os.PathLike[str] | None) -> str | None:
     if log_dir is None:
         return None
-    path = Path(log_dir)
-    if path.exists() and not path.is_dir():
-        raise InvalidInputError(f"--log {str(path)!r} exists and is not a directory.")
-    path.mkdir(parents=True, exist_ok=True)
-    if not os.access(path, os.W_OK):
-        raise InvalidInputError(f"--log directory {str(path)!r} is not writable.")
-    return str(path.resolve())
+    return str(ensure_output_dir(log_dir, label="--log").resolve())
 
 
 def resolve_coord_params(

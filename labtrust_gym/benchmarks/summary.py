@@ -184,11 +184,9 @@ def summary_csv_v03(docs: Sequence[tuple[str, Mapping[str, Any]]]) -> str:
 
 def write_summaries(docs: Sequence[tuple[str, Mapping[str, Any]]], out_dir: Path) -> list[Path]:
     """Write summary_v0.2.csv, summary_v0.3.csv and summary.md atomically into ``out_dir``."""
-    from labtrust_gym.fileio import atomic_write_text
+    from labtrust_gym.fileio import atomic_write_text, ensure_output_dir
 
-    if out_dir.exists() and not out_dir.is_dir():
-        raise InvalidInputError(f"--out {str(out_dir)!r} exists and is not a directory.")
-    out_dir.mkdir(parents=True, exist_ok=True)
+    ensure_output_dir(out_dir, label="--out")
     written = [
         atomic_write_text(out_dir / "summary_v0.2.csv", summary_csv_v02(docs)),
         atomic_write_text(out_dir / "summary_v0.3.csv", summary_csv_v03(docs)),

@@ -136,8 +136,9 @@ def _pack_section(
 
     pack, _version, _path = load_benchmark_pack()
     entries: list[dict[str, Any]] = pack.get(section) or pack["tasks"][:3]
-    run_dir = out_dir / (subdir or section)
-    run_dir.mkdir(parents=True, exist_ok=True)
+    from labtrust_gym.fileio import ensure_output_dir
+
+    run_dir = ensure_output_dir(out_dir / (subdir or section), label="--out-dir")
     return entries, run_dir
 
 

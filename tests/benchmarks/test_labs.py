@@ -70,3 +70,19 @@ def test_injections() -> None:
     assert 700 < len(kept) < 900 and drop.dropped == 1000 - len(kept)
     assert ActionInjector(check_injection("INJ-COMMS-DROP-001"), seed=3).apply(actions) == kept
     assert ActionInjector(None, seed=3).apply(actions) is actions
+
+
+def test_qc_cascade_failures_catch_results_on_both_failing_analyzers() -> None:
+    """White-box: each scheduled QC failure lands while that analyzer has results under review,
+    so results of both the chemistry and the haematology analyzer get invalidated and rerun."""
+    from labtrust_gym.benchmarks import episode
+    from labtrust_gym.benchmarks.runner import prepare_jobs, run_episode_job
+
+    devices: set[str] = set()
+    _, jobs = prepare_jobs("qc_cascade", 6, 0)
+    for job in jobs:
+        run_episode_job(job)
+        env = episode._ENV_CACHE[next(reversed(episode._ENV_CACHE))]
+        eng = env.engine
+        devices.update(eng.results[rid].device_id for rid in eng.query("results(invalidated)"))
+    assert {"DEV_CHEM_A1", "DEV_HAEM_B1"} <= devices
