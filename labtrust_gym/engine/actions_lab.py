@@ -11,8 +11,8 @@ import heapq
 from typing import TYPE_CHECKING, Any
 
 from labtrust_gym.engine.actions_trust import check_token, consume
-from labtrust_gym.engine.clock import RUN_DONE
-from labtrust_gym.engine.records import PRIORITY_RANK, AgentRec, DeviceRec, SpecimenRec
+from labtrust_gym.engine.clock import RUN_DONE, enqueue
+from labtrust_gym.engine.records import AgentRec, DeviceRec, SpecimenRec
 
 if TYPE_CHECKING:
     from labtrust_gym.engine.core import HospitalLabEngine
@@ -134,11 +134,8 @@ def queue_run(
         return "DEVICE.WRONG_TYPE"
     if len(dev.queue) >= dev._spec["queue_max"]:
         return "DEVICE.QUEUE_FULL"
-    dev._qseq += 1
-    heapq.heappush(dev.queue, (PRIORITY_RANK[s.priority], s.arrival_t_s, dev._qseq, s.specimen_id))
     s.device_id = dev.device_id
-    eng.set_status(s, "queued")
-    eng.device_queue_len[dev.idx] = len(dev.queue)
+    enqueue(eng, dev, s.specimen_id)
     eng.unmark_ready(s, dev.device_type)
     return ["SPECIMEN_QUEUED"], []
 
@@ -177,8 +174,6 @@ def start_run(
             )
             if tok.__class__ is str:
                 return tok
-            if tok in overrides:
-                return "TOKEN.SCOPE_MISMATCH"
             overrides.append(tok)
     # ---- mutate
     started = []

@@ -34,12 +34,18 @@ def check_token(
     if not refs:
         return missing_code
     tokens = eng.tokens
+    key = eng.policy.token_types[token_type]["scope_key"]
     candidate = None
     for ref in refs:
         tok = tokens.get(ref)
         if tok is None:
             return "TOKEN.UNKNOWN"
-        if tok.token_type == token_type and candidate is None:
+        # one event may carry several tokens of a type (e.g. a stability override per specimen
+        # of a batch): use the one scoped to this check; report on the first otherwise
+        if tok.token_type == token_type and (
+            candidate is None
+            or (tok.scope.get(key) == scope_value and candidate.scope.get(key) != scope_value)
+        ):
             candidate = tok
     if candidate is None:
         return "TOKEN.WRONG_TYPE"
@@ -52,7 +58,6 @@ def check_token(
         return "TOKEN.NOT_APPROVED"
     if tok.expires_t_s is not None and eng.now_s >= tok.expires_t_s:
         return "TOKEN.EXPIRED"
-    key = eng.policy.token_types[token_type]["scope_key"]
     if tok.scope.get(key) != scope_value:
         return "TOKEN.SCOPE_MISMATCH"
     if tok.holder_agent_id is not None and tok.holder_agent_id != agent.agent_id:

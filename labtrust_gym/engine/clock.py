@@ -100,7 +100,9 @@ def _arrival(eng: HospitalLabEngine, a: dict[str, Any]) -> None:
     _emit(eng, "SPECIMEN_ARRIVED", s.specimen_id)
 
 
-def requeue(eng: HospitalLabEngine, dev: Any, sid: str) -> None:
+def enqueue(eng: HospitalLabEngine, dev: Any, sid: str) -> None:
+    """Put specimen ``sid`` in ``dev``'s priority queue (STAT > URGENT > ROUTINE, then arrival,
+    then queueing order) and mark it queued."""
     s = eng.specimens[sid]
     dev._qseq += 1
     heapq.heappush(dev.queue, (PRIORITY_RANK[s.priority], s.arrival_t_s, dev._qseq, sid))
@@ -110,7 +112,7 @@ def requeue(eng: HospitalLabEngine, dev: Any, sid: str) -> None:
 
 def _abort_run(eng: HospitalLabEngine, dev: Any) -> None:
     for sid in dev.running:
-        requeue(eng, dev, sid)
+        enqueue(eng, dev, sid)
     dev.running = []
     dev.busy_until = None
     dev.run_id += 1

@@ -479,6 +479,9 @@ class HospitalLabEngine:
         arg_spec, needs_rc, handler, invs, az, arg_names = plan
         if az is not None and agent.zone_id not in az:
             return self._blocked(ev, "ZONE.WRONG_ZONE_FOR_ACTION")
+        # non-ASCII text may hold lone surrogates, which cannot be serialised: such an event is
+        # serialised before the handler runs (below), so it is BLOCKED rather than half-applied
+        non_ascii = False
         for name, types, required in arg_spec:
             v = args.get(name)
             if v is None:
@@ -491,6 +494,10 @@ class HospitalLabEngine:
                 or (type(v) is float and not -_INF < v < _INF)  # no NaN / infinity
             ):
                 return self._blocked(ev, "EVENT.BAD_ARGS")
+            elif type(v) is str:
+                non_ascii = non_ascii or not v.isascii()
+            elif type(v) is list:
+                non_ascii = non_ascii or not all(x.isascii() for x in v)
         if rc is None and needs_rc:
             return self._blocked(ev, "EVENT.BAD_ARGS")
         # Fast path: only known keys with checked types, so the record can be serialised in one
@@ -498,13 +505,26 @@ class HospitalLabEngine:
         # non-serialisable event is BLOCKED instead of failing half-way.
         ev_bytes = None
         if basic:
-            serialise_now = not args.keys() <= arg_names
+            serialise_now = non_ascii or not args.keys() <= arg_names
         else:
-            serialise_now = not (
-                ev.keys() <= _EVENT_KEYS
-                and args.keys() <= arg_names
-                and type(ev.get("key_id", "")) is str
-                and type(ev.get("signature", "")) is str
+            serialise_now = (
+                non_ascii
+                or not (
+                    ev.keys() <= _EVENT_KEYS
+                    and args.keys() <= arg_names
+                    and type(ev.get("key_id", "")) is str
+                    and type(ev.get("signature", "")) is str
+                )
+                or not all(
+                    x.isascii()
+                    for x in (
+                        eid or "",
+                        rc or "",
+                        ev.get("key_id") or "",
+                        ev.get("signature") or "",
+                        *(ev.get("token_refs") or ()),
+                    )
+                )
             )
         if serialise_now:
             try:
@@ -553,7 +573,6 @@ class HospitalLabEngine:
                 self.ctx_started = []
                 self.ctx_overrides = set()
         length += 1
-        self._length = length
         outcome = {
             "emits": emits,
             "seq": length,
@@ -574,6 +593,7 @@ class HospitalLabEngine:
                 + b'"}'
             )
         h = _sha256(rec).hexdigest()
+        self._length = length
         self._head = h
         self._head_b = hb = h.encode()
         if self.record_log:
@@ -604,7 +624,7 @@ class HospitalLabEngine:
         # a handler's own code is used when it is a registered one (plugins may return anything)
         code = r[1] if len(r) > 1 else None
         details = r[2] if len(r) > 2 and isinstance(r[2], dict) else None
-        if code not in self.policy.reason_codes:
+        if type(code) is not str or code not in self.policy.reason_codes:
             if code is not None:
                 details = {**(details or {}), "unregistered_reason_code": str(code)}
             code = inv.reason_code
@@ -699,6 +719,9 @@ class HospitalLabEngine:
             "tokens": {k: v.as_dict() for k, v in self.tokens.items()},
             "consignments": {k: v.as_dict() for k, v in self.consignments.items()},
             "doors_open": dict(self.doors_open),
+            "door_overdue_reported": sorted(self.door_overdue_reported),
+            "queue_seq": {k: v._qseq for k, v in self.devices.items()},
+            "timeline_seq": self._tl_seq,
             "restricted_unauthorized": sorted(self.restricted_unauthorized),
             "frozen_zones": sorted(self.frozen_zones),
             "killed": self.killed,

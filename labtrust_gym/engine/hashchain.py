@@ -38,19 +38,6 @@ def dumps_with_option() -> tuple[Callable[..., bytes], Any]:
     return orjson.dumps, orjson.OPT_SORT_KEYS
 
 
-def record_bytes(event_bytes: bytes, outcome_bytes: bytes, prev_hash: str) -> bytes:
-    """Canonical bytes of ``{"event", "outcome", "prev_hash"}`` from already-canonical parts."""
-    return (
-        b'{"event":'
-        + event_bytes
-        + b',"outcome":'
-        + outcome_bytes
-        + b',"prev_hash":"'
-        + prev_hash.encode("ascii")
-        + b'"}'
-    )
-
-
 def line_bytes(hash_hex: str, record: bytes) -> bytes:
     return _PREFIX + hash_hex.encode("ascii") + _MIDDLE + record + b"}"
 
