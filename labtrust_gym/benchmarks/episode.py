@@ -37,6 +37,14 @@ def _initial_state(task: BenchmarkTask, job: EpisodeJob) -> dict[str, Any]:
     return check_initial_state(state, task.name)
 
 
+def resolve_timing_mode(
+    run_timing: str | None, task: BenchmarkTask, scale: Mapping[str, Any] | None
+) -> str:
+    """The episode's timing mode, with the env's precedence: the run's option > the task's own
+    setting > the scale preset's > ``"explicit"``."""
+    return run_timing or task.timing_mode or (scale or {}).get("timing_mode") or "explicit"
+
+
 def _scale_dict(task: BenchmarkTask) -> dict[str, Any] | None:
     if task.scale_config is None:
         return None
@@ -56,7 +64,7 @@ def _make_env(
     from labtrust_gym.envs import LabTrustParallelEnv
 
     dt_s = task.dt_s if task.dt_s is not None else (scale or {}).get("dt_s")
-    timing = job.timing or (scale or {}).get("timing_mode") or task.timing_mode
+    timing = resolve_timing_mode(job.timing, task, scale)
     reward_config = dict(task.reward_config) or None
     agents = tuple(a.get("agent_id") for a in state.get("agents") or ())
     key = (

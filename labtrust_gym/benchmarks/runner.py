@@ -57,6 +57,19 @@ def _check_log_dir(log_dir: str | os.PathLike[str] | None) -> str | None:
     return str(ensure_output_dir(log_dir, label="--log").resolve())
 
 
+def _effective_timing(timing: str | None, task_obj: Any, scale: str | None) -> str:
+    """The timing mode the episodes run with (recorded in the results' config)."""
+    from .episode import resolve_timing_mode
+
+    preset = scale if scale is not None else task_obj.scale_config
+    scale_dict = None
+    if preset is not None:
+        from labtrust_gym.envs.scale import load_scale_config
+
+        scale_dict = load_scale_config(preset).to_dict()
+    return resolve_timing_mode(timing, task_obj, scale_dict)
+
+
 def resolve_coord_params(
     coord_method: str, policy_root: Path, overrides: Mapping[str, Any] | None
 ) -> dict[str, Any]:
@@ -224,7 +237,7 @@ def run_benchmark(
         "coord_params": dict(jobs[0].coord_params),
         "scale": scale,
         "injection": injection or task_obj.default_injection,
-        "timing_mode": timing or task_obj.timing_mode,
+        "timing_mode": _effective_timing(timing, task_obj, scale),
         "metrics_aggregator_id": profile.metrics_aggregator_id,
         "domain_id": profile.domain_id,
         "task_config": task_obj.describe(),

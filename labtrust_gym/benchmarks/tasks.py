@@ -51,7 +51,8 @@ class BenchmarkTask:
     :ivar sla_turnaround_s: turnaround SLA in simulated seconds (None = no SLA).
     :ivar attack_start_step: first step at which the adversary acts (security tasks).
     :ivar insider_attack_steps: steps at which the insider attempts an attack.
-    :ivar timing_mode: ``explicit`` (fixed dt per step) or ``simulated`` (service times).
+    :ivar timing_mode: ``explicit`` (runs take their nominal service time) or ``simulated``
+        (seeded, variable run durations); None = the scale preset's, else ``explicit``.
     :ivar scale_config: a scale preset name or inline dict; when set, the lab is generated.
     :ivar dt_s: simulated seconds per env step (None = 10 s, or the scale preset's).
     :ivar default_injection: risk injection applied when the run names none (``coord_risk``).
@@ -65,7 +66,7 @@ class BenchmarkTask:
     sla_turnaround_s: float | None = None
     attack_start_step: int | None = None
     insider_attack_steps: Sequence[int] = ()
-    timing_mode: str = "explicit"
+    timing_mode: str | None = None
     scale_config: str | Mapping[str, Any] | None = None
     dt_s: float | None = None
     default_injection: str | None = None
@@ -129,7 +130,7 @@ class BenchmarkTask:
             raise ConfigError(f"Task {label!r}: 'scripted_agents' must be a list of agent ids.")
         if not isinstance(self.reward_config, Mapping):
             raise ConfigError(f"Task {label!r}: 'reward_config' must be a mapping.")
-        if self.timing_mode not in TIMING_MODES:
+        if self.timing_mode is not None and self.timing_mode not in TIMING_MODES:
             raise ConfigError(
                 f"Task {label!r}: 'timing_mode' must be one of {', '.join(TIMING_MODES)}, "
                 f"got {self.timing_mode!r}."

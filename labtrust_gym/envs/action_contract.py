@@ -96,23 +96,20 @@ def action_index_of(action: Any) -> int:
             )
     else:
         idx = action
-    if isinstance(idx, (bool, str, bytes)) or idx is None:
-        raise InvalidInputError(
-            f"Action {idx!r} is not an integer action index; use 0..{NUM_ACTIONS - 1} "
-            f"({', '.join(ACTION_NAMES)})."
-        )
+    not_an_index = InvalidInputError(
+        f"Action {idx!r} is not an integer action index; use 0..{NUM_ACTIONS - 1} "
+        f"({', '.join(ACTION_NAMES)})."
+    )
+    # booleans (Python's and numpy's, checked by name to keep numpy out of this module) are not
+    # indices even though int() accepts them
+    if isinstance(idx, (str, bytes)) or idx is None or type(idx).__name__ in ("bool", "bool_"):
+        raise not_an_index
     try:
         value = int(idx)
     except (TypeError, ValueError):
-        raise InvalidInputError(
-            f"Action {idx!r} is not an integer action index; use 0..{NUM_ACTIONS - 1} "
-            f"({', '.join(ACTION_NAMES)})."
-        ) from None
+        raise not_an_index from None
     if value != idx:
-        raise InvalidInputError(
-            f"Action {idx!r} is not an integer action index; use 0..{NUM_ACTIONS - 1} "
-            f"({', '.join(ACTION_NAMES)})."
-        )
+        raise not_an_index
     if not 0 <= value < NUM_ACTIONS:
         raise InvalidInputError(
             f"Action index {idx!r} is out of range; use 0..{NUM_ACTIONS - 1} "

@@ -61,6 +61,7 @@ class EventBuilder:
         )
         self._ready: dict[str, deque[str]] = {}
         self._has_ready_view = hasattr(engine, "ready_specimens")
+        self._device_row = {d: i for i, d in enumerate(views.device_ids)}
 
     def reset(self, rng: np.random.Generator) -> None:
         self.rng = rng
@@ -163,8 +164,16 @@ class EventBuilder:
                 else:  # a bare index given as a dict: extras and extra args ride along
                     ev = events[p]
                     _copy_extras(act, ev)
-                    if act.get("args"):
-                        ev["args"] = {**ev["args"], **act["args"]}
+                    extra = act.get("args")
+                    if extra:
+                        base = ev["args"]
+                        if (
+                            types[p] == "QUEUE_RUN"
+                            and "device_id" in extra
+                            and extra["device_id"] != base.get("device_id")
+                        ):  # another device than the bare target: a specimen of its type
+                            base = self._queue_args_for(extra["device_id"])
+                        ev["args"] = {**base, **extra}
         return events, rows_l, types
 
     # ------------------------------------------------------------------ helpers
@@ -173,6 +182,11 @@ class EventBuilder:
     ) -> tuple[list[dict[str, Any]], list[int], list[str]]:
         events = [self._custom_event(r, custom[r], t) for r in rows_l]
         return events, rows_l, [ev["action_type"] for ev in events]
+
+    def _queue_args_for(self, device_id: Any) -> dict[str, Any]:
+        """Bare QUEUE_RUN args for a device the agent named (unknown: the engine refuses it)."""
+        row = self._device_row.get(device_id, -1) if isinstance(device_id, str) else -1
+        return self._queue_args(row)
 
     def _queue_args(self, dev: int) -> dict[str, Any]:
         if dev < 0:
@@ -203,7 +217,9 @@ class EventBuilder:
         atype = str(act["action_type"])
         args = dict(act.get("args") or {})
         needed = _BARE_ARG.get(atype)
-        if needed is not None and needed not in args:
+        if atype == "QUEUE_RUN" and "device_id" in args and "specimen_id" not in args:
+            args = {**self._queue_args_for(args["device_id"]), **args}
+        elif needed is not None and needed not in args:
             row = np.array([r])
             az = self.engine.agent_zone
             if atype == "MOVE":

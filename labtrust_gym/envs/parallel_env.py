@@ -154,12 +154,12 @@ class LabTrustParallelEnv(ParallelEnv):
         self._row = {a: i for i, a in enumerate(self.possible_agents)}
         v = self._views
         self._obs_space = flat_observation_space(v) if self._flat else dict_observation_space(v)
-        self._act_space = spaces.Discrete(NUM_ACTIONS)
         self._obs_spaces = dict.fromkeys(self.possible_agents, self._obs_space)
         self._act_spaces = {a: spaces.Discrete(NUM_ACTIONS) for a in self.possible_agents}
         self.observation_spaces = self._obs_spaces
         self.action_spaces = self._act_spaces
         self.state_space = state_space(v)
+        self._layout = _layout(v)  # what the spaces were built from; every episode must match
         self._seed: int | None = None
         self._steps = 0
 
@@ -194,15 +194,18 @@ class LabTrustParallelEnv(ParallelEnv):
             )
         )
         _check_timing(self._timing, self._dt)
+        self.agents = []  # a reset that fails leaves an env that refuses step() until reset
         # the domain receives the timing mode with the lab (hospital_lab: run-duration spread)
         self._reset_engine({**state, "timing_mode": self._timing}, self._seed)
-        if self._views.agent_ids != self.possible_agents:
+        layout = _layout(self._views)
+        if layout != self._layout:
+            what = [name for name, a, b in zip(_LAYOUT_PARTS, layout, self._layout, strict=True)
+                    if a != b]
             raise InvalidInputError(
-                "The episode's initial_state has different agents than the env was built with "
-                f"({len(self._views.agent_ids)} vs {len(self.possible_agents)}); "
-                "agent ids must not depend on the seed. Build a new env for a different lab."
+                f"The episode's initial_state has different {', '.join(what)} than the env was "
+                "built with; the spaces are fixed for the env's life, so agents, zones, devices "
+                "and roles must not depend on the seed. Build a new env for a different lab."
             )
-        self._t0 = float(self.engine.now_s)
         self._steps = 0
         self._rewards.reset()
         self.agents = list(self.possible_agents)
@@ -586,3 +589,12 @@ def _with_profile_overlays(engine_config: Mapping[str, Any] | None) -> dict[str,
     if profile.invariant_registry_path and "invariant_overlays" not in cfg:
         cfg["invariant_overlays"] = [str(profile.resolve_path("invariant_registry_path"))]
     return cfg
+
+
+_LAYOUT_PARTS = ("agents", "zones", "devices", "roles", "device types")
+
+
+def _layout(v: Any) -> tuple[tuple[str, ...], ...]:
+    """The ids the observation, action and state spaces are sized by."""
+    return (tuple(v.agent_ids), tuple(v.zone_ids), tuple(v.device_ids), tuple(v.role_ids),
+            tuple(v.device_type_ids))

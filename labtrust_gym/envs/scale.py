@@ -208,10 +208,22 @@ def _sites(policy_root: Any = None) -> tuple[str, list[str]]:
     from labtrust_gym.fileio import load_yaml
 
     root = policy_root if policy_root is not None else get_repo_root()
-    doc = load_yaml(policy_path(root, "sites", "sites.v0.1.yaml"))
-    lab = str(doc["lab_site_id"])
-    others = [str(s["site_id"]) for s in doc.get("sites", []) if s["site_id"] != lab]
-    return lab, [lab, *others]
+    path = policy_path(root, "sites", "sites.v0.1.yaml")
+    try:
+        key = (str(path), path.stat().st_mtime_ns)  # parsed once per file version, not per reset
+    except OSError:
+        load_yaml(path)  # raises the PolicyError that names the missing file
+        raise
+    cached = _SITES_CACHE.get(key)
+    if cached is None:
+        doc = load_yaml(path)
+        lab = str(doc["lab_site_id"])
+        others = [str(s["site_id"]) for s in doc.get("sites", []) if s["site_id"] != lab]
+        cached = _SITES_CACHE[key] = (lab, [lab, *others])
+    return cached[0], list(cached[1])
+
+
+_SITES_CACHE: dict[tuple[str, int], tuple[str, list[str]]] = {}
 
 
 def _cycle(items: list[str], k: int) -> str:

@@ -368,3 +368,62 @@ def test_masks_in_observations_match_the_vectorised_table(scale_env_fn: EnvFn) -
         rec = [i for i, a in enumerate(env.possible_agents) if a.startswith("reception_")]
         assert (stacked[rec][:, [ACTION_QUEUE_RUN, ACTION_START_RUN]] == 0).all()
         obs, *_ = env.step(dict.fromkeys(env.agents, ACTION_MOVE))
+
+
+@pytest.mark.parametrize(
+    "action",
+    [
+        {"action_type": "QUEUE_RUN", "args": {"device_id": "DEV_HAEM_B1"}},
+        {"action_index": ACTION_QUEUE_RUN, "args": {"device_id": "DEV_HAEM_B1"}},
+    ],
+    ids=["action_type", "action_index"],
+)
+def test_queue_run_naming_only_the_device_gets_its_next_specimen(action: dict[str, Any]) -> None:
+    env = LabTrustParallelEnv(initial_state=_pipeline_state(), max_steps=60)
+    env.reset(seed=0)
+    noop = _noop(env)
+    for atype in ("CREATE_ACCESSION", "ACCEPT_SPECIMEN"):
+        env.step(noop, action_infos={
+            "reception_0": {"action_type": atype, "args": {"specimen_id": "S1"}}})
+    hall = env.engine.query("device_state(DEV_HAEM_B1)")["zone_id"]
+    while env.engine.query("agent_zone(ops_0)") != hall:
+        hop = env.engine.query(f"next_hop({env.engine.query('agent_zone(ops_0)')}, {hall})")
+        env.step({**noop, "ops_0": {"action_type": "MOVE", "args": {"to_zone": hop}}})
+    _, _, _, _, infos = env.step({**noop, "ops_0": action})
+    result = infos["ops_0"]["step_result"]
+    assert result["status"] == "ACCEPTED", result
+    assert env.engine.query("queue_head(DEV_HAEM_B1)") == "S1"
+
+
+def test_reset_with_a_different_device_set_is_refused_and_the_env_stays_safe() -> None:
+    from labtrust_gym.engine.initial_state import default_initial_state
+
+    env = LabTrustParallelEnv()
+    env.reset(seed=0)
+    fewer = default_initial_state(0)
+    fewer["devices"] = fewer.get("devices") or [
+        dict(d) for d in env.engine.policy.default_devices]
+    fewer["devices"] = fewer["devices"][:2]
+    with pytest.raises(InvalidInputError, match="devices"):
+        env.reset(seed=1, options={"initial_state": fewer})
+    with pytest.raises(InvalidInputError, match="reset"):
+        env.step({})
+    env.reset(seed=2)  # the original lab works again
+    assert env.state() in env.state_space
+
+
+def test_scale_preset_timing_applies_when_the_task_sets_none() -> None:
+    from labtrust_gym.benchmarks.tasks import BenchmarkTask
+
+    task = BenchmarkTask(name="scaled", scale_config="medium_stress_signed_bus")
+    assert task.timing_mode is None
+    env = LabTrustParallelEnv(task=task)
+    env.reset(seed=0)
+    assert env.get_timing_summary()["timing_mode"] == "simulated"
+
+
+def test_numpy_booleans_are_not_action_indices() -> None:
+    env = LabTrustParallelEnv()
+    env.reset(seed=0)
+    with pytest.raises(InvalidInputError, match="not an integer action index"):
+        env.step(dict.fromkeys(env.agents, np.True_))
