@@ -218,9 +218,7 @@ def run_qc(
     for r in sorted(eng.results_by_status["qc_hold"].values(), key=lambda r: r._seq):
         if r.device_id == dev.device_id:
             eng.set_result_status(r, "invalidated")
-            if eng.crit_pending.pop(r.result_id, None) is not None:
-                eng.n_critical_pending -= 1
-                eng.crit_due = None
+            eng.drop_critical_pending(r.result_id)
             s = eng.specimens[r.specimen_id]
             s.step -= 1
             s.reruns += 1
@@ -332,8 +330,7 @@ def ack_critical(
     r.acked = True
     r.ack_t_s = eng.now_s
     eng.crit_due = None
-    if eng.crit_pending.pop(r.result_id, None) is not None:
-        eng.n_critical_pending -= 1
+    eng.drop_critical_pending(r.result_id)
     return ["CRITICAL_ACKNOWLEDGED"], []
 
 

@@ -110,14 +110,18 @@ def enqueue(eng: HospitalLabEngine, dev: Any, sid: str) -> None:
     eng.device_queue_len[dev.idx] = len(dev.queue)
 
 
+def _set_idle(eng: HospitalLabEngine, dev: Any) -> None:
+    dev.running = []
+    dev.busy_until = None
+    eng.device_busy[dev.idx] = 0
+    eng.device_busy_until[dev.idx] = 0.0
+
+
 def _abort_run(eng: HospitalLabEngine, dev: Any) -> None:
     for sid in dev.running:
         enqueue(eng, dev, sid)
-    dev.running = []
-    dev.busy_until = None
+    _set_idle(eng, dev)
     dev.run_id += 1
-    eng.device_busy[dev.idx] = 0
-    eng.device_busy_until[dev.idx] = 0.0
 
 
 def _fault(eng: HospitalLabEngine, payload: tuple[Any, ...]) -> None:
@@ -172,10 +176,7 @@ def _run_done(eng: HospitalLabEngine, payload: tuple[str, int]) -> None:
     if dev.run_id != payload[1] or dev.busy_until is None:
         return  # the run was aborted by a fault
     done = dev.running
-    dev.running = []
-    dev.busy_until = None
-    eng.device_busy[dev.idx] = 0
-    eng.device_busy_until[dev.idx] = 0.0
+    _set_idle(eng, dev)
     _emit(eng, "RUN_COMPLETED", dev.device_id)
     for sid in done:
         s = eng.specimens[sid]

@@ -763,6 +763,12 @@ class HospitalLabEngine:
         }
 
     # ------------------------------------------------------------------ helpers for handlers
+    def drop_critical_pending(self, result_id: str) -> None:
+        """A critical result no longer awaits acknowledgement (acked or invalidated)."""
+        if self.crit_pending.pop(result_id, None) is not None:
+            self.n_critical_pending -= 1
+            self.crit_due = None
+
     def set_status(self, s: SpecimenRec, new: str) -> None:
         sc = self.stage_counts
         sc[s.status] -= 1
