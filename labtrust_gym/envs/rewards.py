@@ -23,15 +23,6 @@ import numpy as np
 
 from labtrust_gym.errors import InvalidInputError, did_you_mean
 
-#: Used when the env runs without a task (or the task's reward_config is empty).
-DEFAULT_REWARD_CONFIG: dict[str, float] = {
-    "throughput_reward": 1.0,
-    "schedule_reward": 0.1,
-    "violation_penalty": 0.5,
-    "blocked_penalty": 0.1,
-    "step_cost": 0.0,
-}
-
 _SCHEDULE_ACTIONS = frozenset({"QUEUE_RUN", "START_RUN"})
 #: Emits that count as one released result (hospital_lab emits RESULT_RELEASED; the action name
 #: is accepted too for domains that echo it).
@@ -50,8 +41,8 @@ class RewardConfig:
     def from_mapping(cls, config: Mapping[str, Any] | None) -> RewardConfig:
         """Build from a task's ``reward_config``; missing keys take the defaults."""
         if not config:
-            return cls(**DEFAULT_REWARD_CONFIG)
-        values = dict(DEFAULT_REWARD_CONFIG)
+            return cls()
+        values = attrs.asdict(cls())
         for key, value in config.items():
             if key not in values:
                 raise InvalidInputError(
@@ -65,6 +56,11 @@ class RewardConfig:
                     f"reward_config[{key!r}] must be a number, got {value!r}."
                 ) from None
         return cls(**values)
+
+
+#: Used when the env runs without a task (or the task's reward_config is empty); derived from
+#: the field defaults of :class:`RewardConfig` so the two cannot drift apart.
+DEFAULT_REWARD_CONFIG: dict[str, float] = attrs.asdict(RewardConfig())
 
 
 class RewardAccumulator:
