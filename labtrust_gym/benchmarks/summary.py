@@ -78,9 +78,18 @@ def _fmt(value: Any) -> str:
     return str(value)
 
 
+def _summary_of(doc: Mapping[str, Any]) -> Mapping[str, Any]:
+    """Per-metric statistics across a results document's episodes: the v0.3 ``summary`` it
+    carries, else computed from its episodes (v0.2)."""
+    carried = doc.get("summary")
+    if isinstance(carried, Mapping):
+        return carried
+    return summarize_episode_metrics([ep["metrics"] for ep in doc["episodes"]])
+
+
 def headline(doc: Mapping[str, Any]) -> dict[str, Any]:
     """Mean of each headline metric across the document's episodes (None if never numeric)."""
-    summary = summarize_episode_metrics([ep["metrics"] for ep in doc["episodes"]])
+    summary = _summary_of(doc)
     return {m: (summary[m]["mean"] if m in summary else None) for m in HEADLINE_METRICS}
 
 
@@ -126,7 +135,7 @@ def summary_csv_v02(docs: Sequence[tuple[str, Mapping[str, Any]]]) -> str:
         header += [f"{m}_mean", f"{m}_std"]
     rows: list[list[Any]] = [header]
     for label, doc in sorted(docs, key=lambda d: d[0]):
-        summary = summarize_episode_metrics([ep["metrics"] for ep in doc["episodes"]])
+        summary = _summary_of(doc)
         row: list[Any] = [label, doc["task"], doc["agent_baseline_id"], len(doc["episodes"])]
         for m in HEADLINE_METRICS:
             s = summary.get(m)
@@ -156,7 +165,7 @@ def summary_csv_v03(docs: Sequence[tuple[str, Mapping[str, Any]]]) -> str:
         ]
     ]
     for label, doc in sorted(docs, key=lambda d: d[0]):
-        summary = summarize_episode_metrics([ep["metrics"] for ep in doc["episodes"]])
+        summary = _summary_of(doc)
         for metric in sorted(summary):
             s = summary[metric]
             q = s["quantiles"]
