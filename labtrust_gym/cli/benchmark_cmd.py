@@ -63,10 +63,11 @@ def _run_with_progress(label: str, total: int, quiet: bool, **kwargs: Any) -> di
         return run_benchmark(**kwargs, on_episode_done=lambda _i: progress.advance(task_id))
 
 
-def _mean(doc: dict[str, Any], metric: str) -> float | None:
-    vals = [ep["metrics"].get(metric) for ep in doc["episodes"]]
-    nums = [float(v) for v in vals if isinstance(v, int | float) and not isinstance(v, bool)]
-    return sum(nums) / len(nums) if nums else None
+def _mean_throughput(doc: dict[str, Any]) -> float | None:
+    from labtrust_gym.benchmarks.summary import headline
+
+    value: float | None = headline(doc)["throughput"]
+    return value
 
 
 # ---- run-benchmark -------------------------------------------------------------------------
@@ -118,7 +119,7 @@ def run_benchmark_cmd(
         log_dir=log,
         results_version=results_version,
     )
-    thr = _mean(doc, "throughput")
+    thr = _mean_throughput(doc)
     typer.echo(
         f"Wrote {out}: task {task}, {episodes} episode(s), mean throughput {thr:.2f}"
         if thr is not None
@@ -298,7 +299,7 @@ def eval_agent_cmd(
         agent_spec=agent,
         agent_ids=ids,
     )
-    thr = _mean(doc, "throughput")
+    thr = _mean_throughput(doc)
     typer.echo(f"Wrote {out}: agent {agent} on {task}, mean throughput {thr}")
 
 

@@ -17,7 +17,3 @@ def make_aec_env(task: Any = None, **kwargs: Any) -> Any:
     """An AEC env over ``LabTrustParallelEnv(task, **kwargs)`` (same keyword arguments)."""
     return parallel_to_aec(LabTrustParallelEnv(task, **kwargs))
 
-
-def make_parallel_env(task: Any = None, **kwargs: Any) -> LabTrustParallelEnv:
-    """Convenience factory mirroring :func:`make_aec_env`."""
-    return LabTrustParallelEnv(task, **kwargs)

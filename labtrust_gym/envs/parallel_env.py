@@ -34,7 +34,7 @@ from labtrust_gym.envs.spaces import (
     state_dim,
     state_space,
 )
-from labtrust_gym.envs.views import LabViews
+from labtrust_gym.envs.views import LabViews, readonly
 from labtrust_gym.errors import ConfigError, InvalidInputError
 
 DEFAULT_MAX_STEPS = 100
@@ -476,13 +476,13 @@ class LabTrustParallelEnv(ParallelEnv):
                     a: {"observation": rows[k], "action_mask": masks[k]}
                     for a, k in zip(agents, keys, strict=True)
                 }
-            gathered = _readonly(table[v.keys])
+            gathered = readonly(table[v.keys])
             return {
                 a: {"observation": ob, "action_mask": masks[k]}
                 for a, ob, k in zip(agents, gathered, keys, strict=True)
             }
         queues, work = v.queue_by_type, v.work_by_type
-        time_arr = _readonly(np.array([tf], dtype=np.float32))
+        time_arr = readonly(np.array([tf], dtype=np.float32))
         parts: Mapping[int, tuple[np.ndarray, np.ndarray, np.ndarray]] | list[Any]
         if v.n >= v.k:  # (role, zone, here) row triples per key, built once per table change
             parts = v.obs_parts()
@@ -547,11 +547,6 @@ def _first(*values: Any) -> Any:
         if value is not None:
             return value
     return None
-
-
-def _readonly(arr: np.ndarray) -> np.ndarray:
-    arr.setflags(write=False)
-    return arr
 
 
 def _check_timing(timing_mode: str, dt_s: float) -> None:

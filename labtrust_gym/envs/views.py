@@ -81,7 +81,8 @@ def check_engine_views(engine: Any) -> None:
         )
 
 
-def _ro(arr: np.ndarray) -> np.ndarray:
+def readonly(arr: np.ndarray) -> np.ndarray:
+    """``arr``, made read-only (rows shared between agents must not be written through)."""
     arr.setflags(write=False)
     return arr
 
@@ -152,14 +153,13 @@ class LabViews:
         self._type_dev_f[self.device_type, np.arange(d)] = 1.0
         # (R+1, Z, D): role may operate device d and d stands in zone z
         self._role_zone_dev = role_dtype[:, self.device_type][:, None, :] & self.zone_has_device
-        self.agent_arange = np.arange(n)
         self.zone_ids_arr = np.array(self.zone_ids, dtype=object)
 
         # Shared, read-only per-role and per-zone one-hot rows (dict observations).
         role_oh = np.zeros((r + 1, r), dtype=np.int8)
         role_oh[np.arange(r), np.arange(r)] = 1
-        self.role_rows: list[np.ndarray] = list(_ro(role_oh))
-        self.zone_rows: list[np.ndarray] = list(_ro(np.eye(z, dtype=np.int8)))
+        self.role_rows: list[np.ndarray] = list(readonly(role_oh))
+        self.zone_rows: list[np.ndarray] = list(readonly(np.eye(z, dtype=np.int8)))
         self.flat_dim = r + z + N_HERE + 2 * t + 1
         flat = np.zeros((r + 1, z, self.flat_dim), dtype=np.float32)
         flat[:, :, :r] = role_oh[:, None, :]
@@ -178,11 +178,11 @@ class LabViews:
         self._closed_count = np.zeros(z, dtype=np.float32)
         self._per_dev = np.zeros((3, d), dtype=np.float32)
         self._work = np.zeros(t, dtype=np.float32)
-        self.here = _ro(np.zeros((z, N_HERE), dtype=np.float32))
+        self.here = readonly(np.zeros((z, N_HERE), dtype=np.float32))
         self.here_rows: list[np.ndarray] = list(self.here)
-        self.queue_by_type = _ro(np.zeros(t, dtype=np.float32))
-        self.work_by_type = _ro(np.zeros(t, dtype=np.float32))
-        self.mask_table = _ro(np.zeros((self.k, NUM_ACTIONS), dtype=np.int8))
+        self.queue_by_type = readonly(np.zeros(t, dtype=np.float32))
+        self.work_by_type = readonly(np.zeros(t, dtype=np.float32))
+        self.mask_table = readonly(np.zeros((self.k, NUM_ACTIONS), dtype=np.int8))
         self.mask_rows: list[np.ndarray | None] = [None] * self.k
         self._none_dev = np.full((r + 1, z), -1, dtype=np.intp)
         self._no_dev = np.zeros((r + 1, z), dtype=bool)
@@ -285,10 +285,10 @@ class LabViews:
         here = self._here_static.copy()
         here[:, 1:4] = self._zone_dev_f @ self._per_dev.T
         here[:, 4] = self._closed_count
-        self.here = _ro(here)
+        self.here = readonly(here)
         self.here_rows = list(here)
-        self.queue_by_type = _ro(self._type_dev_f @ self._per_dev[1])
-        self.work_by_type = _ro(self._work)
+        self.queue_by_type = readonly(self._type_dev_f @ self._per_dev[1])
+        self.work_by_type = readonly(self._work)
 
         ok = np.empty((self.r + 1, self.z, NUM_ACTIONS), dtype=np.int8)
         ok[:, :, 0] = 1
@@ -298,7 +298,7 @@ class LabViews:
         ok[:, :, ACTION_QUEUE_RUN] = self._has_queue & self._live & self._role_queue
         ok[:, :, ACTION_START_RUN] = self._has_start & self._live & self._role_start
         table = ok.reshape(self.k, NUM_ACTIONS)
-        self.mask_table = _ro(table)
+        self.mask_table = readonly(table)
         # Row views shared by agents; for small labs only the keys in use get one (mask_row).
         self.mask_rows = list(table) if self.n >= self.k else [None] * self.k
         self._flat_dirty = True
@@ -339,7 +339,7 @@ class LabViews:
             self._flat_dirty = False
         table = self._flat_base.copy()
         table[:, -1] = time_fraction
-        return _ro(table)
+        return readonly(table)
 
     def move_targets(self, rows: np.ndarray, rng: np.random.Generator) -> list[str]:
         """A neighbour zone id for each agent row: uniform among passable, allowed neighbours.
