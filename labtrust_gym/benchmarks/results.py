@@ -13,7 +13,7 @@ from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
-from labtrust_gym.errors import InvalidInputError, SchemaValidationError
+from labtrust_gym.errors import InvalidInputError, SchemaValidationError, UnknownIdError
 from labtrust_gym.fileio import atomic_write_json, canonical_json, load_json, validate_with_schema
 
 from .stats import summarize_episode_metrics
@@ -34,13 +34,16 @@ _V02_KEYS = (
 )
 
 
+def check_results_version(version: str) -> None:
+    """Refuse a results schema version we do not write (listing the known ones)."""
+    if version not in RESULTS_VERSIONS:
+        raise UnknownIdError.for_id("results schema version", version, RESULTS_VERSIONS)
+
+
 def results_schema_path(version: str, policy_root: Path | None = None) -> Path:
     from labtrust_gym.config import get_repo_root, policy_path
 
-    if version not in RESULTS_VERSIONS:
-        raise InvalidInputError(
-            f"Unknown results schema version {version!r}. Known: {', '.join(RESULTS_VERSIONS)}."
-        )
+    check_results_version(version)
     root = policy_root if policy_root is not None else get_repo_root()
     return policy_path(root, "schemas", f"results.v{version}.schema.json")
 
@@ -110,10 +113,7 @@ def build_results(
     version: str = DEFAULT_RESULTS_VERSION,
 ) -> dict[str, Any]:
     """Assemble a results document of the given schema version (not yet validated)."""
-    if version not in RESULTS_VERSIONS:
-        raise InvalidInputError(
-            f"Unknown results schema version {version!r}. Known: {', '.join(RESULTS_VERSIONS)}."
-        )
+    check_results_version(version)
     doc: dict[str, Any] = {
         "schema_version": version,
         "task": task,

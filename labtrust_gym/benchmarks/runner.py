@@ -19,7 +19,12 @@ from labtrust_gym.errors import InvalidInputError, LabTrustError
 from labtrust_gym.fileio import check_output_path, ensure_output_dir
 
 from .executors import check_executor_options, run_jobs
-from .results import DEFAULT_RESULTS_VERSION, RESULTS_VERSIONS, build_results, write_results
+from .results import (
+    DEFAULT_RESULTS_VERSION,
+    build_results,
+    check_results_version,
+    write_results,
+)
 
 BASELINE_ID = "scripted_v1"
 
@@ -199,10 +204,7 @@ def run_benchmark(
     """
     from labtrust_gym.config import get_active_profile, get_repo_root
 
-    if results_version not in RESULTS_VERSIONS:
-        from labtrust_gym.errors import UnknownIdError
-
-        raise UnknownIdError.for_id("results schema version", results_version, RESULTS_VERSIONS)
+    check_results_version(results_version)
     check_executor_options(executor, workers, ray_address)
     out_path = check_output_path(out, label="--out") if out is not None else None
     root = policy_root if policy_root is not None else get_repo_root()
