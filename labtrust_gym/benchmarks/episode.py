@@ -37,6 +37,11 @@ def _initial_state(task: BenchmarkTask, job: EpisodeJob) -> dict[str, Any]:
     return check_initial_state(state, task.name)
 
 
+def resolve_dt_s(task: BenchmarkTask, scale: Mapping[str, Any] | None) -> float | None:
+    """Simulated seconds per step: the task's, else the scale preset's (None: the env default)."""
+    return task.dt_s if task.dt_s is not None else (scale or {}).get("dt_s")
+
+
 def resolve_timing_mode(
     run_timing: str | None, task: BenchmarkTask, scale: Mapping[str, Any] | None
 ) -> str:
@@ -63,7 +68,7 @@ def _make_env(
 ) -> tuple[Any, tuple[Any, ...]]:
     from labtrust_gym.envs import LabTrustParallelEnv
 
-    dt_s = task.dt_s if task.dt_s is not None else (scale or {}).get("dt_s")
+    dt_s = resolve_dt_s(task, scale)
     timing = resolve_timing_mode(job.timing, task, scale)
     reward_config = dict(task.reward_config) or None
     agents = tuple(a.get("agent_id") for a in state.get("agents") or ())
@@ -315,6 +320,7 @@ def run_episode(job: EpisodeJob) -> dict[str, Any]:
     from labtrust_gym.plugins import registry
 
     from .injections import ActionInjector, apply_state_injection, check_injection
+    from .labs import DEFAULT_DT_S
     from .runner import instantiate_task
 
     task = instantiate_task(job.task_name, job.task_class)
@@ -324,9 +330,9 @@ def run_episode(job: EpisodeJob) -> dict[str, Any]:
     state = _initial_state(task, job)
     injection_id = job.injection or task.default_injection
     injection = check_injection(injection_id, job.policy_root) if injection_id else None
-    dt_guess = task.dt_s or (scale or {}).get("dt_s") or 10.0
     if injection is not None:
-        state = apply_state_injection(injection, state, job.seed, task.max_steps * float(dt_guess))
+        horizon_s = task.max_steps * (resolve_dt_s(task, scale) or DEFAULT_DT_S)
+        state = apply_state_injection(injection, state, job.seed, horizon_s)
     if state.get("strict_signatures"):
         state = add_agent_keys(state)
     env, env_key = _make_env(task, state, job, scale)
