@@ -94,7 +94,9 @@ class CompiledPolicy:
     )  # per-policy tables built once (e.g. routing)
 
 
-_CACHE: dict[tuple[str, tuple[float, ...]], CompiledPolicy] = {}
+#: root -> (file modification stamps, compiled policy): one entry per policy root, replaced when a
+#: file of that root changes, so engines on different roots do not evict each other.
+_CACHE: dict[str, tuple[tuple[float, ...], CompiledPolicy]] = {}
 
 
 _FILES: dict[str, dict[str, tuple[Path, Path]]] = {}
@@ -132,13 +134,11 @@ def load_policy(root: Path | str | None = None) -> CompiledPolicy:
                 f"Policy file for {attr!r} not found: {str(path)!r}. Restore it from the "
                 "shipped policy or point LABTRUST_POLICY_DIR at a complete policy directory."
             ) from None
-    key = (str(base), tuple(stamps))
-    cached = _CACHE.get(key)
-    if cached is None:
-        cached = _compile(base, files)
-        _CACHE.clear()
-        _CACHE[key] = cached
-    return cached
+    key, version = str(base), tuple(stamps)
+    entry = _CACHE.get(key)
+    if entry is None or entry[0] != version:
+        entry = _CACHE[key] = (version, _compile(base, files))
+    return entry[1]
 
 
 def _load_all(files: dict[str, tuple[Path, Path]]) -> dict[str, Any]:
