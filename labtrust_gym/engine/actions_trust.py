@@ -308,8 +308,7 @@ def apply_enforcement(eng: HospitalLabEngine, agent: AgentRec, rule: dict[str, A
         agent.throttled_until = until
         eng.agent_throttled_until[agent.idx] = until
     elif action == "freeze_zone":
-        eng.frozen_zones.add(agent.zone_id)
-        eng.zone_frozen[eng.zone_index[agent.zone_id]] = 1
+        _set_frozen(eng, agent.zone_id, True)
     else:
         eng.killed = True
 
@@ -332,8 +331,7 @@ def freeze_zone(
     z = args["zone_id"]
     if z not in eng.zone_index:
         return "ZONE.UNKNOWN"
-    eng.frozen_zones.add(z)
-    eng.zone_frozen[eng.zone_index[z]] = 1
+    _set_frozen(eng, z, True)
     return ["ZONE_FROZEN"], []
 
 
@@ -343,9 +341,17 @@ def unfreeze_zone(
     z = args["zone_id"]
     if z not in eng.zone_index:
         return "ZONE.UNKNOWN"
-    eng.frozen_zones.discard(z)
-    eng.zone_frozen[eng.zone_index[z]] = 0
+    _set_frozen(eng, z, False)
     return ["ZONE_UNFROZEN"], []
+
+
+def _set_frozen(eng: HospitalLabEngine, zone_id: str, frozen: bool) -> None:
+    """Freeze or unfreeze a zone (the set the checks read and the env's numpy view)."""
+    if frozen:
+        eng.frozen_zones.add(zone_id)
+    else:
+        eng.frozen_zones.discard(zone_id)
+    eng.zone_frozen[eng.zone_index[zone_id]] = int(frozen)
 
 
 def kill_switch(
