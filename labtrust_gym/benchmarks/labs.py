@@ -14,6 +14,7 @@ from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from labtrust_gym.engine.initial_state import weighted_pick
 from labtrust_gym.errors import InvalidInputError, did_you_mean
 
 if TYPE_CHECKING:
@@ -62,16 +63,6 @@ _LAB_DEFAULTS: dict[str, Any] = {
 }
 
 
-def _rank_panels(rng: random.Random) -> str:
-    x = rng.random()
-    acc = 0.0
-    for panel, weight in PANEL_MIX:
-        acc += weight
-        if x < acc:
-            return panel
-    return PANEL_MIX[-1][0]
-
-
 def _priority(rng: random.Random, stat_fraction: float, urgent_fraction: float) -> str:
     x = rng.random()
     if x < stat_fraction:
@@ -115,7 +106,7 @@ class _SpecimenFactory:
     ) -> dict[str, Any]:
         self.count += 1
         sid = f"{prefix}{self.count:04d}"
-        chosen_panel = panel or _rank_panels(self.rng)
+        chosen_panel = panel or weighted_pick(self.rng, PANEL_MIX)
         spec: dict[str, Any] = {
             "specimen_id": sid,
             "t_s": int(t_s),

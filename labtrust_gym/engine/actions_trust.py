@@ -180,8 +180,7 @@ def mint_token(
     tok = TokenRec(tid, ttype, dict(scope), holder, agent.agent_id)
     eng.tokens[tid] = tok
     if spec["approvals_required"] == 0:
-        tok.status = "active"
-        tok.expires_t_s = eng.now_s + spec["ttl_s"]
+        _activate(eng, tok, spec)
         return ["TOKEN_MINTED", "TOKEN_ACTIVATED"], []
     return ["TOKEN_MINTED"], []
 
@@ -203,10 +202,15 @@ def approve_token(
         return "TOKEN.DUPLICATE_APPROVER"
     tok.approvals.append(agent.agent_id)
     if len(tok.approvals) >= spec["approvals_required"]:
-        tok.status = "active"
-        tok.expires_t_s = eng.now_s + spec["ttl_s"]
+        _activate(eng, tok, spec)
         return ["TOKEN_APPROVED", "TOKEN_ACTIVATED"], []
     return ["TOKEN_APPROVED"], []
+
+
+def _activate(eng: HospitalLabEngine, tok: TokenRec, spec: dict[str, Any]) -> None:
+    """A token becomes usable once its approvals are in; its TTL runs from now."""
+    tok.status = "active"
+    tok.expires_t_s = eng.now_s + spec["ttl_s"]
 
 
 def revoke_token(

@@ -28,7 +28,8 @@ _PANEL_MIX = (("CHEM", 0.4), ("CBC", 0.3), ("COAG", 0.15), ("LIPID", 0.15))
 _PRIORITY_MIX = (("STAT", 0.1), ("URGENT", 0.2), ("ROUTINE", 0.7))
 
 
-def _pick(rng: random.Random, mix: tuple[tuple[str, float], ...]) -> str:
+def weighted_pick(rng: random.Random, mix: tuple[tuple[str, float], ...]) -> str:
+    """One name from ``(name, probability)`` pairs, by one draw of ``rng`` (deterministic)."""
     x = rng.random()
     acc = 0.0
     for name, p in mix:
@@ -50,8 +51,8 @@ def default_arrivals(
             {
                 "specimen_id": f"S{k + 1}",
                 "t_s": t,
-                "priority": _pick(rng, _PRIORITY_MIX),
-                "panel": _pick(rng, _PANEL_MIX),
+                "priority": weighted_pick(rng, _PRIORITY_MIX),
+                "panel": weighted_pick(rng, _PANEL_MIX),
                 "patient_id": f"P{1000 + k}",
                 "collected_t_s": max(0, t - 600),
             }
