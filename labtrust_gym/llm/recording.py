@@ -112,19 +112,19 @@ def _check_record(raw: bytes, where: str) -> dict[str, Any]:
         raise LLMReplayError(f"Replay file {where}: not a {RECORD_FORMAT} record.")
     try:
         request = LLMRequest.from_dict(entry.get("request") or {})
+        if request.request_hash != entry.get("request_hash"):
+            raise InvalidInputError(
+                "the stored request hash does not match the request (the file was edited, or "
+                "written by an incompatible version)."
+            )
         if "response" in entry:
             response = LLMResponse.from_dict(entry["response"])
             if response.request_hash != request.request_hash:
-                raise InvalidInputError("the response belongs to another request")
+                raise InvalidInputError("the response belongs to another request.")
         elif not isinstance(entry.get("error"), dict):
-            raise InvalidInputError("it has neither a response nor an error")
+            raise InvalidInputError("it has neither a response nor an error.")
     except InvalidInputError as exc:
         raise LLMReplayError(f"Replay file {where}: {exc}") from None
-    if request.request_hash != entry.get("request_hash"):
-        raise LLMReplayError(
-            f"Replay file {where}: the stored request hash does not match the request (the file "
-            "was edited, or written by an incompatible version)."
-        )
     return entry
 
 
