@@ -1,8 +1,8 @@
-"""How plugins get in: one pluggy ``PluginManager`` and the eight registries that view it.
+"""How plugins get in: one pluggy ``PluginManager`` and the registries that view it.
 
 Three ways in, one path:
 
-1. a pip package declaring one of the eight entry-point groups (``labtrust_gym.tasks`` …, value
+1. a pip package declaring one of the per-kind entry-point groups (``labtrust_gym.tasks`` …, value
    ``module:attr``) — each entry point becomes a small plugin object whose object is imported
    only when first resolved;
 2. a pip package declaring the pluggy group ``labtrust_gym`` whose value is a module of

@@ -51,6 +51,23 @@ def _positive(_inst: Any, attr: attrs.Attribute[Any], value: float) -> None:
         raise LLMConfigError(f"LLM setting {attr.name} must be > 0, got {value!r}.")
 
 
+def _at_most(limit: int) -> Any:
+    def check(_inst: Any, attr: attrs.Attribute[Any], value: int) -> None:
+        if value > limit:
+            raise LLMConfigError(f"LLM setting {attr.name} must be <= {limit}, got {value!r}.")
+
+    return check
+
+
+def _check_names(names: Any) -> None:
+    known = [a.name for a in attrs.fields(LLMSettings)]
+    for key in names:
+        if key not in known:
+            raise LLMConfigError(
+                f"Unknown LLM setting {key!r}.{did_you_mean(key, known)} Known: {', '.join(known)}."
+            )
+
+
 def _boolean(_inst: Any, attr: attrs.Attribute[Any], value: Any) -> None:
     if not isinstance(value, bool):
         raise LLMConfigError(f"LLM setting {attr.name} must be true or false, got {value!r}.")
@@ -133,7 +150,7 @@ class LLMSettings:
     repair_attempts: int = attrs.field(
         default=0,
         converter=_to_int,
-        validator=[_non_negative, attrs.validators.le(2)],
+        validator=[_non_negative, _at_most(2)],
     )
     record_path: str | None = attrs.field(default=None, converter=_optional_text)
     record_wraps: str = "openai_compatible"
@@ -145,13 +162,7 @@ class LLMSettings:
 
     def evolve(self, **changes: Any) -> LLMSettings:
         """A copy with ``changes`` applied (unknown names are an error with a suggestion)."""
-        known = [a.name for a in attrs.fields(type(self))]
-        for key in changes:
-            if key not in known:
-                raise LLMConfigError(
-                    f"Unknown LLM setting {key!r}.{did_you_mean(key, known)} "
-                    f"Known: {', '.join(known)}."
-                )
+        _check_names(changes)
         return attrs.evolve(self, **changes)
 
     @classmethod
@@ -184,7 +195,7 @@ class LLMSettings:
             found = next((v for v in variables if env.get(v)), None)
             if found is not None:
                 values[name] = (env[found], f"environment variable {found}")
-        cls().evolve(**dict(overrides or {}))  # unknown names fail here, with a suggestion
+        _check_names(overrides or {})
         for key, value in (overrides or {}).items():
             if value is not None:
                 values[key] = (value, f"option {key}")

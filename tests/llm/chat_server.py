@@ -10,6 +10,7 @@ ok, fenced, malformed, malformed-once, nousage, slow, 429-once, 429-long, 500-on
 
 from __future__ import annotations
 
+import contextlib
 import json
 import sys
 import threading
@@ -62,10 +63,8 @@ class Handler(BaseHTTPRequestHandler):
         for key, value in (headers or {}).items():
             self.send_header(key, value)
         self.end_headers()
-        try:
+        with contextlib.suppress(BrokenPipeError, ConnectionResetError):  # client gave up
             self.wfile.write(data)
-        except (BrokenPipeError, ConnectionResetError):  # the client timed out and left
-            pass
 
     def _error(self, status: int, message: str, headers: dict[str, str] | None = None) -> None:
         self._send(status, {"error": {"message": message, "type": "scripted"}}, headers)

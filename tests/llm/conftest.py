@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import subprocess
 import sys
 from collections.abc import Iterator
@@ -78,7 +79,7 @@ class EchoBackend:
             from labtrust_gym.errors import LLMBackendError
 
             raise LLMBackendError("scripted failure", kind="server_error", backend_id="echo")
-        body = text if text.startswith("{") else '{"action": "%s"}' % text
+        body = text if text.startswith("{") else json.dumps({"action": text})
         return build_response(req, body, backend_id="echo", model="echo-1", prompt_tokens=3,
                               completion_tokens=2, latency_s=0.25 * self.calls,
                               finish_reason="stop")

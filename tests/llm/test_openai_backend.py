@@ -149,7 +149,7 @@ def test_500_is_retried_with_exponential_backoff(chat_server: str) -> None:
 
 @needs_openai
 def test_401_fails_at_once_with_advice(chat_server: str) -> None:
-    llm, model, sleeps = backend(chat_server, "401")
+    llm, _model, sleeps = backend(chat_server, "401")
     with pytest.raises(LLMBackendError, match="API key") as info:
         llm.complete(request())
     assert (info.value.kind, info.value.attempts) == ("auth", 1) and sleeps == []
@@ -164,7 +164,7 @@ def test_refused_connection_is_reported_with_the_url() -> None:
         url = f"http://127.0.0.1:{probe.getsockname()[1]}/v1"
     llm = OpenAICompatibleBackend(sleep=lambda _s: None).configure(
         LLMSettings(base_url=url, model="ok", allow_network=True, max_retries=1))
-    with pytest.raises(LLMBackendError, match="cannot connect to http://127.0.0.1") as info:
+    with pytest.raises(LLMBackendError, match=r"cannot connect to http://127\.0\.0\.1") as info:
         llm.complete(request())
     assert (info.value.kind, info.value.attempts) == ("connection", 2)
 

@@ -118,13 +118,13 @@ def test_edited_or_foreign_files_are_refused(tmp_path: Path) -> None:
     line = json.loads(record_line(req, response))
     line["request"]["messages"][0]["content"] = "something else"
     path.write_text(json.dumps(line) + "\n")
-    with pytest.raises(LLMReplayError, match=r"calls.jsonl:1: the stored request hash"):
+    with pytest.raises(LLMReplayError, match=r"calls\.jsonl:1: the stored request hash"):
         read_records(path)
     path.write_text('{"format": "other"}\n')
-    with pytest.raises(LLMReplayError, match="not a labtrust.llm.record.v1 record"):
+    with pytest.raises(LLMReplayError, match=r"not a labtrust\.llm\.record\.v1 record"):
         read_records(path)
     path.write_text("not json\n")
-    with pytest.raises(LLMReplayError, match="calls.jsonl:1: not a JSON record"):
+    with pytest.raises(LLMReplayError, match=r"calls\.jsonl:1: not a JSON record"):
         read_records(path)
 
 
