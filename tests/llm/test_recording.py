@@ -10,37 +10,30 @@ import pytest
 
 from labtrust_gym.errors import LLMBackendError, LLMConfigError, LLMReplayError
 from labtrust_gym.fileio import canonical_json
-from labtrust_gym.llm.contract import LLMResponse
 from labtrust_gym.llm.recording import append_line, read_records, record_line
 from labtrust_gym.llm.registry import create_llm_backend, register_llm_backend
 from labtrust_gym.llm.settings import LLMSettings
 from tests.llm.conftest import EchoBackend, needs_openai, request
 
 
-def _bytes(response: LLMResponse) -> str:
-    return canonical_json(response.to_dict())
+def _run(backend_id: str, texts: list[str], **settings: object) -> list[str]:
+    """Each answer's canonical bytes (or its error) for the requests ``request(text)``."""
+    backend = create_llm_backend(backend_id, LLMSettings(**settings))  # type: ignore[arg-type]
+    out = []
+    for text in texts:
+        try:
+            out.append(canonical_json(backend.complete(request(text)).to_dict()))
+        except LLMBackendError as exc:
+            out.append(f"error {exc.kind}: {exc}")
+    return out
 
 
 def _replay_all(path: Path, texts: list[str]) -> list[str]:
-    replay = create_llm_backend("replay", LLMSettings(replay_path=str(path)))
-    out = []
-    for text in texts:
-        try:
-            out.append(_bytes(replay.complete(request(text))))
-        except LLMBackendError as exc:
-            out.append(f"error {exc.kind}: {exc}")
-    return out
+    return _run("replay", texts, replay_path=str(path))
 
 
 def _record_all(path: Path, texts: list[str], **settings: object) -> list[str]:
-    recorder = create_llm_backend("record", LLMSettings(record_path=str(path), **settings))
-    out = []
-    for text in texts:
-        try:
-            out.append(_bytes(recorder.complete(request(text))))
-        except LLMBackendError as exc:
-            out.append(f"error {exc.kind}: {exc}")
-    return out
+    return _run("record", texts, record_path=str(path), **settings)
 
 
 def test_record_then_replay_is_byte_identical_errors_included(tmp_path: Path) -> None:
