@@ -163,14 +163,15 @@ class ReplayBackend:
         index = self._served[digest]
         if index >= len(entries):
             held = (
-                f"holds only {len(entries)} answer(s) for it and this is call {index + 1}"
+                f"holds {len(entries)} answer(s) for request hash {digest} and this is call "
+                f"{index + 1}"
                 if entries
-                else f"has no answer for it ({len(queues)} distinct requests recorded)"
+                else f"has no answer for request hash {digest} ({len(queues)} distinct requests "
+                "recorded)"
             )
             raise LLMReplayError(
-                f"Replay file {self.settings.replay_path!r} {held}: request hash {digest}. The "
-                "run differs from the recording (task, seeds, method, prompts and sampling must "
-                "match)."
+                f"Replay file {self.settings.replay_path!r} {held}. The run differs from the "
+                "recording (task, seeds, method, prompts and sampling must match)."
             )
         self._served[digest] = index + 1
         entry = entries[index]

@@ -76,7 +76,7 @@ def test_missing_hash_names_the_hash_and_the_file(tmp_path: Path) -> None:
         replay.complete(other)
     assert other.request_hash in str(info.value) and str(path) in str(info.value)
     replay.complete(request("MOVE"))
-    with pytest.raises(LLMReplayError, match="holds only 1 answer"):
+    with pytest.raises(LLMReplayError, match="holds 1 answer"):
         replay.complete(request("MOVE"))
 
 
