@@ -20,7 +20,6 @@ connection is attempted.
 
 from __future__ import annotations
 
-import email.utils
 import time
 from collections.abc import Callable, Mapping
 from datetime import UTC, datetime
@@ -62,6 +61,8 @@ def retry_after_seconds(headers: Mapping[str, str] | None) -> float | None:
         return max(0.0, float(value))
     except ValueError:
         pass
+    import email.utils  # only on a 429 with a date: keeps `labtrust list` fast
+
     try:
         when = email.utils.parsedate_to_datetime(value)
     except (TypeError, ValueError):

@@ -68,6 +68,11 @@ def _check_names(names: Any) -> None:
             )
 
 
+def _identifier(_inst: Any, attr: attrs.Attribute[Any], value: Any) -> None:
+    if not isinstance(value, str) or not value:
+        raise LLMConfigError(f"LLM setting {attr.name} must be a backend id, got {value!r}.")
+
+
 def _boolean(_inst: Any, attr: attrs.Attribute[Any], value: Any) -> None:
     if not isinstance(value, bool):
         raise LLMConfigError(f"LLM setting {attr.name} must be true or false, got {value!r}.")
@@ -130,7 +135,7 @@ class LLMSettings:
     :param replay_path: the JSONL file the ``replay`` backend answers from.
     """
 
-    backend_id: str = "openai_compatible"
+    backend_id: str = attrs.field(default="openai_compatible", validator=_identifier)
     base_url: str | None = attrs.field(default=None, converter=_optional_text)
     model: str | None = attrs.field(default=None, converter=_optional_text)
     api_key: str | None = attrs.field(default=None, converter=_optional_text, repr=False)
@@ -153,7 +158,7 @@ class LLMSettings:
         validator=[_non_negative, _at_most(2)],
     )
     record_path: str | None = attrs.field(default=None, converter=_optional_text)
-    record_wraps: str = "openai_compatible"
+    record_wraps: str = attrs.field(default="openai_compatible", validator=_identifier)
     replay_path: str | None = attrs.field(default=None, converter=_optional_text)
 
     def backoff_delay(self, retry: int) -> float:

@@ -126,3 +126,20 @@ def test_append_line_appends_whole_lines(tmp_path: Path) -> None:
     for index in range(3):
         append_line(path, f'{{"n": {index}}}\n'.encode())
     assert [json.loads(line)["n"] for line in path.read_text().splitlines()] == [0, 1, 2]
+
+
+def test_two_processes_appending_to_one_file_leave_whole_lines(tmp_path: Path) -> None:
+    """Worker processes may share a record file: lines (larger than a pipe buffer) never mix."""
+    import subprocess
+    import sys
+
+    path = tmp_path / "shared.jsonl"
+    code = ("import sys; from labtrust_gym.llm.recording import append_line\n"
+            "for i in range(40):\n"
+            "    append_line(sys.argv[1], ('{\"w\": \"%s\", \"pad\": \"%s\"}\\n'"
+            " % (sys.argv[2], sys.argv[2] * 20000)).encode())\n")
+    workers = [subprocess.Popen([sys.executable, "-c", code, str(path), tag]) for tag in "ab"]
+    assert [w.wait(timeout=60) for w in workers] == [0, 0]
+    lines = [json.loads(line) for line in path.read_text().splitlines()]
+    assert sorted(line["w"] for line in lines) == ["a"] * 40 + ["b"] * 40
+    assert all(line["pad"] == line["w"] * 20000 for line in lines)
