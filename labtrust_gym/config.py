@@ -112,6 +112,44 @@ def _optional_str(_inst: Any, attribute: attrs.Attribute[Any], value: Any) -> No
         raise ConfigError(f"Lab profile field {attribute.name!r} must be a string, got {value!r}.")
 
 
+#: Keys of a profile's optional ``llm:`` section (see labtrust_gym.llm.settings; never a key
+#: itself: ``api_key_env`` names the environment variable holding it).
+LLM_PROFILE_KEYS: dict[str, tuple[type, ...]] = {
+    "backend_id": (str,),
+    "base_url": (str,),
+    "model": (str,),
+    "api_key_env": (str,),
+    "timeout_s": (int, float),
+    "max_retries": (int,),
+    "backoff_base_s": (int, float),
+    "backoff_max_s": (int, float),
+    "max_retry_after_s": (int, float),
+    "response_format": (str,),
+    "repair_attempts": (int,),
+}
+
+
+def _llm_section(value: Any) -> dict[str, Any] | None:
+    if value is None:
+        return None
+    if not isinstance(value, dict):
+        raise ConfigError(f"Lab profile field 'llm' must be a mapping, got {value!r}.")
+    for key, item in value.items():
+        types_ = LLM_PROFILE_KEYS.get(key)
+        if types_ is None:
+            raise ConfigError(
+                f"Lab profile field 'llm': unknown key {key!r}."
+                f"{did_you_mean(str(key), LLM_PROFILE_KEYS)} "
+                f"Allowed: {', '.join(LLM_PROFILE_KEYS)}."
+            )
+        if item is not None and (isinstance(item, bool) or not isinstance(item, types_)):
+            raise ConfigError(
+                f"Lab profile field 'llm.{key}' must be {' or '.join(t.__name__ for t in types_)},"
+                f" got {item!r}."
+            )
+    return dict(value)
+
+
 @attrs.frozen(kw_only=True)
 class LabProfile:
     """A validated lab profile (``policy/lab_profiles/<id>.v0.1.yaml``)."""
@@ -134,6 +172,7 @@ class LabProfile:
     coordination_methods_path: str | None = attrs.field(default=None, validator=_optional_str)
     scale_configs_path: str | None = attrs.field(default=None, validator=_optional_str)
     invariant_registry_path: str | None = attrs.field(default=None, validator=_optional_str)
+    llm: dict[str, Any] | None = attrs.field(default=None, converter=_llm_section, hash=False)
     source_path: str | None = attrs.field(default=None, eq=False)
 
     @classmethod

@@ -77,3 +77,48 @@ def did_you_mean(name: str, candidates: Iterable[str]) -> str:
     """Return `` Did you mean 'x'?`` for the closest candidate, or an empty string."""
     matches = difflib.get_close_matches(name, list(candidates), n=1, cutoff=0.6)
     return f" Did you mean {matches[0]!r}?" if matches else ""
+
+
+# --------------------------------------------------------------------------------------------
+# LLM backends (labtrust_gym.llm). ``error_kind`` is the key metrics count errors under.
+# --------------------------------------------------------------------------------------------
+
+
+class LLMError(LabTrustError):
+    """An LLM backend could not answer a request (the caller decides whether to count it)."""
+
+    error_kind: str = "error"
+
+
+class LLMConfigError(LLMError, ConfigError):
+    """An LLM backend is misconfigured: no model, no record/replay file, missing extra, …"""
+
+    error_kind = "config"
+
+
+class LLMNetworkDisabledError(LLMError):
+    """A backend that needs the network was used without ``allow_network`` (``--allow-network``)."""
+
+    error_kind = "network_disabled"
+
+
+class LLMReplayError(LLMError):
+    """A replay file is unreadable, altered, or holds no answer for a request hash."""
+
+    error_kind = "replay"
+
+
+class LLMBackendError(LLMError):
+    """A call failed: timeout, rate limit, server error, refused connection, bad response, …
+
+    ``kind`` says which (``timeout``, ``rate_limit``, ``server_error``, ``connection``,
+    ``auth``, ``bad_request``, ``bad_response``, ``plugin_error``); ``attempts`` how many HTTP
+    attempts were made.
+    """
+
+    def __init__(self, message: str, *, kind: str, backend_id: str = "", attempts: int = 1):
+        super().__init__(message)
+        self.kind = kind
+        self.error_kind = kind
+        self.backend_id = backend_id
+        self.attempts = attempts

@@ -6,8 +6,9 @@ it once per thing you provide. Built-in tasks, the ``hospital_lab`` domain and t
 providers are registered through these same hooks, first, like any other plugin.
 
 The sections follow the order in which a run uses them: the domain and its invariants, then
-tasks and coordination, then evaluation (metrics, benchmark packs, security, safety case), then the
-command line. ``docs/hooks.md`` documents every hook; a test fails if one is missing there.
+tasks and coordination, then evaluation (metrics, benchmark packs, security, safety case), then
+LLM backends, then the command line. ``docs/hooks.md`` documents every hook; a test fails if one
+is missing there.
 """
 
 from __future__ import annotations
@@ -178,6 +179,33 @@ def labtrust_register_safety_case_providers(register: Register) -> None:
         @hookimpl
         def labtrust_register_safety_case_providers(register):
             register("iso15189", Iso15189SafetyCase())
+    """
+
+
+# --------------------------------------------------------------------------------------------
+# LLM backends: what answers an LLM agent's or planner's requests
+# --------------------------------------------------------------------------------------------
+
+
+@hookspec
+def labtrust_register_llm_backends(register: Register) -> None:
+    """Register LLM backends.
+
+    A backend has ``complete(request: LLMRequest) -> LLMResponse`` and
+    ``configure(settings: LLMSettings) -> backend`` (a *new* backend configured for one run; the
+    registered object is shared). It may be registered as an instance, a class (instantiated
+    without arguments) or a zero-argument factory. Build responses with
+    ``labtrust_gym.llm.contract.build_response`` so answers are parsed and hashed like the
+    built-ins'; raise ``LLMBackendError`` (never return a fake answer) when a call fails; refuse
+    network use unless ``settings.allow_network``.
+
+    :param register: ``register(backend_id, backend)``.
+
+    Example::
+
+        @hookimpl
+        def labtrust_register_llm_backends(register):
+            register("my_gateway", MyGatewayBackend)
     """
 
 

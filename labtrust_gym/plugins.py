@@ -1,8 +1,8 @@
-"""How plugins get in: one pluggy ``PluginManager`` and the eight registries that view it.
+"""How plugins get in: one pluggy ``PluginManager`` and the registries that view it.
 
 Three ways in, one path:
 
-1. a pip package declaring one of the eight entry-point groups (``labtrust_gym.tasks`` …, value
+1. a pip package declaring one of the per-kind entry-point groups (``labtrust_gym.tasks`` …, value
    ``module:attr``) — each entry point becomes a small plugin object whose object is imported
    only when first resolved;
 2. a pip package declaring the pluggy group ``labtrust_gym`` whose value is a module of
@@ -45,6 +45,7 @@ from labtrust_gym.errors import (
 BUILTIN_PLUGINS: tuple[str, ...] = (
     "labtrust_gym.engine.builtin_plugin",
     "labtrust_gym.benchmarks.builtin_plugin",
+    "labtrust_gym.llm.builtin_plugin",
     "labtrust_gym.cli.plugins_cmd",
     "labtrust_gym.cli.list_cmd",
     "labtrust_gym.cli.engine_cmd",
@@ -88,6 +89,8 @@ def _check_task_class(ident: str, obj: Any) -> Any:
 def _provider_resolver(kind_label: str, methods: tuple[str, ...]) -> Callable[[str, Any], Any]:
     """Providers may be an instance, a class or a zero-argument factory returning one."""
 
+    title = kind_label[:1].upper() + kind_label[1:]  # "LLM backend", not "Llm backend"
+
     def has_methods(candidate: Any) -> bool:
         return all(callable(getattr(candidate, m, None)) for m in methods)
 
@@ -98,13 +101,13 @@ def _provider_resolver(kind_label: str, methods: tuple[str, ...]) -> Callable[[s
                 candidate = obj()
             except Exception as exc:
                 raise PluginError(
-                    f"{kind_label.capitalize()} {ident!r}: calling {obj!r} to build the provider "
+                    f"{title} {ident!r}: calling {obj!r} to build the provider "
                     f"failed: {type(exc).__name__}: {exc}."
                 ) from exc
         missing = [m for m in methods if not callable(getattr(candidate, m, None))]
         if missing:
             raise PluginError(
-                f"{kind_label.capitalize()} {ident!r} lacks required method(s) "
+                f"{title} {ident!r} lacks required method(s) "
                 f"{', '.join(missing)}; it must provide {', '.join(methods)}."
             )
         return candidate
@@ -177,6 +180,13 @@ KINDS: dict[str, KindSpec] = {
             "labtrust_register_benchmark_pack_loaders",
             "labtrust_gym.benchmark_pack_loaders",
             _require_callable("benchmark pack loader"),
+        ),
+        KindSpec(
+            "llm_backends",
+            "LLM backend",
+            "labtrust_register_llm_backends",
+            "labtrust_gym.llm_backends",
+            _provider_resolver("LLM backend", ("complete", "configure")),
         ),
     )
 }
@@ -635,7 +645,8 @@ class Registry:
             if same:
                 return
             raise DuplicateRegistrationError(
-                f"{self.spec.label.capitalize()} {ident!r} is already registered by "
+                f"{self.spec.label[:1].upper()}{self.spec.label[1:]} {ident!r} is already "
+                f"registered by "
                 f"{_describe_provider(existing.plugin)}; refusing to register {obj!r} over it. "
                 "Pick another id or pass replace=True to override."
             )

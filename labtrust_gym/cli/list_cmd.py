@@ -25,7 +25,7 @@ def list_kind(
         typer.Argument(
             help="tasks, domains, coordination-methods, invariant-handlers, "
             "security-suite-providers, safety-case-providers, metrics-aggregators, "
-            "benchmark-pack-loaders or profiles.",
+            "benchmark-pack-loaders, llm-backends or profiles.",
             metavar="KIND",
         ),
     ],

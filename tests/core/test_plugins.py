@@ -413,6 +413,7 @@ _VALID_OBJECTS = {
     "safety_case_providers": "Provider",
     "metrics_aggregators": "lambda *a, **k: {'ok': 1}",
     "benchmark_pack_loaders": "lambda repo_root, prefer_v02, partner_id: ({}, 'v', None)",
+    "llm_backends": "Provider",
 }
 
 
@@ -421,8 +422,9 @@ def test_every_hook_registers_through_a_plugin_module(
         kind: str, monkeypatch: pytest.MonkeyPatch, tmp_path: Path, task_module: str) -> None:
     """labtrust_register_domains, labtrust_register_coordination_methods, labtrust_register_tasks,
     labtrust_register_invariant_handlers, labtrust_register_security_suite_providers,
-    labtrust_register_safety_case_providers, labtrust_register_metrics_aggregators and
-    labtrust_register_benchmark_pack_loaders, each implemented by a pluggy-group plugin."""
+    labtrust_register_safety_case_providers, labtrust_register_metrics_aggregators,
+    labtrust_register_benchmark_pack_loaders and labtrust_register_llm_backends, each implemented
+    by a pluggy-group plugin."""
     spec = plugins.KINDS[kind]
     ident = "state.hook_probe" if kind == "invariant_handlers" else "hook_probe"
     write_module(tmp_path, monkeypatch, f"fakeplug_hook_{kind}", f"""
@@ -434,6 +436,8 @@ def test_every_hook_registers_through_a_plugin_module(
             def run_suite(self, policy_root, repo_root, **kw): return []
             def load_claims(self, policy_root): return {{}}
             def build_safety_case(self, policy_root): return {{}}
+            def complete(self, request): return None
+            def configure(self, settings): return self
 
         @hookimpl
         def {spec.hook}(register):
