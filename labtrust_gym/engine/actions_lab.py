@@ -1,8 +1,12 @@
 """Handlers for the specimen workflow: accessioning, acceptance, device queues and runs, QC,
 results, critical-result notification and release.
 
-A handler is ``(engine, agent, args, event) -> reason_code | (emits, token_consumed)``; all checks
-come before the first mutation.
+A handler is ``(engine, agent, args, event) -> reason_code | (emits, token_consumed)``. It calls
+its pure ``check_<action>(engine, agent, args, event)`` first (the reason code, or what the
+mutation needs) and mutates only when that passes. Checks are composed of the rules in
+:mod:`labtrust_gym.engine.rules` and of the agent-independent target rules here
+(:func:`queue_target`, :func:`start_run_state`, :func:`qc_target`, :func:`restock_target`), which
+the environment also evaluates to build action masks.
 """
 
 from __future__ import annotations
@@ -12,7 +16,8 @@ from typing import TYPE_CHECKING, Any
 
 from labtrust_gym.engine.actions_trust import check_token, consume
 from labtrust_gym.engine.clock import RUN_DONE, enqueue
-from labtrust_gym.engine.records import AgentRec, DeviceRec, SpecimenRec
+from labtrust_gym.engine.records import AgentRec, DeviceRec, ResultRec, SpecimenRec, TokenRec
+from labtrust_gym.engine.rules import device_access
 
 if TYPE_CHECKING:
     from labtrust_gym.engine.core import HospitalLabEngine
@@ -41,54 +46,89 @@ def _specimen(eng: HospitalLabEngine, args: dict[str, Any]) -> SpecimenRec | str
     return s
 
 
+def check_create_accession(
+    eng: HospitalLabEngine, agent: AgentRec, args: dict[str, Any], ev: dict[str, Any] | None
+) -> str | SpecimenRec:
+    s = _specimen(eng, args)
+    if isinstance(s, str):
+        return s
+    if s.site_id != eng.lab_site_id:
+        return "SPEC.WRONG_SITE"
+    if s.status != "arrived":
+        return "SPEC.WRONG_STATUS"
+    return s
+
+
 def create_accession(
     eng: HospitalLabEngine, agent: AgentRec, args: dict[str, Any], ev: dict[str, Any]
 ) -> Out:
-    s = _specimen(eng, args)
-    if s.__class__ is str:
+    s = check_create_accession(eng, agent, args, ev)
+    if isinstance(s, str):
         return s
-    if s.site_id != eng.lab_site_id:  # type: ignore[union-attr]
-        return "SPEC.WRONG_SITE"
-    if s.status != "arrived":  # type: ignore[union-attr]
-        return "SPEC.WRONG_STATUS"
-    eng.set_status(s, "accessioned")  # type: ignore[arg-type]
+    eng.set_status(s, "accessioned")
     return ["SPECIMEN_ACCESSIONED"], []
 
 
-def accept_specimen(
-    eng: HospitalLabEngine, agent: AgentRec, args: dict[str, Any], ev: dict[str, Any]
-) -> Out:
+def check_accept_specimen(
+    eng: HospitalLabEngine, agent: AgentRec, args: dict[str, Any], ev: dict[str, Any] | None
+) -> str | SpecimenRec:
     s = _specimen(eng, args)
-    if s.__class__ is str:
+    if isinstance(s, str):
         return s
-    sp: SpecimenRec = s  # type: ignore[assignment]
+    sp: SpecimenRec = s
     if sp.status != "accessioned":
         return "SPEC.WRONG_STATUS"
     fail = acceptance_failure(eng, sp)
     if fail is not None:
         return fail
+    return sp
+
+
+def accept_specimen(
+    eng: HospitalLabEngine, agent: AgentRec, args: dict[str, Any], ev: dict[str, Any]
+) -> Out:
+    sp = check_accept_specimen(eng, agent, args, ev)
+    if isinstance(sp, str):
+        return sp
     eng.set_status(sp, "accepted")
     eng.mark_ready(sp)
     return ["SPECIMEN_ACCEPTED"], []
 
 
-def _hold_or_reject(
+def _check_hold_or_reject(
     eng: HospitalLabEngine,
     args: dict[str, Any],
-    ev: dict[str, Any],
-    new: str,
-    emit: str,
+    ev: dict[str, Any] | None,
     from_status: tuple[str, ...],
-) -> Out:
+) -> str | tuple[SpecimenRec, str]:
     s = _specimen(eng, args)
-    if s.__class__ is str:
+    if isinstance(s, str):
         return s
-    sp: SpecimenRec = s  # type: ignore[assignment]
+    sp: SpecimenRec = s
     if sp.status not in from_status:
         return "SPEC.WRONG_STATUS"
     expected = sp.hold_reason if sp.status == "held" else acceptance_failure(eng, sp)
-    if expected is None or ev["reason_code"] != expected:
+    if expected is None or (ev or {}).get("reason_code") != expected:
         return "SPEC.REASON_MISMATCH"
+    return sp, expected
+
+
+def check_hold_specimen(
+    eng: HospitalLabEngine, agent: AgentRec, args: dict[str, Any], ev: dict[str, Any] | None
+) -> str | tuple[SpecimenRec, str]:
+    return _check_hold_or_reject(eng, args, ev, ("accessioned",))
+
+
+def check_reject_specimen(
+    eng: HospitalLabEngine, agent: AgentRec, args: dict[str, Any], ev: dict[str, Any] | None
+) -> str | tuple[SpecimenRec, str]:
+    return _check_hold_or_reject(eng, args, ev, ("accessioned", "held"))
+
+
+def _hold_or_reject(eng: HospitalLabEngine, ok: Any, new: str, emit: str) -> Out:
+    if isinstance(ok, str):
+        return ok
+    sp, expected = ok
     sp.hold_reason = expected
     eng.set_status(sp, new)
     return [emit], []
@@ -97,35 +137,27 @@ def _hold_or_reject(
 def hold_specimen(
     eng: HospitalLabEngine, agent: AgentRec, args: dict[str, Any], ev: dict[str, Any]
 ) -> Out:
-    return _hold_or_reject(eng, args, ev, "held", "SPECIMEN_HELD", ("accessioned",))
+    return _hold_or_reject(eng, check_hold_specimen(eng, agent, args, ev), "held", "SPECIMEN_HELD")
 
 
 def reject_specimen(
     eng: HospitalLabEngine, agent: AgentRec, args: dict[str, Any], ev: dict[str, Any]
 ) -> Out:
-    return _hold_or_reject(eng, args, ev, "rejected", "SPECIMEN_REJECTED", ("accessioned", "held"))
+    ok = check_reject_specimen(eng, agent, args, ev)
+    return _hold_or_reject(eng, ok, "rejected", "SPECIMEN_REJECTED")
 
 
 def _device(eng: HospitalLabEngine, agent: AgentRec, args: dict[str, Any]) -> DeviceRec | str:
     dev = eng.devices.get(args["device_id"])
     if dev is None:
         return "DEVICE.UNKNOWN"
-    dts = agent._policy.device_types  # type: ignore[union-attr]
-    if dts is not None and dev.device_type not in dts:
-        return "RBAC.DEVICE_DENIED"
-    if dev.zone_id != agent.zone_id:
-        return "ZONE.NOT_COLOCATED"
-    return dev
+    return device_access(agent, dev) or dev
 
 
-def queue_run(
-    eng: HospitalLabEngine, agent: AgentRec, args: dict[str, Any], ev: dict[str, Any]
-) -> Out:
-    d = _device(eng, agent, args)
-    if d.__class__ is str:
-        return d
-    dev: DeviceRec = d  # type: ignore[assignment]
-    s = eng.specimens.get(args["specimen_id"])
+def queue_target(eng: HospitalLabEngine, dev: DeviceRec, specimen_id: str) -> str | SpecimenRec:
+    """QUEUE_RUN's rules about the device and specimen (agent-independent): the specimen is
+    ready for this device type and the device's queue has room."""
+    s = eng.specimens.get(specimen_id)
     if s is None:
         return "SPEC.UNKNOWN"
     if s.status != "accepted" and s.status != "staged":
@@ -134,19 +166,40 @@ def queue_run(
         return "DEVICE.WRONG_TYPE"
     if len(dev.queue) >= dev._spec["queue_max"]:
         return "DEVICE.QUEUE_FULL"
+    return s
+
+
+def check_queue_run(
+    eng: HospitalLabEngine, agent: AgentRec, args: dict[str, Any], ev: dict[str, Any] | None
+) -> str | tuple[DeviceRec, SpecimenRec]:
+    d = _device(eng, agent, args)
+    if isinstance(d, str):
+        return d
+    s = queue_target(eng, d, args["specimen_id"])
+    if isinstance(s, str):
+        return s
+    return d, s
+
+
+def queue_run(
+    eng: HospitalLabEngine, agent: AgentRec, args: dict[str, Any], ev: dict[str, Any]
+) -> Out:
+    ok = check_queue_run(eng, agent, args, ev)
+    if isinstance(ok, str):
+        return ok
+    dev, s = ok
     s.device_id = dev.device_id
     enqueue(eng, dev, s.specimen_id)
     eng.unmark_ready(s, dev.device_type)
     return ["SPECIMEN_QUEUED"], []
 
 
-def start_run(
-    eng: HospitalLabEngine, agent: AgentRec, args: dict[str, Any], ev: dict[str, Any]
-) -> Out:
-    d = _device(eng, agent, args)
-    if d.__class__ is str:
-        return d
-    dev: DeviceRec = d  # type: ignore[assignment]
+def start_run_state(
+    eng: HospitalLabEngine, dev: DeviceRec, agent: AgentRec, ev: dict[str, Any] | None
+) -> str | tuple[list[tuple[Any, ...]], list[TokenRec]]:
+    """START_RUN's rules about the device (idle, healthy, QC passed, queue, reagent) and the
+    batch's stability window; else ``(batch, stability override tokens used)``. ``agent`` and
+    ``ev`` matter only for override tokens (holder, ``token_refs``)."""
     if dev.busy_until is not None:
         return "DEVICE.BUSY"
     if dev.fault:
@@ -164,17 +217,41 @@ def start_run(
     now = eng.now_s
     stability = eng.policy.stability
     specs = eng.specimens
-    overrides = []
+    overrides: list[TokenRec] = []
     for entry in batch:
         s = specs[entry[3]]
         limit = stability.get(s.panel)
         if limit is not None and now - s.collected_t_s > limit:
             tok = check_token(
-                eng, agent, ev, "STABILITY_OVERRIDE", s.specimen_id, "STABILITY.EXPIRED"
+                eng, agent, ev or {}, "STABILITY_OVERRIDE", s.specimen_id, "STABILITY.EXPIRED"
             )
-            if tok.__class__ is str:
+            if isinstance(tok, str):
                 return tok
             overrides.append(tok)
+    return batch, overrides
+
+
+def check_start_run(
+    eng: HospitalLabEngine, agent: AgentRec, args: dict[str, Any], ev: dict[str, Any] | None
+) -> str | tuple[DeviceRec, list[tuple[Any, ...]], list[TokenRec]]:
+    d = _device(eng, agent, args)
+    if isinstance(d, str):
+        return d
+    ok = start_run_state(eng, d, agent, ev)
+    if isinstance(ok, str):
+        return ok
+    return d, ok[0], ok[1]
+
+
+def start_run(
+    eng: HospitalLabEngine, agent: AgentRec, args: dict[str, Any], ev: dict[str, Any]
+) -> Out:
+    ok = check_start_run(eng, agent, args, ev)
+    if isinstance(ok, str):
+        return ok
+    dev, batch, overrides = ok
+    now = eng.now_s
+    specs = eng.specimens
     # ---- mutate
     started = []
     for _ in batch:
@@ -195,23 +272,34 @@ def start_run(
     eng.ctx_started = started
     consumed = []
     for tok in overrides:
-        consume(tok)  # type: ignore[arg-type]
-        consumed.append(tok.token_id)  # type: ignore[union-attr]
-        eng.ctx_overrides.add(tok.scope["specimen_id"])  # type: ignore[union-attr]
+        consume(tok)
+        consumed.append(tok.token_id)
+        eng.ctx_overrides.add(tok.scope["specimen_id"])
     if consumed:
         return ["RUN_STARTED", "TOKEN_CONSUMED"], consumed
     return ["RUN_STARTED"], []
 
 
+def qc_target(dev: DeviceRec) -> str | None:
+    """RUN_QC's rule about the device: its type is QC-gated."""
+    return None if dev._spec["qc_gated"] else "DEVICE.NOT_QC_GATED"
+
+
+def check_run_qc(
+    eng: HospitalLabEngine, agent: AgentRec, args: dict[str, Any], ev: dict[str, Any] | None
+) -> str | DeviceRec:
+    d = _device(eng, agent, args)
+    if isinstance(d, str):
+        return d
+    return qc_target(d) or d
+
+
 def run_qc(
     eng: HospitalLabEngine, agent: AgentRec, args: dict[str, Any], ev: dict[str, Any]
 ) -> Out:
-    d = _device(eng, agent, args)
-    if d.__class__ is str:
-        return d
-    dev: DeviceRec = d  # type: ignore[assignment]
-    if not dev._spec["qc_gated"]:
-        return "DEVICE.NOT_QC_GATED"
+    dev = check_run_qc(eng, agent, args, ev)
+    if isinstance(dev, str):
+        return dev
     dev.qc_state = "pass"
     eng.device_qc_fail[dev.idx] = 0
     invalidated = 0
@@ -231,24 +319,35 @@ def run_qc(
     return ["QC_PASSED"], []
 
 
+def restock_target(dev: DeviceRec) -> str | None:
+    """RESTOCK_REAGENT's rule about the device: its type uses reagent."""
+    return None if dev._spec["reagent_stock"] is not None else "DEVICE.NO_REAGENT_USED"
+
+
+def check_restock_reagent(
+    eng: HospitalLabEngine, agent: AgentRec, args: dict[str, Any], ev: dict[str, Any] | None
+) -> str | DeviceRec:
+    d = _device(eng, agent, args)
+    if isinstance(d, str):
+        return d
+    return restock_target(d) or d
+
+
 def restock_reagent(
     eng: HospitalLabEngine, agent: AgentRec, args: dict[str, Any], ev: dict[str, Any]
 ) -> Out:
-    d = _device(eng, agent, args)
-    if d.__class__ is str:
-        return d
-    dev: DeviceRec = d  # type: ignore[assignment]
+    dev = check_restock_reagent(eng, agent, args, ev)
+    if isinstance(dev, str):
+        return dev
     stock = dev._spec["reagent_stock"]
-    if stock is None:
-        return "DEVICE.NO_REAGENT_USED"
     dev.reagent = stock
     eng.device_reagent[dev.idx] = stock
     return ["REAGENT_RESTOCKED"], []
 
 
-def release_result(
-    eng: HospitalLabEngine, agent: AgentRec, args: dict[str, Any], ev: dict[str, Any]
-) -> Out:
+def check_release_result(
+    eng: HospitalLabEngine, agent: AgentRec, args: dict[str, Any], ev: dict[str, Any] | None
+) -> str | tuple[ResultRec, TokenRec | None]:
     r = eng.results.get(args["result_id"])
     if r is None:
         return "RESULT.UNKNOWN"
@@ -256,11 +355,23 @@ def release_result(
         return "RESULT.WRONG_STATUS"
     if r.critical and not r.acked:
         return "CRIT.NOT_ACKNOWLEDGED"
-    tok = None
     if r.status == "qc_hold":
-        tok = check_token(eng, agent, ev, "RELEASE_OVERRIDE", r.result_id, "QC.RESULT_ON_HOLD")
-        if tok.__class__ is str:
+        tok = check_token(
+            eng, agent, ev or {}, "RELEASE_OVERRIDE", r.result_id, "QC.RESULT_ON_HOLD"
+        )
+        if isinstance(tok, str):
             return tok
+        return r, tok
+    return r, None
+
+
+def release_result(
+    eng: HospitalLabEngine, agent: AgentRec, args: dict[str, Any], ev: dict[str, Any]
+) -> Out:
+    ok = check_release_result(eng, agent, args, ev)
+    if isinstance(ok, str):
+        return ok
+    r, tok = ok
     # ---- mutate
     if r.status == "generated":
         eng.n_results_awaiting_release -= 1
@@ -281,8 +392,8 @@ def release_result(
         }
     )
     if tok is not None:
-        consume(tok)  # type: ignore[arg-type]
-        return ["RESULT_RELEASED", "TOKEN_CONSUMED"], [tok.token_id]  # type: ignore[union-attr]
+        consume(tok)
+        return ["RESULT_RELEASED", "TOKEN_CONSUMED"], [tok.token_id]
     return ["RESULT_RELEASED"], []
 
 
@@ -299,11 +410,11 @@ def _critical(eng: HospitalLabEngine, args: dict[str, Any]) -> Any:
     return r
 
 
-def notify_critical(
-    eng: HospitalLabEngine, agent: AgentRec, args: dict[str, Any], ev: dict[str, Any]
-) -> Out:
+def check_notify_critical(
+    eng: HospitalLabEngine, agent: AgentRec, args: dict[str, Any], ev: dict[str, Any] | None
+) -> str | ResultRec:
     r = _critical(eng, args)
-    if r.__class__ is str:
+    if isinstance(r, str):
         return r
     tier = args["tier"]
     tiers = eng.policy.tiers
@@ -311,22 +422,40 @@ def notify_critical(
         return "CRIT.TIER_OUT_OF_ORDER"
     if r.tier >= 1 and eng.now_s < r.tier_t_s + tiers[r.tier - 1]["deadline_s"]:
         return "CRIT.ESCALATION_TOO_EARLY"
-    r.tier = tier
+    return r
+
+
+def notify_critical(
+    eng: HospitalLabEngine, agent: AgentRec, args: dict[str, Any], ev: dict[str, Any]
+) -> Out:
+    r = check_notify_critical(eng, agent, args, ev)
+    if isinstance(r, str):
+        return r
+    r.tier = args["tier"]
     r.tier_t_s = eng.now_s
     eng.crit_due = None
     return ["CRITICAL_NOTIFIED"], []
 
 
-def ack_critical(
-    eng: HospitalLabEngine, agent: AgentRec, args: dict[str, Any], ev: dict[str, Any]
-) -> Out:
+def check_ack_critical(
+    eng: HospitalLabEngine, agent: AgentRec, args: dict[str, Any], ev: dict[str, Any] | None
+) -> str | ResultRec:
     r = _critical(eng, args)
-    if r.__class__ is str:
+    if isinstance(r, str):
         return r
     if r.tier == 0:
         return "CRIT.NOT_NOTIFIED"
     if args["read_back"] != r.readback:
         return "CRIT.READBACK_MISMATCH"
+    return r
+
+
+def ack_critical(
+    eng: HospitalLabEngine, agent: AgentRec, args: dict[str, Any], ev: dict[str, Any]
+) -> Out:
+    r = check_ack_critical(eng, agent, args, ev)
+    if isinstance(r, str):
+        return r
     r.acked = True
     r.ack_t_s = eng.now_s
     eng.crit_due = None
@@ -346,6 +475,21 @@ HANDLERS = {
     "RELEASE_RESULT": release_result,
     "NOTIFY_CRITICAL": notify_critical,
     "ACK_CRITICAL": ack_critical,
+}
+
+#: The pure precondition part of every handler above (see ``actions_trust.CHECKS``).
+CHECKS = {
+    "CREATE_ACCESSION": check_create_accession,
+    "ACCEPT_SPECIMEN": check_accept_specimen,
+    "HOLD_SPECIMEN": check_hold_specimen,
+    "REJECT_SPECIMEN": check_reject_specimen,
+    "QUEUE_RUN": check_queue_run,
+    "START_RUN": check_start_run,
+    "RUN_QC": check_run_qc,
+    "RESTOCK_REAGENT": check_restock_reagent,
+    "RELEASE_RESULT": check_release_result,
+    "NOTIFY_CRITICAL": check_notify_critical,
+    "ACK_CRITICAL": check_ack_critical,
 }
 
 

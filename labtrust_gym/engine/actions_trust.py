@@ -1,7 +1,9 @@
 """Handlers for movement, doors, tokens, transport and enforcement actions.
 
-A handler is ``(engine, agent, args, event) -> reason_code | (emits, token_consumed)``. It checks
-everything first and only then mutates, so returning a reason code leaves the engine unchanged.
+A handler is ``(engine, agent, args, event) -> reason_code | (emits, token_consumed)``. Each calls
+its pure ``check_<action>(engine, agent, args, event)`` first — which returns the blocking reason
+code or what the mutation needs — and only then mutates, so returning a reason code leaves the
+engine unchanged. The checks are built from the rules in :mod:`labtrust_gym.engine.rules`.
 """
 
 from __future__ import annotations
@@ -10,6 +12,13 @@ from typing import TYPE_CHECKING, Any
 
 from labtrust_gym.engine.clock import TRANSPORT
 from labtrust_gym.engine.records import AgentRec, ConsignmentRec, TokenRec
+from labtrust_gym.engine.rules import (
+    door_access,
+    door_can_close,
+    door_can_open,
+    move_passable,
+    move_static,
+)
 
 if TYPE_CHECKING:
     from labtrust_gym.engine.core import HospitalLabEngine
@@ -71,29 +80,27 @@ def consume(tok: TokenRec) -> None:
 
 
 # ------------------------------------------------------------------ movement and doors
-def move(eng: HospitalLabEngine, agent: AgentRec, args: dict[str, Any], ev: dict[str, Any]) -> Out:
+def check_move(
+    eng: HospitalLabEngine, agent: AgentRec, args: dict[str, Any], ev: dict[str, Any] | None
+) -> str | TokenRec | None:
+    """A move's reason code, else the RESTRICTED_ENTRY token it uses (None: no token needed)."""
     to = args["to_zone"]
-    pol = eng.policy
-    nbrs = pol.neighbors.get(to)
-    if nbrs is None:
-        return "ZONE.UNKNOWN"
     here = agent.zone_id
-    if here not in nbrs:
-        return "ZONE.NOT_ADJACENT"
-    zones = agent._policy.zones  # type: ignore[union-attr]
-    if zones is not None and to not in zones:
-        return "RBAC.ZONE_DENIED"
-    if to in eng.frozen_zones:
-        return "ENF.ZONE_FROZEN"
-    door = nbrs[here]
-    if door is not None and door not in eng.doors_open:
-        return "DOOR.CLOSED"
-    tok = None
-    if to in pol.restricted_zones:
-        tok = check_token(eng, agent, ev, "RESTRICTED_ENTRY", to, "ZONE.RESTRICTED_NO_TOKEN")
-        if tok.__class__ is str:
-            return tok
+    code = move_static(eng.policy, agent._policy, here, to) or move_passable(eng, here, to)
+    if code is not None:
+        return code
+    if to in eng.policy.restricted_zones:
+        return check_token(eng, agent, ev or {}, "RESTRICTED_ENTRY", to, "ZONE.RESTRICTED_NO_TOKEN")
+    return None
+
+
+def move(eng: HospitalLabEngine, agent: AgentRec, args: dict[str, Any], ev: dict[str, Any]) -> Out:
+    tok = check_move(eng, agent, args, ev)
+    if isinstance(tok, str):
+        return tok
     # ---- mutate
+    to = args["to_zone"]
+    here = agent.zone_id
     if here in agent.authorized_zones:
         agent.authorized_zones.discard(here)
     if eng.restricted_unauthorized:
@@ -101,30 +108,33 @@ def move(eng: HospitalLabEngine, agent: AgentRec, args: dict[str, Any], ev: dict
     agent.zone_id = to
     eng.agent_zone[agent.idx] = eng.zone_index[to]
     if tok is not None:
-        consume(tok)  # type: ignore[arg-type]
+        consume(tok)
         agent.authorized_zones.add(to)
-        return ["AGENT_MOVED", "TOKEN_CONSUMED"], [tok.token_id]  # type: ignore[union-attr]
+        return ["AGENT_MOVED", "TOKEN_CONSUMED"], [tok.token_id]
     return ["AGENT_MOVED"], []
 
 
-def _door(eng: HospitalLabEngine, agent: AgentRec, args: dict[str, Any]) -> dict[str, Any] | str:
-    door = eng.policy.doors.get(args["door_id"])
-    if door is None:
-        return "DOOR.UNKNOWN"
-    if agent.zone_id not in door["zones"]:
-        return "DOOR.NOT_AT_DOOR"
-    return door
+def check_open_door(
+    eng: HospitalLabEngine, agent: AgentRec, args: dict[str, Any], ev: dict[str, Any] | None
+) -> str | None:
+    door_id = args["door_id"]
+    return door_access(eng.policy, agent.zone_id, door_id) or door_can_open(eng, door_id)
+
+
+def check_close_door(
+    eng: HospitalLabEngine, agent: AgentRec, args: dict[str, Any], ev: dict[str, Any] | None
+) -> str | None:
+    door_id = args["door_id"]
+    return door_access(eng.policy, agent.zone_id, door_id) or door_can_close(eng, door_id)
 
 
 def open_door(
     eng: HospitalLabEngine, agent: AgentRec, args: dict[str, Any], ev: dict[str, Any]
 ) -> Out:
-    d = _door(eng, agent, args)
-    if d.__class__ is str:
-        return d
+    code = check_open_door(eng, agent, args, ev)
+    if code is not None:
+        return code
     door_id = args["door_id"]
-    if door_id in eng.doors_open:
-        return "DOOR.ALREADY_OPEN"
     eng.doors_open[door_id] = eng.now_s
     eng.door_due = None
     eng.door_open[eng.door_index[door_id]] = 1
@@ -134,12 +144,10 @@ def open_door(
 def close_door(
     eng: HospitalLabEngine, agent: AgentRec, args: dict[str, Any], ev: dict[str, Any]
 ) -> Out:
-    d = _door(eng, agent, args)
-    if d.__class__ is str:
-        return d
+    code = check_close_door(eng, agent, args, ev)
+    if code is not None:
+        return code
     door_id = args["door_id"]
-    if door_id not in eng.doors_open:
-        return "DOOR.ALREADY_CLOSED"
     del eng.doors_open[door_id]
     eng.door_due = None
     eng.door_overdue_reported.discard(door_id)
@@ -148,9 +156,10 @@ def close_door(
 
 
 # ------------------------------------------------------------------ tokens
-def mint_token(
-    eng: HospitalLabEngine, agent: AgentRec, args: dict[str, Any], ev: dict[str, Any]
-) -> Out:
+def check_mint_token(
+    eng: HospitalLabEngine, agent: AgentRec, args: dict[str, Any], ev: dict[str, Any] | None
+) -> str | tuple[str, dict[str, Any]]:
+    """The reason code, else ``(token_id, token type spec)`` of the token to mint."""
     ttype = args["token_type"]
     spec = eng.policy.token_types.get(ttype)
     if spec is None:
@@ -175,9 +184,21 @@ def mint_token(
             tid += "x"
     elif tid in eng.tokens:
         return "TOKEN.DUPLICATE_ID"
+    return tid, spec
+
+
+def mint_token(
+    eng: HospitalLabEngine, agent: AgentRec, args: dict[str, Any], ev: dict[str, Any]
+) -> Out:
+    ok = check_mint_token(eng, agent, args, ev)
+    if isinstance(ok, str):
+        return ok
+    tid, spec = ok
     # ---- mutate
     eng._token_seq += 1
-    tok = TokenRec(tid, ttype, dict(scope), holder, agent.agent_id)
+    tok = TokenRec(
+        tid, args["token_type"], dict(args["scope"]), args.get("holder_agent_id"), agent.agent_id
+    )
     eng.tokens[tid] = tok
     if spec["approvals_required"] == 0:
         _activate(eng, tok, spec)
@@ -185,9 +206,9 @@ def mint_token(
     return ["TOKEN_MINTED"], []
 
 
-def approve_token(
-    eng: HospitalLabEngine, agent: AgentRec, args: dict[str, Any], ev: dict[str, Any]
-) -> Out:
+def check_approve_token(
+    eng: HospitalLabEngine, agent: AgentRec, args: dict[str, Any], ev: dict[str, Any] | None
+) -> str | TokenRec:
     tok = eng.tokens.get(args["token_id"])
     if tok is None:
         return "TOKEN.UNKNOWN"
@@ -200,6 +221,16 @@ def approve_token(
         return "TOKEN.SELF_APPROVAL"
     if agent.agent_id in tok.approvals:
         return "TOKEN.DUPLICATE_APPROVER"
+    return tok
+
+
+def approve_token(
+    eng: HospitalLabEngine, agent: AgentRec, args: dict[str, Any], ev: dict[str, Any]
+) -> Out:
+    tok = check_approve_token(eng, agent, args, ev)
+    if isinstance(tok, str):
+        return tok
+    spec = eng.policy.token_types[tok.token_type]
     tok.approvals.append(agent.agent_id)
     if len(tok.approvals) >= spec["approvals_required"]:
         _activate(eng, tok, spec)
@@ -213,9 +244,9 @@ def _activate(eng: HospitalLabEngine, tok: TokenRec, spec: dict[str, Any]) -> No
     tok.expires_t_s = eng.now_s + spec["ttl_s"]
 
 
-def revoke_token(
-    eng: HospitalLabEngine, agent: AgentRec, args: dict[str, Any], ev: dict[str, Any]
-) -> Out:
+def check_revoke_token(
+    eng: HospitalLabEngine, agent: AgentRec, args: dict[str, Any], ev: dict[str, Any] | None
+) -> str | TokenRec:
     tok = eng.tokens.get(args["token_id"])
     if tok is None:
         return "TOKEN.UNKNOWN"
@@ -223,14 +254,24 @@ def revoke_token(
         return "TOKEN.REVOKED"
     if tok.status == "consumed":
         return "TOKEN.ALREADY_USED"
+    return tok
+
+
+def revoke_token(
+    eng: HospitalLabEngine, agent: AgentRec, args: dict[str, Any], ev: dict[str, Any]
+) -> Out:
+    tok = check_revoke_token(eng, agent, args, ev)
+    if isinstance(tok, str):
+        return tok
     tok.status = "revoked"
     return ["TOKEN_REVOKED"], []
 
 
 # ------------------------------------------------------------------ transport
-def dispatch_transport(
-    eng: HospitalLabEngine, agent: AgentRec, args: dict[str, Any], ev: dict[str, Any]
-) -> Out:
+def check_dispatch_transport(
+    eng: HospitalLabEngine, agent: AgentRec, args: dict[str, Any], ev: dict[str, Any] | None
+) -> str | dict[str, Any]:
+    """The reason code, else the route."""
     route = eng.policy.routes.get(args["route_id"])
     if route is None:
         return "TRANSPORT.UNKNOWN_ROUTE"
@@ -249,6 +290,17 @@ def dispatch_transport(
             return "SPEC.WRONG_SITE"
         if s.status != "arrived":
             return "SPEC.WRONG_STATUS"
+    return route
+
+
+def dispatch_transport(
+    eng: HospitalLabEngine, agent: AgentRec, args: dict[str, Any], ev: dict[str, Any]
+) -> Out:
+    route = check_dispatch_transport(eng, agent, args, ev)
+    if isinstance(route, str):
+        return route
+    sids = args["specimen_ids"]
+    cid = args.get("consignment_id")
     if cid is None:
         cid = f"CN-{eng._consignment_seq + 1:04d}"
         while cid in eng.consignments:
@@ -256,18 +308,27 @@ def dispatch_transport(
     eng._consignment_seq += 1
     eng.consignments[cid] = ConsignmentRec(cid, route["route_id"], list(sids))
     for sid in sids:
-        eng.set_status(specs[sid], "in_transit")
+        eng.set_status(eng.specimens[sid], "in_transit")
     return ["TRANSPORT_DISPATCHED"], []
 
 
-def custody_sign(
-    eng: HospitalLabEngine, agent: AgentRec, args: dict[str, Any], ev: dict[str, Any]
-) -> Out:
+def check_custody_sign(
+    eng: HospitalLabEngine, agent: AgentRec, args: dict[str, Any], ev: dict[str, Any] | None
+) -> str | ConsignmentRec:
     c = eng.consignments.get(args["consignment_id"])
     if c is None:
         return "TRANSPORT.UNKNOWN_CONSIGNMENT"
     if c.status != "created":
         return "TRANSPORT.WRONG_STATUS"
+    return c
+
+
+def custody_sign(
+    eng: HospitalLabEngine, agent: AgentRec, args: dict[str, Any], ev: dict[str, Any]
+) -> Out:
+    c = check_custody_sign(eng, agent, args, ev)
+    if isinstance(c, str):
+        return c
     route = eng.policy.routes[c.route_id]
     c.status = "in_transit"
     c.signed_by = agent.agent_id
@@ -284,9 +345,9 @@ def custody_sign(
     return ["CUSTODY_SIGNED"], []
 
 
-def receive_transport(
-    eng: HospitalLabEngine, agent: AgentRec, args: dict[str, Any], ev: dict[str, Any]
-) -> Out:
+def check_receive_transport(
+    eng: HospitalLabEngine, agent: AgentRec, args: dict[str, Any], ev: dict[str, Any] | None
+) -> str | ConsignmentRec:
     c = eng.consignments.get(args["consignment_id"])
     if c is None:
         return "TRANSPORT.UNKNOWN_CONSIGNMENT"
@@ -294,6 +355,15 @@ def receive_transport(
         return "TRANSPORT.IN_TRANSIT"
     if c.status != "arrived":
         return "TRANSPORT.WRONG_STATUS"
+    return c
+
+
+def receive_transport(
+    eng: HospitalLabEngine, agent: AgentRec, args: dict[str, Any], ev: dict[str, Any]
+) -> Out:
+    c = check_receive_transport(eng, agent, args, ev)
+    if isinstance(c, str):
+        return c
     c.status = "received"
     dest = eng.policy.routes[c.route_id]["to_site"]
     for sid in c.specimen_ids:
@@ -317,35 +387,52 @@ def apply_enforcement(eng: HospitalLabEngine, agent: AgentRec, rule: dict[str, A
         eng.killed = True
 
 
-def throttle_agent(
-    eng: HospitalLabEngine, agent: AgentRec, args: dict[str, Any], ev: dict[str, Any]
-) -> Out:
+def check_throttle_agent(
+    eng: HospitalLabEngine, agent: AgentRec, args: dict[str, Any], ev: dict[str, Any] | None
+) -> str | AgentRec:
     target = eng.agents.get(args["agent_id"])
     if target is None:
         return "EVENT.UNKNOWN_AGENT"
     if args["duration_s"] <= 0:
         return "EVENT.BAD_ARGS"
-    apply_enforcement(eng, target, {"action": "throttle_agent", "duration_s": args["duration_s"]})
+    return target
+
+
+def throttle_agent(
+    eng: HospitalLabEngine, agent: AgentRec, args: dict[str, Any], ev: dict[str, Any]
+) -> Out:
+    target = check_throttle_agent(eng, agent, args, ev)
+    if isinstance(target, str):
+        return target
+    rule = {"action": "throttle_agent", "duration_s": args["duration_s"]}
+    apply_enforcement(eng, target, rule)
     return ["AGENT_THROTTLED"], []
+
+
+def check_zone_arg(
+    eng: HospitalLabEngine, agent: AgentRec, args: dict[str, Any], ev: dict[str, Any] | None
+) -> str | None:
+    """FREEZE_ZONE / UNFREEZE_ZONE: the zone exists."""
+    return None if args["zone_id"] in eng.zone_index else "ZONE.UNKNOWN"
 
 
 def freeze_zone(
     eng: HospitalLabEngine, agent: AgentRec, args: dict[str, Any], ev: dict[str, Any]
 ) -> Out:
-    z = args["zone_id"]
-    if z not in eng.zone_index:
-        return "ZONE.UNKNOWN"
-    _set_frozen(eng, z, True)
+    code = check_zone_arg(eng, agent, args, ev)
+    if code is not None:
+        return code
+    _set_frozen(eng, args["zone_id"], True)
     return ["ZONE_FROZEN"], []
 
 
 def unfreeze_zone(
     eng: HospitalLabEngine, agent: AgentRec, args: dict[str, Any], ev: dict[str, Any]
 ) -> Out:
-    z = args["zone_id"]
-    if z not in eng.zone_index:
-        return "ZONE.UNKNOWN"
-    _set_frozen(eng, z, False)
+    code = check_zone_arg(eng, agent, args, ev)
+    if code is not None:
+        return code
+    _set_frozen(eng, args["zone_id"], False)
     return ["ZONE_UNFROZEN"], []
 
 
@@ -365,14 +452,28 @@ def kill_switch(
     return ["KILL_SWITCH_ENGAGED"], []
 
 
+def check_audit_chain(
+    eng: HospitalLabEngine, agent: AgentRec, args: dict[str, Any], ev: dict[str, Any] | None
+) -> str | None:
+    return None if eng.record_log else "EVENT.BAD_ARGS"
+
+
 def audit_chain(
     eng: HospitalLabEngine, agent: AgentRec, args: dict[str, Any], ev: dict[str, Any]
 ) -> Out:
-    if not eng.record_log:
-        return "EVENT.BAD_ARGS"
+    code = check_audit_chain(eng, agent, args, ev)
+    if code is not None:
+        return code
     if eng.audit_chain():
         return ["CHAIN_VERIFIED"], []
     return ["CHAIN_BROKEN"], []
+
+
+def check_nothing(
+    eng: HospitalLabEngine, agent: AgentRec, args: dict[str, Any], ev: dict[str, Any] | None
+) -> None:
+    """Actions whose only rules are the gate's (NOOP, TICK, KILL_SWITCH)."""
+    return None
 
 
 def tick(eng: HospitalLabEngine, agent: AgentRec, args: dict[str, Any], ev: dict[str, Any]) -> Out:
@@ -396,4 +497,25 @@ HANDLERS = {
     "UNFREEZE_ZONE": unfreeze_zone,
     "KILL_SWITCH": kill_switch,
     "AUDIT_CHAIN": audit_chain,
+}
+
+#: The pure precondition part of every handler above: ``(engine, agent, args, event) ->
+#: reason_code | what the mutation needs`` (a reason code is a ``str``; anything else passes).
+CHECKS = {
+    "NOOP": check_nothing,
+    "TICK": check_nothing,
+    "MOVE": check_move,
+    "OPEN_DOOR": check_open_door,
+    "CLOSE_DOOR": check_close_door,
+    "MINT_TOKEN": check_mint_token,
+    "APPROVE_TOKEN": check_approve_token,
+    "REVOKE_TOKEN": check_revoke_token,
+    "DISPATCH_TRANSPORT": check_dispatch_transport,
+    "CHAIN_OF_CUSTODY_SIGN": check_custody_sign,
+    "RECEIVE_TRANSPORT": check_receive_transport,
+    "THROTTLE_AGENT": check_throttle_agent,
+    "FREEZE_ZONE": check_zone_arg,
+    "UNFREEZE_ZONE": check_zone_arg,
+    "KILL_SWITCH": check_nothing,
+    "AUDIT_CHAIN": check_audit_chain,
 }

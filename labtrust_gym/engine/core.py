@@ -38,28 +38,14 @@ from labtrust_gym.engine.records import (
     SpecimenRec,
     TokenRec,
 )
+from labtrust_gym.engine.rules import gate
+from labtrust_gym.engine.validate import check_args, parse_event
 from labtrust_gym.errors import ChainIntegrityError, InvalidInputError, PolicyError
 
 Handler = Callable[..., Any]
 HANDLERS: dict[str, Handler] = {**actions_lab.HANDLERS, **actions_trust.HANDLERS}
-_EMPTY: dict[str, Any] = {}
-_MAX_T = 1e15  # seconds; event times beyond this (or NaN/inf) are malformed
-_MAX_INT = 2**53
-_INF = float("inf")
-_BASIC_KEYS = frozenset(("t_s", "agent_id", "action_type", "args"))
-_EVENT_KEYS = frozenset(
-    (
-        "event_id",
-        "t_s",
-        "agent_id",
-        "action_type",
-        "args",
-        "reason_code",
-        "token_refs",
-        "key_id",
-        "signature",
-    )
-)
+#: Each handler's pure precondition part (see :meth:`HospitalLabEngine.check`).
+CHECKS: dict[str, Handler] = {**actions_lab.CHECKS, **actions_trust.CHECKS}
 _sha256 = hashlib.sha256
 _dumps, _SORT = dumps_with_option()
 
@@ -277,7 +263,7 @@ class HospitalLabEngine:
         self._inv_by_action: dict[str, tuple[CompiledInvariant, ...]] = {}
         for at in pol.actions:
             self._inv_by_action[at] = tuple(inv for inv in self.invariants if inv.applies_to(at))
-        # one lookup per step: (arg spec, needs reason_code, handler, invariants, allowed zones)
+        # one lookup per step: (arg spec, needs reason_code, handler, invariants, arg names)
         self._plan = {
             at: (
                 spec["args"],
@@ -293,7 +279,6 @@ class HospitalLabEngine:
                     )
                     for inv in self._inv_by_action[at]
                 ),
-                pol.action_zones.get(at),
                 frozenset(name for name, _t, _r in spec["args"]),
             )
             for at, spec in pol.actions.items()
@@ -367,71 +352,41 @@ class HospitalLabEngine:
             },
         }
 
-    def _parse_event(self, ev: Any) -> Any:
-        """Field checks for events of any shape: the fields or the reason code (MALFORMED)."""
-        if type(ev) is not dict:
-            return "EVENT.MALFORMED"
-        get = ev.get
-        t: Any = get("t_s")
-        agent_id = get("agent_id")
-        at = get("action_type")
-        tt = type(t)
-        if (
-            (tt is not int and tt is not float)
-            or type(agent_id) is not str
-            or type(at) is not str
-            or not -_MAX_T < t < _MAX_T  # also rejects NaN and ±inf
-        ):
-            return "EVENT.MALFORMED"
-        args = get("args")
-        if args is None:
-            args = _EMPTY
-        elif type(args) is not dict:
-            return "EVENT.MALFORMED"
-        eid = get("event_id")
-        if eid is not None and type(eid) is not str:
-            return "EVENT.MALFORMED"
-        refs = get("token_refs")
-        if refs is not None and (type(refs) is not list or any(type(r) is not str for r in refs)):
-            return "EVENT.MALFORMED"
-        rc = get("reason_code")
-        if rc is not None and type(rc) is not str:
-            return "EVENT.MALFORMED"
-        return t, agent_id, at, args, eid, rc
+    def _accepted_noop(self, eid: str | None) -> dict[str, Any]:
+        """NOOP passes the gate and is answered ACCEPTED without touching the chain."""
+        self.n_accepted += 1
+        h = self._head
+        length = self._length
+        return {
+            "event_id": eid,
+            "status": "ACCEPTED",
+            "emits": [],
+            "violations": [],
+            "blocked_reason_code": None,
+            "token_consumed": [],
+            "hashchain": {
+                "head_hash": h,
+                "length": length,
+                "last_event_hash": h if length else None,
+            },
+        }
 
     def step(self, ev: dict[str, Any]) -> dict[str, Any]:
-        """Validate and apply one event; never raises for bad input (see docs/engine.md)."""
+        """Validate and apply one event; never raises for bad input (see docs/engine.md).
+
+        The pipeline: parse → clock → gate (:func:`rules.gate`) → argument types → the
+        handler (its pure check, then the mutation) → invariants → chain append. Every stage
+        before the mutation either passes the event on or answers BLOCKED with its reason code,
+        so a BLOCKED event changes nothing (the clock excepted: time passing is not the event's).
+        """
         if self.chain_frozen or not self._ready:
             if not self._ready:
                 raise InvalidInputError("HospitalLabEngine.step() called before reset().")
             return self._blocked(ev, "CHAIN.BROKEN")
-        t: Any
-        if type(ev) is dict and ev.keys() == _BASIC_KEYS:
-            # the common shape (what the env sends): no optional fields to look at
-            t = ev["t_s"]
-            agent_id = ev["agent_id"]
-            at = ev["action_type"]
-            args = ev["args"]
-            tt = type(t)
-            if (
-                (tt is not int and tt is not float)
-                or type(agent_id) is not str
-                or type(at) is not str
-                or not -_MAX_T < t < _MAX_T  # also rejects NaN and ±inf
-            ):
-                return self._blocked(ev, "EVENT.MALFORMED")
-            if type(args) is not dict:
-                if args is not None:
-                    return self._blocked(ev, "EVENT.MALFORMED")
-                args = _EMPTY
-            eid = rc = None
-            basic = True
-        else:
-            parsed = self._parse_event(ev)
-            if parsed.__class__ is str:
-                return self._blocked(ev, parsed)
-            t, agent_id, at, args, eid, rc = parsed
-            basic = False
+        parsed = parse_event(ev)
+        if parsed.__class__ is str:
+            return self._blocked(ev, parsed)
+        t, agent_id, at, args, eid, rc, basic = parsed
         now = self.now_s
         if t != now:
             if t < now:
@@ -444,135 +399,113 @@ class HospitalLabEngine:
         agent = self.agents.get(agent_id)
         if agent is None:
             return self._blocked(ev, "EVENT.UNKNOWN_AGENT")
-        if self.killed:
-            return self._blocked(ev, "ENF.KILL_SWITCH")
-        if agent.throttled_until > now:
-            return self._blocked(ev, "ENF.AGENT_THROTTLED")
-        if self.strict and at != "NOOP":
-            sig = self.keyring.check(ev, now, agent.role)
-            if sig is not None:
-                return self._blocked(ev, sig)
-        role = agent._policy
-        if role is None:
-            return self._blocked(ev, "RBAC.NO_ROLE")
-        if at not in role.actions:
-            return self._blocked(ev, "RBAC.ACTION_DENIED")
-        length = self._length
-        head = self._head
+        code = gate(self, agent, at, ev, now)
+        if code is not None:
+            return self._blocked(ev, code)
         if at == "NOOP":
-            self.n_accepted += 1
-            return {
-                "event_id": eid,
-                "status": "ACCEPTED",
-                "emits": [],
-                "violations": [],
-                "blocked_reason_code": None,
-                "token_consumed": [],
-                "hashchain": {
-                    "head_hash": head,
-                    "length": length,
-                    "last_event_hash": head if length else None,
-                },
-            }
-        if self.frozen_zones and agent.zone_id in self.frozen_zones:
-            return self._blocked(ev, "ENF.ZONE_FROZEN")
-        arg_spec, needs_rc, handler, invs, az, arg_names = plan
-        if az is not None and agent.zone_id not in az:
-            return self._blocked(ev, "ZONE.WRONG_ZONE_FOR_ACTION")
-        # non-ASCII text may hold lone surrogates, which cannot be serialised: such an event is
-        # serialised before the handler runs (below), so it is BLOCKED rather than half-applied
-        non_ascii = False
-        for name, types, required in arg_spec:
-            v = args.get(name)
-            if v is None:
-                if required:
-                    return self._blocked(ev, "EVENT.BAD_ARGS")
-            elif (
-                type(v) not in types
-                or (types[0] is list and any(type(x) is not str for x in v))
-                or (type(v) is int and not -_MAX_INT < v < _MAX_INT)  # JSON-safe integers only
-                or (type(v) is float and not -_INF < v < _INF)  # no NaN / infinity
-            ):
-                return self._blocked(ev, "EVENT.BAD_ARGS")
-            elif type(v) is str:
-                non_ascii = non_ascii or not v.isascii()
-            elif type(v) is list:
-                non_ascii = non_ascii or not all(x.isascii() for x in v)
-        if rc is None and needs_rc:
-            return self._blocked(ev, "EVENT.BAD_ARGS")
-        # Fast path: only known keys with checked types, so the record can be serialised in one
-        # call after the handler. Anything else is serialised now, before any mutation, so a
-        # non-serialisable event is BLOCKED instead of failing half-way.
-        ev_bytes = None
-        if basic:
-            serialise_now = non_ascii or not args.keys() <= arg_names
-        else:
-            serialise_now = (
-                non_ascii
-                or not (
-                    ev.keys() <= _EVENT_KEYS
-                    and args.keys() <= arg_names
-                    and type(ev.get("key_id", "")) is str
-                    and type(ev.get("signature", "")) is str
-                )
-                or not all(
-                    x.isascii()
-                    for x in (
-                        eid or "",
-                        rc or "",
-                        ev.get("key_id") or "",
-                        ev.get("signature") or "",
-                        *(ev.get("token_refs") or ()),
-                    )
-                )
-            )
-        if serialise_now:
-            try:
-                ev_bytes = _dumps(ev, option=_SORT)
-            except (TypeError, ValueError):
-                return self._blocked(ev, "EVENT.MALFORMED")
+            return self._accepted_noop(eid)
+        ev_bytes = check_args(ev, args, plan, rc, eid, basic)
+        if ev_bytes.__class__ is str:
+            return self._blocked(ev, ev_bytes)
+        handler = plan[2]
+        invs = plan[3]
         self.ctx_agent = agent
         self.ctx_prev_zone = agent.zone_id
         out = handler(self, agent, args, ev)
         if out.__class__ is str:
             return self._blocked(ev, out)
         emits, consumed = out
+        violations = self._invariants(invs, ev, agent, emits, consumed, now) if invs else []
+        return self._append(ev, ev_bytes, eid, emits, consumed, violations, now)  # type: ignore[arg-type]
+
+    def check(self, ev: dict[str, Any]) -> str | None:
+        """Would ``ev`` be accepted now? The reason code it would be BLOCKED with, else None.
+
+        A dry run of :meth:`step`'s stages up to the handler's check: nothing is mutated and the
+        clock does not move (an event later than the clock is judged at the current time; an
+        earlier one is ``TIME.NON_MONOTONIC``); invariants, which judge what an accepted event
+        did, are not run. Coordination methods and language-model agents use it to test an
+        action before proposing it.
+        """
+        if not self._ready:
+            raise InvalidInputError("HospitalLabEngine.check() called before reset().")
+        if self.chain_frozen:
+            return "CHAIN.BROKEN"
+        parsed = parse_event(ev)
+        if parsed.__class__ is str:
+            return parsed
+        t, agent_id, at, args, eid, rc, basic = parsed
+        if t < self.now_s:
+            return "TIME.NON_MONOTONIC"
+        plan = self._plan.get(at)
+        if plan is None:
+            return "EVENT.UNKNOWN_ACTION"
+        agent = self.agents.get(agent_id)
+        if agent is None:
+            return "EVENT.UNKNOWN_AGENT"
+        code = gate(self, agent, at, ev, self.now_s)
+        if code is not None or at == "NOOP":
+            return code
+        ev_bytes = check_args(ev, args, plan, rc, eid, basic)
+        if ev_bytes.__class__ is str:
+            return ev_bytes
+        out = CHECKS[at](self, agent, args, ev)
+        return out if out.__class__ is str else None
+
+    def _invariants(
+        self,
+        invs: tuple[Any, ...],
+        ev: dict[str, Any],
+        agent: AgentRec,
+        emits: list[str],
+        consumed: list[str],
+        now: float,
+    ) -> list[dict[str, Any]]:
+        """Run the invariants in the accepted event's scope; returns its violation entries."""
         violations: list[dict[str, Any]] = []
-        if invs:
-            self.ctx_consumed = consumed
-            d = self.__dict__
-            skippable = not self.report_passing
-            for check, params, inv, due_attr, guard_attr in invs:
-                # built-ins that would PASS/not apply are not called (see builtin_invariants)
-                if due_attr is not None:
-                    due = d[due_attr]
-                    if due is not None and now <= due and skippable:
-                        continue
-                elif guard_attr is not None and not d[guard_attr] and skippable:
+        self.ctx_consumed = consumed
+        d = self.__dict__
+        skippable = not self.report_passing
+        for check, params, inv, due_attr, guard_attr in invs:
+            # built-ins that would PASS/not apply are not called (see builtin_invariants)
+            if due_attr is not None:
+                due = d[due_attr]
+                if due is not None and now <= due and skippable:
                     continue
-                try:  # a handler is plugin code: its failure is a violation, not a crash mid-step
-                    r = check(self, ev, params)
-                    if r is None:
-                        continue
-                    passed = bool(r[0])
-                except Exception as exc:
-                    r = (False, "INV.HANDLER_ERROR", {"error": f"{type(exc).__name__}: {exc}"})
-                    passed = False
-                if passed:
-                    if self.report_passing:
-                        violations.append(
-                            {
-                                "invariant_id": inv.invariant_id,
-                                "status": "PASS",
-                                "reason_code": None,
-                            }
-                        )
+            elif guard_attr is not None and not d[guard_attr] and skippable:
+                continue
+            try:  # a handler is plugin code: its failure is a violation, not a crash mid-step
+                r = check(self, ev, params)
+                if r is None:
                     continue
-                self._violation(inv, r, agent, emits, violations)
-            if self.ctx_started:
-                self.ctx_started = []
-                self.ctx_overrides = set()
-        length += 1
+                passed = bool(r[0])
+            except Exception as exc:
+                r = (False, "INV.HANDLER_ERROR", {"error": f"{type(exc).__name__}: {exc}"})
+                passed = False
+            if passed:
+                if self.report_passing:
+                    violations.append(
+                        {"invariant_id": inv.invariant_id, "status": "PASS", "reason_code": None}
+                    )
+                continue
+            self._violation(inv, r, agent, emits, violations)
+        if self.ctx_started:
+            self.ctx_started = []
+            self.ctx_overrides = set()
+        return violations
+
+    def _append(
+        self,
+        ev: dict[str, Any],
+        ev_bytes: bytes | None,
+        eid: str | None,
+        emits: list[str],
+        consumed: list[str],
+        violations: list[dict[str, Any]],
+        now: float,
+    ) -> dict[str, Any]:
+        """Hash the accepted event's record onto the chain, log it and answer ACCEPTED."""
+        length = self._length + 1
         outcome = {
             "emits": emits,
             "seq": length,

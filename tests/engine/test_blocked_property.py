@@ -1,4 +1,5 @@
-"""Property: a BLOCKED step changes nothing — state, queues, tokens, doors, enforcement, chain."""
+"""Property: a BLOCKED step changes nothing — state, queues, tokens, doors, enforcement, chain —
+and ``engine.check`` (the dry run) predicts every step's verdict without changing anything."""
 
 from __future__ import annotations
 
@@ -211,7 +212,10 @@ def test_blocked_step_changes_nothing(seq: list[dict[str, Any]]) -> None:
         if event["t_s"] > eng.now_s:
             eng.advance_to(event["t_s"])  # time passing is not part of the step
         before = eng.snapshot()
+        verdict = eng.check(event)  # the dry run predicts the step exactly and changes nothing
+        assert eng.snapshot() == before
         res = eng.step(event)
+        assert verdict == res["blocked_reason_code"], (event, verdict, res)
         if res["status"] == "BLOCKED":
             n_blocked += 1
             assert res["blocked_reason_code"] in eng.policy.reason_codes
