@@ -149,6 +149,35 @@ def validate_results(
     validate_with_schema(doc, results_schema_path(str(version), policy_root), what=what)
 
 
+@functools.lru_cache(maxsize=16)
+def _part_validator(schema_path: str, part: str) -> Any:
+    """A validator of one ``$defs`` entry of a results schema (e.g. ``metrics``, ``config``)."""
+    import jsonschema
+
+    full = load_json(schema_path)
+    sub = {key: full[key] for key in ("$schema", "$defs") if key in full}
+    sub["$ref"] = f"#/$defs/{part}"
+    return jsonschema.validators.validator_for(full)(sub)
+
+
+def validate_results_part(
+    value: Any, part: str, *, version: str, what: str, policy_root: Path | None = None
+) -> None:
+    """Validate one part of a results document (``"metrics"`` of an episode, the ``"config"``)
+    as soon as it exists, so a bad one fails the run at once rather than after every episode."""
+    try:
+        canonical_json(value)
+    except (TypeError, ValueError) as exc:
+        raise SchemaValidationError(f"{what}: not JSON-serialisable: {exc}.") from None
+    validator = _part_validator(str(results_schema_path(version, policy_root)), part)
+    errors = sorted(validator.iter_errors(value), key=lambda e: list(e.absolute_path))
+    if errors:
+        location = "/".join(str(p) for p in errors[0].absolute_path) or "(top level)"
+        raise SchemaValidationError(
+            f"{what}: field {location!r}: {errors[0].message} (results schema v{version})."
+        )
+
+
 def write_results(
     path: str | os.PathLike[str], doc: Mapping[str, Any], *, policy_root: Path | None = None
 ) -> Path:
