@@ -61,7 +61,10 @@ def main() -> None:
     if args.one:
         print(json.dumps({"rate": _one_round(args.task, args.episodes, args.one == "fresh")}))
         return
-    variants: list[tuple[str, str, str | None]] = [("reuse", "reuse", None), ("fresh", "fresh", None)]
+    variants: list[tuple[str, str, str | None]] = [
+        ("reuse", "reuse", None),
+        ("fresh", "fresh", None),
+    ]
     if args.baseline_tree:
         variants.append(("baseline", "reuse", str(Path(args.baseline_tree).resolve())))
     rates: dict[str, list[float]] = {name: [] for name, _, _ in variants}

@@ -439,7 +439,7 @@ def run_episode(job: EpisodeJob) -> dict[str, Any]:
     dt_s = float(env.get_dt_s())
     context = _metrics_context(eng, task, drivers, busy_steps, dt_s, queue_totals, rewards)
     aggregator = registry("metrics_aggregators").get(job.aggregator_id)
-    metrics = aggregator(steps, **context)
+    metrics = dict(aggregator(steps, **context))  # checked by the plugin table's contract
     if injector.active:
         metrics["injected_actions_dropped"] = injector.dropped
     if drivers.method is not None:

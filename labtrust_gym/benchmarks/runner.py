@@ -220,6 +220,7 @@ def run_benchmark(
     :class:`LabTrustError` for any bad input before running anything.
     """
     from labtrust_gym.config import get_active_profile, get_repo_root
+    from labtrust_gym.plugins import registry
 
     check_results_version(results_version)
     check_executor_options(executor, workers, ray_address)
@@ -259,13 +260,17 @@ def run_benchmark(
         policy_root=root,
     )
 
+    aggregator = (
+        f"metrics aggregator {profile.metrics_aggregator_id!r} "
+        f"({registry('metrics_aggregators').provider(profile.metrics_aggregator_id)})"
+    )
+
     def check_episode(i: int, outcome: dict[str, Any]) -> None:
         validate_results_part(
             outcome.get("metrics"),
             "metrics",
             version=results_version,
-            what=f"Episode seed {jobs[i].seed}: metrics from metrics aggregator "
-            f"{profile.metrics_aggregator_id!r}",
+            what=f"Episode seed {jobs[i].seed}: metrics from {aggregator}",
             policy_root=root,
         )
 
