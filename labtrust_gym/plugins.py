@@ -625,7 +625,8 @@ class Registry:
             resolved = contracts.checked(
                 resolved,
                 self.spec.returns,
-                f"{self.spec.label.capitalize()} {record.ident!r} ({self.provider(record.ident)})",
+                f"{self.spec.label[:1].upper()}{self.spec.label[1:]} {record.ident!r} "
+                f"({self.provider(record.ident)})",
                 f"Fix the plugin or select another {self.spec.label}.",
             )
         record.resolved = resolved

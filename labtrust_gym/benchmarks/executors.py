@@ -21,7 +21,7 @@ import threading
 from collections.abc import Callable, Sequence
 from typing import Any, TypeVar
 
-from labtrust_gym.errors import ConfigError, InvalidInputError, ResourceError
+from labtrust_gym.errors import ConfigError, InvalidInputError, LabTrustError, ResourceError
 
 J = TypeVar("J")
 R = TypeVar("R")
@@ -167,15 +167,21 @@ def _how_it_ended(exitcode: int) -> str:
 
 
 def _call_in_worker(fn: Callable[[J], R], job: J) -> R:
-    """Run one job in a worker; an exception that cannot travel back to the parent intact (it
-    does not pickle or unpickle) is replaced by a RuntimeError carrying its text, so the parent
-    reports the job's error instead of a broken pool."""
+    """Run one job in a worker. An exception that cannot travel back to the parent intact (it
+    does not pickle or unpickle, e.g. a required keyword argument) is replaced, so the parent
+    reports the job's error instead of a broken pool: a LabTrustError by a plain one with the
+    same message and exit code (still one line in the CLI), anything else by a RuntimeError
+    carrying its type and text."""
     try:
         return fn(job)
     except Exception as exc:
         try:
             pickle.loads(pickle.dumps(exc))
         except Exception:
+            if isinstance(exc, LabTrustError):
+                plain = LabTrustError(str(exc))
+                plain.exit_code = exc.exit_code
+                raise plain from None
             raise RuntimeError(
                 f"{type(exc).__module__}.{type(exc).__qualname__}: {exc} (raised in a worker "
                 "process; the exception could not be sent back as it is)"

@@ -16,6 +16,7 @@ import pytest
 
 from labtrust_gym.benchmarks.tasks import BenchmarkTask, register_task
 from labtrust_gym.cli import main
+from labtrust_gym.errors import LabTrustError
 
 REPO = Path(__file__).resolve().parents[2]
 
@@ -245,6 +246,33 @@ def test_an_exception_that_does_not_unpickle_is_reported_not_a_broken_pool(
                           workers=workers)
         assert "BrokenProcessPool" not in type(info.value).__name__
     assert list(tmp_path.iterdir()) == []
+
+
+class _KeywordError(LabTrustError):  # like errors.LLMBackendError: a required keyword
+    exit_code = 3
+
+    def __init__(self, message: str, *, kind: str) -> None:
+        super().__init__(message)
+        self.kind = kind
+
+
+class _RaisesKeywordError(_Crashes):
+    def propose_actions(self, obs: Any, infos: Any, t: int) -> dict[str, Any]:
+        raise _KeywordError("backend timed out", kind="timeout")
+
+
+def test_a_labtrust_error_that_does_not_unpickle_stays_a_one_line_error(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from labtrust_gym.baselines.coordination.registry import register_coordination_method
+
+    register_coordination_method("kw_error", lambda p, r, s, k: _RaisesKeywordError())
+    for workers in ("1", "2"):
+        code, _, err = run(
+            capsys, "run-benchmark", "--task", "throughput_sla", "--episodes", "2",
+            "--coord-method", "kw_error", "--workers", workers, "--out", str(tmp_path / "r.json"),
+        )
+        assert code == 3 and err == ["error: backend timed out"], (workers, err)
 
 
 @pytest.mark.slow
