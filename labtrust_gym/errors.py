@@ -48,6 +48,13 @@ class DuplicateRegistrationError(PluginError):
     """Two different objects were registered under the same id of one extension kind."""
 
 
+class ResourceError(LabTrustError):
+    """The machine failed the command, not its input: the disk is full, a file grew past its size
+    limit, a worker process died. Exit code 1 (the input may be fine; retrying can succeed)."""
+
+    exit_code = 1
+
+
 class UnknownIdError(LabTrustError, LookupError):
     """An id (task, method, domain, …) that no plugin registered."""
 

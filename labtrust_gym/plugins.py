@@ -32,7 +32,7 @@ from typing import Any, Literal
 
 import pluggy
 
-from labtrust_gym import hookspecs
+from labtrust_gym import contracts, hookspecs
 from labtrust_gym.errors import (
     DuplicateRegistrationError,
     PluginError,
@@ -117,13 +117,15 @@ def _provider_resolver(kind_label: str, methods: tuple[str, ...]) -> Callable[[s
 
 @dataclass(frozen=True)
 class KindSpec:
-    """One extension point: its registry name, hook, entry-point group and validator."""
+    """One extension point: its registry name, hook, entry-point group, validator and the
+    contract of what the registered object returns (checked on every call, see contracts)."""
 
     kind: str
     label: str
     hook: str
     group: str
     resolve: Callable[[str, Any], Any]
+    returns: contracts.Contract | None = None
 
 
 KINDS: dict[str, KindSpec] = {
@@ -135,6 +137,7 @@ KINDS: dict[str, KindSpec] = {
             "labtrust_register_domains",
             "labtrust_gym.domains",
             _require_callable("domain factory"),
+            contracts.DOMAIN_ADAPTER,
         ),
         KindSpec(
             "coordination_methods",
@@ -142,6 +145,7 @@ KINDS: dict[str, KindSpec] = {
             "labtrust_register_coordination_methods",
             "labtrust_gym.coordination_methods",
             _require_callable("coordination method factory"),
+            contracts.COORDINATION_METHOD,
         ),
         KindSpec(
             "tasks", "task", "labtrust_register_tasks", "labtrust_gym.tasks", _check_task_class
@@ -159,6 +163,7 @@ KINDS: dict[str, KindSpec] = {
             "labtrust_register_security_suite_providers",
             "labtrust_gym.security_suite_providers",
             _provider_resolver("security suite provider", ("load_suite", "run_suite")),
+            contracts.SECURITY_SUITE_PROVIDER,
         ),
         KindSpec(
             "safety_case_providers",
@@ -166,6 +171,7 @@ KINDS: dict[str, KindSpec] = {
             "labtrust_register_safety_case_providers",
             "labtrust_gym.safety_case_providers",
             _provider_resolver("safety case provider", ("load_claims", "build_safety_case")),
+            contracts.SAFETY_CASE_PROVIDER,
         ),
         KindSpec(
             "metrics_aggregators",
@@ -173,6 +179,7 @@ KINDS: dict[str, KindSpec] = {
             "labtrust_register_metrics_aggregators",
             "labtrust_gym.metrics_aggregators",
             _require_callable("metrics aggregator"),
+            contracts.METRICS,
         ),
         KindSpec(
             "benchmark_pack_loaders",
@@ -180,6 +187,7 @@ KINDS: dict[str, KindSpec] = {
             "labtrust_register_benchmark_pack_loaders",
             "labtrust_gym.benchmark_pack_loaders",
             _require_callable("benchmark pack loader"),
+            contracts.BENCHMARK_PACK,
         ),
         KindSpec(
             "llm_backends",
@@ -255,6 +263,7 @@ class Registration:
     replace: bool = False
     resolved: Any = None
     is_resolved: bool = False
+    loaded: Any = None  # the object as registered/imported, before checking and wrapping
 
     @property
     def lazy(self) -> bool:
@@ -614,6 +623,7 @@ class Registry:
                     f"Cannot load {self.spec.label} {record.ident!r}: {problem.describe()}. "
                     "Fix or uninstall the plugin, or block it with LABTRUST_DISABLE_PLUGINS."
                 ) from exc
+        record.loaded = value
         try:
             resolved = self.spec.resolve(record.ident, value)
         except PluginError as exc:
@@ -621,9 +631,30 @@ class Registry:
             raise PluginLoadError(
                 f"{exc} Provided by {_describe_provider(record.plugin)}."
             ) from exc
+        if self.spec.returns is not None:
+            resolved = contracts.checked(
+                resolved,
+                self.spec.returns,
+                f"{self.spec.label[:1].upper()}{self.spec.label[1:]} {record.ident!r} "
+                f"({self.provider(record.ident)})",
+                f"Fix the plugin or select another {self.spec.label}.",
+            )
         record.resolved = resolved
         record.is_resolved = True
         return resolved
+
+    def provider(self, ident: str) -> str:
+        """Who provides ``ident``, for messages: the object, its plugin and distribution."""
+        record = self._build().get(ident)
+        if record is None:
+            return "not registered"
+        value = record.value
+        if isinstance(value, _EntryPointRef):
+            name = value.entry_point.value
+        else:
+            qualname = getattr(value, "__qualname__", type(value).__qualname__)
+            name = f"{getattr(value, '__module__', '?')}.{qualname}"
+        return f"{name}, from {_describe_provider(record.plugin)}"
 
     def register(self, ident: str, obj: Any, *, replace: bool = False) -> None:
         """Runtime registration (the ``register_*`` functions of the public API).
@@ -639,7 +670,8 @@ class Registry:
             same = existing.value is obj
             if not same and existing.lazy:
                 try:
-                    same = self._resolve(existing) is obj
+                    self._resolve(existing)
+                    same = existing.loaded is obj
                 except PluginError:
                     same = False
             if same:

@@ -15,11 +15,49 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from labtrust_gym.errors import InvalidInputError, LabTrustError
+import attrs
+
+from labtrust_gym.errors import InvalidInputError, LabTrustError, PluginError
 
 if TYPE_CHECKING:
     from .runner import EpisodeJob
     from .tasks import BenchmarkTask
+
+
+def instantiate_task(task_name: str, task_class: Any) -> Any:
+    """Instantiate a registered task class and check the instance against the task contract,
+    turning a plugin's crash or malformed task into a one-line error naming its provider."""
+    from .tasks import BenchmarkTask
+
+    try:
+        task = task_class()
+    except LabTrustError:
+        raise
+    except Exception as exc:
+        raise InvalidInputError(
+            f"Task {task_name!r} ({task_class!r}) could not be instantiated: "
+            f"{type(exc).__name__}: {exc}."
+        ) from exc
+    try:
+        if not isinstance(task, BenchmarkTask):
+            raise PluginError(f"Instantiating it returned {type(task).__name__}, not a task.")
+        BenchmarkTask.check(task)  # the base contract, even if the class skipped __init__
+    except LabTrustError as exc:
+        raise PluginError(
+            f"Task {task_name!r} ({_provider('tasks', task_name, task_class)}): {exc} "
+            "Fix the task class (see docs/benchmarks.md, Tasks)."
+        ) from None
+    return task
+
+
+def _provider(kind: str, ident: str, obj: Any) -> str:
+    """Who provides ``ident`` (a worker may not know a runtime registration: then the object)."""
+    from labtrust_gym.plugins import registry
+
+    reg = registry(kind)
+    if ident in reg:
+        return reg.provider(ident)
+    return f"{getattr(obj, '__module__', '?')}.{getattr(obj, '__qualname__', obj)!s}"
 
 
 def _initial_state(task: BenchmarkTask, job: EpisodeJob) -> dict[str, Any]:
@@ -58,48 +96,77 @@ def _scale_dict(task: BenchmarkTask) -> dict[str, Any] | None:
     return load_scale_config(task.scale_config).to_dict()
 
 
-#: One env per process, reused across episodes of the same configuration: building an env
-#: resets the engine once to learn the agents, which costs more than a whole short episode.
-_ENV_CACHE: dict[tuple[Any, ...], Any] = {}
+#: The env of the current run in this process, reused by its next episode: a reset costs less
+#: than building an env (about 10% of a short episode; docs/performance.md). A cached env is
+#: used only for a job identical but for its seed and log dir (the key is the whole rest of the
+#: job), only within one run (``run_benchmark`` empties the cache first, so an earlier run's
+#: profile or policy never leaks in), only for the built-in domain (whose reset is tested to
+#: re-initialise everything; a plugin adapter might keep state across resets), and only if it
+#: accepts the episode's lab — a lab whose devices differ by seed gets a fresh env. So whether
+#: an episode ran on a reused env or a fresh one, in-process or in a worker, cannot change it.
+_ENV_CACHE: dict[str, Any] = {}
 
 
-def _make_env(
+def clear_env_cache() -> None:
+    """Forget the reusable env (at the start of every run)."""
+    _ENV_CACHE.clear()
+
+
+def _cache_key(job: EpisodeJob) -> str | None:
+    from labtrust_gym.engine.builtin_plugin import hospital_lab_factory
+    from labtrust_gym.plugins import registry
+
+    factory = registry("domains").get(job.domain_id)
+    if getattr(factory, "__wrapped__", factory) is not hospital_lab_factory:
+        return None
+    return repr(attrs.evolve(job, seed=0, log_dir=None))  # includes the job's run_id
+
+
+def _new_env(
     task: BenchmarkTask, state: dict[str, Any], job: EpisodeJob, scale: Mapping[str, Any] | None
-) -> tuple[Any, tuple[Any, ...]]:
+) -> Any:
     from labtrust_gym.envs import LabTrustParallelEnv
 
-    dt_s = resolve_dt_s(task, scale)
-    timing = resolve_timing_mode(job.timing, task, scale)
     reward_config = dict(task.reward_config) or None
-    agents = tuple(a.get("agent_id") for a in state.get("agents") or ())
-    key = (
-        job.task_name,
-        job.task_class,
-        job.domain_id,
-        task.max_steps,
-        dt_s,
-        timing,
-        repr(sorted((reward_config or {}).items())),
-        agents,
-    )
-    env = _ENV_CACHE.get(key)
-    if env is not None:
-        return env, key
     try:
-        env = LabTrustParallelEnv(
+        return LabTrustParallelEnv(
             task=task,
             initial_state=state,
             max_steps=task.max_steps,
-            dt_s=dt_s,
-            timing_mode=timing,
+            dt_s=resolve_dt_s(task, scale),
+            timing_mode=resolve_timing_mode(job.timing, task, scale),
             reward_config=reward_config,
             domain_id=job.domain_id,
         )
     except LabTrustError as exc:
         raise type(exc)(f"Task {task.name!r}: {exc}") from None
-    _ENV_CACHE.clear()
-    _ENV_CACHE[key] = env
-    return env, key
+
+
+def _reset_env(
+    task: BenchmarkTask, state: dict[str, Any], job: EpisodeJob, scale: Mapping[str, Any] | None
+) -> tuple[Any, Any, Any]:
+    """``(env, obs, infos)`` of this episode: the run's env if it takes this lab, else a new one."""
+    keys = signing_keys_for(state) if state.get("strict_signatures") else {}
+    options = {"initial_state": state}
+    key = _cache_key(job)
+    env = _ENV_CACHE.pop(key, None) if key is not None else None
+    if env is not None:
+        env.set_signing_keys(keys)  # never the previous episode's keys
+        try:
+            obs, infos = env.reset(seed=job.seed, options=options)
+        except LabTrustError:  # e.g. other devices this seed: a fresh env decides
+            env = None
+    if env is None:
+        env = _new_env(task, state, job, scale)
+        env.set_signing_keys(keys)
+        try:
+            obs, infos = env.reset(seed=job.seed, options=options)
+        except LabTrustError as exc:
+            raise type(exc)(f"Task {task.name!r}: {exc}") from None
+    if key is not None:
+        _ENV_CACHE.clear()
+        _ENV_CACHE[key] = env
+    return env, obs, infos
 
 
 class _Drivers:
@@ -157,15 +224,22 @@ class _Drivers:
         if self.external is not None and callable(getattr(self.external, "reset", None)):
             self.external.reset(job.seed, list(self.external_ids))
         self.engine = eng
+        self.source = (
+            f"coordination method {job.coord_method!r}"
+            if self.method is not None
+            else f"external agent {job.agent_spec!r}"
+            if self.external is not None
+            else "the scripted baseline"
+        )
 
     def act(self, obs: Mapping[str, Any], infos: Mapping[str, Any], t: int) -> dict[str, Any]:
         if self.method is not None:
-            proposed = self.method.propose_actions(obs, infos, t)
-            actions = {a: act for a, act in dict(proposed).items() if a not in self.threats}
+            proposed = _actions_of(self.method.propose_actions(obs, infos, t), self.source, t)
+            actions = {a: act for a, act in proposed.items() if a not in self.threats}
         else:
             actions = self.baseline.act(obs, infos, t)
             if self.external is not None:
-                chosen = self.external.act(obs, infos, t)
+                chosen = _actions_of(self.external.act(obs, infos, t), self.source, t)
                 for aid in self.external_ids:
                     if aid in chosen:
                         actions[aid] = chosen[aid]
@@ -193,6 +267,16 @@ class _Drivers:
         for aid in sorted(self.threats):
             out.extend(self.threats[aid].log.attempts)
         return sorted(out, key=lambda a: (a["step"], a["kind"]))
+
+
+def _actions_of(value: Any, source: str, t: int) -> Mapping[str, Any]:
+    """What a coordination method or an external agent proposed, checked to be a mapping."""
+    if not isinstance(value, Mapping):
+        raise PluginError(
+            f"Step {t}: {source} returned {type(value).__name__}; expected a dict "
+            "{agent_id: action} (an action index or an action dict)."
+        )
+    return value
 
 
 BENCH_KEY_SECRET = b"labtrust-gym/benchmarks/scripted-keys/v0.1"
@@ -256,9 +340,9 @@ def _method_policy(
 def _build_method(
     job: EpisodeJob, task: BenchmarkTask, state: Mapping[str, Any], scale: Mapping[str, Any] | None
 ) -> Any:
-    from labtrust_gym.baselines.coordination.interface import is_coordination_method
     from labtrust_gym.plugins import registry
 
+    # the plugin table's contract checks what the factory returns (a CoordinationMethod)
     factory = registry("coordination_methods").get(str(job.coord_method))
     try:
         method = factory(
@@ -274,11 +358,6 @@ def _build_method(
             f"Coordination method {job.coord_method!r}: factory failed: "
             f"{type(exc).__name__}: {exc}."
         ) from exc
-    if not is_coordination_method(method):
-        raise InvalidInputError(
-            f"Coordination method {job.coord_method!r}: factory returned {type(method).__name__}, "
-            "which lacks a 'method_id' string property and a 'propose_actions' method."
-        )
     return method
 
 
@@ -321,7 +400,6 @@ def run_episode(job: EpisodeJob) -> dict[str, Any]:
 
     from .injections import ActionInjector, apply_state_injection, check_injection
     from .labs import DEFAULT_DT_S
-    from .runner import instantiate_task
 
     task = instantiate_task(job.task_name, job.task_class)
     if job.scale is not None:
@@ -335,14 +413,7 @@ def run_episode(job: EpisodeJob) -> dict[str, Any]:
         state = apply_state_injection(injection, state, job.seed, horizon_s)
     if state.get("strict_signatures"):
         state = add_agent_keys(state)
-    env, env_key = _make_env(task, state, job, scale)
-    # A reused env must not keep the previous episode's keys.
-    env.set_signing_keys(signing_keys_for(state) if state.get("strict_signatures") else {})
-    try:
-        obs, infos = env.reset(seed=job.seed, options={"initial_state": state})
-    except LabTrustError as exc:
-        _ENV_CACHE.pop(env_key, None)
-        raise type(exc)(f"Task {task.name!r}: {exc}") from None
+    env, obs, infos = _reset_env(task, state, job, scale)
     eng = env.engine
     drivers = _Drivers(task, job, env, state, scale)
     injector = ActionInjector(injection, job.seed)
@@ -353,7 +424,10 @@ def run_episode(job: EpisodeJob) -> dict[str, Any]:
     t = 0
     while env.agents:
         actions = injector.apply(drivers.act(obs, infos, t))
-        obs, step_rewards, _terms, _truncs, infos = env.step(actions)
+        try:
+            obs, step_rewards, _terms, _truncs, infos = env.step(actions)
+        except InvalidInputError as exc:  # name who proposed the bad action
+            raise InvalidInputError(f"Step {t}: actions from {drivers.source}: {exc}") from None
         step_results = _lab_step_results(infos)
         steps.append(step_results)
         for aid, r in step_rewards.items():
@@ -365,7 +439,7 @@ def run_episode(job: EpisodeJob) -> dict[str, Any]:
     dt_s = float(env.get_dt_s())
     context = _metrics_context(eng, task, drivers, busy_steps, dt_s, queue_totals, rewards)
     aggregator = registry("metrics_aggregators").get(job.aggregator_id)
-    metrics = aggregator(steps, **context)
+    metrics = dict(aggregator(steps, **context))  # checked by the plugin table's contract
     if injector.active:
         metrics["injected_actions_dropped"] = injector.dropped
     if drivers.method is not None:

@@ -18,6 +18,23 @@ MetricsAggregator = Callable[..., dict[str, Any]]
 
 DEFAULT_AGGREGATOR_ID = "default"
 
+#: The keyword context the runner passes to every aggregator, after the per-step results.
+CONTEXT_KEYS: tuple[str, ...] = (
+    "t_end_s",
+    "specimens",
+    "sla_turnaround_s",
+    "critical_results",
+    "device_busy_s",
+    "queue_lengths",
+    "attack_attempts",
+    "attack_start_step",
+    "insider_attack_steps",
+    "rewards",
+    "episode_steps",
+    "results_qc_held",
+    "specimen_reruns",
+)
+
 
 # --------------------------------------------------------------------------------------------
 # Registry façade (thin: the one plugin manager holds the registrations)
@@ -45,6 +62,31 @@ def list_metrics_aggregators() -> list[str]:
     from labtrust_gym.plugins import registry
 
     return registry("metrics_aggregators").ids()
+
+
+def check_aggregator_signature(aggregator_id: str) -> None:
+    """Refuse, before any episode runs, an aggregator that cannot be called the way the runner
+    calls it: ``aggregator(step_results_per_step, **context)`` with :data:`CONTEXT_KEYS`.
+    (What it returns is checked on every call, by the plugin table's contract.)"""
+    import inspect
+
+    from labtrust_gym.errors import PluginError
+    from labtrust_gym.plugins import registry
+
+    aggregator = registry("metrics_aggregators").get(aggregator_id)
+    try:
+        signature = inspect.signature(aggregator)
+    except (TypeError, ValueError):  # a builtin or C callable: nothing to inspect
+        return
+    try:
+        signature.bind([], **dict.fromkeys(CONTEXT_KEYS))
+    except TypeError as exc:
+        raise PluginError(
+            f"Metrics aggregator {aggregator_id!r} "
+            f"({registry('metrics_aggregators').provider(aggregator_id)}) cannot be called as "
+            f"aggregator(step_results_per_step, **context): {exc}. Give it the signature of "
+            "compute_episode_metrics or accept **context (docs/metrics.md)."
+        ) from None
 
 
 # --------------------------------------------------------------------------------------------
@@ -245,8 +287,10 @@ def _attack_metrics(
 
 
 __all__ = [
+    "CONTEXT_KEYS",
     "DEFAULT_AGGREGATOR_ID",
     "MetricsAggregator",
+    "check_aggregator_signature",
     "compute_episode_metrics",
     "get_metrics_aggregator",
     "list_metrics_aggregators",

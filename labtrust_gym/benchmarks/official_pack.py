@@ -4,7 +4,9 @@ A loader is ``loader(repo_root, prefer_v02, partner_id) -> (pack_dict, version, 
 built-in ``default`` loader reads ``policy/official/benchmark_pack.v0.1.yaml`` (or ``v0.2`` when
 ``prefer_v02`` and it exists), honours the active profile's ``benchmark_pack_path`` override and a
 partner overlay ``policy/official/partners/<partner_id>/benchmark_pack.v0.X.yaml``, and validates
-the pack against ``policy/schemas/benchmark_pack.v0.1.schema.json``.
+the pack against ``policy/schemas/benchmark_pack.v0.1.schema.json``. What a loader returns is
+checked by the plugin table's contract (``labtrust_gym.contracts``): a wrong shape is a
+``PluginError`` naming the loader, its plugin and distribution.
 """
 
 from __future__ import annotations
@@ -58,17 +60,11 @@ def load_benchmark_pack(
 
     profile = get_active_profile()
     chosen = loader_id or profile.benchmark_pack_loader_id
-    loader = get_benchmark_pack_loader(chosen)
-    result = loader(
+    loader = get_benchmark_pack_loader(chosen)  # its result's shape is checked on the call
+    pack, version, path = loader(
         repo_root, prefer_v02, partner_id if partner_id is not None else profile.partner_id
     )
-    if not (isinstance(result, tuple) and len(result) == 3 and isinstance(result[0], dict)):
-        raise PolicyError(
-            f"Benchmark pack loader {chosen!r} returned {type(result).__name__}; it must return "
-            "(pack_dict, version, path)."
-        )
-    pack, version, path = result
-    return pack, str(version), Path(path)
+    return dict(pack), str(version), Path(path)
 
 
 # --------------------------------------------------------------------------------------------

@@ -1,37 +1,53 @@
 """``run_benchmark``: run a task's episodes, aggregate metrics, write a validated results file.
 
 Everything a run depends on is checked before the first episode (unknown ids list the known ones;
-bad counts and output paths are refused), episodes run through an executor (in-process, local
-processes or Ray) as pure functions of their :class:`EpisodeJob`, and the results document is
-written once, atomically, at the end — an interrupted run leaves no results file behind.
+bad seeds, counts and output paths are refused, plugin objects are resolved and checked), episodes
+run through an executor (in-process, local processes or Ray) as pure functions of their
+:class:`EpisodeJob`, each episode's metrics are validated as soon as it finishes, and the results
+document is written once, atomically, at the end — an interrupted run leaves no results file
+behind.
 """
 
 from __future__ import annotations
 
 import os
+import secrets
 from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any
 
 import attrs
 
-from labtrust_gym.errors import InvalidInputError, LabTrustError
-from labtrust_gym.fileio import check_output_path, ensure_output_dir
+from labtrust_gym.errors import InvalidInputError
+from labtrust_gym.fileio import (
+    check_output_path,
+    ensure_output_dir,
+    partial_writes_removed_on_sigterm,
+)
 
+from .episode import clear_env_cache, instantiate_task, resolve_timing_mode, run_episode
 from .executors import check_executor_options, run_jobs
 from .results import (
     DEFAULT_RESULTS_VERSION,
     build_results,
     check_results_version,
+    validate_results,
+    validate_results_part,
     write_results,
 )
 
 BASELINE_ID = "scripted_v1"
 
+#: Largest episode seed: seeds are written to results files and handed to RNGs as 64-bit ints.
+MAX_SEED = 2**63 - 1
+
 
 @attrs.frozen
 class EpisodeJob:
-    """Everything one episode needs; picklable, so it can travel to a worker process."""
+    """Everything one episode needs; picklable, so it can travel to a worker process.
+
+    ``run_id`` is shared by the jobs of one run and by nothing else; it scopes the reuse of an
+    env between episodes (see ``episode._ENV_CACHE``) and never reaches the results."""
 
     task_name: str
     task_class: Any
@@ -47,12 +63,11 @@ class EpisodeJob:
     log_dir: str | None = None
     agent_spec: str | None = None
     agent_ids: tuple[str, ...] = ()
+    run_id: str = ""
 
 
 def run_episode_job(job: EpisodeJob) -> dict[str, Any]:
     """Executor entry point: run one episode and return ``{"seed", "metrics", "log_sha256"?}``."""
-    from .episode import run_episode
-
     return run_episode(job)
 
 
@@ -64,8 +79,6 @@ def _check_log_dir(log_dir: str | os.PathLike[str] | None) -> str | None:
 
 def _effective_timing(timing: str | None, task_obj: Any, scale: str | None) -> str:
     """The timing mode the episodes run with (recorded in the results' config)."""
-    from .episode import resolve_timing_mode
-
     preset = scale if scale is not None else task_obj.scale_config
     scale_dict = None
     if preset is not None:
@@ -117,14 +130,12 @@ def prepare_jobs(
     from .injections import check_injection
     from .tasks import TIMING_MODES, get_task
 
-    if isinstance(episodes, bool) or not isinstance(episodes, int) or episodes < 1:
-        raise InvalidInputError(f"--episodes must be a positive integer, got {episodes!r}.")
-    if isinstance(seed, bool) or not isinstance(seed, int):
-        raise InvalidInputError(f"--seed must be an integer, got {seed!r}.")
+    check_seeds(seed, episodes)
     root = policy_root if policy_root is not None else get_repo_root()
     profile = get_active_profile()
     task_class = get_task(task)
     task_obj = instantiate_task(task, task_class)
+    registry("domains").get(profile.domain_id)
     if coord_method is not None:
         registry("coordination_methods").get(coord_method)
     if scale is not None:
@@ -137,9 +148,12 @@ def prepare_jobs(
         from labtrust_gym.errors import UnknownIdError
 
         raise UnknownIdError.for_id("timing mode", timing, TIMING_MODES)
-    registry("metrics_aggregators").get(profile.metrics_aggregator_id)
+    from .metrics import check_aggregator_signature
+
+    check_aggregator_signature(profile.metrics_aggregator_id)
     params = resolve_coord_params(coord_method, root, coord_params) if coord_method else {}
     log = _check_log_dir(log_dir)
+    run_id = secrets.token_hex(8)
     jobs = [
         EpisodeJob(
             task_name=task,
@@ -156,23 +170,26 @@ def prepare_jobs(
             log_dir=log,
             agent_spec=agent_spec,
             agent_ids=tuple(agent_ids),
+            run_id=run_id,
         )
         for i in range(episodes)
     ]
     return task_obj, jobs
 
 
-def instantiate_task(task_name: str, task_class: Any) -> Any:
-    """Instantiate a registered task class, turning a plugin's crash into a one-line error."""
-    try:
-        return task_class()
-    except LabTrustError:
-        raise
-    except Exception as exc:
+def check_seeds(seed: int, episodes: int) -> None:
+    """Refuse a base seed or episode count the run cannot use (seeds ``seed .. seed+N-1``)."""
+    if isinstance(episodes, bool) or not isinstance(episodes, int) or episodes < 1:
+        raise InvalidInputError(f"--episodes must be a positive integer, got {episodes!r}.")
+    if isinstance(seed, bool) or not isinstance(seed, int) or not 0 <= seed <= MAX_SEED:
         raise InvalidInputError(
-            f"Task {task_name!r} ({task_class!r}) could not be instantiated: "
-            f"{type(exc).__name__}: {exc}."
-        ) from exc
+            f"--seed must be an integer from 0 to {MAX_SEED} (2**63 - 1), got {seed!r}."
+        )
+    if seed + episodes - 1 > MAX_SEED:
+        raise InvalidInputError(
+            f"--seed {seed} with --episodes {episodes}: the last episode's seed "
+            f"(seed + episodes - 1) would exceed {MAX_SEED} (2**63 - 1); use a smaller --seed."
+        )
 
 
 def run_benchmark(
@@ -203,9 +220,11 @@ def run_benchmark(
     :class:`LabTrustError` for any bad input before running anything.
     """
     from labtrust_gym.config import get_active_profile, get_repo_root
+    from labtrust_gym.plugins import registry
 
     check_results_version(results_version)
     check_executor_options(executor, workers, ray_address)
+    check_seeds(seed, episodes)
     out_path = check_output_path(out, label="--out") if out is not None else None
     root = policy_root if policy_root is not None else get_repo_root()
     task_obj, jobs = prepare_jobs(
@@ -222,14 +241,6 @@ def run_benchmark(
         agent_ids=agent_ids,
         policy_root=root,
     )
-    outcomes = run_jobs(
-        run_episode_job,
-        jobs,
-        workers=workers,
-        executor=executor,
-        ray_address=ray_address,
-        on_done=on_episode_done,
-    )
     profile = get_active_profile()
     config = {
         "episodes": episodes,
@@ -244,27 +255,55 @@ def run_benchmark(
         "domain_id": profile.domain_id,
         "task_config": task_obj.describe(),
     }
+    validate_results_part(
+        config, "config", version=results_version, what=f"Task {task!r}: results config",
+        policy_root=root,
+    )
+
+    aggregator = (
+        f"metrics aggregator {profile.metrics_aggregator_id!r} "
+        f"({registry('metrics_aggregators').provider(profile.metrics_aggregator_id)})"
+    )
+
+    def check_episode(i: int, outcome: dict[str, Any]) -> None:
+        validate_results_part(
+            outcome.get("metrics"),
+            "metrics",
+            version=results_version,
+            what=f"Episode seed {jobs[i].seed}: metrics from {aggregator}",
+            policy_root=root,
+        )
+
     baseline = BASELINE_ID
     if coord_method:
         baseline = f"coord:{coord_method}"
     elif agent_spec:
         baseline = f"agent:{agent_spec}"
-    doc = build_results(
-        task=task,
-        seeds=[job.seed for job in jobs],
-        episodes=outcomes,
-        config=config,
-        agent_baseline_id=baseline,
-        partner_id=partner if partner is not None else profile.partner_id,
-        policy_root=root,
-        version=results_version,
-    )
-    if out_path is not None:
-        write_results(out_path, doc, policy_root=root)
-    else:
-        from .results import validate_results
-
-        validate_results(doc, policy_root=root)
+    clear_env_cache()  # no env of an earlier run (other profile, other policy) is reused
+    with partial_writes_removed_on_sigterm():
+        outcomes = run_jobs(
+            run_episode_job,
+            jobs,
+            workers=workers,
+            executor=executor,
+            ray_address=ray_address,
+            on_done=on_episode_done,
+            check=check_episode,
+        )
+        doc = build_results(
+            task=task,
+            seeds=[job.seed for job in jobs],
+            episodes=outcomes,
+            config=config,
+            agent_baseline_id=baseline,
+            partner_id=partner if partner is not None else profile.partner_id,
+            policy_root=root,
+            version=results_version,
+        )
+        if out_path is not None:
+            write_results(out_path, doc, policy_root=root)
+        else:
+            validate_results(doc, policy_root=root)
     return doc
 
 

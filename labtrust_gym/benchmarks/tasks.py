@@ -20,6 +20,7 @@ gymnasium and the engine at module scope.
 
 from __future__ import annotations
 
+import math
 import random
 from collections.abc import Mapping, Sequence
 from pathlib import Path
@@ -135,6 +136,9 @@ class BenchmarkTask:
                 f"Task {label!r}: 'timing_mode' must be one of {', '.join(TIMING_MODES)}, "
                 f"got {self.timing_mode!r}."
             )
+        problem = _field_problem(self)
+        if problem is not None:
+            raise ConfigError(f"Task {label!r}: {problem}.")
 
     # ---- the lab -----------------------------------------------------------------------------
     def get_initial_state(
@@ -184,6 +188,59 @@ class BenchmarkTask:
 
     def __repr__(self) -> str:
         return f"{type(self).__name__}(name={self.name!r}, max_steps={self.max_steps})"
+
+
+def _positive_number(value: Any) -> bool:
+    return (
+        isinstance(value, int | float) and not isinstance(value, bool) and 0 < value < math.inf
+    )
+
+
+def _step_number(value: Any) -> bool:
+    return isinstance(value, int) and not isinstance(value, bool) and value >= 0
+
+
+def _field_problem(task: BenchmarkTask) -> str | None:
+    """The first optional field of ``task`` with a value the runner cannot use, described."""
+    rules: tuple[tuple[str, bool, str], ...] = (
+        ("description", isinstance(task.description, str), "a string"),
+        (
+            "sla_turnaround_s",
+            task.sla_turnaround_s is None or _positive_number(task.sla_turnaround_s),
+            "None or a positive number of seconds",
+        ),
+        (
+            "dt_s",
+            task.dt_s is None or _positive_number(task.dt_s),
+            "None or a positive number of seconds",
+        ),
+        (
+            "attack_start_step",
+            task.attack_start_step is None or _step_number(task.attack_start_step),
+            "None or a step number (an integer >= 0)",
+        ),
+        (
+            "insider_attack_steps",
+            not isinstance(task.insider_attack_steps, str | bytes | Mapping)
+            and isinstance(task.insider_attack_steps, Sequence)
+            and all(_step_number(s) for s in task.insider_attack_steps),
+            "a list of step numbers",
+        ),
+        (
+            "scale_config",
+            task.scale_config is None or isinstance(task.scale_config, str | Mapping),
+            "None, a scale preset name or a mapping",
+        ),
+        (
+            "default_injection",
+            task.default_injection is None or isinstance(task.default_injection, str),
+            "None or an injection id",
+        ),
+    )
+    for field, ok, expected in rules:
+        if not ok:
+            return f"{field!r} must be {expected}, got {getattr(task, field)!r}"
+    return None
 
 
 # --------------------------------------------------------------------------------------------

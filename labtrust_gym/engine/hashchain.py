@@ -14,6 +14,7 @@ from __future__ import annotations
 import hashlib
 import json
 import os
+import re
 from collections.abc import Callable, Iterable
 from pathlib import Path
 from typing import Any
@@ -25,6 +26,12 @@ from labtrust_gym.errors import ChainIntegrityError, InvalidInputError
 GENESIS_HASH = "0" * 64
 _PREFIX = b'{"hash":"'
 _MIDDLE = b'","record":'
+
+#: Deepest nesting (objects and arrays, the record itself included) verification will parse.
+#: orjson, which writes every record, refuses anything deeper, so no genuine log exceeds it;
+#: a deeper line is refused before parsing (it would exhaust the parser's recursion).
+MAX_RECORD_DEPTH = 254
+_DEPTH_TOKENS = re.compile(rb'"(?:[^"\\]|\\.)*"|[\[\]{}]')
 
 
 def canonical_bytes(obj: Any) -> bytes:
@@ -57,6 +64,23 @@ def _split_line(line: bytes, lineno: int) -> tuple[str, bytes]:
     return hash_hex, line[84:-1]
 
 
+def _nests_deeper_than(record: bytes, limit: int) -> bool:
+    """Whether the JSON text ``record`` nests more than ``limit`` containers deep (brackets
+    inside strings do not count). Cheap for ordinary records: few brackets, no scan."""
+    if record.count(b"[") + record.count(b"{") <= limit:
+        return False
+    depth = 0
+    for token in _DEPTH_TOKENS.finditer(record):
+        char = token.group()[:1]
+        if char in (b"[", b"{"):
+            depth += 1
+            if depth > limit:
+                return True
+        elif char in (b"]", b"}"):
+            depth -= 1
+    return False
+
+
 def verify_chain(lines: Iterable[bytes | str]) -> dict[str, Any]:
     """Recompute the chain; return ``{"ok": True, "length", "head_hash"}`` or raise
     ``ChainIntegrityError`` naming the first bad line (1-based) and why."""
@@ -71,6 +95,11 @@ def verify_chain(lines: Iterable[bytes | str]) -> dict[str, Any]:
         if hashlib.sha256(rec).hexdigest() != hash_hex:
             raise ChainIntegrityError(
                 f"Episode log line {lineno}: hash does not match the record (the line was edited)."
+            )
+        if _nests_deeper_than(rec, MAX_RECORD_DEPTH):
+            raise ChainIntegrityError(
+                f"Episode log line {lineno}: record nests deeper than {MAX_RECORD_DEPTH} levels, "
+                "which no engine log does; refusing to parse it."
             )
         try:
             record = json.loads(rec)

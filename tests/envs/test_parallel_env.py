@@ -349,6 +349,12 @@ def test_a_domain_without_fast_views_is_refused_by_name() -> None:
         ) -> None:
             pass
 
+        def step(self, event: Any) -> Any:  # the adapter contract; the fast views are missing
+            return None
+
+        def query(self, expr: str) -> Any:
+            return None
+
     try:
         register_domain("bare_test_domain", Bare)
         with pytest.raises(ConfigError, match=r"lacks the fast views .*agent_ids"):
