@@ -117,6 +117,7 @@ def run_attack(
             with tempfile.TemporaryDirectory(prefix="labtrust_attack_") as work:
                 context = {"policy_root": str(root), "seed": seed, "workdir": work}
                 obs = run_callable_attack(attack, allowlist, context)
+                obs.note = obs.note.replace(work, "<workdir>")  # results stay deterministic
         verdict, reason = judge(attack["expected_outcome"], obs)
     except _Skip as exc:
         verdict, reason = "skipped", str(exc)

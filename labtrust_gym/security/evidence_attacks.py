@@ -212,18 +212,18 @@ def deleted_anchor(ctx: dict[str, Any]) -> dict[str, Any]:
     return _outcome(lambda: verify_log(log, trust))
 
 
-@attack_callable
-def edited_bundle(ctx: dict[str, Any]) -> dict[str, Any]:
+def signed_bundle(workdir: Path, policy_root: Any) -> tuple[Path, TrustStore]:
+    """A receipt bundle of the small strict lab (with a results file naming its log), exported
+    and signed with the producer key; returns the bundle and the trust that accepts it."""
     import hashlib
 
     from labtrust_gym.fileio import atomic_write_json
 
-    from .receipts import export_receipts, verify_bundle
+    from .receipts import export_receipts
 
-    work = Path(ctx["workdir"])
-    run = work / "run"
+    run = workdir / "run"
     run.mkdir()
-    log = signed_episode(run, ctx.get("policy_root"))
+    log = signed_episode(run, policy_root)
     anchor = json.loads((run / "episode.jsonl.anchor.json").read_bytes())
     results = {
         "schema_version": "0.3",
@@ -241,8 +241,16 @@ def edited_bundle(ctx: dict[str, Any]) -> dict[str, Any]:
     }
     atomic_write_json(run / "results.json", results)
     key, trust = producer()
-    bundle = work / "bundle"
+    bundle = workdir / "bundle"
     export_receipts(run, bundle, trust=trust, key=key)
+    return bundle, trust
+
+
+@attack_callable
+def edited_bundle(ctx: dict[str, Any]) -> dict[str, Any]:
+    from .receipts import verify_bundle
+
+    bundle, trust = signed_bundle(Path(ctx["workdir"]), ctx.get("policy_root"))
     verify_bundle(bundle, trust)  # genuine first
     receipt = next((bundle / "episodes").rglob("R_S1.json"))
     data = bytearray(receipt.read_bytes())
