@@ -5,11 +5,13 @@ they reference (``episodes[].log_sha256``) and writes::
 
     OUT/manifest.json                          every other file with its SHA-256, signed
     OUT/results/<results file>.json            the results files, as they were
-    OUT/episodes/<log stem>/anchor.json        the log's signed anchor (head hash and length)
-    OUT/episodes/<log stem>/chain_segment.jsonl  the log's tail from the first line any receipt
-                                                 cites to the anchored head (the chain proof)
-    OUT/episodes/<log stem>/chain_proof.json   where the segment starts: seq and prev_hash
-    OUT/episodes/<log stem>/receipts/<result_id>.json  one receipt per released result
+    OUT/episodes/<log>/anchor.json             the log's signed anchor (head hash and length)
+    OUT/episodes/<log>/chain_segment.jsonl     the log's tail from the first line any receipt
+                                               cites to the anchored head (the chain proof)
+    OUT/episodes/<log>/chain_proof.json        where the segment starts: seq and prev_hash
+    OUT/episodes/<log>/receipts/<result_id>.json  one receipt per released result
+
+where ``<log>`` is the log's path under the run directory (``/`` written ``__``, no suffix).
 
 A linear hash chain proves a record by the records after it: the segment re-hashes from its
 first line to the anchored head, so any line it contains is in the anchored log. A receipt cites
@@ -167,7 +169,7 @@ def export_receipts(
     if out.exists() and any(out.iterdir()):
         raise InvalidInputError(f"--out {str(out)!r} is not empty; give a new directory.")
     results, logs = _find_run_files(run)
-    plan: list[tuple[str, Path, Path, dict[str, Any], dict[str, Any]]] = []
+    plan: dict[Path, tuple[str, Path, dict[str, Any], dict[str, Any]]] = {}
     for res_path, doc in results:
         name = res_path.relative_to(run).as_posix().replace("/", "__")
         for ep in doc["episodes"]:
@@ -180,7 +182,7 @@ def export_receipts(
                     f"{str(res_path)!r}: the log of episode seed {ep['seed']} (sha256 "
                     f"{digest[:12]}…) is not under {str(run)!r} with its anchor."
                 )
-            plan.append((name, res_path, log, doc, ep))
+            plan.setdefault(log, (name, res_path, doc, ep))  # a log is exported once
     if not plan:
         raise InvalidInputError(
             f"No anchored episode logs referenced by a results file under {str(run)!r}; run "
@@ -191,7 +193,8 @@ def export_receipts(
     assert signer is not None
     copied: set[str] = set()
     n_receipts = 0
-    for name, res_path, log, doc, ep in plan:
+    for log, (name, res_path, doc, ep) in plan.items():
+        ep_name = log.relative_to(run).with_suffix("").as_posix().replace("/", "__")
         verify_log(log, trust)  # never issue receipts for a log that does not verify
         if name not in copied:
             shutil.copyfile(res_path, _mk(out / "results") / name)
@@ -200,7 +203,7 @@ def export_receipts(
         receipts, first = _episode_receipts(lines)
         if not receipts:
             continue
-        ep_dir = _mk(out / "episodes" / log.stem)
+        ep_dir = _mk(out / "episodes" / ep_name)
         shutil.copyfile(anchor_path(log), ep_dir / "anchor.json")
         segment = lines[first - 1 :]
         atomic_write_bytes(ep_dir / "chain_segment.jsonl", b"".join(ln + b"\n" for ln in segment))
@@ -215,7 +218,7 @@ def export_receipts(
             "seed": ep["seed"],
             "policy_fingerprint": doc["policy_fingerprint"],
             "partner_id": doc.get("partner_id"),
-            "anchor": f"episodes/{log.stem}/anchor.json",
+            "anchor": f"episodes/{ep_name}/anchor.json",
         }
         rdir = _mk(ep_dir / "receipts")
         for receipt in receipts:

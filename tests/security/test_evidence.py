@@ -141,11 +141,13 @@ def test_run_key_file_is_private_and_a_shared_key_is_refused(
 
 def _bundle(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> Path:
     run = tmp_path / "run"
-    run_with_logs(run, "insider_key_misuse")  # a strict lab: event signatures in the chain
-    run_with_logs(run, "throughput_sla", episodes=2)
+    run_with_logs(run / "a", "insider_key_misuse")  # a strict lab: event signatures in the chain
+    run_with_logs(run / "b", "throughput_sla", episodes=2)
+    run_with_logs(run / "c", "throughput_sla")  # same log names as b's: kept apart
     bundle = tmp_path / "bundle"
     code, out, err = cli(capsys, "export-receipts", "--run", str(run), "--out", str(bundle))
-    assert code == 0 and "receipts from 3 episode(s)" in out, err
+    assert code == 0 and "receipts from 4 episode(s)" in out, err
+    assert (bundle / "episodes" / "c__logs__throughput_sla_seed0" / "anchor.json").is_file()
     return bundle
 
 
