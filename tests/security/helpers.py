@@ -35,13 +35,15 @@ def edit_yaml(path: Path, edit: Any) -> None:
     path.write_text(yaml.safe_dump(doc, sort_keys=False), encoding="utf-8")
 
 
-def run_with_logs(run_dir: Path, task: str = "insider_key_misuse", episodes: int = 1) -> Path:
+def run_with_logs(
+    run_dir: Path, task: str = "insider_key_misuse", episodes: int = 1, **options: Any
+) -> Path:
     """A results file and anchored logs under ``run_dir``; returns the results path."""
     from labtrust_gym.benchmarks.runner import run_benchmark
 
     run_dir.mkdir(parents=True, exist_ok=True)
     out = run_dir / f"{task}.json"
-    run_benchmark(task, episodes, 0, out, log_dir=run_dir / "logs")
+    run_benchmark(task, episodes, 0, out, log_dir=run_dir / "logs", **options)
     return out
 
 

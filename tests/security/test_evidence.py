@@ -143,7 +143,8 @@ def _bundle(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> Path:
     run = tmp_path / "run"
     run_with_logs(run / "a", "insider_key_misuse")  # a strict lab: event signatures in the chain
     run_with_logs(run / "b", "throughput_sla", episodes=2)
-    run_with_logs(run / "c", "throughput_sla")  # same log names as b's: kept apart
+    # the same log name as one of b's, other content: kept apart in the bundle
+    run_with_logs(run / "c", "throughput_sla", injection="INJ-COMMS-DROP-001")
     bundle = tmp_path / "bundle"
     code, out, err = cli(capsys, "export-receipts", "--run", str(run), "--out", str(bundle))
     assert code == 0 and "receipts from 4 episode(s)" in out, err
