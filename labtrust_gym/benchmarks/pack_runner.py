@@ -28,6 +28,8 @@ from labtrust_gym.errors import EvidenceError, InvalidInputError
 
 MANIFEST_FORMAT = "labtrust-pack-manifest/0.1"
 MANIFEST = "pack_manifest.json"
+MANIFEST_SCHEMA = ("schemas", "pack_manifest.v0.1.schema.json")
+CASE_SCHEMA = ("schemas", "safety_case.v0.1.schema.json")
 SUMMARY = "PACK_SUMMARY.md"
 
 
@@ -54,8 +56,13 @@ def run_official_pack(
 ) -> dict[str, Any]:
     """Run the pack and write ``OUT`` as described above; return the (signed) manifest."""
     from labtrust_gym import __version__
-    from labtrust_gym.config import get_active_profile, get_repo_root
-    from labtrust_gym.fileio import atomic_write_json, atomic_write_text, ensure_output_dir
+    from labtrust_gym.config import get_active_profile, get_repo_root, policy_path
+    from labtrust_gym.fileio import (
+        atomic_write_json,
+        atomic_write_text,
+        ensure_output_dir,
+        validate_with_schema,
+    )
     from labtrust_gym.security.keys import load_run_key
     from labtrust_gym.security.partners import effective_policy, overlay_fingerprint, partner_dir
 
@@ -135,6 +142,7 @@ def run_official_pack(
         if p.is_file() and p.name != MANIFEST
     }
     signed = signer.sign(manifest)
+    validate_with_schema(signed, policy_path(base, *MANIFEST_SCHEMA), what="pack manifest")
     atomic_write_json(out_dir / MANIFEST, signed)
     return signed
 
@@ -169,7 +177,14 @@ def build_case(root: Path, evidence: list[str | Path], partner: str | None) -> d
             f"{type(case).__name__}; it must return a dict with a 'claims' list."
         )
     case.setdefault("summary", {"claims": len(case["claims"])})
-    return {"provider_id": provider_id, **case}
+    case = {"provider_id": provider_id, **case}
+    from labtrust_gym.config import policy_path
+    from labtrust_gym.fileio import validate_with_schema
+
+    validate_with_schema(
+        case, policy_path(root, *CASE_SCHEMA), what=f"Safety case of provider {provider_id!r}"
+    )
+    return case
 
 
 def pack_summary_markdown(
@@ -228,6 +243,9 @@ def verify_pack(pack_dir: str | Path, trust: Any) -> dict[str, Any]:
     """Re-verify a pack directory; raise :class:`EvidenceError` naming the first problem."""
     import json
 
+    from labtrust_gym.config import get_repo_root, policy_path
+    from labtrust_gym.errors import SchemaValidationError
+    from labtrust_gym.fileio import validate_with_schema
     from labtrust_gym.security.anchor import verify_log
     from labtrust_gym.security.keys import read_canonical_json, verify_signed
 
@@ -242,7 +260,13 @@ def verify_pack(pack_dir: str | Path, trust: Any) -> dict[str, Any]:
             f"{str(root)!r}: {MANIFEST} is not a pack manifest.", code="EVIDENCE.MALFORMED"
         )
     signer = verify_signed(manifest, trust, what="Pack manifest")
-    listed: dict[str, str] = manifest.get("files") or {}
+    try:
+        validate_with_schema(
+            manifest, policy_path(get_repo_root(), *MANIFEST_SCHEMA), what="Pack manifest"
+        )
+    except SchemaValidationError as exc:
+        raise EvidenceError(str(exc), code="EVIDENCE.MALFORMED") from None
+    listed: dict[str, str] = manifest["files"]
     present = {p.relative_to(root).as_posix() for p in root.rglob("*") if p.is_file()} - {MANIFEST}
     if present != set(listed):
         raise EvidenceError(

@@ -256,7 +256,9 @@ def verify_bundle(bundle_dir: str | Path, trust: TrustStore) -> dict[str, Any]:
     if not isinstance(manifest, dict) or manifest.get("format") != BUNDLE_FORMAT:
         raise _fail("EVIDENCE.MALFORMED", f"{str(root)!r}: manifest.json is not a receipt bundle.")
     signers = {verify_signed(manifest, trust, what="Bundle manifest")}
-    listed: dict[str, str] = manifest.get("files") or {}
+    listed = manifest.get("files")
+    if not isinstance(listed, dict) or not all(isinstance(v, str) for v in listed.values()):
+        raise _fail("EVIDENCE.MALFORMED", f"{str(root)!r}: the manifest has no 'files' mapping.")
     on_disk = {p.relative_to(root).as_posix() for p in root.rglob("*") if p.is_file()} - {
         "manifest.json"
     }
