@@ -118,25 +118,36 @@ def _outcome(check: Any) -> dict[str, Any]:
     return {"codes": [], "note": "the verifier accepted the tampered evidence"}
 
 
-def _genuine_log(ctx: dict[str, Any]) -> tuple[Path, TrustStore]:
+def _tampered_log(ctx: dict[str, Any], tamper: Any) -> dict[str, Any]:
+    """Genuine anchored log (which must verify, or the attack proves nothing), then
+    ``tamper(log)``, then what the verifier says."""
     from .anchor import verify_log
 
     log = signed_episode(Path(ctx["workdir"]), ctx.get("policy_root"))
     _key, trust = producer()
-    verify_log(log, trust)  # the genuine log must verify, or the attack proves nothing
-    return log, trust
+    verify_log(log, trust)
+    tamper(log)
+    return _outcome(lambda: verify_log(log, trust))
 
 
-def _release_index(lines: list[bytes]) -> int:
-    return next(
+def _rewrite(log: Path, edit: Any) -> None:
+    """Edit the release record and recompute every hash, as a forger who can write the file."""
+    lines = _lines(log)
+    index = next(
         i
         for i, ln in enumerate(lines)
         if json.loads(ln[84:-1])["event"]["action_type"] == "RELEASE_RESULT"
     )
+    _write_lines(log, rechain(lines, index, edit))
 
 
 def _reassign_release(record: dict[str, Any]) -> None:
     record["event"]["agent_id"] = "supervisor_0"
+
+
+def _impersonate(record: dict[str, Any]) -> None:
+    record["event"]["agent_id"] = "supervisor_0"
+    record["event"]["key_id"] = "K_supervisor_0"  # the signature stays qc_0's
 
 
 def _reanchor(log: Path, key: RunKey) -> None:
@@ -159,57 +170,39 @@ def _reanchor(log: Path, key: RunKey) -> None:
 
 @attack_callable
 def truncated_log(ctx: dict[str, Any]) -> dict[str, Any]:
-    from .anchor import verify_log
-
-    log, trust = _genuine_log(ctx)
-    _write_lines(log, _lines(log)[:-2])
-    return _outcome(lambda: verify_log(log, trust))
+    return _tampered_log(ctx, lambda log: _write_lines(log, _lines(log)[:-2]))
 
 
 @attack_callable
 def rewritten_log(ctx: dict[str, Any]) -> dict[str, Any]:
-    from .anchor import verify_log
-
-    log, trust = _genuine_log(ctx)
-    lines = _lines(log)
-    _write_lines(log, rechain(lines, _release_index(lines), _reassign_release))
-    return _outcome(lambda: verify_log(log, trust))
+    return _tampered_log(ctx, lambda log: _rewrite(log, _reassign_release))
 
 
 @attack_callable
 def reanchored_rewrite(ctx: dict[str, Any]) -> dict[str, Any]:
-    from .anchor import verify_log
+    def tamper(log: Path) -> None:
+        _rewrite(log, _reassign_release)
+        _reanchor(log, RunKey.from_seed(ATTACKER_SEED))
 
-    log, trust = _genuine_log(ctx)
-    lines = _lines(log)
-    _write_lines(log, rechain(lines, _release_index(lines), _reassign_release))
-    _reanchor(log, RunKey.from_seed(ATTACKER_SEED))
-    return _outcome(lambda: verify_log(log, trust))
+    return _tampered_log(ctx, tamper)
 
 
 @attack_callable
 def fabricated_event(ctx: dict[str, Any]) -> dict[str, Any]:
     """The run signer itself (trusted) rewrites an event: only the agents' signatures stop it."""
-    from .anchor import verify_log
 
-    def impersonate(record: dict[str, Any]) -> None:
-        record["event"]["agent_id"] = "supervisor_0"
-        record["event"]["key_id"] = "K_supervisor_0"  # the signature stays qc_0's
+    def tamper(log: Path) -> None:
+        _rewrite(log, _impersonate)
+        _reanchor(log, producer()[0])
 
-    log, trust = _genuine_log(ctx)
-    lines = _lines(log)
-    _write_lines(log, rechain(lines, _release_index(lines), impersonate))
-    _reanchor(log, producer()[0])
-    return _outcome(lambda: verify_log(log, trust))
+    return _tampered_log(ctx, tamper)
 
 
 @attack_callable
 def deleted_anchor(ctx: dict[str, Any]) -> dict[str, Any]:
-    from .anchor import anchor_path, verify_log
+    from .anchor import anchor_path
 
-    log, trust = _genuine_log(ctx)
-    anchor_path(log).unlink()
-    return _outcome(lambda: verify_log(log, trust))
+    return _tampered_log(ctx, lambda log: anchor_path(log).unlink())
 
 
 def signed_bundle(workdir: Path, policy_root: Any) -> tuple[Path, TrustStore]:
