@@ -1,12 +1,13 @@
 """``labtrust validate-policy``: every policy file against its schema, every id cross-referenced.
 
 Schemas are found by naming convention: ``<dir>/<name>.v<ver>.yaml`` is validated against
-``schemas/<name>.v<ver>.schema.json`` (lab profiles: ``lab_profile.v0.1.schema.json``); a YAML
-file without a schema is itself a problem. Every schema error of a file is reported, not just
-the first. Then :data:`REFS` — reference rules as data — checks that every id a file uses is
-defined (reason codes, actions, zones, roles, invariants, emits, injections, tasks, methods,
-scale presets, attacks, risks, providers …), plus the attack suite's own consistency and the
-invariant handlers. When all that holds, the engine compiles the policy as a last check.
+``schemas/<name>.v<ver>.schema.json`` (or ``schemas/<dir>_<name>.v<ver>.schema.json``; lab
+profiles: ``lab_profile.v0.1.schema.json``); a YAML file without a schema is itself a problem.
+Every schema error of a file is reported, not just the first. Then :data:`REFS` — reference
+rules as data — checks that every id a file uses is defined (reason codes, actions, zones,
+roles, invariants, emits, injections, tasks, methods, scale presets, attacks, risks, providers
+…), plus the attack suite's own consistency and the invariant handlers. When all that holds,
+the engine compiles the policy as a last check.
 
 With a partner, the effective policy (base + ``partners/<id>/``) is validated; a problem in a
 file the partner overlays names the overlay too.
@@ -39,13 +40,21 @@ class Problem:
 _VERSIONED = re.compile(r"(?P<name>.+)\.v(?P<ver>\d+(?:\.\d+)*)\.ya?ml")
 
 
-def schema_name(rel: str) -> str | None:
-    """The schema file of policy-relative ``rel`` by the naming convention (None: unversioned)."""
+def schema_names(rel: str) -> list[str]:
+    """Schema files that may validate policy-relative ``rel``, by the naming convention:
+    ``<dir>/<name>.v<ver>.yaml`` -> ``<name>.v<ver>.schema.json``, else the directory-prefixed
+    ``<dir>_<name>.v<ver>.schema.json``; lab profiles -> ``lab_profile.v0.1.schema.json``.
+    Empty for a file that is not named ``<name>.v<ver>.yaml``."""
     parts = rel.split("/")
     if parts[0] == "lab_profiles":
-        return "lab_profile.v0.1.schema.json"
+        return ["lab_profile.v0.1.schema.json"]
     m = _VERSIONED.fullmatch(parts[-1])
-    return f"{m['name']}.v{m['ver']}.schema.json" if m else None
+    if m is None:
+        return []
+    names = [f"{m['name']}.v{m['ver']}.schema.json"]
+    if len(parts) > 1:
+        names.append(f"{parts[-2]}_{m['name']}.v{m['ver']}.schema.json")
+    return names
 
 
 def walk(doc: Any, pattern: str) -> Iterator[tuple[str, Any]]:
@@ -254,12 +263,14 @@ def _schema_problems(base: Path, rel: str, doc: Any) -> list[Problem]:
 
     from labtrust_gym.fileio import load_json
 
-    name = schema_name(rel)
-    if name is None:
+    names = schema_names(rel)
+    if not names:
         return [Problem(rel, "", "policy files are named <name>.v<version>.yaml")]
-    schema_path = base / "schemas" / name
-    if not schema_path.is_file():
-        return [Problem(rel, "", f"no schema: expected schemas/{name}")]
+    schema_path = next(
+        (base / "schemas" / n for n in names if (base / "schemas" / n).is_file()), None
+    )
+    if schema_path is None:
+        return [Problem(rel, "", f"no schema: expected schemas/{' or schemas/'.join(names)}")]
     schema = load_json(schema_path)
     validator = jsonschema.validators.validator_for(schema)(schema)
     return [

@@ -8,7 +8,7 @@ from typing import Any
 
 import pytest
 
-from labtrust_gym.benchmarks.policy_check import schema_name, validate_policy
+from labtrust_gym.benchmarks.policy_check import schema_names, validate_policy
 from tests.security.helpers import cli, copy_policy, edit_yaml
 
 
@@ -22,10 +22,13 @@ def test_shipped_policy_is_valid_with_and_without_the_example_partner(
 
 
 def test_schema_by_naming_convention() -> None:
-    assert schema_name("rbac/rbac_policy.v0.1.yaml") == "rbac_policy.v0.1.schema.json"
-    assert schema_name("lab_profiles/hospital_lab.v0.1.yaml") == "lab_profile.v0.1.schema.json"
-    assert schema_name("official/benchmark_pack.v0.2.yaml") == "benchmark_pack.v0.2.schema.json"
-    assert schema_name("notes/readme.yaml") is None
+    assert schema_names("rbac/rbac_policy.v0.1.yaml")[0] == "rbac_policy.v0.1.schema.json"
+    assert schema_names("lab_profiles/hospital_lab.v0.1.yaml") == ["lab_profile.v0.1.schema.json"]
+    assert schema_names("llm/prices.v0.1.yaml") == [
+        "prices.v0.1.schema.json",
+        "llm_prices.v0.1.schema.json",
+    ]
+    assert schema_names("notes/readme.yaml") == []
 
 
 def test_a_broken_fixture_is_caught_with_file_and_path(
@@ -73,7 +76,8 @@ def test_a_broken_fixture_is_caught_with_file_and_path(
         "code (engine or evidence) 'TOKEN.EXPIRD'. Did you mean 'TOKEN.EXPIRED'?",
         "security/attack_suite.v0.1.yaml: attacks/2/control_id: unknown control 'CTL-NOPE'",
         "official/benchmark_pack.v0.1.yaml: tasks/0/task: unknown task 'throughput_slaa'",
-        "security/notes.v0.1.yaml: (file): no schema: expected schemas/notes.v0.1.schema.json",
+        "security/notes.v0.1.yaml: (file): no schema: expected schemas/notes.v0.1.schema.json or "
+        "schemas/security_notes.v0.1.schema.json",
         "sites/sites.v0.1.yaml: (file): Invalid YAML",
     ]
     for line in expected:
