@@ -111,11 +111,21 @@ class Evidence:
                 outcome = "passed"
             self.tests.setdefault(ident, []).append(outcome)
 
-    def find(self, rel: str) -> tuple[Path, Path] | None:
+    def find(self, rel: str) -> tuple[Path | None, str]:
+        """The artifact ``rel``: at that path in the first evidence directory holding it, else
+        the one file anywhere under them whose path ends with ``rel``. Returns the path (None
+        when there is none, or several) and where it was found (or why not)."""
         for d in self.dirs:
             if (d / rel).is_file():
-                return d, d / rel
-        return None
+                return d / rel, (d / rel).relative_to(d).as_posix()
+        matches = [(d, p) for d in self.dirs for p in sorted(d.rglob(rel)) if p.is_file()]
+        if len(matches) == 1:
+            d, p = matches[0]
+            return p, p.relative_to(d).as_posix()
+        if matches:
+            where = ", ".join(p.relative_to(d).as_posix() for d, p in matches)
+            return None, f"ambiguous: {where}"
+        return None, "not found"
 
 
 def junit_id(node_id: str) -> str:
@@ -179,10 +189,14 @@ def evaluate_claim(claim: Mapping[str, Any], ev: Evidence) -> dict[str, Any]:
     for node in spec.get("tests") or ():
         items["tests"].append({"id": node, "status": _status_of(ev.tests.get(junit_id(node)))})
     for art in spec.get("artifacts") or ():
-        found = ev.find(art["path"])
-        entry: dict[str, Any] = {"path": art["path"], "status": "missing", "sha256": None}
-        if found is not None:
-            _base, path = found
+        path, where = ev.find(art["path"])
+        entry: dict[str, Any] = {
+            "path": art["path"],
+            "found": where,
+            "status": "missing",
+            "sha256": None,
+        }
+        if path is not None:
             entry["sha256"] = _sha256(path)
             checks = art.get("criteria") or ()
             try:

@@ -93,6 +93,16 @@ def test_artifact_criteria_and_hashes(tmp_path: Path) -> None:
     assert art["failed_criteria"] == ["selection == 'full' (observed 'smoke')"]
     (ev / "attack_results.json").write_text(json.dumps({**doc, "selection": "full"}))
     assert _claim(build_safety_case(get_repo_root(), [ev]), "CLM-SUITE")["status"] == "supported"
+    (ev / "attack_results.json").rename(ev / "nested.json")
+    (ev / "pack" / "security").mkdir(parents=True)
+    (ev / "nested.json").rename(ev / "pack" / "security" / "attack_results.json")
+    found = _claim(build_safety_case(get_repo_root(), [ev]), "CLM-SUITE")
+    assert found["status"] == "supported"  # found under a subdirectory, and unique
+    assert found["evidence"]["artifacts"][0]["found"] == "pack/security/attack_results.json"
+    (ev / "attack_results.json").write_text(json.dumps(doc))
+    twice = _claim(build_safety_case(get_repo_root(), [ev / "pack", tmp_path]), "CLM-SUITE")
+    assert twice["status"] == "no-evidence"
+    assert twice["evidence"]["artifacts"][0]["found"].startswith("ambiguous: ")
 
 
 def test_safety_case_cli_writes_json_and_markdown(
