@@ -65,8 +65,13 @@ def partner_dir(root: Path | str | None, partner_id: str) -> Path:
 
     path = policy_path(root, PARTNERS_DIR, partner_id)
     if not path.is_dir():
-        raise UnknownIdError.for_id(
-            f"partner (no directory {str(path)!r})", partner_id, list_partners(root)
+        known = list_partners(root)
+        error = UnknownIdError.for_id("partner", partner_id, known)
+        raise UnknownIdError(
+            f"{error} A partner is a directory of overlays; looked for {str(path)!r}.",
+            kind="partner",
+            requested=partner_id,
+            known=known,
         )
     return path
 
