@@ -300,3 +300,43 @@ def apply_profile(profile: LabProfile | str, root: Path | str | None = None) -> 
             raise ConfigError(f"Lab profile {resolved.profile_id!r}: {error}")
     set_active_profile(resolved)
     return resolved
+
+
+#: Profile fields that select a registered id, with the registry kind each names.
+PROVIDER_FIELDS: dict[str, str] = {
+    "domain_id": "domains",
+    "security_suite_provider_id": "security_suite_providers",
+    "safety_case_provider_id": "safety_case_providers",
+    "metrics_aggregator_id": "metrics_aggregators",
+    "benchmark_pack_loader_id": "benchmark_pack_loaders",
+}
+
+
+def profile_problems(root: Path | str | None = None) -> tuple[list[str], list[str]]:
+    """``(problems, notes)`` of every lab profile: a profile that does not load, or selects an
+    id nobody registers, is a problem. A profile's installed extension packages are loaded first
+    (they may register the ids); one that is not installed is a note, since only runs with that
+    profile need it."""
+    from labtrust_gym.errors import LabTrustError, UnknownIdError
+    from labtrust_gym.plugins import load_extension_package, registry
+
+    problems: list[str] = []
+    notes: list[str] = []
+    for profile_id in list_profiles(root):
+        try:
+            profile = load_profile(profile_id, root)
+        except LabTrustError as exc:
+            problems.append(f"lab profile {profile_id!r}: {exc}")
+            continue
+        for package in profile.extension_packages:
+            try:
+                load_extension_package(package, profile_id=profile_id)
+            except LabTrustError as exc:
+                notes.append(f"lab profile {profile_id!r}: {exc}")
+        for field, kind in PROVIDER_FIELDS.items():
+            ident = getattr(profile, field)
+            reg = registry(kind)
+            if ident not in reg:
+                error = UnknownIdError.for_id(reg.spec.label, ident, reg.ids())
+                problems.append(f"lab profile {profile_id!r}: {field}: {error}")
+    return problems, notes

@@ -36,6 +36,18 @@ class ChainIntegrityError(LabTrustError):
     """An audit hash chain does not verify."""
 
 
+class EvidenceError(ChainIntegrityError):
+    """Evidence (a log anchor, a receipt bundle, a results summary, a signature) does not hold.
+
+    ``code`` is the evidence reason code (``policy/reason_codes/evidence_code_registry``), so a
+    security attack can compare what was detected with what it expected.
+    """
+
+    def __init__(self, message: str, *, code: str) -> None:
+        super().__init__(message)
+        self.code = code
+
+
 class PluginError(LabTrustError):
     """A plugin could not be loaded, validated or resolved."""
 

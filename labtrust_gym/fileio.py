@@ -314,3 +314,20 @@ def validate_with_schema(document: Any, schema_path: str | os.PathLike[str], *, 
         location = "/".join(str(part) for part in err.absolute_path) or "(top level)"
         more = f" (and {len(errors) - 1} more)" if len(errors) > 1 else ""
         raise SchemaValidationError(f"{what}: field {location!r}: {err.message}{more}.")
+
+
+def tree_fingerprint(directory: str | os.PathLike[str], *, skip: Iterable[str] = ()) -> str:
+    """``sha256:<hex>`` over every file under ``directory``: relative POSIX path and bytes, in
+    sorted order (``__pycache__`` and dot-files left out, as are paths under ``skip``)."""
+    import hashlib
+
+    base = Path(directory)
+    skipped = tuple(s.rstrip("/") + "/" for s in skip)
+    digest = hashlib.sha256()
+    for path in sorted(p for p in base.rglob("*") if p.is_file()):
+        rel = path.relative_to(base).as_posix()
+        if "__pycache__" in rel or rel.startswith(".") or rel.startswith(skipped):
+            continue
+        digest.update(rel.encode("utf-8") + b"\0")
+        digest.update(path.read_bytes() + b"\0")
+    return "sha256:" + digest.hexdigest()

@@ -50,6 +50,8 @@ BUILTIN_PLUGINS: tuple[str, ...] = (
     "labtrust_gym.cli.list_cmd",
     "labtrust_gym.cli.engine_cmd",
     "labtrust_gym.cli.benchmark_cmd",
+    "labtrust_gym.cli.security_cmd",
+    "labtrust_gym.cli.evidence_cmd",
 )
 
 #: The pluggy entry-point group whose values are modules of hookimpls.

@@ -7,9 +7,18 @@ from collections.abc import Iterator
 import pytest
 
 
+@pytest.fixture(scope="session")
+def _labtrust_home(tmp_path_factory: pytest.TempPathFactory) -> str:
+    """A throw-away LABTRUST_HOME (run signing key, trusted keys) shared by the session."""
+    return str(tmp_path_factory.mktemp("labtrust_home"))
+
+
 @pytest.fixture(autouse=True)
-def _fresh_platform(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
+def _fresh_platform(monkeypatch: pytest.MonkeyPatch, _labtrust_home: str) -> Iterator[None]:
     from labtrust_gym import config, plugins
+
+    monkeypatch.setenv("LABTRUST_HOME", _labtrust_home)
+    monkeypatch.delenv("LABTRUST_RUN_KEY", raising=False)
 
     for var in (
         "LABTRUST_STRICT_PLUGINS",

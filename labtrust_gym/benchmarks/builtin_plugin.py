@@ -1,5 +1,6 @@
-"""Built-in benchmarks plugin: the eight tasks, the ``default`` metrics aggregator and the
-``default`` benchmark pack loader, registered through the same hooks a third party uses.
+"""Built-in benchmarks plugin: the eight tasks, the ``default`` metrics aggregator, the
+``default`` benchmark pack loader and the ``default`` security suite and safety case providers,
+registered through the same hooks a third party uses.
 
 Module scope stays light (no numpy, gymnasium, pettingzoo or engine imports): the core imports
 this module on every ``labtrust`` start-up.
@@ -30,3 +31,17 @@ def labtrust_register_benchmark_pack_loaders(register: Register) -> None:
     from labtrust_gym.benchmarks.official_pack import default_pack_loader
 
     register("default", default_pack_loader)
+
+
+@hookimpl
+def labtrust_register_security_suite_providers(register: Register) -> None:
+    from labtrust_gym.benchmarks.security_runner import DefaultSecuritySuiteProvider
+
+    register("default", DefaultSecuritySuiteProvider)
+
+
+@hookimpl
+def labtrust_register_safety_case_providers(register: Register) -> None:
+    from labtrust_gym.security.safety_case import DefaultSafetyCaseProvider
+
+    register("default", DefaultSafetyCaseProvider)

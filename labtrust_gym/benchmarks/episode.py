@@ -449,6 +449,9 @@ def run_episode(job: EpisodeJob) -> dict[str, Any]:
     if log_path is not None:
         eng.write_episode_log(log_path)
         outcome["log_sha256"] = hashlib.sha256(log_path.read_bytes()).hexdigest()
+        from labtrust_gym.security.anchor import write_anchor
+
+        outcome["log_anchor"] = write_anchor(log_path, eng)
     return outcome
 
 

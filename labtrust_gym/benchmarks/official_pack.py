@@ -2,11 +2,13 @@
 
 A loader is ``loader(repo_root, prefer_v02, partner_id) -> (pack_dict, version, path)``. The
 built-in ``default`` loader reads ``policy/official/benchmark_pack.v0.1.yaml`` (or ``v0.2`` when
-``prefer_v02`` and it exists), honours the active profile's ``benchmark_pack_path`` override and a
-partner overlay ``policy/official/partners/<partner_id>/benchmark_pack.v0.X.yaml``, and validates
-the pack against ``policy/schemas/benchmark_pack.v0.1.schema.json``. What a loader returns is
-checked by the plugin table's contract (``labtrust_gym.contracts``): a wrong shape is a
-``PluginError`` naming the loader, its plugin and distribution.
+``prefer_v02`` and it exists), honours the active profile's ``benchmark_pack_path`` override, a
+partner's replacement pack ``policy/official/partners/<partner_id>/benchmark_pack.v0.X.yaml`` or
+its overlay ``policy/partners/<partner_id>/official/benchmark_pack.v0.X.yaml`` (merged onto the
+base pack by the rules of ``labtrust_gym.security.partners``), and validates the pack against
+``policy/schemas/benchmark_pack.v0.1.schema.json``. What a loader returns is checked by the plugin
+table's contract (``labtrust_gym.contracts``): a wrong shape is a ``PluginError`` naming the
+loader, its plugin and distribution.
 """
 
 from __future__ import annotations
@@ -96,7 +98,13 @@ def default_pack_loader(
         raise PolicyError(
             f"No benchmark pack found; looked for {', '.join(repr(str(c)) for c in candidates)}."
         )
-    pack = load_yaml(path)
+    if path.parent == official and partner_id:
+        # A partner overlay (policy/partners/<id>/official/...) merges onto the base pack.
+        from labtrust_gym.security.partners import load_overlaid
+
+        pack = load_overlaid(root, path, f"official/{path.name}", partner_id)
+    else:
+        pack = load_yaml(path)
     validate_with_schema(
         pack, policy_path(root, *PACK_SCHEMA), what=f"benchmark pack {str(path)!r}"
     )

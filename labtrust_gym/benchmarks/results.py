@@ -7,7 +7,6 @@ same arguments produce byte-identical files. Nothing wall-clock dependent is wri
 from __future__ import annotations
 
 import functools
-import hashlib
 import os
 from collections.abc import Mapping, Sequence
 from pathlib import Path
@@ -50,15 +49,9 @@ def results_schema_path(version: str, policy_root: Path | None = None) -> Path:
 
 @functools.lru_cache(maxsize=8)
 def _fingerprint_dir(policy_dir: str) -> str:
-    digest = hashlib.sha256()
-    base = Path(policy_dir)
-    for path in sorted(p for p in base.rglob("*") if p.is_file()):
-        rel = path.relative_to(base).as_posix()
-        if "__pycache__" in rel or rel.startswith("."):
-            continue
-        digest.update(rel.encode("utf-8") + b"\0")
-        digest.update(path.read_bytes() + b"\0")
-    return "sha256:" + digest.hexdigest()
+    from labtrust_gym.fileio import tree_fingerprint
+
+    return tree_fingerprint(policy_dir)
 
 
 def policy_fingerprint(policy_root: Path | None = None) -> str:

@@ -78,12 +78,38 @@ def _fmt(value: Any) -> str:
     return str(value)
 
 
+def check_summary(doc: Mapping[str, Any], where: str) -> None:
+    """Refuse a results document whose stored ``summary`` disagrees with its episodes.
+
+    The summary is recomputed from ``episodes[].metrics``; a stored one that differs (an edited
+    file, or one written by an incompatible version) raises ``EvidenceError``
+    (``EVIDENCE.SUMMARY_MISMATCH``) naming the first metric that differs.
+    """
+    from labtrust_gym.errors import EvidenceError
+    from labtrust_gym.fileio import canonical_json
+
+    stored = doc.get("summary")
+    if stored is None:
+        return
+    recomputed = summarize_episode_metrics([ep["metrics"] for ep in doc["episodes"]])
+    if canonical_json(stored) == canonical_json(recomputed):
+        return
+    metrics = sorted(set(stored) | set(recomputed)) if isinstance(stored, Mapping) else []
+    first = next(
+        (m for m in metrics if canonical_json(stored.get(m)) != canonical_json(recomputed.get(m))),
+        "(the summary itself)",
+    )
+    raise EvidenceError(
+        f"{where}: the stored summary disagrees with the episodes it summarises (first "
+        f"difference: {first!r}); the file was edited or written by another version. "
+        "Refusing to summarise it; re-run the benchmark to regenerate it.",
+        code="EVIDENCE.SUMMARY_MISMATCH",
+    )
+
+
 def _summary_of(doc: Mapping[str, Any]) -> Mapping[str, Any]:
-    """Per-metric statistics across a results document's episodes: the v0.3 ``summary`` it
-    carries, else computed from its episodes (v0.2)."""
-    carried = doc.get("summary")
-    if isinstance(carried, Mapping):
-        return carried
+    """Per-metric statistics across a results document's episodes, always recomputed from the
+    episodes (a stored v0.3 ``summary`` is only checked against them: :func:`check_summary`)."""
     return summarize_episode_metrics([ep["metrics"] for ep in doc["episodes"]])
 
 

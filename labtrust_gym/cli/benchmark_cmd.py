@@ -212,12 +212,15 @@ def bench_smoke_cmd(
 # ---- run-summary / summarize-results -------------------------------------------------------
 def _load_docs(paths: list[Path]) -> list[tuple[str, dict[str, Any]]]:
     from labtrust_gym.benchmarks.results import read_results
-    from labtrust_gym.benchmarks.summary import find_results
+    from labtrust_gym.benchmarks.summary import check_summary, find_results
 
     files = find_results(paths)
     stems = [f.stem for f in files]
     unique = len(set(stems)) == len(stems)
-    return [(f.stem if unique else str(f), read_results(f)) for f in files]
+    docs = [(f.stem if unique else str(f), read_results(f)) for f in files]
+    for f, (_label, doc) in zip(files, docs, strict=True):
+        check_summary(doc, str(f))  # summaries are recomputed; a disagreeing file is refused
+    return docs
 
 
 def run_summary_cmd(

@@ -49,14 +49,47 @@ def golden(
         raise typer.Exit(1)
 
 
+TrustedKeyOpt = Annotated[
+    list[str] | None,
+    typer.Option(
+        "--trusted-key",
+        help="Public key (PEM file) or sha256: fingerprint whose signatures you accept "
+        "(repeatable; your own run key and $LABTRUST_HOME/trusted_keys/*.pem are trusted too).",
+    ),
+]
+
+
 def verify_log(
     path: Annotated[Path, typer.Argument(help="Episode log (JSONL) written by the engine.")],
+    trusted_key: TrustedKeyOpt = None,
+    chain_only: Annotated[
+        bool,
+        typer.Option(
+            "--chain-only",
+            help="Check the hash chain alone (no anchor): truncation and a consistent rewrite "
+            "then go unnoticed.",
+        ),
+    ] = False,
 ) -> None:
-    """Recompute an episode log's SHA-256 hash chain; exit 2 naming the first bad line."""
-    from labtrust_gym.engine.hashchain import verify_log_file
+    """Verify an episode log: its hash chain, its signed anchor (chain head and length, so a
+    truncated or rewritten log is caught) and every event signature of a signed lab; exit 2
+    naming the first problem."""
+    from labtrust_gym.security.anchor import verify_log as verify
+    from labtrust_gym.security.keys import load_trust
 
-    res = verify_log_file(path)
-    typer.echo(f"OK: {res['length']} events, head {res['head_hash']}")
+    trust = load_trust(tuple(trusted_key or ()))
+    res = verify(path, trust, chain_only=chain_only)
+    if not res["anchored"]:
+        typer.echo(
+            f"OK (chain only): {res['length']} events, head {res['head_hash']}; "
+            "not checked against an anchor."
+        )
+        return
+    typer.echo(
+        f"OK: {res['length']} events, head {res['head_hash']}, anchored and signed by "
+        f"{res['signer']} ({trust.sources[res['signer']]}); "
+        f"{res['signatures_checked']} event signatures re-checked."
+    )
 
 
 @hookimpl

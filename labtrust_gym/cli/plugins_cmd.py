@@ -80,15 +80,18 @@ def list_plugins(
 def doctor(
     as_json: Annotated[bool, typer.Option("--json", help="Print JSON.")] = False,
 ) -> None:
-    """Load every plugin and resolve everything it registers; exit 1 if anything is wrong."""
+    """Load every plugin and resolve everything it registers, and check that every lab profile
+    selects registered ids; exit 1 if anything is wrong."""
     from labtrust_gym import plugins
+    from labtrust_gym.config import profile_problems
 
     found = plugins.doctor()
+    profiles, notes = profile_problems()
     if as_json:
         typer.echo(
             json.dumps(
                 {
-                    "ok": not found,
+                    "ok": not found and not profiles,
                     "problems": [
                         {
                             "plugin": p.plugin,
@@ -99,6 +102,8 @@ def doctor(
                         }
                         for p in found
                     ],
+                    "profile_problems": profiles,
+                    "profile_notes": notes,
                 },
                 indent=2,
                 sort_keys=True,
@@ -106,11 +111,18 @@ def doctor(
         )
     else:
         count = len(plugins.plugin_infos())
-        if not found:
-            typer.echo(f"OK: {count} plugins loaded, every registration resolves.")
+        if not found and not profiles:
+            typer.echo(
+                f"OK: {count} plugins loaded, every registration resolves, every lab profile "
+                "selects registered ids."
+            )
         for problem in found:
             typer.echo(f"PROBLEM: {problem.describe()}")
-    if found:
+        for message in profiles:
+            typer.echo(f"PROBLEM: {message}")
+        for note in notes:
+            typer.echo(f"note: {note}")
+    if found or profiles:
         raise typer.Exit(1)
 
 

@@ -55,7 +55,9 @@ def load_scenarios(
     return list(doc["scenarios"])
 
 
-def _initial_state(sc: dict[str, Any]) -> dict[str, Any]:
+def scenario_initial_state(sc: dict[str, Any]) -> dict[str, Any]:
+    """The scenario's initial state: :func:`base_state` updated with its ``initial_state``, plus
+    an active key for each ``signing_keys`` entry (derived from its agent id)."""
     from labtrust_gym.engine.signing import derive_keypair
 
     st = base_state()
@@ -69,7 +71,8 @@ def _initial_state(sc: dict[str, Any]) -> dict[str, Any]:
     return st
 
 
-def _build_event(eng: Any, sc: dict[str, Any], step: dict[str, Any], n: int) -> Any:
+def build_event(eng: Any, sc: dict[str, Any], step: dict[str, Any], n: int) -> Any:
+    """The engine event of scenario step ``n`` (signed when the step names a ``key_id``)."""
     from labtrust_gym.engine.signing import derive_keypair, sign_event
 
     if "raw" in step:
@@ -110,7 +113,7 @@ def run_scenario(sc: dict[str, Any], root: Path | str | None = None) -> dict[str
         cfg.setdefault("policy_root", str(root))
     eng = HospitalLabEngine(None, cfg)
     failures: list[str] = []
-    eng.reset(_initial_state(sc), deterministic=True, rng_seed=int(sc.get("seed", 0)))
+    eng.reset(scenario_initial_state(sc), deterministic=True, rng_seed=int(sc.get("seed", 0)))
     seen: set[str] = {e["emit"] for e in eng.drain_system_emits()}
     for n, step in enumerate(sc["steps"], start=1):
         where = f"{sc['id']} step {n}"
@@ -119,7 +122,7 @@ def run_scenario(sc: dict[str, Any], root: Path | str | None = None) -> dict[str
         elif "corrupt_log_line" in step:
             eng.corrupt_log_line_for_test(step["corrupt_log_line"])
         else:
-            res = eng.step(_build_event(eng, sc, step, n))
+            res = eng.step(build_event(eng, sc, step, n))
             seen.update(res["emits"])
             exp = step.get("expect") or {}
             blocked = exp.get("blocked")

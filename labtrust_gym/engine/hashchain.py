@@ -81,12 +81,18 @@ def _nests_deeper_than(record: bytes, limit: int) -> bool:
     return False
 
 
-def verify_chain(lines: Iterable[bytes | str]) -> dict[str, Any]:
+def verify_chain(
+    lines: Iterable[bytes | str], *, prev_hash: str = GENESIS_HASH, first_seq: int = 1
+) -> dict[str, Any]:
     """Recompute the chain; return ``{"ok": True, "length", "head_hash"}`` or raise
-    ``ChainIntegrityError`` naming the first bad line (1-based) and why."""
-    prev = GENESIS_HASH
-    n = 0
-    for lineno, raw in enumerate(lines, start=1):
+    ``ChainIntegrityError`` naming the first bad line (1-based) and why.
+
+    A *segment* of a chain (a receipt bundle's tail of a log) verifies with the ``prev_hash`` of
+    its first record and that record's ``first_seq``; ``length`` is then the last line's seq.
+    """
+    prev = prev_hash
+    n = first_seq - 1
+    for lineno, raw in enumerate(lines, start=first_seq):
         line = raw.encode("utf-8") if isinstance(raw, str) else raw
         line = line.rstrip(b"\r\n")
         if not line:

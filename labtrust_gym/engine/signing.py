@@ -47,6 +47,11 @@ class KeyRing:
         self._keys = {k["key_id"]: k for k in keys}
         self._loaded: dict[str, Any] = {}
 
+    def public_keys(self) -> list[dict[str, Any]]:
+        """Every key of the ring as plain data, sorted by key id (a log anchor records them so a
+        verifier can re-check the logged signatures)."""
+        return [dict(self._keys[k]) for k in sorted(self._keys)]
+
     def check(self, event: dict[str, Any], now: float, role: str | None) -> str | None:
         """``None`` when the event is validly signed, else the blocking reason code."""
         key_id = event.get("key_id")

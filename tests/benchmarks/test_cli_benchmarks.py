@@ -435,7 +435,7 @@ def test_logs_verify_and_partner_is_recorded(
     assert code == 0, err
     doc = read_results(out)
     assert doc["partner_id"] == "acme"
-    files = sorted(logs.iterdir())
+    files = sorted(logs.glob("*.jsonl"))  # each with its signed anchor beside it
     assert [f.name for f in files] == [
         "insider_key_misuse_seed42.jsonl",
         "insider_key_misuse_seed43.jsonl",

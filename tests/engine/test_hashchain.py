@@ -70,17 +70,20 @@ def test_verify_log_cli(tmp_path: Path) -> None:
     drive_default_lab(eng, horizon_s=300)
     good = eng.write_episode_log(tmp_path / "episode.jsonl")
     assert verify_log_file(good)["length"] == eng.chain_head()["length"]
-    assert main(["verify-log", str(good)]) == 0
+    # An engine-written log has no signed anchor: verify-log refuses it unless told to check
+    # the chain alone (docs/security.md).
+    assert main(["verify-log", str(good)]) == 2
+    assert main(["verify-log", "--chain-only", str(good)]) == 0
     data = bytearray(good.read_bytes())
     data[len(data) // 2] ^= 0x01
     bad = tmp_path / "edited.jsonl"
     bad.write_bytes(bytes(data))
-    assert main(["verify-log", str(bad)]) == 2
+    assert main(["verify-log", "--chain-only", str(bad)]) == 2
     res = CliRunner().invoke(
         __import__("labtrust_gym.cli.app", fromlist=["build_app"]).build_app(),
-        ["verify-log", str(good)],
+        ["verify-log", "--chain-only", str(good)],
     )
-    assert res.exit_code == 0 and "OK:" in res.output
+    assert res.exit_code == 0 and "OK (chain only):" in res.output
 
 
 def test_streamed_log_equals_memory_log(tmp_path: Path) -> None:

@@ -1,0 +1,201 @@
+"""Log anchors: a signed record of an episode log's chain head and length, written beside it.
+
+A hash chain alone cannot show that lines were cut off the end, nor that someone rewrote the log
+and recomputed every hash. The anchor (``<log>.anchor.json``) fixes the chain's length and head
+hash, the log's SHA-256, and the public keys and roles needed to re-check the events' own
+signatures, and the run signer signs it (``labtrust_gym.security.keys``). :func:`verify_log`
+checks all of it: chain, anchor signature and signer trust, head/length/digest, and every
+event signature of a strict-signature lab.
+
+Chain records may in future carry ``outcome.status`` (``BLOCKED`` refusal records); a record
+without it is an accepted event. Only accepted events are required to be validly signed.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+from labtrust_gym.errors import ChainIntegrityError, EvidenceError
+
+from .keys import RunKey, TrustStore, load_run_key, read_canonical_json, verify_signed
+
+ANCHOR_FORMAT = "labtrust-log-anchor/0.1"
+ANCHOR_SCHEMA = ("schemas", "log_anchor.v0.1.schema.json")
+
+
+def anchor_path(log_path: str | Path) -> Path:
+    p = Path(log_path)
+    return p.with_name(p.name + ".anchor.json")
+
+
+def record_status(record: dict[str, Any]) -> str:
+    """``ACCEPTED`` unless the record says otherwise (room for refusal records)."""
+    status = record.get("outcome", {}).get("status", "ACCEPTED")
+    return str(status)
+
+
+def build_anchor(
+    log_path: Path,
+    *,
+    head_hash: str,
+    length: int,
+    strict_signatures: bool,
+    agents: dict[str, str | None],
+    keys: list[dict[str, Any]],
+) -> dict[str, Any]:
+    data = log_path.read_bytes()
+    return {
+        "format": ANCHOR_FORMAT,
+        "log_file": log_path.name,
+        "log_sha256": hashlib.sha256(data).hexdigest(),
+        "log_bytes": len(data),
+        "chain": {"length": int(length), "head_hash": head_hash},
+        "strict_signatures": bool(strict_signatures),
+        "agents": dict(sorted(agents.items())),
+        "keys": keys,
+    }
+
+
+def write_anchor(log_path: str | Path, engine: Any, key: RunKey | None = None) -> dict[str, Any]:
+    """Sign and write the anchor of ``engine``'s log just written to ``log_path``.
+
+    Returns ``{"head_hash", "length"}`` for the results file.
+    """
+    from labtrust_gym.fileio import atomic_write_json
+
+    path = Path(log_path)
+    head = engine.chain_head()
+    keyring = getattr(engine, "keyring", None)
+    agents = getattr(engine, "agents", {}) or {}
+    doc = build_anchor(
+        path,
+        head_hash=head["head_hash"],
+        length=head["length"],
+        strict_signatures=bool(getattr(engine, "strict", False)),
+        agents={aid: getattr(rec, "role", None) for aid, rec in agents.items()},
+        keys=keyring.public_keys() if keyring is not None else [],
+    )
+    signer = key if key is not None else load_run_key()
+    assert signer is not None  # load_run_key(create=True) always returns a key
+    atomic_write_json(anchor_path(path), signer.sign(doc))
+    return {"head_hash": head["head_hash"], "length": head["length"]}
+
+
+def read_anchor(path: Path, trust: TrustStore) -> tuple[dict[str, Any], str]:
+    """The anchor at ``path`` (canonical bytes, schema, signature, trusted signer) and its
+    signer's fingerprint."""
+    from labtrust_gym.config import get_repo_root, policy_path
+    from labtrust_gym.errors import SchemaValidationError
+    from labtrust_gym.fileio import validate_with_schema
+
+    if not path.is_file():
+        raise EvidenceError(
+            f"No anchor for this log (looked for {str(path)!r}). Without it a truncated or "
+            "rewritten log cannot be told from a genuine one; pass --chain-only to check the "
+            "hash chain alone.",
+            code="EVIDENCE.ANCHOR_MISSING",
+        )
+    doc = read_canonical_json(path, what="Log anchor")
+    try:
+        validate_with_schema(
+            doc, policy_path(get_repo_root(), *ANCHOR_SCHEMA), what=f"Log anchor {str(path)!r}"
+        )
+    except SchemaValidationError as exc:
+        raise EvidenceError(str(exc), code="EVIDENCE.MALFORMED") from None
+    signer = verify_signed(doc, trust, what=f"Log anchor {str(path)!r}")
+    return doc, signer
+
+
+def iter_records(lines: list[bytes], start_seq: int = 1) -> Iterator[tuple[int, dict[str, Any]]]:
+    """``(seq, record)`` of chain lines already verified by ``verify_chain``/``verify_segment``."""
+    import json
+
+    for i, line in enumerate(lines):
+        yield start_seq + i, json.loads(line[84:-1])
+
+
+def check_event_signatures(
+    records: Iterator[tuple[int, dict[str, Any]]], anchor: dict[str, Any], *, where: str
+) -> int:
+    """Re-check every signed event against the anchored keys (a strict lab's accepted events
+    must all be validly signed). Returns how many signatures were checked."""
+    from labtrust_gym.engine.signing import KeyRing
+
+    ring = KeyRing(anchor["keys"])
+    roles = anchor["agents"]
+    strict = anchor["strict_signatures"]
+    checked = 0
+    for seq, record in records:
+        event = record["event"]
+        accepted = record_status(record) == "ACCEPTED"
+        if not accepted or not isinstance(event, dict):
+            continue
+        if not strict and "signature" not in event:
+            continue
+        agent = event.get("agent_id")
+        code = ring.check(event, float(record["outcome"].get("t_s", 0.0)), roles.get(agent))
+        if code is not None:
+            raise EvidenceError(
+                f"{where}: line {seq}: the event of {agent!r} fails its signature check "
+                f"({code}); it was not signed by the agent's anchored key.",
+                code="EVIDENCE.EVENT_SIGNATURE",
+            )
+        checked += 1
+    return checked
+
+
+def verify_log(
+    log_path: str | Path, trust: TrustStore, *, chain_only: bool = False
+) -> dict[str, Any]:
+    """Verify an episode log and its anchor; raise :class:`EvidenceError` on the first problem.
+
+    Returns ``{"ok", "length", "head_hash", "anchored", "signer", "signatures_checked"}``.
+    """
+    from labtrust_gym.engine.hashchain import read_log, verify_chain
+
+    path = Path(log_path)
+    lines = read_log(path)
+    try:
+        chain = verify_chain(lines)
+    except ChainIntegrityError as exc:
+        raise EvidenceError(f"{str(path)!r}: {exc}", code="EVIDENCE.CHAIN_BROKEN") from None
+    report: dict[str, Any] = {
+        "ok": True,
+        "length": chain["length"],
+        "head_hash": chain["head_hash"],
+        "anchored": False,
+        "signer": None,
+        "signatures_checked": 0,
+    }
+    if chain_only:
+        return report
+    anchor, signer = read_anchor(anchor_path(path), trust)
+    want = anchor["chain"]
+    if chain["length"] != want["length"]:
+        verb = "truncated" if chain["length"] < want["length"] else "extended"
+        raise EvidenceError(
+            f"{str(path)!r}: the log has {chain['length']} events but its anchor records "
+            f"{want['length']}: it was {verb}.",
+            code="EVIDENCE.ANCHOR_MISMATCH",
+        )
+    if chain["head_hash"] != want["head_hash"]:
+        raise EvidenceError(
+            f"{str(path)!r}: the chain head {chain['head_hash'][:16]}… differs from the anchored "
+            f"head {want['head_hash'][:16]}…: the log was rewritten.",
+            code="EVIDENCE.ANCHOR_MISMATCH",
+        )
+    data = path.read_bytes()
+    if hashlib.sha256(data).hexdigest() != anchor["log_sha256"] or anchor["log_file"] != path.name:
+        raise EvidenceError(
+            f"{str(path)!r}: the file's SHA-256 or name differs from its anchor.",
+            code="EVIDENCE.ANCHOR_MISMATCH",
+        )
+    report["anchored"] = True
+    report["signer"] = signer
+    report["signatures_checked"] = check_event_signatures(
+        iter_records(lines), anchor, where=str(path)
+    )
+    return report
