@@ -115,7 +115,11 @@ def test_killing_the_parent_leaves_no_worker_behind(tmp_path: Path, sig: signal.
                 os.kill(pid, signal.SIGKILL)
     assert proc.returncode == -sig
     assert [p.name for p in tmp_path.iterdir()] == ["logs"]  # no r.json, no temp file
-    assert not [p.name for p in (tmp_path / "logs").iterdir() if p.suffix != ".jsonl"]
+    # finished episodes leave their log and its anchor; nothing half-written
+    assert not [
+        p.name for p in (tmp_path / "logs").iterdir()
+        if not p.name.endswith((".jsonl", ".jsonl.anchor.json"))
+    ]
 
 
 def test_a_killed_worker_is_a_one_line_error(tmp_path: Path) -> None:

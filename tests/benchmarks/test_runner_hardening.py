@@ -114,8 +114,11 @@ def test_results_and_logs_respect_the_umask(
     finally:
         os.umask(old)
     assert code == 0, err
+    # the results, the episode log and the log's signed anchor (docs/security.md)
     files = [tmp_path / "r.json", *(tmp_path / "logs").iterdir()]
-    assert len(files) == 2
+    assert sorted(p.name for p in files[1:]) == [
+        "throughput_sla_seed42.jsonl", "throughput_sla_seed42.jsonl.anchor.json"
+    ]
     assert {oct(stat.S_IMODE(f.stat().st_mode)) for f in files} == {oct(mode)}
 
 
@@ -292,5 +295,5 @@ def test_results_and_logs_do_not_depend_on_hash_seed_or_worker_count(tmp_path: P
         )
         logs = sorted((out_dir / "logs").iterdir())
         runs.append(((out_dir / "r.json").read_bytes(), [p.read_bytes() for p in logs]))
-    assert len(runs[0][1]) == 3
+    assert len(runs[0][1]) == 6  # three logs, each with its signed anchor
     assert runs[0] == runs[1]
