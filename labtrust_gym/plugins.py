@@ -26,8 +26,9 @@ import importlib.util
 import os
 import re
 import types
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any, Literal
 
 import pluggy
@@ -73,15 +74,16 @@ def _require_callable(kind_label: str) -> Callable[[str, Any], Any]:
     return check
 
 
-def _check_task_class(ident: str, obj: Any) -> Any:
-    from labtrust_gym.benchmarks.tasks import BenchmarkTask
+#: The task contract, named (not imported): the core sits below the benchmarks layer that
+#: defines it, just as it names its built-in plugins by module path.
+TASK_BASE = "labtrust_gym.benchmarks.tasks.BenchmarkTask"
 
-    if not (isinstance(obj, type) and issubclass(obj, BenchmarkTask)):
+
+def _check_task_class(ident: str, obj: Any) -> Any:
+    bases = getattr(obj, "__mro__", ()) if isinstance(obj, type) else ()
+    if not any(f"{base.__module__}.{base.__qualname__}" == TASK_BASE for base in bases):
         shown = obj.__name__ if isinstance(obj, type) else type(obj).__name__ + " instance"
-        raise PluginError(
-            f"Task {ident!r} must be a class deriving from "
-            f"labtrust_gym.benchmarks.tasks.BenchmarkTask, got {shown}."
-        )
+        raise PluginError(f"Task {ident!r} must be a class deriving from {TASK_BASE}, got {shown}.")
     return obj
 
 
@@ -266,6 +268,8 @@ def _truthy(value: str | None) -> bool:
 
 def _iter_entry_points(group: str) -> list[metadata.EntryPoint]:
     """Entry points of ``group`` (a seam tests replace with fake entry points)."""
+    if not _STATE.installed:  # an isolated manager without installed plugins
+        return []
     if _STATE.all_entry_points is None:  # one scan of installed metadata per load
         _STATE.all_entry_points = metadata.entry_points()
     selected: Iterable[metadata.EntryPoint] = _STATE.all_entry_points.select(group=group)
@@ -299,6 +303,8 @@ class _PluginState:
         self.registries: dict[str, tuple[int, dict[str, Registration]]] = {}
         self.runtime_plugins: dict[tuple[str, str], str] = {}
         self.all_entry_points: Any = None  # EntryPoints (3.12) or SelectableGroups (3.11)
+        self.policy_dirs: tuple[int, list[tuple[str, Path]]] | None = None
+        self.installed = True  # load installed entry points (False: built-ins only)
 
     @property
     def strict(self) -> bool:
@@ -322,6 +328,24 @@ def reset_plugins() -> None:
     strict = _STATE.strict_override
     _STATE = _PluginState()
     _STATE.strict_override = strict
+
+
+@contextlib.contextmanager
+def isolated_plugins(*, installed: bool = True, strict: bool | None = None) -> Iterator[None]:
+    """A fresh plugin manager for the ``with`` block; the previous one is restored afterwards.
+
+    ``installed=False`` loads the built-in plugins only (no installed entry points); ``strict``
+    sets strict mode inside the block (None: follow ``LABTRUST_STRICT_PLUGINS``).
+    """
+    global _STATE
+    previous = _STATE
+    _STATE = _PluginState()
+    _STATE.installed = installed
+    _STATE.strict_override = strict
+    try:
+        yield
+    finally:
+        _STATE = previous
 
 
 def set_strict(strict: bool | None) -> None:
@@ -654,6 +678,21 @@ class Registry:
             raise PluginError(f"Could not register {self.spec.label} {ident!r} at runtime.")
 
 
+    def unregister(self, ident: str) -> None:
+        """Undo a runtime :meth:`register` of ``ident`` (other plugins' ids cannot be removed)."""
+        name = _STATE.runtime_plugins.pop((self.spec.kind, ident), None)
+        if name is None:
+            raise PluginError(
+                f"{self.spec.label.capitalize()} {ident!r} was not registered at run time; only "
+                "runtime registrations can be removed."
+            )
+        plugin = _STATE.pm.get_plugin(name)
+        if plugin is not None:
+            _STATE.pm.unregister(plugin)
+        _STATE.infos.pop(name, None)
+        _STATE.generation += 1
+
+
 def registry(kind: str) -> Registry:
     """The registry of one extension kind (see :data:`KINDS`)."""
     return Registry(kind)
@@ -766,3 +805,34 @@ def _cause_of(plugin: str) -> str:
 
 def iter_kinds() -> Iterable[KindSpec]:
     return KINDS.values()
+
+
+# --------------------------------------------------------------------------------------------
+# Policy directories shipped by plugins (layers above the shipped policy; see config.py)
+# --------------------------------------------------------------------------------------------
+
+
+def plugin_policy_dirs() -> list[tuple[str, Path]]:
+    """``(plugin name, directory)`` for each directory returned from ``labtrust_policy_dirs``,
+    sorted, cached until the plugins change. A result that is not a directory is a problem of
+    its plugin (fatal in strict mode) and skipped."""
+    load_plugins()
+    state = _STATE
+    if state.policy_dirs is None or state.policy_dirs[0] != state.generation:
+        found = []
+        for impl in state.pm.hook.labtrust_policy_dirs.get_hookimpls():
+            try:
+                result = impl.function()
+            except Exception as exc:
+                report_problem_from_hook(impl.plugin_name, "labtrust_policy_dirs", exc)
+                continue
+            items = result if isinstance(result, list | tuple) else [result]
+            for item in (i for i in items if i is not None):
+                path = Path(item).resolve() if isinstance(item, str | os.PathLike) else None
+                if path is None or not path.is_dir():
+                    cause = f"labtrust_policy_dirs returned {item!r}, which is not a directory"
+                    _report(_problem_of(impl.plugin_name, cause))
+                    continue
+                found.append((impl.plugin_name, path))
+        state.policy_dirs = (state.generation, sorted(found))
+    return list(state.policy_dirs[1])

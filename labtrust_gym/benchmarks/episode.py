@@ -321,7 +321,7 @@ def run_episode(job: EpisodeJob) -> dict[str, Any]:
 
     from .injections import ActionInjector, apply_state_injection, check_injection
     from .labs import DEFAULT_DT_S
-    from .runner import instantiate_task
+    from .tasks import instantiate_task
 
     task = instantiate_task(job.task_name, job.task_class)
     if job.scale is not None:

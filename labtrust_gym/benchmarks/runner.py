@@ -15,7 +15,7 @@ from typing import Any
 
 import attrs
 
-from labtrust_gym.errors import InvalidInputError, LabTrustError
+from labtrust_gym.errors import InvalidInputError
 from labtrust_gym.fileio import check_output_path, ensure_output_dir
 
 from .executors import check_executor_options, run_jobs
@@ -25,6 +25,7 @@ from .results import (
     check_results_version,
     write_results,
 )
+from .tasks import instantiate_task
 
 BASELINE_ID = "scripted_v1"
 
@@ -160,19 +161,6 @@ def prepare_jobs(
         for i in range(episodes)
     ]
     return task_obj, jobs
-
-
-def instantiate_task(task_name: str, task_class: Any) -> Any:
-    """Instantiate a registered task class, turning a plugin's crash into a one-line error."""
-    try:
-        return task_class()
-    except LabTrustError:
-        raise
-    except Exception as exc:
-        raise InvalidInputError(
-            f"Task {task_name!r} ({task_class!r}) could not be instantiated: "
-            f"{type(exc).__name__}: {exc}."
-        ) from exc
 
 
 def run_benchmark(

@@ -186,6 +186,21 @@ class BenchmarkTask:
         return f"{type(self).__name__}(name={self.name!r}, max_steps={self.max_steps})"
 
 
+def instantiate_task(task_name: str, task_class: Any) -> Any:
+    """Instantiate a registered task class, turning a plugin's crash into a one-line error."""
+    from labtrust_gym.errors import InvalidInputError, LabTrustError
+
+    try:
+        return task_class()
+    except LabTrustError:
+        raise
+    except Exception as exc:
+        raise InvalidInputError(
+            f"Task {task_name!r} ({task_class!r}) could not be instantiated: "
+            f"{type(exc).__name__}: {exc}."
+        ) from exc
+
+
 # --------------------------------------------------------------------------------------------
 # Registry façade (thin: the one plugin manager holds the registrations)
 # --------------------------------------------------------------------------------------------
@@ -218,6 +233,7 @@ __all__ = [
     "TIMING_MODES",
     "BenchmarkTask",
     "get_task",
+    "instantiate_task",
     "list_tasks",
     "register_task",
 ]
