@@ -139,6 +139,10 @@ def prepare_jobs(
 
         raise UnknownIdError.for_id("timing mode", timing, TIMING_MODES)
     registry("metrics_aggregators").get(profile.metrics_aggregator_id)
+    if agent_spec is not None:
+        from .episode import load_external_agent
+
+        load_external_agent(agent_spec)  # a bad --agent fails before any episode runs
     params = resolve_coord_params(coord_method, root, coord_params) if coord_method else {}
     log = _check_log_dir(log_dir)
     jobs = [
@@ -237,6 +241,8 @@ def run_benchmark(
         baseline = f"coord:{coord_method}"
     elif agent_spec:
         baseline = f"agent:{agent_spec}"
+        driven = sorted({a for o in outcomes for a in o.pop("external_agent_ids", ())})
+        config["external_agent"] = {"spec": agent_spec, "agent_ids": driven}
     doc = build_results(
         task=task,
         seeds=[job.seed for job in jobs],
