@@ -45,7 +45,9 @@ def _root(
         str | None,
         typer.Option(
             "--profile",
-            help="Lab profile id (policy/lab_profiles/<id>.v0.1.yaml) applied to the command.",
+            metavar="ID",
+            help="Lab profile applied to the command (`labtrust list profiles`; any policy "
+            "layer's lab_profiles/<ID>.v0.1.yaml).",
             envvar="LABTRUST_PROFILE",
         ),
     ] = None,

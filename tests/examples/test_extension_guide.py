@@ -24,11 +24,11 @@ def _steps() -> tuple[dict[str, str], list[str]]:
     section = text[text.index("## Your first plugin") : text.index("## Worked examples")]
     files: dict[str, str] = {}
     commands: list[str] = []
-    for _lang, body in BLOCK.findall(section):
-        first, _, rest = body.partition("\n")
+    for lang, body in BLOCK.findall(section):
+        first = body.partition("\n")[0]
         if first.startswith("# file: "):
             files[first.removeprefix("# file: ").strip()] = body
-        elif _lang == "bash":
+        elif lang == "bash":
             commands += [line for line in body.splitlines() if line.strip()]
     return files, commands
 
