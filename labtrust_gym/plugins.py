@@ -21,7 +21,6 @@ from __future__ import annotations
 
 import contextlib
 import importlib
-import importlib.metadata as metadata
 import importlib.util
 import os
 import re
@@ -29,7 +28,7 @@ import types
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Any, Literal
 
 import pluggy
 
@@ -41,6 +40,9 @@ from labtrust_gym.errors import (
     UnknownIdError,
     did_you_mean,
 )
+
+if TYPE_CHECKING:  # real or light (labtrust_gym.entry_points) entry points, duck-typed
+    from importlib.metadata import EntryPoint
 
 #: Built-in plugins, registered first and in this order. Module paths, imported on load.
 BUILTIN_PLUGINS: tuple[str, ...] = (
@@ -228,7 +230,7 @@ class PluginInfo:
 class _EntryPointRef:
     """An entry-point object not imported yet; loaded when its id is first resolved."""
 
-    entry_point: metadata.EntryPoint
+    entry_point: EntryPoint
     plugin: str
 
     @property
@@ -266,17 +268,18 @@ def _truthy(value: str | None) -> bool:
     return (value or "").strip().lower() in {"1", "true", "yes", "on"}
 
 
-def _iter_entry_points(group: str) -> list[metadata.EntryPoint]:
+def _iter_entry_points(group: str) -> list[EntryPoint]:
     """Entry points of ``group`` (a seam tests replace with fake entry points)."""
     if not _STATE.installed:  # an isolated manager without installed plugins
         return []
     if _STATE.all_entry_points is None:  # one scan of installed metadata per load
-        _STATE.all_entry_points = metadata.entry_points()
-    selected: Iterable[metadata.EntryPoint] = _STATE.all_entry_points.select(group=group)
-    return list(selected)
+        from labtrust_gym.entry_points import installed_entry_points
+
+        _STATE.all_entry_points = installed_entry_points()  # light: no importlib.metadata
+    return list(_STATE.all_entry_points.get(group, ()))
 
 
-def _dist_of(ep: metadata.EntryPoint) -> tuple[str | None, str | None]:
+def _dist_of(ep: EntryPoint) -> tuple[str | None, str | None]:
     dist = getattr(ep, "dist", None)
     if dist is None:
         return None, None
@@ -302,7 +305,7 @@ class _PluginState:
         self.generation = 0
         self.registries: dict[str, tuple[int, dict[str, Registration]]] = {}
         self.runtime_plugins: dict[tuple[str, str], str] = {}
-        self.all_entry_points: Any = None  # EntryPoints (3.12) or SelectableGroups (3.11)
+        self.all_entry_points: dict[str, list[Any]] | None = None  # {group: entry points}
         self.policy_dirs: tuple[int, list[tuple[str, Path]]] | None = None
         self.installed = True  # load installed entry points (False: built-ins only)
 
@@ -767,6 +770,8 @@ def load_extension_package(name: str, *, profile_id: str | None = None) -> str:
                     f"Extension package {name!r}{origin}: {_STATE.problems[-1].describe()}"
                 )
             return "module"
+    import importlib.metadata as metadata
+
     try:
         dist = metadata.distribution(name)
     except metadata.PackageNotFoundError:

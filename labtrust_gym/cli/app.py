@@ -163,15 +163,14 @@ def _run(args: list[str]) -> int:
     code = 0
     try:
         from labtrust_gym import plugins
-        from labtrust_gym.cli.typer_support import tidy_metavars
+        from labtrust_gym.cli.typer_support import build_command
 
         if strict:
             plugins.set_strict(True)
         app = build_app()
         for problem in plugins.problems():
             _echo_err(f"warning: {problem.describe()} (run `labtrust plugins doctor`)")
-        command = typer.main.get_command(app)
-        tidy_metavars(command)
+        command = build_command(app, args)
         result = command.main(args=args, prog_name="labtrust", standalone_mode=False)
         code = result if isinstance(result, int) else 0  # typer returns Exit codes here
         if code == 130:  # typer turns Ctrl-C into Exit(130)

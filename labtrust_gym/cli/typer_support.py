@@ -161,3 +161,89 @@ def tidy_metavars(command: Any) -> None:
             param.metavar = param.name.upper()
     for sub in (getattr(command, "commands", None) or {}).values():
         tidy_metavars(sub)
+
+
+# --------------------------------------------------------------------------------------------
+# Build only what the command line needs
+# --------------------------------------------------------------------------------------------
+
+#: Root options that take a value (the token after them is not a command name).
+_VALUE_OPTIONS = ("--profile",)
+
+
+def command_name(args: list[str]) -> str | None:
+    """The command named on the command line (the first word after the root options)."""
+    skip = False
+    for arg in args:
+        if skip:
+            skip = False
+        elif arg.startswith("-"):
+            skip = arg in _VALUE_OPTIONS
+        else:
+            return arg
+    return None
+
+
+def _name_of(info: Any) -> str | None:
+    name = getattr(info, "name", None)
+    if isinstance(name, str):
+        return name
+    callback = getattr(info, "callback", None)
+    return callback.__name__.lower().replace("_", "-") if callback is not None else None
+
+
+def _stub(callback: Any) -> Any:
+    """A parameterless stand-in with the same name and docstring (so the same help text)."""
+
+    def stub() -> None:
+        return None
+
+    stub.__name__, stub.__qualname__ = callback.__name__, callback.__qualname__
+    stub.__doc__ = callback.__doc__
+    return stub
+
+
+def _summary_of(app: Any) -> Any:
+    """A copy of ``app`` whose commands (recursively) have parameterless stand-in callbacks:
+    building it costs no signature inspection, and its help lists the same commands."""
+    import copy
+
+    summary = copy.copy(app)
+    commands = []
+    for info in app.registered_commands:
+        stand_in = copy.copy(info)
+        if info.callback is not None:
+            stand_in.callback = _stub(info.callback)
+        commands.append(stand_in)
+    groups = []
+    for info in app.registered_groups:
+        stand_in = copy.copy(info)
+        if getattr(info, "typer_instance", None) is not None:
+            stand_in.typer_instance = _summary_of(info.typer_instance)
+        groups.append(stand_in)
+    summary.registered_commands, summary.registered_groups = commands, groups
+    return summary
+
+
+def build_command(app: Any, args: list[str]) -> Any:
+    """The click command for ``args``: with a known command name, a root holding that command
+    only; without one (root help, ``--version``), a root whose commands are summaries; else
+    (an unknown name, for click's error) everything. Building every command's parameters costs
+    more than the rest of a cheap command, and only one is ever run."""
+    import copy
+
+    import typer
+
+    name = command_name(args)
+    commands = [i for i in app.registered_commands if _name_of(i) == name]
+    groups = [i for i in app.registered_groups if _name_of(i) == name]
+    if name is None:
+        target = _summary_of(app)
+    elif commands or groups:
+        target = copy.copy(app)
+        target.registered_commands, target.registered_groups = commands, groups
+    else:
+        target = app
+    command = typer.main.get_command(target)
+    tidy_metavars(command)
+    return command
