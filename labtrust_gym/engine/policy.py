@@ -100,16 +100,26 @@ class CompiledPolicy:
 _CACHE: dict[tuple[str, ...], tuple[tuple[tuple[str, float], ...], CompiledPolicy]] = {}
 
 
+_FILES: dict[tuple[str, ...], dict[str, tuple[str, str]]] = {}
+
+
 def _files(root: Path) -> tuple[tuple[str, ...], dict[str, tuple[str, str]]]:
-    """The stack key of ``root`` and each policy file (and schema) resolved through the layers,
-    on every call: a file added to a layer takes effect at the next load."""
+    """The stack key of ``root`` and each policy file (and schema) resolved through the layers.
+
+    With a user layer the files are resolved on every call (a file the user adds takes effect at
+    the next load); a stack of installed layers only (shipped, plugins) is resolved once."""
     from labtrust_gym.config import policy_layers
 
     layers = policy_layers(root)
-    return layers.key, {
-        attr: (layers.locate(d, f), layers.locate("schemas", s))
-        for attr, d, f, s in POLICY_FILES
-    }
+    cached = _FILES.get(layers.key)
+    if cached is None:
+        cached = {
+            attr: (layers.locate(d, f), layers.locate("schemas", s))
+            for attr, d, f, s in POLICY_FILES
+        }
+        if layers.top.kind != "user":
+            _FILES[layers.key] = cached
+    return layers.key, cached
 
 
 def load_policy(root: Path | str | None = None) -> CompiledPolicy:
