@@ -7,8 +7,8 @@ providers are registered through these same hooks, first, like any other plugin.
 
 The sections follow the order in which a run uses them: the domain and its invariants, then
 tasks and coordination, then evaluation (metrics, benchmark packs, security, safety case), then
-LLM backends, then the command line. ``docs/hooks.md`` documents every hook; a test fails if one
-is missing there.
+LLM backends, then the policy files plugins ship, then the command line. ``docs/hooks.md``
+documents every hook; a test fails if one is missing there.
 """
 
 from __future__ import annotations
@@ -206,6 +206,33 @@ def labtrust_register_llm_backends(register: Register) -> None:
         @hookimpl
         def labtrust_register_llm_backends(register):
             register("my_gateway", MyGatewayBackend)
+    """
+
+
+# --------------------------------------------------------------------------------------------
+# Policy: data files a plugin ships
+# --------------------------------------------------------------------------------------------
+
+
+@hookspec
+def labtrust_policy_dirs() -> Any:
+    """Return the policy directories this plugin ships (a path, or a list of paths).
+
+    Each directory is a *policy layer* above the shipped policy and below the user's directory:
+    it holds only the files it adds or changes, laid out like ``policy/`` (for example
+    ``lab_profiles/my_lab.v0.1.yaml`` or ``invariants/my_overlay.v0.1.yaml``). A file shipped by
+    two plugins is an error naming both. Called whenever policy is resolved (results cached);
+    a path that is not a directory is reported as a problem of the plugin.
+
+    :return: a ``str``/``os.PathLike`` or a list of them; ``None`` for none.
+
+    Example::
+
+        from pathlib import Path
+
+        @hookimpl
+        def labtrust_policy_dirs():
+            return [Path(__file__).parent / "policy"]
     """
 
 

@@ -21,14 +21,14 @@ from __future__ import annotations
 
 import contextlib
 import importlib
-import importlib.metadata as metadata
 import importlib.util
 import os
 import re
 import types
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
-from typing import Any, Literal
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, Literal
 
 import pluggy
 
@@ -40,6 +40,9 @@ from labtrust_gym.errors import (
     UnknownIdError,
     did_you_mean,
 )
+
+if TYPE_CHECKING:  # real or light (labtrust_gym.entry_points) entry points, duck-typed
+    from importlib.metadata import EntryPoint
 
 #: Built-in plugins, registered first and in this order. Module paths, imported on load.
 BUILTIN_PLUGINS: tuple[str, ...] = (
@@ -76,15 +79,16 @@ def _require_callable(kind_label: str) -> Callable[[str, Any], Any]:
     return check
 
 
-def _check_task_class(ident: str, obj: Any) -> Any:
-    from labtrust_gym.benchmarks.tasks import BenchmarkTask
+#: The task contract, named (not imported): the core sits below the benchmarks layer that
+#: defines it, just as it names its built-in plugins by module path.
+TASK_BASE = "labtrust_gym.benchmarks.tasks.BenchmarkTask"
 
-    if not (isinstance(obj, type) and issubclass(obj, BenchmarkTask)):
+
+def _check_task_class(ident: str, obj: Any) -> Any:
+    bases = getattr(obj, "__mro__", ()) if isinstance(obj, type) else ()
+    if not any(f"{base.__module__}.{base.__qualname__}" == TASK_BASE for base in bases):
         shown = obj.__name__ if isinstance(obj, type) else type(obj).__name__ + " instance"
-        raise PluginError(
-            f"Task {ident!r} must be a class deriving from "
-            f"labtrust_gym.benchmarks.tasks.BenchmarkTask, got {shown}."
-        )
+        raise PluginError(f"Task {ident!r} must be a class deriving from {TASK_BASE}, got {shown}.")
     return obj
 
 
@@ -246,7 +250,7 @@ class PluginInfo:
 class _EntryPointRef:
     """An entry-point object not imported yet; loaded when its id is first resolved."""
 
-    entry_point: metadata.EntryPoint
+    entry_point: EntryPoint
     plugin: str
 
     @property
@@ -285,15 +289,18 @@ def _truthy(value: str | None) -> bool:
     return (value or "").strip().lower() in {"1", "true", "yes", "on"}
 
 
-def _iter_entry_points(group: str) -> list[metadata.EntryPoint]:
+def _iter_entry_points(group: str) -> list[EntryPoint]:
     """Entry points of ``group`` (a seam tests replace with fake entry points)."""
+    if not _STATE.installed:  # an isolated manager without installed plugins
+        return []
     if _STATE.all_entry_points is None:  # one scan of installed metadata per load
-        _STATE.all_entry_points = metadata.entry_points()
-    selected: Iterable[metadata.EntryPoint] = _STATE.all_entry_points.select(group=group)
-    return list(selected)
+        from labtrust_gym.entry_points import installed_entry_points
+
+        _STATE.all_entry_points = installed_entry_points()  # light: no importlib.metadata
+    return list(_STATE.all_entry_points.get(group, ()))
 
 
-def _dist_of(ep: metadata.EntryPoint) -> tuple[str | None, str | None]:
+def _dist_of(ep: EntryPoint) -> tuple[str | None, str | None]:
     dist = getattr(ep, "dist", None)
     if dist is None:
         return None, None
@@ -319,7 +326,9 @@ class _PluginState:
         self.generation = 0
         self.registries: dict[str, tuple[int, dict[str, Registration]]] = {}
         self.runtime_plugins: dict[tuple[str, str], str] = {}
-        self.all_entry_points: Any = None  # EntryPoints (3.12) or SelectableGroups (3.11)
+        self.all_entry_points: dict[str, list[Any]] | None = None  # {group: entry points}
+        self.policy_dirs: tuple[int, list[tuple[str, Path]]] | None = None
+        self.installed = True  # load installed entry points (False: built-ins only)
 
     @property
     def strict(self) -> bool:
@@ -343,6 +352,24 @@ def reset_plugins() -> None:
     strict = _STATE.strict_override
     _STATE = _PluginState()
     _STATE.strict_override = strict
+
+
+@contextlib.contextmanager
+def isolated_plugins(*, installed: bool = True, strict: bool | None = None) -> Iterator[None]:
+    """A fresh plugin manager for the ``with`` block; the previous one is restored afterwards.
+
+    ``installed=False`` loads the built-in plugins only (no installed entry points); ``strict``
+    sets strict mode inside the block (None: follow ``LABTRUST_STRICT_PLUGINS``).
+    """
+    global _STATE
+    previous = _STATE
+    _STATE = _PluginState()
+    _STATE.installed = installed
+    _STATE.strict_override = strict
+    try:
+        yield
+    finally:
+        _STATE = previous
 
 
 def set_strict(strict: bool | None) -> None:
@@ -699,6 +726,21 @@ class Registry:
             raise PluginError(f"Could not register {self.spec.label} {ident!r} at runtime.")
 
 
+    def unregister(self, ident: str) -> None:
+        """Undo a runtime :meth:`register` of ``ident`` (other plugins' ids cannot be removed)."""
+        name = _STATE.runtime_plugins.pop((self.spec.kind, ident), None)
+        if name is None:
+            raise PluginError(
+                f"{self.spec.label.capitalize()} {ident!r} was not registered at run time; only "
+                "runtime registrations can be removed."
+            )
+        plugin = _STATE.pm.get_plugin(name)
+        if plugin is not None:
+            _STATE.pm.unregister(plugin)
+        _STATE.infos.pop(name, None)
+        _STATE.generation += 1
+
+
 def registry(kind: str) -> Registry:
     """The registry of one extension kind (see :data:`KINDS`)."""
     return Registry(kind)
@@ -773,6 +815,8 @@ def load_extension_package(name: str, *, profile_id: str | None = None) -> str:
                     f"Extension package {name!r}{origin}: {_STATE.problems[-1].describe()}"
                 )
             return "module"
+    import importlib.metadata as metadata
+
     try:
         dist = metadata.distribution(name)
     except metadata.PackageNotFoundError:
@@ -811,3 +855,34 @@ def _cause_of(plugin: str) -> str:
 
 def iter_kinds() -> Iterable[KindSpec]:
     return KINDS.values()
+
+
+# --------------------------------------------------------------------------------------------
+# Policy directories shipped by plugins (layers above the shipped policy; see config.py)
+# --------------------------------------------------------------------------------------------
+
+
+def plugin_policy_dirs() -> list[tuple[str, Path]]:
+    """``(plugin name, directory)`` for each directory returned from ``labtrust_policy_dirs``,
+    sorted, cached until the plugins change. A result that is not a directory is a problem of
+    its plugin (fatal in strict mode) and skipped."""
+    load_plugins()
+    state = _STATE
+    if state.policy_dirs is None or state.policy_dirs[0] != state.generation:
+        found = []
+        for impl in state.pm.hook.labtrust_policy_dirs.get_hookimpls():
+            try:
+                result = impl.function()
+            except Exception as exc:
+                report_problem_from_hook(impl.plugin_name, "labtrust_policy_dirs", exc)
+                continue
+            items = result if isinstance(result, list | tuple) else [result]
+            for item in (i for i in items if i is not None):
+                path = Path(item).resolve() if isinstance(item, str | os.PathLike) else None
+                if path is None or not path.is_dir():
+                    cause = f"labtrust_policy_dirs returned {item!r}, which is not a directory"
+                    _report(_problem_of(impl.plugin_name, cause))
+                    continue
+                found.append((impl.plugin_name, path))
+        state.policy_dirs = (state.generation, sorted(found))
+    return list(state.policy_dirs[1])

@@ -204,7 +204,7 @@ class _Drivers:
             self.method = _build_method(job, task, state, scale)
             baseline_ids = []
         elif job.agent_spec is not None:
-            self.external = _load_external_agent(job.agent_spec)
+            self.external = load_external_agent(job.agent_spec)
             # Default: the lab agents the task does not list as scripted (ops_0 if it lists all).
             listed = set(task.scripted_agents)
             default_ids = tuple(a for a in lab_agents if listed and a not in listed) or ("ops_0",)
@@ -361,7 +361,11 @@ def _build_method(
     return method
 
 
-def _load_external_agent(spec: str) -> Any:
+def load_external_agent(spec: str) -> Any:
+    """Import and instantiate ``package.module:Class`` (or an object with ``act``).
+
+    ``eval-agent`` puts the working directory on ``sys.path`` first, as ``python -m`` does, so a
+    module next to the user is found."""
     import importlib
 
     module_name, _, attr = spec.partition(":")
@@ -445,6 +449,8 @@ def run_episode(job: EpisodeJob) -> dict[str, Any]:
     if drivers.method is not None:
         drivers.method.on_episode_end(metrics)
     outcome: dict[str, Any] = {"seed": job.seed, "metrics": metrics}
+    if drivers.external is not None:
+        outcome["external_agent_ids"] = list(drivers.external_ids)
     log_path = _log_path(job)
     if log_path is not None:
         eng.write_episode_log(log_path)

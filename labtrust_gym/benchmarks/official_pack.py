@@ -82,23 +82,24 @@ def default_pack_loader(
     from labtrust_gym.fileio import load_yaml, validate_with_schema
 
     root = Path(repo_root) if repo_root is not None else get_repo_root()
-    official = policy_path(root, "official")
     candidates: list[Path] = []
     versions = ("0.2", "0.1") if prefer_v02 else ("0.1",)
-    if partner_id:
+    if partner_id:  # each candidate resolves through the policy layers
         candidates += [
-            official / "partners" / partner_id / f"benchmark_pack.v{v}.yaml" for v in versions
+            policy_path(root, "official", "partners", partner_id, f"benchmark_pack.v{v}.yaml")
+            for v in versions
         ]
     profile = get_active_profile()
     if profile.benchmark_pack_path:
         candidates.append(profile.resolve_path("benchmark_pack_path", root))
-    candidates += [official / f"benchmark_pack.v{v}.yaml" for v in versions]
+    base_packs = [policy_path(root, "official", f"benchmark_pack.v{v}.yaml") for v in versions]
+    candidates += base_packs
     path = next((c for c in candidates if c.is_file()), None)
     if path is None:
         raise PolicyError(
             f"No benchmark pack found; looked for {', '.join(repr(str(c)) for c in candidates)}."
         )
-    if path.parent == official and partner_id:
+    if path in base_packs and partner_id:
         # A partner overlay (policy/partners/<id>/official/...) merges onto the base pack.
         from labtrust_gym.security.partners import load_overlaid
 

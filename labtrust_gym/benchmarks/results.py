@@ -7,6 +7,7 @@ same arguments produce byte-identical files. Nothing wall-clock dependent is wri
 from __future__ import annotations
 
 import functools
+import hashlib
 import os
 from collections.abc import Mapping, Sequence
 from pathlib import Path
@@ -47,19 +48,24 @@ def results_schema_path(version: str, policy_root: Path | None = None) -> Path:
     return policy_path(root, "schemas", f"results.v{version}.schema.json")
 
 
-@functools.lru_cache(maxsize=8)
-def _fingerprint_dir(policy_dir: str) -> str:
-    from labtrust_gym.fileio import tree_fingerprint
-
-    return tree_fingerprint(policy_dir)
-
-
 def policy_fingerprint(policy_root: Path | None = None) -> str:
-    """SHA-256 over every file under the policy directory (relative path + bytes, sorted)."""
-    from labtrust_gym.config import get_repo_root, policy_path
+    """SHA-256 over every file of the effective (layered) policy: relative path + bytes of the
+    file each path resolves to, sorted by path. Equal policies give equal fingerprints whatever
+    layers they came from."""
+    from labtrust_gym.config import policy_layers
 
-    root = policy_root if policy_root is not None else get_repo_root()
-    return _fingerprint_dir(str(policy_path(root).resolve()))
+    files = policy_layers(policy_root).files()
+    return _fingerprint(tuple((rel, str(path), path.stat().st_mtime_ns) for rel, (path, _l) in
+                              files.items()))
+
+
+@functools.lru_cache(maxsize=8)
+def _fingerprint(files: tuple[tuple[str, str, int], ...]) -> str:
+    digest = hashlib.sha256()
+    for rel, path, _mtime in files:
+        digest.update(rel.encode("utf-8") + b"\0")
+        digest.update(Path(path).read_bytes() + b"\0")
+    return "sha256:" + digest.hexdigest()
 
 
 @functools.lru_cache(maxsize=1)

@@ -151,6 +151,10 @@ def prepare_jobs(
     from .metrics import check_aggregator_signature
 
     check_aggregator_signature(profile.metrics_aggregator_id)
+    if agent_spec is not None:
+        from .episode import load_external_agent
+
+        load_external_agent(agent_spec)  # a bad --agent fails before any episode runs
     params = resolve_coord_params(coord_method, root, coord_params) if coord_method else {}
     log = _check_log_dir(log_dir)
     run_id = secrets.token_hex(8)
@@ -290,6 +294,9 @@ def run_benchmark(
             on_done=on_episode_done,
             check=check_episode,
         )
+        if agent_spec:
+            driven = sorted({a for o in outcomes for a in o.pop("external_agent_ids", ())})
+            config["external_agent"] = {"spec": agent_spec, "agent_ids": driven}
         doc = build_results(
             task=task,
             seeds=[job.seed for job in jobs],

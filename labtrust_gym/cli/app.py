@@ -45,7 +45,9 @@ def _root(
         str | None,
         typer.Option(
             "--profile",
-            help="Lab profile id (policy/lab_profiles/<id>.v0.1.yaml) applied to the command.",
+            metavar="ID",
+            help="Lab profile applied to the command (`labtrust list profiles`; any policy "
+            "layer's lab_profiles/<ID>.v0.1.yaml).",
             envvar="LABTRUST_PROFILE",
         ),
     ] = None,
@@ -72,8 +74,10 @@ def _root(
 
 def build_app() -> typer.Typer:
     """The root app with every plugin's commands added (plugins are loaded here)."""
+    from labtrust_gym.cli.typer_support import install_light_conversion
     from labtrust_gym.plugins import get_plugin_manager, report_problem_from_hook
 
+    install_light_conversion()
     app = typer.Typer(
         name="labtrust",
         help=HELP,
@@ -120,22 +124,53 @@ def _click_exceptions() -> Any:
         return importlib.import_module("click.exceptions")
 
 
+#: Options of the root command: they go before the command name.
+GLOBAL_OPTIONS = ("--profile", "--strict-plugins", "--debug", "--version")
+
+
+def _show_warning(
+    message: Warning | str,
+    category: type[Warning],
+    filename: str,
+    lineno: int,
+    file: Any = None,
+    line: str | None = None,
+) -> None:
+    """Warnings as one line on stderr: ``note:`` for policy notes, else ``warning:``."""
+    from labtrust_gym.config import PolicyNote
+
+    label = "note" if issubclass(category, PolicyNote) else "warning"
+    _echo_err(f"{label}: {message}")
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     """Console-script entry point. Returns (and exits with) the process exit code."""
-    click_exceptions = _click_exceptions()
+    import warnings
+
     args = list(sys.argv[1:] if argv is None else argv)
+    with warnings.catch_warnings():
+        warnings.showwarning = _show_warning
+        code = _run(args)
+    if argv is None:
+        sys.exit(code)
+    return code
+
+
+def _run(args: list[str]) -> int:
+    click_exceptions = _click_exceptions()
     debug, strict = _pre_scan(args)
     debug = debug or os.environ.get("LABTRUST_DEBUG", "") not in ("", "0")
     code = 0
     try:
         from labtrust_gym import plugins
+        from labtrust_gym.cli.typer_support import build_command
 
         if strict:
             plugins.set_strict(True)
         app = build_app()
         for problem in plugins.problems():
             _echo_err(f"warning: {problem.describe()} (run `labtrust plugins doctor`)")
-        command = typer.main.get_command(app)
+        command = build_command(app, args)
         result = command.main(args=args, prog_name="labtrust", standalone_mode=False)
         code = result if isinstance(result, int) else 0  # typer returns Exit codes here
         if code == 130:  # typer turns Ctrl-C into Exit(130)
@@ -155,8 +190,13 @@ def main(argv: Sequence[str] | None = None) -> int:
     except click_exceptions.ClickException as exc:
         if debug:
             raise
+        name = getattr(exc, "option_name", None)
+        if isinstance(exc, click_exceptions.NoSuchOption) and name in GLOBAL_OPTIONS:
+            _echo_err(
+                f"error: {name} is an option of `labtrust` itself: put it before the command, "
+                f"e.g. `labtrust {name}{' ID' if name == '--profile' else ''} <command> ...`."
+            )
+            return 2
         exc.show()
         code = exc.exit_code
-    if argv is None:
-        sys.exit(code)
     return code

@@ -9,6 +9,7 @@ runner, env and engine are imported inside the commands. User errors raise ``Lab
 from __future__ import annotations
 
 import sys
+from enum import StrEnum
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -19,18 +20,57 @@ from labtrust_gym.hookspecs import hookimpl
 DEFAULT_RUNS_DIR = Path("labtrust_runs")
 
 # ---- shared options ------------------------------------------------------------------------
-TaskOpt = Annotated[str, typer.Option("--task", help="Task id (see `labtrust list tasks`).")]
-EpisodesOpt = Annotated[
-    int, typer.Option("--episodes", help="Number of episodes (seeds seed..seed+N-1).")
+class Executor(StrEnum):
+    local = "local"
+    ray = "ray"
+
+
+class Timing(StrEnum):
+    explicit = "explicit"
+    simulated = "simulated"
+
+
+class ResultsVersion(StrEnum):
+    v02 = "0.2"
+    v03 = "0.3"
+
+
+TaskOpt = Annotated[
+    str, typer.Option("--task", metavar="TASK", help="Task id (see `labtrust list tasks`).")
 ]
-SeedOpt = Annotated[int, typer.Option("--seed", help="Base seed; episode i uses seed + i.")]
+EpisodesOpt = Annotated[
+    int, typer.Option("--episodes", metavar="N", help="Number of episodes (seeds seed..seed+N-1).")
+]
+SeedOpt = Annotated[
+    int, typer.Option("--seed", metavar="SEED", help="Base seed; episode i uses seed + i.")
+]
 CoordOpt = Annotated[
     str | None,
-    typer.Option("--coord-method", help="Coordination method id driving every lab agent."),
+    typer.Option(
+        "--coord-method",
+        metavar="METHOD",
+        help="Coordination method id driving every lab agent (see `labtrust list "
+        "coordination-methods`).",
+    ),
 ]
-ScaleOpt = Annotated[str | None, typer.Option("--scale", help="Scale preset for a generated lab.")]
-InjectionOpt = Annotated[str | None, typer.Option("--injection", help="Risk injection id.")]
-WorkersOpt = Annotated[int, typer.Option("--workers", help="Local worker processes.")]
+ScaleOpt = Annotated[
+    str | None,
+    typer.Option(
+        "--scale",
+        metavar="PRESET",
+        help="Scale preset for a generated lab (see `labtrust list scales`).",
+    ),
+]
+InjectionOpt = Annotated[
+    str | None,
+    typer.Option(
+        "--injection", metavar="ID", help="Risk injection id (see `labtrust list injections`)."
+    ),
+]
+WorkersOpt = Annotated[int, typer.Option("--workers", metavar="N", help="Local worker processes.")]
+OutDirOpt = Annotated[
+    Path, typer.Option("--out-dir", metavar="DIR", help="Where run files go.")
+]
 
 
 def _progress(total: int, quiet: bool, label: str) -> Any:
@@ -76,27 +116,40 @@ def run_benchmark_cmd(
     episodes: EpisodesOpt = 1,
     seed: SeedOpt = 42,
     out: Annotated[
-        Path, typer.Option("--out", help="Results file (JSON, written atomically).")
+        Path, typer.Option("--out", metavar="FILE", help="Results file (JSON, written atomically).")
     ] = Path("results.json"),
     coord_method: CoordOpt = None,
     scale: ScaleOpt = None,
     injection: InjectionOpt = None,
-    timing: Annotated[str | None, typer.Option("--timing", help="explicit or simulated.")] = None,
+    timing: Annotated[
+        Timing | None,
+        typer.Option(
+            "--timing", help="How time advances (default: the task's, else the preset's)."
+        ),
+    ] = None,
     partner: Annotated[
-        str | None, typer.Option("--partner", help="Partner id recorded in results.")
+        str | None,
+        typer.Option("--partner", metavar="ID", help="Partner id recorded in results."),
     ] = None,
     workers: WorkersOpt = 1,
-    executor: Annotated[str, typer.Option("--executor", help="local or ray.")] = "local",
+    executor: Annotated[
+        Executor, typer.Option("--executor", help="Where episodes run.")
+    ] = Executor.local,
     ray_address: Annotated[
         str | None,
-        typer.Option("--ray-address", help="Ray cluster address (default: start a local Ray)."),
+        typer.Option(
+            "--ray-address",
+            metavar="ADDRESS",
+            help="Ray cluster address (default: start a local Ray).",
+        ),
     ] = None,
     log: Annotated[
-        Path | None, typer.Option("--log", help="Directory for episode logs (JSONL).")
+        Path | None,
+        typer.Option("--log", metavar="DIR", help="Directory for episode logs (JSONL)."),
     ] = None,
     results_version: Annotated[
-        str, typer.Option("--results-version", help="Results schema version: 0.2 or 0.3.")
-    ] = "0.3",
+        ResultsVersion, typer.Option("--results-version", help="Results schema version.")
+    ] = ResultsVersion.v03,
     quiet: Annotated[bool, typer.Option("--quiet", "-q", help="No progress bar.")] = False,
 ) -> None:
     """Run a benchmark task and write a validated results file."""
@@ -111,13 +164,13 @@ def run_benchmark_cmd(
         coord_method=coord_method,
         scale=scale,
         injection=injection,
-        timing=timing,
+        timing=timing.value if timing is not None else None,
         partner=partner,
         workers=workers,
-        executor=executor,
+        executor=executor.value,
         ray_address=ray_address,
         log_dir=log,
-        results_version=results_version,
+        results_version=results_version.value,
     )
     thr = _mean_throughput(doc)
     typer.echo(
@@ -162,10 +215,10 @@ def _run_pack_entry(
 
 
 def quick_eval_cmd(
-    seed: Annotated[int | None, typer.Option("--seed", help="Override the pack's seeds.")] = None,
-    out_dir: Annotated[
-        Path, typer.Option("--out-dir", help="Where run files go.")
-    ] = DEFAULT_RUNS_DIR,
+    seed: Annotated[
+        int | None, typer.Option("--seed", metavar="SEED", help="Override the pack's seeds.")
+    ] = None,
+    out_dir: OutDirOpt = DEFAULT_RUNS_DIR,
 ) -> None:
     """One episode each of three core tasks; a markdown table, files under ./labtrust_runs/."""
     from labtrust_gym.benchmarks.summary import markdown_table
@@ -182,9 +235,7 @@ def quick_eval_cmd(
 
 # ---- bench-smoke ---------------------------------------------------------------------------
 def bench_smoke_cmd(
-    out_dir: Annotated[
-        Path, typer.Option("--out-dir", help="Where run files go.")
-    ] = DEFAULT_RUNS_DIR,
+    out_dir: OutDirOpt = DEFAULT_RUNS_DIR,
 ) -> None:
     """Smoke-run the pack's smoke tasks; fail (exit 1) if any releases nothing."""
     import time
@@ -224,7 +275,9 @@ def _load_docs(paths: list[Path]) -> list[tuple[str, dict[str, Any]]]:
 
 
 def run_summary_cmd(
-    run: Annotated[Path, typer.Option("--run", help="A run directory (or results file).")],
+    run: Annotated[
+        Path, typer.Option("--run", metavar="PATH", help="A run directory (or results file).")
+    ],
 ) -> None:
     """Print a markdown summary of every results file in a run directory."""
     from labtrust_gym.benchmarks.summary import markdown_table
@@ -234,9 +287,12 @@ def run_summary_cmd(
 
 def summarize_results_cmd(
     inputs: Annotated[
-        list[Path], typer.Option("--in", help="Results files or directories (repeatable).")
+        list[Path],
+        typer.Option("--in", metavar="PATH", help="Results files or directories (repeatable)."),
     ],
-    out: Annotated[Path, typer.Option("--out", help="Output directory for the summaries.")],
+    out: Annotated[
+        Path, typer.Option("--out", metavar="DIR", help="Output directory for the summaries.")
+    ],
 ) -> None:
     """Write summary_v0.2.csv, summary_v0.3.csv and summary.md for the given results."""
     from labtrust_gym.benchmarks.summary import write_summaries
@@ -249,7 +305,8 @@ def summarize_results_cmd(
 def determinism_report_cmd(
     task: TaskOpt,
     out: Annotated[
-        Path, typer.Option("--out", help="Output directory for both runs and the report.")
+        Path,
+        typer.Option("--out", metavar="DIR", help="Output directory for both runs and the report."),
     ],
     episodes: EpisodesOpt = 2,
     seed: SeedOpt = 42,
@@ -274,22 +331,38 @@ def determinism_report_cmd(
 
 # ---- eval-agent ----------------------------------------------------------------------------
 def eval_agent_cmd(
-    agent: Annotated[str, typer.Option("--agent", help="External agent as package.module:Class.")],
+    agent: Annotated[
+        str,
+        typer.Option(
+            "--agent",
+            metavar="MODULE:CLASS",
+            help="External agent, e.g. my_agent:MyAgent; modules in the working directory are "
+            "found.",
+        ),
+    ],
     task: TaskOpt,
     episodes: EpisodesOpt = 1,
     seed: SeedOpt = 42,
-    out: Annotated[Path, typer.Option("--out", help="Results file.")] = Path("results.json"),
+    out: Annotated[
+        Path, typer.Option("--out", metavar="FILE", help="Results file.")
+    ] = Path("results.json"),
     agent_ids: Annotated[
         str | None,
         typer.Option(
             "--agent-ids",
+            metavar="IDS",
             help="Comma-separated agents the external agent drives (default: the lab agents "
             "the task does not list in scripted_agents, else ops_0).",
         ),
     ] = None,
     quiet: Annotated[bool, typer.Option("--quiet", "-q", help="No progress bar.")] = False,
 ) -> None:
-    """Evaluate an external agent: it drives --agent-ids, the scripted baseline the rest."""
+    """Evaluate an external agent: it drives --agent-ids, the scripted baseline the rest; the
+    results record which agents it drove (config.external_agent)."""
+    import os
+
+    if os.getcwd() not in sys.path and "" not in sys.path:  # as `python -m` would
+        sys.path.insert(0, os.getcwd())
     ids = tuple(a.strip() for a in (agent_ids or "").split(",") if a.strip())
     doc = _run_with_progress(
         task,
@@ -303,7 +376,8 @@ def eval_agent_cmd(
         agent_ids=ids,
     )
     thr = _mean_throughput(doc)
-    typer.echo(f"Wrote {out}: agent {agent} on {task}, mean throughput {thr}")
+    driven = ", ".join(doc["config"]["external_agent"]["agent_ids"])
+    typer.echo(f"Wrote {out}: agent {agent} drove {driven} on {task}, mean throughput {thr}")
 
 
 @hookimpl

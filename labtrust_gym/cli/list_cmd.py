@@ -1,57 +1,126 @@
-"""``labtrust list <kind>``: the ids registered for one extension kind (or lab profiles)."""
+"""``labtrust list KIND``: the ids of one extension kind, of the lab profiles (with the policy
+layer each comes from), of the scale presets or of the risk injections.
+
+Listing an extension kind imports every entry point of that kind, so a plugin that cannot be
+imported or fails validation is not listed as if it worked: it is named on stderr with its cause,
+and with ``--strict-plugins`` the command exits 1.
+"""
 
 from __future__ import annotations
 
 import json
-from typing import Annotated
+from typing import Annotated, Any
 
 import typer
 
 from labtrust_gym.errors import UnknownIdError
 from labtrust_gym.hookspecs import hookimpl
+from labtrust_gym.plugins import KINDS
 
-_EXTRA_KINDS = ("profiles",)
+#: Kinds that are not extension points: policy data.
+DATA_KINDS = ("profiles", "scales", "injections")
 
 
-def _kind_names() -> list[str]:
-    from labtrust_gym.plugins import KINDS
+def kind_names() -> list[str]:
+    """Every KIND ``labtrust list`` accepts, as typed on the command line."""
+    return [k.replace("_", "-") for k in KINDS] + list(DATA_KINDS)
 
-    return [k.replace("_", "-") for k in KINDS] + list(_EXTRA_KINDS)
+
+def _emit(rows: list[dict[str, Any]], as_json: bool, columns: tuple[str, ...]) -> None:
+    if as_json:
+        typer.echo(json.dumps(rows, indent=2))
+        return
+    for row in rows:
+        typer.echo("\t".join(str(row[c]) if row[c] is not None else "-" for c in columns))
+
+
+def _list_extensions(key: str, verbose: bool, as_json: bool) -> int:
+    from labtrust_gym import plugins
+    from labtrust_gym.errors import PluginError
+
+    reg = plugins.registry(key)
+    rows: list[dict[str, Any]] = []
+    broken = 0
+    for record in reg.registrations():
+        try:
+            reg.get(record.ident)  # imports a lazy entry point and validates it
+        except PluginError as exc:
+            broken += 1
+            typer.echo(f"broken: {reg.spec.label} {record.ident!r}: {exc}", err=True)
+            continue
+        rows.append({"id": record.ident, "plugin": record.plugin})
+    _emit(rows, as_json, ("id", "plugin") if verbose else ("id",))
+    if broken and plugins.is_strict():
+        typer.echo(f"{broken} broken {reg.spec.label}(s) (strict mode).", err=True)
+        return 1
+    return 0
+
+
+def _list_profiles(verbose: bool, as_json: bool) -> None:
+    from labtrust_gym.config import profile_sources
+
+    rows = [
+        {"id": ident, "layer": layer.describe(), "path": str(path)}
+        for ident, (path, layer) in profile_sources().items()
+    ]
+    _emit(rows, as_json, ("id", "layer", "path") if verbose else ("id", "layer"))
+
+
+def _list_scales(verbose: bool, as_json: bool) -> None:
+    from labtrust_gym.envs.scale import list_scale_configs, load_scale_config
+
+    rows = []
+    for ident in list_scale_configs():
+        cfg = load_scale_config(ident).to_dict()
+        rows.append({"id": ident, "num_agents": cfg.get("num_agents")})
+    _emit(rows, as_json, ("id", "num_agents") if verbose else ("id",))
+
+
+def _list_injections(verbose: bool, as_json: bool) -> None:
+    from labtrust_gym.benchmarks.injections import load_injections
+
+    rows = [
+        {"id": ident, "kind": entry.get("kind"), "description": entry.get("description")}
+        for ident, entry in sorted(load_injections().items())
+    ]
+    _emit(rows, as_json, ("id", "kind", "description") if verbose else ("id",))
 
 
 def list_kind(
     kind: Annotated[
         str,
         typer.Argument(
-            help="tasks, domains, coordination-methods, invariant-handlers, "
-            "security-suite-providers, safety-case-providers, metrics-aggregators, "
-            "benchmark-pack-loaders, llm-backends or profiles.",
+            help="What to list, one of: " + ", ".join(kind_names()) + ".",
             metavar="KIND",
+            show_default=False,
         ),
     ],
     verbose: Annotated[
-        bool, typer.Option("--verbose", "-v", help="Show the plugin providing each id.")
+        bool,
+        typer.Option(
+            "--verbose",
+            "-v",
+            help="More columns: the providing plugin; a profile's file; a scale's agent count; "
+            "an injection's kind and description.",
+        ),
     ] = False,
     as_json: Annotated[bool, typer.Option("--json", help="Print JSON.")] = False,
 ) -> None:
-    """List the registered ids of one extension kind."""
-    from labtrust_gym.plugins import KINDS, registry
-
+    """List the registered ids of one extension kind, or the lab profiles (with the policy
+    layer each comes from), scale presets or risk injections."""
     key = kind.replace("-", "_")
     if key == "profiles":
-        from labtrust_gym.config import list_profiles
-
-        ids = list_profiles()
-        typer.echo(json.dumps(ids) if as_json else "\n".join(ids))
-        return
-    if key not in KINDS:
-        raise UnknownIdError.for_id("kind", kind, _kind_names())
-    records = registry(key).registrations()
-    if as_json:
-        typer.echo(json.dumps([{"id": r.ident, "plugin": r.plugin} for r in records], indent=2))
-        return
-    for record in records:
-        typer.echo(f"{record.ident}\t{record.plugin}" if verbose else record.ident)
+        _list_profiles(verbose, as_json)
+    elif key == "scales":
+        _list_scales(verbose, as_json)
+    elif key == "injections":
+        _list_injections(verbose, as_json)
+    elif key in KINDS:
+        code = _list_extensions(key, verbose, as_json)
+        if code:
+            raise typer.Exit(code)
+    else:
+        raise UnknownIdError.for_id("kind", kind, kind_names())
 
 
 @hookimpl

@@ -18,6 +18,9 @@ def _rows(include_builtin: bool) -> list[dict[str, Any]]:
     from labtrust_gym import plugins
 
     registered = plugins.registrations_by_plugin()
+    policy_dirs: dict[str, list[str]] = {}
+    for name, directory in plugins.plugin_policy_dirs():
+        policy_dirs.setdefault(name, []).append(str(directory))
     rows = []
     for info in plugins.plugin_infos():
         if info.source == "builtin" and not include_builtin:
@@ -31,6 +34,7 @@ def _rows(include_builtin: bool) -> list[dict[str, Any]]:
                 "entry_point": info.entry_point,
                 "hooks": plugins.hooks_of(info.name),
                 "registers": registered.get(info.name, {}),
+                "policy_dirs": policy_dirs.get(info.name, []),
             }
         )
     return rows
@@ -68,6 +72,8 @@ def list_plugins(
             typer.echo(f"    entry point: {row['entry_point']}")
         for kind, ids in sorted(row["registers"].items()):
             typer.echo(f"    {kind}: {', '.join(ids)}")
+        for directory in row["policy_dirs"]:
+            typer.echo(f"    policy layer: {directory}")
         if not row["registers"]:
             typer.echo(f"    hooks: {', '.join(row['hooks']) or '(none)'}")
     for name in blocked:
@@ -80,12 +86,18 @@ def list_plugins(
 def doctor(
     as_json: Annotated[bool, typer.Option("--json", help="Print JSON.")] = False,
 ) -> None:
-    """Load every plugin and resolve everything it registers, and check that every lab profile
-    selects registered ids; exit 1 if anything is wrong."""
+    """Load every plugin, resolve everything it registers, check the policy layers plugins ship
+    and that every lab profile selects registered ids; exit 1 if anything is wrong."""
     from labtrust_gym import plugins
-    from labtrust_gym.config import profile_problems
+    from labtrust_gym.config import policy_layers, profile_problems
+    from labtrust_gym.errors import PolicyError
 
     found = plugins.doctor()
+    try:
+        policy_layers()  # plugin policy dirs: not a directory, or a file shipped twice
+    except PolicyError as exc:
+        found.append(plugins.PluginProblem("policy layers", str(exc)))
+    found = list(dict.fromkeys([*found, *plugins.problems()]))
     profiles, notes = profile_problems()
     if as_json:
         typer.echo(

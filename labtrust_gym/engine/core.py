@@ -18,7 +18,9 @@ from typing import Any
 
 import numpy as np
 
-from labtrust_gym.engine import actions_lab, actions_trust, clock
+import labtrust_gym.engine.actions_lab as actions_lab
+import labtrust_gym.engine.actions_trust as actions_trust
+import labtrust_gym.engine.clock as clock
 from labtrust_gym.engine.hashchain import (
     GENESIS_HASH,
     LogStream,

@@ -94,29 +94,32 @@ class CompiledPolicy:
     )  # per-policy tables built once (e.g. routing)
 
 
-#: root -> (file modification stamps, compiled policy): one entry per policy root, replaced when a
-#: file of that root changes, so engines on different roots do not evict each other.
-_CACHE: dict[str, tuple[tuple[float, ...], CompiledPolicy]] = {}
+#: policy stack -> (file modification stamps, compiled policy): one entry per stack of policy
+#: layers (user root, plugin directories, shipped policy), replaced when one of its files changes,
+#: so engines on different roots do not evict each other.
+_CACHE: dict[tuple[str, ...], tuple[tuple[tuple[str, float], ...], CompiledPolicy]] = {}
 
 
-_FILES: dict[str, dict[str, tuple[Path, Path]]] = {}
+_FILES: dict[tuple[str, ...], dict[str, tuple[str, str]]] = {}
 
 
-def _files(root: Path) -> dict[str, tuple[Path, Path]]:
-    key = str(root)
-    cached = _FILES.get(key)
+def _files(root: Path) -> tuple[tuple[str, ...], dict[str, tuple[str, str]]]:
+    """The stack key of ``root`` and each policy file (and schema) resolved through the layers.
+
+    With a user layer the files are resolved on every call (a file the user adds takes effect at
+    the next load); a stack of installed layers only (shipped, plugins) is resolved once."""
+    from labtrust_gym.config import policy_layers
+
+    layers = policy_layers(root)
+    cached = _FILES.get(layers.key)
     if cached is None:
-        cached = _FILES[key] = _build_files(root)
-    return cached
-
-
-def _build_files(root: Path) -> dict[str, tuple[Path, Path]]:
-    from labtrust_gym.config import policy_path
-
-    return {
-        attr: (policy_path(root, d, f), policy_path(root, "schemas", s))
-        for attr, d, f, s in POLICY_FILES
-    }
+        cached = {
+            attr: (layers.locate(d, f), layers.locate("schemas", s))
+            for attr, d, f, s in POLICY_FILES
+        }
+        if layers.top.kind != "user":
+            _FILES[layers.key] = cached
+    return layers.key, cached
 
 
 def load_policy(root: Path | str | None = None) -> CompiledPolicy:
@@ -124,20 +127,21 @@ def load_policy(root: Path | str | None = None) -> CompiledPolicy:
     from labtrust_gym.config import get_repo_root
 
     base = Path(root) if root is not None else get_repo_root()
-    files = _files(base)
+    key, files = _files(base)
     stamps = []
     for attr, (path, _schema) in files.items():
         try:
-            stamps.append(os.stat(path).st_mtime)
+            stamps.append((path, os.stat(path).st_mtime))
         except OSError:
             raise PolicyError(
-                f"Policy file for {attr!r} not found: {str(path)!r}. Restore it from the "
-                "shipped policy or point LABTRUST_POLICY_DIR at a complete policy directory."
+                f"Policy file for {attr!r} not found in any policy layer (looked for "
+                f"{str(path)!r}); the shipped policy is incomplete: reinstall labtrust-gym."
             ) from None
-    key, version = str(base), tuple(stamps)
+    version = tuple(stamps)
     entry = _CACHE.get(key)
     if entry is None or entry[0] != version:
-        entry = _CACHE[key] = (version, _compile(base, files))
+        paths = {attr: (Path(f), Path(s)) for attr, (f, s) in files.items()}
+        entry = _CACHE[key] = (version, _compile(base, paths))
     return entry[1]
 
 

@@ -167,8 +167,6 @@ def test_results_v02_is_written_on_request(
         (["--task", "coord_scale", "--scale", "huge"], "Unknown scale config 'huge'"),
         (["--task", "coord_risk", "--injection", "INJ-NOPE"], "Unknown injection 'INJ-NOPE'"),
         (["--task", "coord_scale", "--coord-method", "nope"], "Unknown coordination method"),
-        (["--task", "throughput_sla", "--timing", "warp"], "Unknown timing mode 'warp'"),
-        (["--task", "throughput_sla", "--executor", "dask"], "Unknown executor 'dask'"),
         (["--task", "throughput_sla", "--workers", "0"], "--workers must be >= 1"),
     ],
 )
@@ -180,6 +178,23 @@ def test_bad_input_is_one_line_exit_2_and_writes_nothing(
     assert code == 2
     lines = [line for line in err.splitlines() if not line.startswith("warning:")]
     assert len(lines) == 1 and message in lines[0]
+    assert list(tmp_path.iterdir()) == []
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (["--timing", "warp"], "'warp' is not one of 'explicit', 'simulated'"),
+        (["--executor", "dask"], "'dask' is not one of 'local', 'ray'"),
+    ],
+)
+def test_fixed_choice_options_are_usage_errors_and_write_nothing(
+    args: list[str], message: str, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    out = tmp_path / "r.json"
+    code, _, err = run(capsys, "run-benchmark", "--task", "throughput_sla", *args, "--out",
+                       str(out))
+    assert code == 2 and message in err and "Traceback" not in err
     assert list(tmp_path.iterdir()) == []
 
 

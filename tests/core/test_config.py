@@ -27,7 +27,8 @@ REPO = Path(__file__).resolve().parents[2]
 def test_repo_root_from_checkout(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.chdir(REPO / "labtrust_gym")
     assert get_repo_root() == REPO
-    assert policy_path(REPO, "lab_profiles") == REPO / "policy" / "lab_profiles"
+    profile = ("lab_profiles", "hospital_lab.v0.1.yaml")
+    assert policy_path(REPO, *profile) == REPO.joinpath("policy", *profile)
 
 
 def test_policy_dir_env_is_the_policy_directory_itself(
@@ -69,8 +70,8 @@ def test_shipped_profiles_validate_against_schema_and_record() -> None:
 
 def test_schema_and_record_agree_on_fields() -> None:
     schema = json.loads((REPO / "policy/schemas/lab_profile.v0.1.schema.json").read_text())
-    fields = {a.name for a in attrs.fields(LabProfile)} - {"source_path"}
-    assert set(schema["properties"]) == fields
+    fields = {a.name for a in attrs.fields(LabProfile)} - {"source_path", "peer_fields"}
+    assert set(schema["properties"]) == fields | set(config.PEER_FIELDS)
 
 
 def _write_profile(root: Path, profile_id: str, body: str) -> None:
@@ -113,7 +114,8 @@ def test_escaping_path_override_warns_and_uses_default(tmp_path: Path, override:
     profile = LabProfile(profile_id="p", benchmark_pack_path=override)
     with pytest.warns(UserWarning, match="outside the policy directory"):
         resolved = profile.resolve_path("benchmark_pack_path", tmp_path)
-    assert resolved == tmp_path.resolve() / "official" / "benchmark_pack.v0.1.yaml"
+    # tmp_path holds no benchmark pack: the default is read from the shipped layer
+    assert resolved == REPO / "policy" / "official" / "benchmark_pack.v0.1.yaml"
     plugins.set_strict(True)
     with pytest.raises(ConfigError, match="strict"):
         profile.resolve_path("benchmark_pack_path", tmp_path)

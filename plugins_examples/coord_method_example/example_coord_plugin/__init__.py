@@ -1,0 +1,1 @@
+"""A worked LabTrust-Gym extension: the coordination method ``example_noop_coord``."""

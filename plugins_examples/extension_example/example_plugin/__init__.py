@@ -1,0 +1,1 @@
+"""A worked LabTrust-Gym extension: one task, ``example_task``, declared by entry point."""

@@ -1,0 +1,1 @@
+"""A worked LabTrust-Gym plugin that implements several hooks from one module (``plugin``)."""
