@@ -194,6 +194,12 @@ def queue_run(
     return ["SPECIMEN_QUEUED"], []
 
 
+def past_stability(eng: HospitalLabEngine, s: SpecimenRec) -> bool:
+    """The specimen is older than its panel's stability limit (a run needs an override)."""
+    limit = eng.policy.stability.get(s.panel)
+    return limit is not None and eng.now_s - s.collected_t_s > limit
+
+
 def start_run_state(
     eng: HospitalLabEngine, dev: DeviceRec, agent: AgentRec, ev: dict[str, Any] | None
 ) -> str | tuple[list[tuple[Any, ...]], list[TokenRec]]:
@@ -214,14 +220,11 @@ def start_run_state(
         return "DEVICE.REAGENT_OUT"
     cap = dev._spec["capacity"]
     batch = [dev.queue[0]] if cap == 1 else heapq.nsmallest(cap, dev.queue)
-    now = eng.now_s
-    stability = eng.policy.stability
     specs = eng.specimens
     overrides: list[TokenRec] = []
     for entry in batch:
         s = specs[entry[3]]
-        limit = stability.get(s.panel)
-        if limit is not None and now - s.collected_t_s > limit:
+        if past_stability(eng, s):
             tok = check_token(
                 eng, agent, ev or {}, "STABILITY_OVERRIDE", s.specimen_id, "STABILITY.EXPIRED"
             )

@@ -5,15 +5,15 @@ from __future__ import annotations
 import numpy as np
 from gymnasium import spaces
 
-from labtrust_gym.envs.action_contract import NUM_ACTIONS
 from labtrust_gym.envs.views import N_HERE, LabViews
 
 
-def action_mask_space() -> spaces.Box:
-    return spaces.Box(0, 1, (NUM_ACTIONS,), np.int8)
+def action_mask_space(k: int) -> spaces.Box:
+    """One int8 flag per catalog entry."""
+    return spaces.Box(0, 1, (k,), np.int8)
 
 
-def dict_observation_space(v: LabViews) -> spaces.Dict:
+def dict_observation_space(v: LabViews, k: int) -> spaces.Dict:
     """``{"observation": Dict(role, zone, here, queues, work, time), "action_mask": Box}``."""
     inner = spaces.Dict(
         {
@@ -25,17 +25,17 @@ def dict_observation_space(v: LabViews) -> spaces.Dict:
             "time": spaces.Box(0.0, 1.0, (1,), np.float32),
         }
     )
-    return spaces.Dict({"observation": inner, "action_mask": action_mask_space()})
+    return spaces.Dict({"observation": inner, "action_mask": action_mask_space(k)})
 
 
-def flat_observation_space(v: LabViews) -> spaces.Dict:
+def flat_observation_space(v: LabViews, k: int) -> spaces.Dict:
     """``{"observation": Box(float32, (R+Z+6+2T+1,)), "action_mask": Box}``."""
     dim = v.flat_dim
     high = np.full(dim, np.inf, dtype=np.float32)
     high[: v.r + v.z] = 1.0  # one-hots
     high[-1] = 1.0  # time fraction
     box = spaces.Box(np.zeros(dim, dtype=np.float32), high, (dim,), np.float32)
-    return spaces.Dict({"observation": box, "action_mask": action_mask_space()})
+    return spaces.Dict({"observation": box, "action_mask": action_mask_space(k)})
 
 
 def state_space(v: LabViews) -> spaces.Box:
