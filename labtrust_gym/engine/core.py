@@ -642,6 +642,12 @@ class HospitalLabEngine:
 
         return run_query(self, expr)
 
+    def work_counts(self) -> tuple[int, ...]:
+        """The lab's work queues as counts (``queries.WORK_COUNT_FIELDS`` order; fast view)."""
+        from labtrust_gym.engine.queries import work_counts
+
+        return work_counts(self)
+
     def snapshot(self) -> dict[str, Any]:
         """Every piece of simulation state (for tests: a BLOCKED step must leave it equal)."""
         return {

@@ -32,17 +32,18 @@ from labtrust_gym.envs.events import EventBuilder, EventSigner, StepOutcome
 from labtrust_gym.envs.masks import MaskTables
 from labtrust_gym.envs.rewards import RewardAccumulator, RewardConfig
 from labtrust_gym.envs.spaces import (
+    box_observation_space,
     dict_observation_space,
     flat_observation_space,
     state_dim,
     state_space,
 )
-from labtrust_gym.envs.views import LabViews, readonly
+from labtrust_gym.envs.views import LabViews
 from labtrust_gym.errors import ConfigError, InvalidInputError
 
 DEFAULT_MAX_STEPS = 100
 DEFAULT_DT_S = 10.0
-OBS_MODES = ("dict", "flat")
+OBS_MODES = ("dict", "flat", "box")
 TIMING_MODES = ("explicit", "simulated")
 RENDER_MODES = ("ansi", "human")
 
@@ -101,6 +102,7 @@ class LabTrustParallelEnv(ParallelEnv):
         self.obs_mode = obs_mode
         self.render_mode = render_mode
         self._flat = obs_mode == "flat"
+        self._box = obs_mode == "box"
         self._initial_state = dict(initial_state) if initial_state is not None else None
         self._scale = None
         if scale_config is not None:
@@ -162,8 +164,12 @@ class LabTrustParallelEnv(ParallelEnv):
         self._row = {a: i for i, a in enumerate(self.possible_agents)}
         v = self._views
         k = len(self.action_catalog)
-        self._obs_space = (
-            flat_observation_space(v, k) if self._flat else dict_observation_space(v, k)
+        self._obs_space: spaces.Space[Any] = (
+            flat_observation_space(v, k)
+            if self._flat
+            else box_observation_space(v)
+            if self._box
+            else dict_observation_space(v, k)
         )
         self._obs_spaces = dict.fromkeys(self.possible_agents, self._obs_space)
         space = spaces.Discrete(len(self.action_catalog))
@@ -276,7 +282,9 @@ class LabTrustParallelEnv(ParallelEnv):
             self.render()
         return obs, rew, terms, truncs, infos
 
-    def render(self) -> str | None:
+    def render(self, *args: Any, **kwargs: Any) -> str | None:
+        """The text view of the lab (``render_mode`` "ansi" returns it, "human" prints it).
+        Extra arguments (RLlib passes some) are accepted and ignored."""
         if self.render_mode is None:
             import gymnasium
 
@@ -466,7 +474,7 @@ class LabTrustParallelEnv(ParallelEnv):
         """Observation tables and action masks for the engine's current state (``changed``: an
         accepted event or a clock effect may have changed the lab since the last refresh)."""
         eng = self.engine
-        self._views.refresh(eng)
+        self._views.refresh(eng, changed)
         if self._strict:
             self._masks.unsignable = sorted(self._unsignable())
         self._masks.refresh(eng, self._views.keys, changed)
@@ -531,53 +539,28 @@ class LabTrustParallelEnv(ParallelEnv):
             "device_queue_lengths": self.engine.device_queue_len.tolist(),
         }
 
+    def _agent_masks(self) -> list[np.ndarray]:
+        """Every agent's current mask (shared per (role, zone) key unless corrected)."""
+        rows = self._masks.rows
+        masks = [rows[k] for k in self._views.keys_list]
+        for r, m in self._masks.overrides.items():
+            masks[r] = m
+        return masks
+
     def _observe(self) -> dict[str, Any]:
-        """Observations of all agents: rows of per-(role, zone) tables (see views.py)."""
+        """Observations of all agents (see views.py and docs/envs.md)."""
         v = self._views
         agents = self.possible_agents
-        keys = v.keys_list
-        rows = self._masks.rows
-        own = self._masks.overrides
-        masks = [rows[k] for k in keys]
-        for r, m in own.items():
-            masks[r] = m
         tf = self._time_fraction()
+        if self._box:
+            return dict(zip(agents, v.flat_rows(tf), strict=True))
+        masks = self._agent_masks()
         if self._flat:
-            table = v.flat_table(tf)
-            if v.n >= v.k:
-                flat = list(table)
-                return {
-                    a: {"observation": flat[k], "action_mask": m}
-                    for a, k, m in zip(agents, keys, masks, strict=True)
-                }
-            gathered = readonly(table[v.keys])
             return {
                 a: {"observation": ob, "action_mask": m}
-                for a, ob, m in zip(agents, gathered, masks, strict=True)
+                for a, ob, m in zip(agents, v.flat_rows(tf), masks, strict=True)
             }
-        queues, work = v.queue_by_type, v.work_by_type
-        time_arr = readonly(np.array([tf], dtype=np.float32))
-        parts: Mapping[int, tuple[np.ndarray, np.ndarray, np.ndarray]] | list[Any]
-        if v.n >= v.k:  # (role, zone, here) row triples per key, built once per table change
-            parts = v.obs_parts()
-        else:  # small lab: look the rows up per agent instead of tabulating every key
-            z, roles, zones, here = v.z, v.role_rows, v.zone_rows, v.here_rows
-            parts = {k: (roles[k // z], zones[k % z], here[k % z]) for k in set(keys)}
-        out = {}
-        for a, k, m in zip(agents, keys, masks, strict=True):
-            ro, zo, he = parts[k]
-            out[a] = {
-                "observation": {
-                    "role": ro,
-                    "zone": zo,
-                    "here": he,
-                    "queues": queues,
-                    "work": work,
-                    "time": time_arr,
-                },
-                "action_mask": m,
-            }
-        return out
+        return v.observe_dict(agents, masks, tf)
 
     def _infos(self, out: StepOutcome, common: dict[str, Any]) -> dict[str, Any]:
         n = self._views.n
@@ -588,21 +571,33 @@ class LabTrustParallelEnv(ParallelEnv):
             res_by_row[r] = res
             type_by_row[r] = ty
             entry_by_row[r] = en
-        contended = set(out.contended)
+        contended = [False] * n
+        for r in out.contended:
+            contended[r] = True
         zones = self._views.zone_ids_arr[self.engine.agent_zone].tolist()
-        return {
+        infos = {
             a: {
                 "step_result": res,
                 "action_type": ty,
                 "entry": en,
-                "contended": r in contended,
+                "contended": c,
                 "zone_id": zn,
                 "lab": common,
             }
-            for r, (a, res, ty, en, zn) in enumerate(
-                zip(self.possible_agents, res_by_row, type_by_row, entry_by_row, zones, strict=True)
+            for a, res, ty, en, c, zn in zip(
+                self.possible_agents,
+                res_by_row,
+                type_by_row,
+                entry_by_row,
+                contended,
+                zones,
+                strict=True,
             )
         }
+        if self._box:  # the mask is not in a Box observation: it rides in the info
+            for info, m in zip(infos.values(), self._agent_masks(), strict=True):
+                info["action_mask"] = m
+        return infos
 
 
 _INTEGER_TYPES: set[type] = {int, np.int64, np.int32}

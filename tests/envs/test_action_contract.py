@@ -59,7 +59,7 @@ def test_invalid_actions_are_refused_with_a_message(bad: object) -> None:
 
 def test_the_catalog_size_bounds_indices_and_entry_names_resolve_later() -> None:
     assert ac.action_index_of(40) == 40  # a lab's catalog goes beyond the bare 0..5
-    with pytest.raises(InvalidInputError, match="out of range; use 0..56"):
+    with pytest.raises(InvalidInputError, match=r"out of range; use 0\.\.56"):
         ac.action_index_of(57, num_actions=57)
     assert ac.action_index_of({"entry": "MOVE@Z_SORTING"}) == -1  # the env resolves names
     with pytest.raises(InvalidInputError, match="entry"):

@@ -44,9 +44,10 @@ def _drive(env: LabTrustParallelEnv, steps: int, seed: int) -> dict[str, Any]:
             r = int(rng.integers(len(agents)))
             e = int(rng.integers(len(models)))
             agent = eng.agents[agents[r]]
-            if e < 6 or eng.strict and r in env._masks.unsignable:
+            if e < 6 or (eng.strict and r in env._masks.unsignable):
                 continue
-            assert bool(masks[r, e]) == valid_for(eng, agent, models[e]), (agents[r], models[e].name)
+            expected = valid_for(eng, agent, models[e])
+            assert bool(masks[r, e]) == expected, (agents[r], models[e].name)
         choice = (rng.random(masks.shape) * masks).argmax(axis=1)
         forced = int(rng.integers(len(agents)))
         out = np.flatnonzero(masks[forced] == 0)
