@@ -66,6 +66,7 @@ def create_accession(
     if isinstance(s, str):
         return s
     eng.set_status(s, "accessioned")
+    s.handled_by.append(agent.agent_id)
     return ["SPECIMEN_ACCESSIONED"], []
 
 
@@ -92,6 +93,7 @@ def accept_specimen(
         return sp
     eng.set_status(sp, "accepted")
     eng.mark_ready(sp)
+    sp.handled_by.append(agent.agent_id)
     return ["SPECIMEN_ACCEPTED"], []
 
 
@@ -191,6 +193,7 @@ def queue_run(
     s.device_id = dev.device_id
     enqueue(eng, dev, s.specimen_id)
     eng.unmark_ready(s, dev.device_type)
+    s.handled_by.append(agent.agent_id)
     return ["SPECIMEN_QUEUED"], []
 
 
@@ -257,9 +260,12 @@ def start_run(
     specs = eng.specimens
     # ---- mutate
     started = []
+    aid = agent.agent_id
     for _ in batch:
         sid = heapq.heappop(dev.queue)[3]
-        eng.set_status(specs[sid], "running")
+        s = specs[sid]
+        eng.set_status(s, "running")
+        s.handled_by.append(aid)
         started.append(sid)
     dev.running = started
     dev.busy_until = now + service_time(eng, dev._spec)
@@ -381,6 +387,7 @@ def release_result(
     eng.set_result_status(r, "released")
     r.release_t_s = eng.now_s
     s = eng.specimens[r.specimen_id]
+    s.handled_by.append(agent.agent_id)
     eng.n_released += 1
     eng.released.append(
         {
@@ -392,6 +399,7 @@ def release_result(
             "release_t_s": eng.now_s,
             "tat_s": eng.now_s - s.arrival_t_s,
             "critical": r.critical,
+            "handled_by": list(s.handled_by),  # the credit trail (docs/envs.md, rewards)
         }
     )
     if tok is not None:

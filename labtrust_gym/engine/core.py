@@ -106,6 +106,7 @@ class HospitalLabEngine:
         self.door_ids = sorted(pol.doors)
         self.door_index = {d: i for i, d in enumerate(self.door_ids)}
         self.doors_open: dict[str, float] = {}
+        self.door_opened_by: dict[str, str] = {}  # who opened each open door
         self.door_overdue_reported: set[str] = set()
         self.door_due: float | None = None  # cache for the door invariant (None = recompute)
         self.crit_due: float | None = None  # cache for the escalation invariant
@@ -567,17 +568,25 @@ class HospitalLabEngine:
         )
         vb = self.stats["violations_by_invariant"]
         vb[inv.invariant_id] = vb.get(inv.invariant_id, 0) + 1
+        # Who caused it: the acting agent, unless the handler names another agent (a door left
+        # open by whoever opened it) or nobody in particular (an overdue escalation: None).
+        responsible: str | None = agent.agent_id
+        if details is not None and "responsible_agent_id" in details:
+            named = details["responsible_agent_id"]
+            responsible = named if named in self.agents else None
         self.violation_log.append(
             {
                 "t_s": self.now_s,
                 "invariant_id": inv.invariant_id,
                 "reason_code": code,
                 "agent_id": agent.agent_id,
+                "responsible_agent_id": responsible,
                 "details": details,
             }
         )
         if inv.enforcement is not None:
-            actions_trust.apply_enforcement(self, agent, inv.enforcement)
+            target = self.agents[responsible] if responsible is not None else agent
+            actions_trust.apply_enforcement(self, target, inv.enforcement)
             emits.append("ENFORCEMENT_APPLIED")
 
     def step_batch(self, events: list[dict[str, Any]]) -> list[dict[str, Any]]:
@@ -659,6 +668,7 @@ class HospitalLabEngine:
             "tokens": {k: v.as_dict() for k, v in self.tokens.items()},
             "consignments": {k: v.as_dict() for k, v in self.consignments.items()},
             "doors_open": dict(self.doors_open),
+            "door_opened_by": dict(self.door_opened_by),
             "door_overdue_reported": sorted(self.door_overdue_reported),
             "queue_seq": {k: v._qseq for k, v in self.devices.items()},
             "timeline_seq": self._tl_seq,

@@ -66,6 +66,8 @@ class LabTrustParallelEnv(ParallelEnv):
     _models: list[Entry]
     _static_sig: tuple[Any, ...] | None = None
     _layout: tuple[tuple[str, ...], ...] = ()
+    _seen_violations = 0
+    _seen_releases = 0
     _dt: float
     _timing: str
     _t0: float
@@ -82,6 +84,7 @@ class LabTrustParallelEnv(ParallelEnv):
         dt_s: float | None = None,
         timing_mode: str | None = None,
         reward_config: Mapping[str, Any] | None = None,
+        reward_mode: str | None = None,
         domain_id: str = "hospital_lab",
         engine_config: Mapping[str, Any] | None = None,
         sign_events: bool = True,
@@ -148,7 +151,10 @@ class LabTrustParallelEnv(ParallelEnv):
         if reward_config is None and task is not None:
             reward_config = getattr(task, "reward_config", None)
         self._reward_cfg = RewardConfig.from_mapping(reward_config)
-        self._rewards = RewardAccumulator(self._reward_cfg)
+        self.reward_mode = str(
+            _first(reward_mode, getattr(task, "reward_mode", None), "individual")
+        )
+        self._rewards = RewardAccumulator(self._reward_cfg, self.reward_mode)
 
         from labtrust_gym.domain.registry import get_domain_adapter_factory
 
@@ -216,6 +222,8 @@ class LabTrustParallelEnv(ParallelEnv):
         self._reset_engine({**state, "timing_mode": self._timing}, self._seed)
         self._steps = 0
         self._rewards.reset()
+        self._seen_violations = len(getattr(self.engine, "violation_log", ()))
+        self._seen_releases = len(getattr(self.engine, "released", ()))
         self.agents = list(self.possible_agents)
         self._events.reset(np.random.default_rng([self._seed, 0x5EED]), self._signer)
         self._masks.reset(self.engine)
@@ -260,7 +268,10 @@ class LabTrustParallelEnv(ParallelEnv):
         idx, custom = self._parse_actions(actions, action_infos)
         t = self._time_of(self._steps)
         out = self._events.run(idx, custom, t)
-        rewards = self._rewards.compute(len(agents), out.rows, out.types, out.results)
+        responsible, credits = self._attribution()
+        rewards = self._rewards.compute(
+            len(agents), out.rows, out.types, out.results, responsible=responsible, credits=credits
+        )
         self._steps += 1
         eng.advance_to(self._time_of(self._steps))
         system_emits = eng.drain_system_emits()
@@ -454,6 +465,27 @@ class LabTrustParallelEnv(ParallelEnv):
         self._events = EventBuilder(eng, self._catalog, self._models, self._masks, self._views)
         self._strict = bool(getattr(eng, "strict", False))
         self._masks.unsignable = sorted(self._unsignable())
+
+    def _attribution(self) -> tuple[list[int | None] | None, list[list[int]] | None]:
+        """Who is responsible for each violation and who shares each release of the step, from
+        the engine's violation log and credit trail (docs/envs.md "Rewards"); ``None`` for a
+        domain without them (the acting agent is responsible, the releaser is paid)."""
+        eng = self.engine
+        row = self._row
+        responsible = credits = None
+        log = getattr(eng, "violation_log", None)
+        if log is not None:
+            new = log[self._seen_violations :]
+            self._seen_violations = len(log)
+            responsible = [
+                row.get(v.get("responsible_agent_id", v.get("agent_id"))) for v in new
+            ]
+        released = getattr(eng, "released", None)
+        if released is not None and (not released or "handled_by" in released[-1]):
+            new_rel = released[self._seen_releases :]
+            self._seen_releases = len(released)
+            credits = [[row[a] for a in r["handled_by"] if a in row] for r in new_rel]
+        return responsible, credits
 
     def _unsignable(self) -> set[int]:
         """Rows of agents whose events the engine would refuse for want of a usable key."""

@@ -211,7 +211,9 @@ def test_bare_indices_move_a_specimen_to_release_and_pay_throughput() -> None:
         action_infos={"ops_0": {"action_type": "RELEASE_RESULT", "args": {"result_id": "R_S1"}}},
     )
     assert infos["ops_0"]["step_result"]["status"] == "ACCEPTED", infos["ops_0"]
-    assert rew["ops_0"] == pytest.approx(2.0)
+    # the credit rule: accession + accept (reception), queue + start + release (ops): 5 shares
+    assert rew["ops_0"] == pytest.approx(2.0 * 3 / 5)
+    assert rew["reception_0"] == pytest.approx(2.0 * 2 / 5)
     assert env.get_reward_counters()["released"] == 1
 
 
