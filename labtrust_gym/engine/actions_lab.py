@@ -25,18 +25,46 @@ if TYPE_CHECKING:
 Out = str | tuple[list[str], list[str]]
 
 
-def acceptance_failure(eng: HospitalLabEngine, s: SpecimenRec) -> str | None:
-    """The reason code an acceptance rule fails with, in rule order, or None."""
-    if s.label_patient_id != s.patient_id:
+def inspect_specimen(eng: HospitalLabEngine, s: SpecimenRec) -> dict[str, Any]:
+    """What reception sees when it handles the tube (role-visible, docs/envs.md): the label
+    against the order, a leak, the container and its fill against the panel's minimum, and the
+    transport's temperature record."""
+    return {
+        "specimen_id": s.specimen_id,
+        "order_patient_id": s.patient_id,
+        "label_patient_id": s.label_patient_id,
+        "leak": s.leak,
+        "container": s.container,
+        "fill_ratio": s.fill_ratio,
+        "min_fill_ratio": eng.policy.panels[s.panel].get("min_fill_ratio"),
+        "temperature_excursion": s.excursion,
+    }
+
+
+def acceptance_finding(facts: dict[str, Any]) -> str | None:
+    """The acceptance rules over an inspection (:func:`inspect_specimen`), in rule order: the
+    reason code of the first rule the specimen fails, or None."""
+    if facts["label_patient_id"] != facts["order_patient_id"]:
         return "SPEC.ID_MISMATCH"
-    if s.leak:
+    if facts["leak"]:
         return "SPEC.LEAK"
-    if s.excursion:
+    if facts["temperature_excursion"]:
         return "SPEC.TEMP_EXCURSION"
-    min_fill = eng.policy.panels[s.panel].get("min_fill_ratio")
-    if min_fill is not None and s.fill_ratio < min_fill:
+    min_fill = facts["min_fill_ratio"]
+    if min_fill is not None and facts["fill_ratio"] < min_fill:
         return "SPEC.CITRATE_UNDERFILL"
     return None
+
+
+def acceptance_failure(eng: HospitalLabEngine, s: SpecimenRec) -> str | None:
+    """The reason code an acceptance rule fails with, in rule order, or None."""
+    return acceptance_finding(inspect_specimen(eng, s))
+
+
+def heard_read_back(r: ResultRec) -> str | None:
+    """What the agent who phoned a critical result heard the recipient read back (None before
+    the first notification): the recipient repeats the critical values it was given."""
+    return r.readback if r.tier >= 1 else None
 
 
 def _specimen(eng: HospitalLabEngine, args: dict[str, Any]) -> SpecimenRec | str:

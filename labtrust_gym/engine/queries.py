@@ -10,7 +10,7 @@ import re
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
-from labtrust_gym.engine.actions_lab import acceptance_failure
+from labtrust_gym.engine.actions_lab import acceptance_failure, heard_read_back, inspect_specimen
 from labtrust_gym.errors import InvalidInputError, did_you_mean
 
 if TYPE_CHECKING:
@@ -214,6 +214,19 @@ def _stats(e: HospitalLabEngine) -> dict[str, Any]:
     }
 
 
+def _critical_call(e: HospitalLabEngine, rid: str) -> dict[str, Any]:
+    """What the agents phoning a critical result know of the call (role-visible)."""
+    r = _res(e, rid)
+    return {
+        "result_id": rid,
+        "critical": r.critical,
+        "tier": r.tier,
+        "notified_t_s": r.tier_t_s,
+        "read_back_heard": heard_read_back(r),
+        "acknowledged": r.acked,
+    }
+
+
 #: The lab-wide work counts of :func:`work_counts`, in order (observations show them).
 WORK_COUNT_FIELDS: tuple[str, ...] = (
     "to_accession",  # specimens arrived at the lab site
@@ -271,6 +284,8 @@ QUERIES: dict[str, tuple[int, Callable[..., Any]]] = {
     "specimens": (1, _specimens),
     "specimens_at": (2, _specimens_at),
     "acceptance_check": (1, lambda e, s: acceptance_failure(e, _spec(e, s))),
+    "inspect_specimen": (1, lambda e, s: inspect_specimen(e, _spec(e, s))),
+    "critical_call": (1, _critical_call),
     "next_device_type": (1, _next_device_type),
     "devices_for_specimen": (1, _devices_for_specimen),
     "devices_for_panel": (1, _devices_for_panel),

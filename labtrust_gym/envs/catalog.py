@@ -28,6 +28,7 @@ from labtrust_gym.engine.actions_lab import (
 )
 from labtrust_gym.engine.actions_lab import (
     acceptance_failure,
+    heard_read_back,
     past_stability,
     qc_target,
     queue_target,
@@ -437,10 +438,12 @@ class SpecimenQueue(Entry):
 
 
 class FindingQueue(SpecimenQueue):
-    """HOLD/REJECT: the reason code is the acceptance finding of the specimen's inspection."""
+    """HOLD/REJECT: the reason code is the acceptance finding of the specimen's inspection
+    (:func:`labtrust_gym.engine.actions_lab.acceptance_failure`, the rules over what reception
+    sees: label against order, leak, fill, temperature record)."""
 
     def _for(self, eng: Any, s: Any) -> Event | None:
-        code = s.hold_reason if s.status == "held" else acceptance_failure(eng, s)
+        code = acceptance_failure(eng, s)
         if code is None:
             return None
         return self._event({"specimen_id": s.specimen_id}, reason_code=code)
@@ -524,12 +527,6 @@ class CriticalQueue(Entry):
         if not eng.crit_pending:
             return False
         return Entry.state(self, eng, probe)
-
-
-def heard_read_back(result: Any) -> str | None:
-    """What the agent who phoned a critical result heard the recipient read back (None before
-    the first notification): the recipient repeats the critical values it was given."""
-    return result.readback if result.tier >= 1 else None
 
 
 class ConsignmentQueue(Entry):
@@ -676,9 +673,9 @@ def build_catalog(eng: Any) -> tuple[ActionCatalog, list[Entry]]:
         ),
         FindingQueue(
             "REJECT_SPECIMEN",
-            ("accessioned", "held"),
-            "specimen_id=the next accessioned or held specimen failing an acceptance rule; "
-            "reason_code=its finding",
+            ("accessioned",),
+            "specimen_id=the next accessioned specimen failing an acceptance rule (HOLD's "
+            "target); reason_code=its inspection finding",
         ),
         ResultQueue(),
         HeldRelease(),
@@ -730,7 +727,6 @@ __all__ = [
     "Entry",
     "bind",
     "build_catalog",
-    "heard_read_back",
     "mutates_lab",
     "touched_by",
     "valid_for",

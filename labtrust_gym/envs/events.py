@@ -186,6 +186,20 @@ class EventBuilder:
         return out
 
     # ------------------------------------------------------------------ resolution
+    def preview(self, agent: Any, e: int) -> dict[str, Any] | None:
+        """What entry ``e`` would send for ``agent`` now (None: nothing valid); no side effect."""
+        model = self.models[e]
+        if model.action_type == "NOOP":
+            return None
+        if e in _BARE_CHOICE:  # a bare MOVE's draw is not made here: the first valid zone
+            mask = self.masks.row(agent.idx, self.views.keys_list[agent.idx])
+            for c in self._bare_choices(agent, e, mask, draw=False):
+                ev = self._first_valid(agent, self.models[c], True, set())
+                if ev is not None:
+                    return ev
+            return None
+        return self._first_valid(agent, model, True, set())
+
     def _entry_of(self, act: Mapping[str, Any], index: int) -> int:
         """The catalog entry an action dict chooses: its ``entry`` name, else its index; a bare
         index 2..5 whose ``args`` name the target (``{"action_index": 3, "args": {"to_zone":
@@ -252,14 +266,16 @@ class EventBuilder:
                 return ev
         return None
 
-    def _bare_choices(self, agent: Any, e: int, mask: np.ndarray) -> list[int]:
+    def _bare_choices(
+        self, agent: Any, e: int, mask: np.ndarray, draw: bool = True
+    ) -> list[int]:
         """The agent's valid entries of bare index ``e``'s kind, in the order they are tried."""
         flags = mask.tobytes()
         valid = [c for c in self._kind_cols[e] if flags[c]]
         if not valid or e == ACTION_OPEN_DOOR:
             return valid
         if e == ACTION_MOVE:
-            return [valid[self._pick(len(valid))]]
+            return [valid[self._pick(len(valid))]] if draw else valid
         qlen = self.engine.device_queue_len
         dev_of = self._dev_of
         sign = 1 if e == ACTION_QUEUE_RUN else -1  # shortest queue first / longest first

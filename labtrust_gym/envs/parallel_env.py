@@ -392,6 +392,18 @@ class LabTrustParallelEnv(ParallelEnv):
         r = self._row[agent]
         return self._masks.row(r, self._views.keys_list[r])
 
+    def resolve(self, agent: str, entry: int | str) -> dict[str, Any] | None:
+        """The event catalog entry ``entry`` (index or name) would send for ``agent`` now —
+        ``{"action_type", "args", ...}`` — or None when the engine would accept none of its
+        candidates. Nothing is applied: agents and coordination methods use it to see what an
+        entry targets (which specimen, which result) before choosing it."""
+        e = self.action_catalog.index(entry) if isinstance(entry, str) else int(entry)
+        if not 0 <= e < len(self._models):
+            raise InvalidInputError(
+                f"Catalog index {entry!r} is out of range (0..{len(self._models) - 1})."
+            )
+        return self._events.preview(self.engine.agents[agent], e)
+
     @property
     def num_steps(self) -> int:
         return self._steps
