@@ -21,7 +21,7 @@ be shared, so the best segment is the closest to the code's own cost; the median
 noise); ``cpu_agent_steps_per_s`` divides by the process's CPU time inside ``env.step``
 (median segment), which other load on the machine barely affects. ``loop_agent_steps_per_s``
 also includes drawing the actions and building the action dict, i.e. what a trivial random
-policy sees. The split line wraps ``engine.step_batch``/``advance_to`` with CPU timers and
+policy sees. The split line wraps ``engine.step``/``advance_to`` with CPU timers and
 reports the engine's cost per event and the env's own cost per agent-step. This is a benchmark,
 not a test: it prints, it never fails.
 """
@@ -77,16 +77,16 @@ def run_child(
         scores = rng.random(masks.shape) * masks  # NOOP is always valid, so argmax is valid
         return dict(zip(agents, scores.argmax(axis=1).tolist(), strict=True))
 
-    # Split the CPU time of env.step into engine (step_batch, advance_to) and env's own work.
+    # Split the CPU time of env.step into engine (step, advance_to) and env's own work.
     split = {"engine_s": 0.0, "events": 0}
     eng = env.engine
-    step_batch, advance_to = eng.step_batch, eng.advance_to
+    engine_step, advance_to = eng.step, eng.advance_to
 
-    def timed_step_batch(events: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    def timed_step(event: dict[str, Any]) -> dict[str, Any]:
         c0 = time.process_time()
-        out = step_batch(events)
+        out = engine_step(event)
         split["engine_s"] += time.process_time() - c0
-        split["events"] += len(events)
+        split["events"] += 1
         return out
 
     def timed_advance_to(t_s: float) -> None:
@@ -96,7 +96,7 @@ def run_child(
 
     for _ in range(warmup):
         obs, *_ = env.step(draw(obs))
-    eng.step_batch, eng.advance_to = timed_step_batch, timed_advance_to
+    eng.step, eng.advance_to = timed_step, timed_advance_to
     rates, cpu_rates, loop_rates = [], [], []
     total_cpu = 0.0
     perf, cpu = time.perf_counter, time.process_time

@@ -1,20 +1,30 @@
-"""The scripted baseline: role-based agents that run the lab competently.
+"""The scripted baseline: role-based agents that run the lab competently, through the catalog.
 
-One :class:`ScriptedLabController` drives every agent it is given. Each step it reads the
-engine's work lists once (specimens waiting for accessioning, acceptance and each device type,
-results awaiting release, critical results, consignments) through ``env.engine`` — the privileged
-view docs/envs.md offers scripted agents — and gives every agent one action of its role:
+One :class:`ScriptedLabController` drives every agent it is given. Every action it takes is a
+catalog entry (an index of ``env.action_catalog``), chosen among the entries the agent's mask
+allows, so the baseline goes through the same masks, resolution and engine checks as any RL
+policy, coordination method or language-model agent. What it reads is what its role may see
+(docs/envs.md "Role-visible information"): its mask, what an entry would target
+(``env.resolve``: which specimen, with which inspection finding), the lab's boards (device
+states, queues, ready work per device type, the floor plan's routes) and its own memory of when
+a result became available. It never reads an answer key: the acceptance reason comes from the
+inspection of the tube in hand, the critical read-back from what the recipient said on the phone
+(both resolved by the catalog from role-visible facts).
 
-* reception: receive arrived consignments, accept (or hold/reject problem specimens), accession;
-* operators (ops, runner): queue ready specimens on their devices, start runs, restock reagent,
-  walk between the device zones they own; one runner doubles as courier when remote sites send
-  specimens (dispatch + chain-of-custody signature);
-* qc: rerun QC on failed analyzers, handle critical results, release results;
-* supervisor: critical results first (notify, acknowledge with read-back), then release.
+* reception: receive arrived consignments, accept (or hold/reject problem specimens, by the
+  inspection finding), accession;
+* operators (ops, runner): queue ready specimens on their devices, start runs (batch devices wait
+  at most 60 s to fill unless a STAT is at the head), restock reagent, walk between the device
+  zones they own; one runner doubles as courier when remote sites send specimens (dispatch +
+  custody signature); ops mint a STABILITY_OVERRIDE for a queued specimen past its limit;
+* qc: rerun QC on failed analyzers, approve pending override tokens, handle critical results,
+  release results;
+* supervisor: critical results first (notify, acknowledge the read-back heard), approvals, then
+  release.
 
-Claims (``_Claims``) stop two agents acting on the same specimen, result or device in one step,
-so the same code drives the six-agent default lab and generated labs of hundreds of agents.
-STAT work always goes first (STAT > URGENT > ROUTINE, then arrival).
+The env resolves contention (two agents choosing ``ACCEPT_SPECIMEN@next`` get two specimens);
+the controller still spreads its agents (one START per device, ready work counted per type) so
+they do not waste steps on contended choices.
 """
 
 from __future__ import annotations
@@ -26,7 +36,7 @@ from typing import Any
 PRIORITY_RANK = {"STAT": 0, "URGENT": 1, "ROUTINE": 2}
 OPERATOR_ROLES = ("ops", "runner")
 RECEPTION_ZONES = ("Z_RECEPTION", "Z_ACCESSIONING")
-RECEIVE_ZONES = ("Z_INGRESS", "Z_RECEPTION")
+#: Acceptance findings that reject the specimen (the others hold it for follow-up).
 REJECT_CODES = frozenset({"SPEC.ID_MISMATCH", "SPEC.LEAK"})
 RESTOCK_BELOW = 5
 #: Longest a batch device (centrifuge) waits for its batch to fill before starting anyway.
@@ -36,6 +46,7 @@ NOOP: dict[str, Any] = {"action_index": 0, "action_type": "NOOP"}
 
 
 def _act(action_type: str, args: Mapping[str, Any] | None = None, **extra: Any) -> dict[str, Any]:
+    """An explicit engine event (threat scripts use these; the baseline uses catalog entries)."""
     from labtrust_gym.envs.action_contract import ACTION_INDEX_BY_NAME, ACTION_TICK
 
     action: dict[str, Any] = {
@@ -45,89 +56,6 @@ def _act(action_type: str, args: Mapping[str, Any] | None = None, **extra: Any) 
     }
     action.update(extra)
     return action
-
-
-class _Claims:
-    """Things already acted on by some agent in the current step."""
-
-    __slots__ = ("items",)
-
-    def __init__(self) -> None:
-        self.items: set[str] = set()
-
-    def take(self, key: str) -> bool:
-        if key in self.items:
-            return False
-        self.items.add(key)
-        return True
-
-
-class WorkView:
-    """The lab's work lists for one step, read once from the engine and shared by all agents.
-
-    The engine's live counters (``stage_counts``, ``work_by_device_type``,
-    ``n_results_awaiting_release``) let empty lists be skipped without a query.
-    """
-
-    def __init__(
-        self,
-        engine: Any,
-        lab_site: str | None,
-        static: dict[str, tuple[int, float, str]],
-        multi_site: bool = False,
-        device_type_ids: list[str] | None = None,
-    ) -> None:
-        self.engine = engine
-        q = engine.query
-        self.static = static
-        counts = engine.stage_counts
-        self.to_accession: list[str] = []
-        self.remote_waiting: dict[str, list[str]] = {}
-        if counts.get("arrived"):
-            for sid in q("specimens(arrived)"):
-                site = q(f"specimen({sid})").get("site_id") if multi_site else lab_site
-                if site is None or site == lab_site:
-                    self.to_accession.append(sid)
-                else:
-                    self.remote_waiting.setdefault(site, []).append(sid)
-            self.to_accession = self._sorted(self.to_accession)
-        self.to_accept: list[str] = (
-            self._sorted(q("specimens(accessioned)")) if counts.get("accessioned") else []
-        )
-        self.ready: dict[str, list[str]] = {}
-        types = device_type_ids or list(engine.device_type_ids)
-        work = engine.work_by_device_type.tolist()
-        if any(work):
-            ready_fn = getattr(engine, "ready_specimens", None)
-            if ready_fn is not None:
-                for ti, dtype in enumerate(types):
-                    if work[ti] > 0:
-                        self.ready[dtype] = list(ready_fn(dtype))
-            else:
-                ready: dict[str, list[str]] = {}
-                for status in ("accepted", "staged"):
-                    if not counts.get(status):
-                        continue
-                    for sid in q(f"specimens({status})"):
-                        dtype = q(f"next_device_type({sid})")
-                        if dtype is not None:
-                            ready.setdefault(dtype, []).append(sid)
-                self.ready = {t: self._sorted(ids) for t, ids in ready.items()}
-        self.generated: list[str] = (
-            list(q("results(generated)")) if engine.n_results_awaiting_release else []
-        )
-
-    def rank(self, sid: str) -> tuple[int, float, str]:
-        """Service-order key of a specimen: (priority rank, arrival time, id)."""
-        key = self.static.get(sid)
-        if key is None:
-            spec = self.engine.query(f"specimen({sid})")
-            key = (PRIORITY_RANK.get(spec.get("priority"), 2), spec.get("arrival_t_s", 0.0), sid)
-            self.static[sid] = key
-        return key
-
-    def _sorted(self, ids: Iterable[str]) -> list[str]:
-        return sorted(ids, key=self.rank)
 
 
 class ScriptedLabController:
@@ -157,7 +85,51 @@ class ScriptedLabController:
         eng = env.engine
         self.engine = eng
         self.seed = seed
-        # Service-order keys known from the arrival schedule (no engine query needed).
+        cat = env.action_catalog
+        self.catalog = cat
+        names = set(cat.names())
+
+        def col(name: str) -> int | None:
+            return cat.index(name) if name in names else None
+
+        self.zone_ids = list(eng.zone_ids)
+        self.zone_index = dict(eng.zone_index)
+        self.device_ids = list(eng.device_ids)
+        self.device_type_ids = list(eng.device_type_ids)
+        self._dtype = [self.device_type_ids[int(t)] for t in eng.device_type]
+        self._dev_cols = [
+            {
+                kind: col(f"{kind}@{d}")
+                for kind in ("QUEUE_RUN", "START_RUN", "RUN_QC", "RESTOCK_REAGENT")
+            }
+            for d in self.device_ids
+        ]
+        self._move = [col(f"MOVE@{z}") for z in self.zone_ids]
+        self._open = {d: col(f"OPEN_DOOR@{d}") for d in eng.door_ids}
+        self._edge_door = {
+            (self.zone_index[a], self.zone_index[b]): door
+            for a, nbrs in eng.policy.neighbors.items()
+            for b, door in nbrs.items()
+            if door is not None
+        }
+        self.q = {
+            key: col(f"{key}@next")
+            for key in (
+                "CREATE_ACCESSION",
+                "ACCEPT_SPECIMEN",
+                "HOLD_SPECIMEN",
+                "REJECT_SPECIMEN",
+                "RELEASE_RESULT",
+                "NOTIFY_CRITICAL",
+                "ACK_CRITICAL",
+                "RECEIVE_TRANSPORT",
+                "CHAIN_OF_CUSTODY_SIGN",
+                "APPROVE_TOKEN",
+            )
+        }
+        self.q["MINT_STABILITY"] = col("MINT_TOKEN@STABILITY_OVERRIDE")
+        self._dispatch = [e.index for e in cat if e.action_type == "DISPATCH_TRANSPORT"]
+        # Service-order keys known from the arrival schedule (labels; no engine query).
         self.static: dict[str, tuple[int, float, str]] = {
             a["specimen_id"]: (
                 PRIORITY_RANK.get(a.get("priority"), 2),
@@ -166,19 +138,8 @@ class ScriptedLabController:
             )
             for a in (initial_state or {}).get("arrivals") or ()
         }
-        self.consignments: list[str] = []
-        self.n_consignments = 0
         self.result_seen: dict[str, float] = {}
         self._queue_since: dict[int, float] = {}
-        state = initial_state or {}
-        self.lab_site = state.get("lab_site_id") or getattr(eng, "lab_site_id", None)
-        if self.lab_site is None:
-            from labtrust_gym.engine.policy import load_policy
-
-            self.lab_site = load_policy(policy_root).lab_site_id
-        self.multi_site = any(
-            a.get("site_id") not in (None, self.lab_site) for a in state.get("arrivals") or ()
-        )
         roles = list(eng.role_ids)
         self.role_of = {
             aid: (roles[int(r)] if int(r) >= 0 else None)
@@ -186,12 +147,7 @@ class ScriptedLabController:
         }
         controlled = [a for a in eng.agent_ids if self.only is None or a in self.only]
         self.controlled = controlled
-        self.zone_ids = list(eng.zone_ids)
-        self.zone_index = dict(eng.zone_index)
-        self.device_ids = list(eng.device_ids)
-        self.device_type_ids = list(eng.device_type_ids)
         self.capacity, self.queue_max = _device_limits(policy_root)
-        self._dtype = [self.device_type_ids[int(t)] for t in eng.device_type]
         self.devices_by_zone: dict[int, list[int]] = {}
         for di, zi in enumerate(eng.device_zone):
             self.devices_by_zone.setdefault(int(zi), []).append(di)
@@ -204,12 +160,11 @@ class ScriptedLabController:
             "supervisor": self._supervisor,
         }
         # (agent, row in the engine's agent arrays, role script); roles without a script idle.
-        self._dispatch = [
+        self._dispatch_roles = [
             (aid, eng.agent_index[aid], handlers[str(self.role_of[aid])])
             for aid in controlled
             if self.role_of.get(aid) in handlers
         ]
-        self.routes = _routes_to(self.lab_site, policy_root)
 
     def _assign_operators(self, controlled: list[str]) -> None:
         operators = [a for a in controlled if self.role_of.get(a) in OPERATOR_ROLES]
@@ -234,38 +189,46 @@ class ScriptedLabController:
             for aid in operators:
                 self.home[aid] = list(zones)
         runners = [a for a in operators if self.role_of[a] == "runner"]
-        self.courier = runners[-1] if runners else (operators[-1] if operators else None)
+        self.courier = runners[-1] if runners else operators[-1]
 
     # ---- stepping --------------------------------------------------------------------------
     def act(
         self, obs: Mapping[str, Any] | None, infos: Mapping[str, Any] | None, t: int
     ) -> dict[str, Any]:
+        """One catalog index per controlled agent (agents with nothing to do are left out)."""
         eng = self.engine
-        view = WorkView(eng, self.lab_site, self.static, self.multi_site, self.device_type_ids)
-        claims = _Claims()
+        env = self.env
         actions: dict[str, Any] = {}
         zones = eng.agent_zone.tolist()
         agent_index = eng.agent_index
+        self._claims: set[str] = set()
         self._op_zones = {zones[agent_index[a]] for a in self.operators}
-        self._snapshot_devices(view)
+        self._snapshot_devices()
         self._track_queues()
-        self._critical = (
-            set(eng.query("critical_pending")) if getattr(eng, "n_critical_pending", 1) else set()
-        )
-        for aid, row, handler in self._dispatch:
-            action = handler(aid, zones[row], view, claims)
+        for aid, row, handler in self._dispatch_roles:
+            mask = env.action_mask(aid)
+            action = handler(aid, zones[row], mask.tobytes())
             if action is not None:
                 actions[aid] = action
         return actions
 
     # ---- helpers ---------------------------------------------------------------------------
-    def _move_toward(self, zone: int, target: int) -> dict[str, Any] | None:
+    def _move_toward(self, zone: int, target: int, ok: bytes) -> int | None:
+        """The entry that walks one hop towards ``target``: the move, else opening the door in
+        the way (None when neither is possible now)."""
         if zone == target:
             return None
         nxt = int(self.engine.next_hop_table[zone, target])
         if nxt < 0:
             return None
-        return _act("MOVE", {"to_zone": self.zone_ids[nxt]})
+        move = self._move[nxt]
+        if move is not None and ok[move]:
+            return move
+        door = self._edge_door.get((zone, nxt))
+        opener = self._open.get(door) if door is not None else None
+        if opener is not None and ok[opener]:
+            return opener
+        return None
 
     def _distance(self, a: int, b: int) -> int:
         """Hops from zone ``a`` to zone ``b`` along the engine's shortest paths."""
@@ -283,69 +246,59 @@ class ScriptedLabController:
             self._dist[key] = d
         return d
 
-    def _zone_of(self, name: str) -> int | None:
-        return self.zone_index.get(name)
+    def _valid(self, ok: bytes, key: str) -> int | None:
+        e = self.q.get(key)
+        return e if e is not None and ok[e] else None
 
     # ---- reception -------------------------------------------------------------------------
-    def _reception(
-        self, aid: str, zone: int, view: WorkView, claims: _Claims
-    ) -> dict[str, Any] | None:
-        eng = self.engine
-        here = self.zone_ids[zone]
-        if here in RECEIVE_ZONES:
-            for cid in self.consignments:
-                if eng.query(f"consignment_state({cid})") == "arrived" and claims.take(cid):
-                    return _act("RECEIVE_TRANSPORT", {"consignment_id": cid})
-        if here not in RECEPTION_ZONES:
-            target = self._zone_of(RECEPTION_ZONES[0])
-            return self._move_toward(zone, target) if target is not None else None
-        # Merge both queues by priority; at equal priority, finish acceptance first.
-        best: tuple[Any, ...] | None = None
-        for stage, ids in ((0, view.to_accept), (1, view.to_accession)):
-            for sid in ids:
-                if sid in claims.items:
-                    continue
-                rank, arrival, _ = view.rank(sid)
-                key = (rank, stage, arrival, sid)
-                if best is None or key < best:
-                    best = key
-                break  # lists are sorted; the first unclaimed one is the best of its stage
-        if best is None:
-            return None
-        sid = best[3]
-        claims.take(sid)
-        if best[1] == 1:
-            return _act("CREATE_ACCESSION", {"specimen_id": sid})
-        problem = eng.query(f"acceptance_check({sid})")
-        if problem is None:
-            return _act("ACCEPT_SPECIMEN", {"specimen_id": sid})
-        verb = "REJECT_SPECIMEN" if problem in REJECT_CODES else "HOLD_SPECIMEN"
-        return _act(verb, {"specimen_id": sid}, reason_code=problem)
+    def _reception(self, aid: str, zone: int, ok: bytes) -> int | None:
+        e = self._valid(ok, "RECEIVE_TRANSPORT")
+        if e is not None:
+            return e
+        if self.zone_ids[zone] not in RECEPTION_ZONES:
+            target = self.zone_index.get(RECEPTION_ZONES[0])
+            return self._move_toward(zone, target, ok) if target is not None else None
+        e = self._valid(ok, "ACCEPT_SPECIMEN")
+        if e is not None:
+            return e
+        hold = self._valid(ok, "HOLD_SPECIMEN")
+        if hold is not None:
+            # the inspection finding of the tube in hand decides: reject or hold
+            preview = self.env.resolve(aid, hold)
+            reject = self._valid(ok, "REJECT_SPECIMEN")
+            if preview is not None and preview.get("reason_code") in REJECT_CODES and reject:
+                return reject
+            return hold
+        return self._valid(ok, "CREATE_ACCESSION")
 
     # ---- operators -------------------------------------------------------------------------
-    def _operator(
-        self, aid: str, zone: int, view: WorkView, claims: _Claims
-    ) -> dict[str, Any] | None:
+    def _operator(self, aid: str, zone: int, ok: bytes) -> int | None:
         if aid == self.courier:
-            action = self._courier(view, claims)
+            action = self._courier(ok)
             if action is not None:
                 return action
         homes = self.home.get(aid, [])
         if zone in self._pending_zones and zone in homes:
             for di in self.devices_by_zone[zone]:
-                action = self._device_action(aid, di, view, claims, dry_run=False)
+                action = self._device_action(aid, di, ok)
                 if action is not None:
                     return action
         shared = len(homes) > 1
         for hz in self._zones_by_distance(zone, homes):
             if hz not in self._pending_zones:
                 continue
-            if shared and ("goto:" + str(hz) in claims.items or hz in self._op_zones):
+            if shared and ("goto:" + str(hz) in self._claims or hz in self._op_zones):
                 continue
-            claims.take("goto:" + str(hz))
-            return self._move_toward(zone, hz)
+            move = self._move_toward(zone, hz, ok)
+            if move is not None:
+                self._claims.add("goto:" + str(hz))
+                return move
         if self.role_of.get(aid) == "ops":
-            return self._release_or_critical(view, claims)
+            mint = self._valid(ok, "MINT_STABILITY")
+            if mint is not None and "mint" not in self._claims:
+                self._claims.add("mint")
+                return mint
+            return self._release_or_critical(aid, ok)
         return None
 
     def _zones_by_distance(self, zone: int, homes: list[int]) -> list[int]:
@@ -356,15 +309,17 @@ class ScriptedLabController:
             self._zone_order[key] = order
         return order
 
-    def _snapshot_devices(self, view: WorkView) -> None:
-        """Per-step plain-Python copies of the device views, best device per type, and the
-        zones where some operator action is possible."""
+    def _snapshot_devices(self) -> None:
+        """Per-step plain-Python copies of the lab's device boards, best device per type, and
+        the zones where some operator action is possible."""
         eng = self.engine
         self._fault = eng.device_fault.tolist()
         self._qlen = eng.device_queue_len.tolist()
         self._busy = eng.device_busy.tolist()
         self._qcbad = eng.device_qc_fail.tolist()
         self._reagent = eng.device_reagent.tolist()
+        work = eng.work_by_device_type.tolist()
+        self._ready_left = {t: work[i] for i, t in enumerate(self.device_type_ids)}
         best: dict[str, tuple[int, int]] = {}
         for di, dtype in enumerate(self._dtype):
             if (
@@ -381,14 +336,13 @@ class ScriptedLabController:
         # A zone has operator work if one of its devices can start, can take a ready specimen
         # (it is the best device of its type) or needs reagent.
         pending: set[int] = set()
-        ready = view.ready
         for zi, devs in self.devices_by_zone.items():
             for di in devs:
                 if self._fault[di]:
                     continue
                 dtype = self._dtype[di]
                 if (
-                    (ready.get(dtype) and self._best.get(dtype) == di)
+                    (self._ready_left.get(dtype) and self._best.get(dtype) == di)
                     or (not self._busy[di] and not self._qcbad[di] and self._qlen[di] > 0)
                     or 0 <= self._reagent[di] < RESTOCK_BELOW
                 ):
@@ -396,42 +350,48 @@ class ScriptedLabController:
                     break
         self._pending_zones = pending
 
-    def _device_action(
-        self, aid: str, di: int, view: WorkView, claims: _Claims, *, dry_run: bool
-    ) -> dict[str, Any] | None:
+    def _device_action(self, aid: str, di: int, ok: bytes) -> int | None:
         if self._fault[di]:
             return None
+        cols = self._dev_cols[di]
         dev = self.device_ids[di]
         dtype = self._dtype[di]
         qlen = self._qlen[di]
-        qc_bad = self._qcbad[di]
-        reagent = self._reagent[di]
-        low = 0 <= reagent < RESTOCK_BELOW and (not aid or self.role_of.get(aid) == "ops")
-        if low and (dry_run or claims.take("restock:" + dev)):
-            return _act("RESTOCK_REAGENT", {"device_id": dev})
-        queue_target = None
+        restock = cols["RESTOCK_REAGENT"]
+        if (
+            restock is not None
+            and ok[restock]
+            and 0 <= self._reagent[di] < RESTOCK_BELOW
+            and "restock:" + dev not in self._claims
+        ):
+            self._claims.add("restock:" + dev)
+            return restock
+        queue = cols["QUEUE_RUN"]
         room = qlen + self._added.get(di, 0) < self.queue_max.get(dtype, 1 << 30)
-        if room and not qc_bad and self._best.get(dtype) == di:
-            for sid in view.ready.get(dtype, ()):
-                if sid not in claims.items:
-                    queue_target = sid
-                    break
-        can_start = not self._busy[di] and not qc_bad and qlen > 0 and reagent != 0
+        can_queue = (
+            queue is not None
+            and ok[queue]
+            and room
+            and self._best.get(dtype) == di
+            and self._ready_left.get(dtype, 0) > 0
+        )
+        start = cols["START_RUN"]
+        can_start = start is not None and ok[start] and "start:" + dev not in self._claims
         # Capacity-1 analyzers: keep the device busy first. Batch devices: fill the batch first.
         start_now = can_start and (
             self.capacity.get(dtype, 1) == 1
             or qlen >= self.capacity.get(dtype, 1)
             or self._batch_waited(di)
-            or (queue_target is None and not self._upstream())
-            or self._stat_waiting(di, view)
+            or (not can_queue and not self._upstream())
+            or self._stat_waiting(di)
         )
-        if start_now and (dry_run or claims.take("start:" + dev)):
-            return _act("START_RUN", {"device_id": dev})
-        if queue_target is not None:
-            if not dry_run:
-                claims.take(queue_target)
-                self._added[di] = self._added.get(di, 0) + 1
-            return _act("QUEUE_RUN", {"device_id": dev, "specimen_id": queue_target})
+        if start_now:
+            self._claims.add("start:" + dev)
+            return start
+        if can_queue:
+            self._ready_left[dtype] -= 1
+            self._added[di] = self._added.get(di, 0) + 1
+            return queue
         return None
 
     def _batch_waited(self, di: int) -> bool:
@@ -439,10 +399,19 @@ class ScriptedLabController:
         since = self._queue_since.get(di)
         return since is not None and float(self.engine.now_s) - since >= BATCH_WAIT_S
 
-    def _stat_waiting(self, di: int, view: WorkView) -> bool:
+    def _stat_waiting(self, di: int) -> bool:
         """A STAT specimen at the head of a batch device's queue does not wait for the batch."""
         head = self.engine.query(f"queue_head({self.device_ids[di]})")
-        return head is not None and view.rank(head)[0] == 0
+        return head is not None and self._rank(head)[0] == 0
+
+    def _rank(self, sid: str) -> tuple[int, float, str]:
+        """Service-order key of a specimen (its label: priority, arrival)."""
+        key = self.static.get(sid)
+        if key is None:
+            spec = self.engine.query(f"specimen({sid})")
+            key = (PRIORITY_RANK.get(spec.get("priority"), 2), spec.get("arrival_t_s", 0.0), sid)
+            self.static[sid] = key
+        return key
 
     def _upstream(self) -> bool:
         """Specimens still before acceptance (they may join a batch soon)."""
@@ -458,74 +427,62 @@ class ScriptedLabController:
             else:
                 self._queue_since.pop(di, None)
 
-    def _courier(self, view: WorkView, claims: _Claims) -> dict[str, Any] | None:
-        eng = self.engine
-        for cid in self.consignments:
-            if eng.query(f"consignment_state({cid})") == "created" and claims.take(cid):
-                return _act("CHAIN_OF_CUSTODY_SIGN", {"consignment_id": cid})
-        for site in sorted(view.remote_waiting):
-            route = self.routes.get(site)
-            ids = [s for s in view.remote_waiting[site] if s not in claims.items]
-            if route is None or not ids:
-                continue
-            self.n_consignments += 1
-            cid = f"CONS_{self.n_consignments:03d}"
-            for sid in ids:
-                claims.take(sid)
-            self.consignments.append(cid)
-            return _act(
-                "DISPATCH_TRANSPORT",
-                {"route_id": route, "specimen_ids": ids, "consignment_id": cid},
-            )
+    def _courier(self, ok: bytes) -> int | None:
+        e = self._valid(ok, "CHAIN_OF_CUSTODY_SIGN")
+        if e is not None and "sign" not in self._claims:
+            self._claims.add("sign")
+            return e
+        for e in self._dispatch:
+            if ok[e] and f"dispatch:{e}" not in self._claims:
+                self._claims.add(f"dispatch:{e}")
+                return e
         return None
 
     # ---- qc / supervisor -------------------------------------------------------------------
-    def _qc(self, aid: str, zone: int, view: WorkView, claims: _Claims) -> dict[str, Any] | None:
+    def _qc(self, aid: str, zone: int, ok: bytes) -> int | None:
         eng = self.engine
         for di in range(len(self.device_ids)):
-            if eng.device_qc_fail[di] and not eng.device_busy[di]:
+            if self._qcbad[di] and not self._busy[di]:
                 dev = self.device_ids[di]
-                if "qc:" + dev in claims.items:
+                if "qc:" + dev in self._claims:
                     continue
-                target = int(eng.device_zone[di])
-                if target == zone:
-                    claims.take("qc:" + dev)
-                    return _act("RUN_QC", {"device_id": dev})
-                move = self._move_toward(zone, target)
+                rerun = self._dev_cols[di]["RUN_QC"]
+                if rerun is not None and ok[rerun]:
+                    self._claims.add("qc:" + dev)
+                    return rerun
+                move = self._move_toward(zone, int(eng.device_zone[di]), ok)
                 if move is not None:
-                    claims.take("qc:" + dev)
+                    self._claims.add("qc:" + dev)
                     return move
-        return self._release_or_critical(view, claims)
+        return self._approve(ok) or self._release_or_critical(aid, ok)
 
-    def _supervisor(
-        self, aid: str, zone: int, view: WorkView, claims: _Claims
-    ) -> dict[str, Any] | None:
-        return self._release_or_critical(view, claims)
+    def _supervisor(self, aid: str, zone: int, ok: bytes) -> int | None:
+        return self._release_or_critical(aid, ok) or self._approve(ok)
 
-    def _release_or_critical(self, view: WorkView, claims: _Claims) -> dict[str, Any] | None:
-        eng = self.engine
+    def _approve(self, ok: bytes) -> int | None:
+        return self._valid(ok, "APPROVE_TOKEN")
+
+    def _release_or_critical(self, aid: str, ok: bytes) -> int | None:
+        for key in ("NOTIFY_CRITICAL", "ACK_CRITICAL"):
+            e = self._valid(ok, key)
+            if e is not None:
+                return e
+        release = self._valid(ok, "RELEASE_RESULT")
+        if release is None:
+            return None
         review = self.release_review_s
-        now = float(eng.now_s)
-        for rid in view.generated:
-            if rid in claims.items:
-                continue
-            if rid in self._critical:
-                res = eng.query(f"result({rid})")
-                claims.take(rid)
-                if not res.get("tier"):
-                    return _act("NOTIFY_CRITICAL", {"result_id": rid, "tier": 1})
-                return _act("ACK_CRITICAL", {"result_id": rid, "read_back": res.get("readback")})
-            if review > 0.0:
-                seen = self.result_seen.setdefault(rid, now)
-                if now - seen < review:
-                    continue
-            claims.take(rid)
-            return _act("RELEASE_RESULT", {"result_id": rid})
-        return None
+        if review > 0.0:  # technical validation: only results available for `review` seconds
+            preview = self.env.resolve(aid, release)
+            rid = preview["args"]["result_id"] if preview else None
+            if rid is None:
+                return None
+            now = float(self.engine.now_s)
+            if now - self.result_seen.setdefault(rid, now) < review:
+                return None
+        return release
 
 
 _LIMITS_CACHE: dict[str, tuple[dict[str, int], dict[str, int]]] = {}
-_ROUTE_CACHE: dict[tuple[str, str | None], dict[str, str]] = {}
 
 
 def _device_limits(policy_root: Path | str | None) -> tuple[dict[str, int], dict[str, int]]:
@@ -546,24 +503,4 @@ def _device_limits(policy_root: Path | str | None) -> tuple[dict[str, int], dict
     return _LIMITS_CACHE[key]
 
 
-def _routes_to(lab_site: str | None, policy_root: Path | str | None) -> dict[str, str]:
-    """``{origin_site: route_id}`` for routes ending at the lab site."""
-    from labtrust_gym.config import get_repo_root, policy_path
-    from labtrust_gym.fileio import load_yaml
-
-    path = policy_path(
-        policy_root if policy_root is not None else get_repo_root(), "sites", "sites.v0.1.yaml"
-    )
-    key = (str(path), lab_site)
-    if key not in _ROUTE_CACHE:
-        doc = load_yaml(path) or {}
-        site = lab_site or doc.get("lab_site_id")
-        _ROUTE_CACHE[key] = {
-            r["from_site"]: r["route_id"]
-            for r in doc.get("routes") or ()
-            if r.get("to_site") == site
-        }
-    return _ROUTE_CACHE[key]
-
-
-__all__ = ["PRIORITY_RANK", "ScriptedLabController", "WorkView"]
+__all__ = ["PRIORITY_RANK", "ScriptedLabController"]

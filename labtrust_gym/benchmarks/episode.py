@@ -181,20 +181,9 @@ class _Drivers:
         scale: Mapping[str, Any] | None,
     ) -> None:
         from labtrust_gym.baselines.scripted import ScriptedLabController
-        from labtrust_gym.baselines.security import AdversaryAgent, InsiderAgent
 
         eng = env.engine
-        roles = list(eng.role_ids)
-        role_of = {
-            a: (roles[int(r)] if int(r) >= 0 else None)
-            for a, r in zip(eng.agent_ids, eng.agent_role, strict=True)
-        }
-        self.threats: dict[str, Any] = {}
-        for aid, role in role_of.items():
-            if role == "adversary":
-                self.threats[aid] = AdversaryAgent(aid, task.attack_start_step or 0)
-            elif role == "insider":
-                self.threats[aid] = InsiderAgent(aid, tuple(task.insider_attack_steps))
+        self.threats: dict[str, Any] = threat_agents(task, eng)
         lab_agents = [a for a in eng.agent_ids if a not in self.threats]
         self.method: Any = None
         self.external: Any = None
@@ -277,6 +266,21 @@ def _actions_of(value: Any, source: str, t: int) -> Mapping[str, Any]:
             "{agent_id: action} (an action index or an action dict)."
         )
     return value
+
+
+def threat_agents(task: BenchmarkTask, eng: Any) -> dict[str, Any]:
+    """The task's threat scripts, one per agent whose role is ``adversary`` or ``insider``."""
+    from labtrust_gym.baselines.security import AdversaryAgent, InsiderAgent
+
+    roles = list(eng.role_ids)
+    threats: dict[str, Any] = {}
+    for aid, r in zip(eng.agent_ids, eng.agent_role.tolist(), strict=True):
+        role = roles[r] if r >= 0 else None
+        if role == "adversary":
+            threats[aid] = AdversaryAgent(aid, task.attack_start_step or 0)
+        elif role == "insider":
+            threats[aid] = InsiderAgent(aid, tuple(task.insider_attack_steps))
+    return threats
 
 
 BENCH_KEY_SECRET = b"labtrust-gym/benchmarks/scripted-keys/v0.1"

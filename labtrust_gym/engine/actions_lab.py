@@ -25,18 +25,46 @@ if TYPE_CHECKING:
 Out = str | tuple[list[str], list[str]]
 
 
-def acceptance_failure(eng: HospitalLabEngine, s: SpecimenRec) -> str | None:
-    """The reason code an acceptance rule fails with, in rule order, or None."""
-    if s.label_patient_id != s.patient_id:
+def inspect_specimen(eng: HospitalLabEngine, s: SpecimenRec) -> dict[str, Any]:
+    """What reception sees when it handles the tube (role-visible, docs/envs.md): the label
+    against the order, a leak, the container and its fill against the panel's minimum, and the
+    transport's temperature record."""
+    return {
+        "specimen_id": s.specimen_id,
+        "order_patient_id": s.patient_id,
+        "label_patient_id": s.label_patient_id,
+        "leak": s.leak,
+        "container": s.container,
+        "fill_ratio": s.fill_ratio,
+        "min_fill_ratio": eng.policy.panels[s.panel].get("min_fill_ratio"),
+        "temperature_excursion": s.excursion,
+    }
+
+
+def acceptance_finding(facts: dict[str, Any]) -> str | None:
+    """The acceptance rules over an inspection (:func:`inspect_specimen`), in rule order: the
+    reason code of the first rule the specimen fails, or None."""
+    if facts["label_patient_id"] != facts["order_patient_id"]:
         return "SPEC.ID_MISMATCH"
-    if s.leak:
+    if facts["leak"]:
         return "SPEC.LEAK"
-    if s.excursion:
+    if facts["temperature_excursion"]:
         return "SPEC.TEMP_EXCURSION"
-    min_fill = eng.policy.panels[s.panel].get("min_fill_ratio")
-    if min_fill is not None and s.fill_ratio < min_fill:
+    min_fill = facts["min_fill_ratio"]
+    if min_fill is not None and facts["fill_ratio"] < min_fill:
         return "SPEC.CITRATE_UNDERFILL"
     return None
+
+
+def acceptance_failure(eng: HospitalLabEngine, s: SpecimenRec) -> str | None:
+    """The reason code an acceptance rule fails with, in rule order, or None."""
+    return acceptance_finding(inspect_specimen(eng, s))
+
+
+def heard_read_back(r: ResultRec) -> str | None:
+    """What the agent who phoned a critical result heard the recipient read back (None before
+    the first notification): the recipient repeats the critical values it was given."""
+    return r.readback if r.tier >= 1 else None
 
 
 def _specimen(eng: HospitalLabEngine, args: dict[str, Any]) -> SpecimenRec | str:
@@ -66,6 +94,7 @@ def create_accession(
     if isinstance(s, str):
         return s
     eng.set_status(s, "accessioned")
+    s.handled_by.append(agent.agent_id)
     return ["SPECIMEN_ACCESSIONED"], []
 
 
@@ -92,6 +121,7 @@ def accept_specimen(
         return sp
     eng.set_status(sp, "accepted")
     eng.mark_ready(sp)
+    sp.handled_by.append(agent.agent_id)
     return ["SPECIMEN_ACCEPTED"], []
 
 
@@ -191,7 +221,14 @@ def queue_run(
     s.device_id = dev.device_id
     enqueue(eng, dev, s.specimen_id)
     eng.unmark_ready(s, dev.device_type)
+    s.handled_by.append(agent.agent_id)
     return ["SPECIMEN_QUEUED"], []
+
+
+def past_stability(eng: HospitalLabEngine, s: SpecimenRec) -> bool:
+    """The specimen is older than its panel's stability limit (a run needs an override)."""
+    limit = eng.policy.stability.get(s.panel)
+    return limit is not None and eng.now_s - s.collected_t_s > limit
 
 
 def start_run_state(
@@ -214,14 +251,11 @@ def start_run_state(
         return "DEVICE.REAGENT_OUT"
     cap = dev._spec["capacity"]
     batch = [dev.queue[0]] if cap == 1 else heapq.nsmallest(cap, dev.queue)
-    now = eng.now_s
-    stability = eng.policy.stability
     specs = eng.specimens
     overrides: list[TokenRec] = []
     for entry in batch:
         s = specs[entry[3]]
-        limit = stability.get(s.panel)
-        if limit is not None and now - s.collected_t_s > limit:
+        if past_stability(eng, s):
             tok = check_token(
                 eng, agent, ev or {}, "STABILITY_OVERRIDE", s.specimen_id, "STABILITY.EXPIRED"
             )
@@ -254,9 +288,12 @@ def start_run(
     specs = eng.specimens
     # ---- mutate
     started = []
+    aid = agent.agent_id
     for _ in batch:
         sid = heapq.heappop(dev.queue)[3]
-        eng.set_status(specs[sid], "running")
+        s = specs[sid]
+        eng.set_status(s, "running")
+        s.handled_by.append(aid)
         started.append(sid)
     dev.running = started
     dev.busy_until = now + service_time(eng, dev._spec)
@@ -378,6 +415,7 @@ def release_result(
     eng.set_result_status(r, "released")
     r.release_t_s = eng.now_s
     s = eng.specimens[r.specimen_id]
+    s.handled_by.append(agent.agent_id)
     eng.n_released += 1
     eng.released.append(
         {
@@ -389,6 +427,7 @@ def release_result(
             "release_t_s": eng.now_s,
             "tat_s": eng.now_s - s.arrival_t_s,
             "critical": r.critical,
+            "handled_by": list(s.handled_by),  # the credit trail (docs/envs.md, rewards)
         }
     )
     if tok is not None:

@@ -136,6 +136,7 @@ def open_door(
         return code
     door_id = args["door_id"]
     eng.doors_open[door_id] = eng.now_s
+    eng.door_opened_by[door_id] = agent.agent_id
     eng.door_due = None
     eng.door_open[eng.door_index[door_id]] = 1
     return ["DOOR_OPENED"], []
@@ -149,6 +150,7 @@ def close_door(
         return code
     door_id = args["door_id"]
     del eng.doors_open[door_id]
+    eng.door_opened_by.pop(door_id, None)
     eng.door_due = None
     eng.door_overdue_reported.discard(door_id)
     eng.door_open[eng.door_index[door_id]] = 0

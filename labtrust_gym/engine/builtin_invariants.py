@@ -2,7 +2,9 @@
 
 Each is ``(engine, event, params) -> (passed, reason_code, details) | None`` and runs after an
 accepted step; ``engine.ctx_*`` holds what the step did (acting agent, its previous zone, tokens
-consumed, specimens started, stability overrides used).
+consumed, specimens started, stability overrides used). A violation is the acting agent's unless
+``details["responsible_agent_id"]`` names another agent or is None (nobody's in particular): a
+door left open too long is its opener's, an overdue escalation nobody's.
 """
 
 from __future__ import annotations
@@ -66,7 +68,12 @@ def zone_door_open_too_long(eng: Any, ev: dict[str, Any], params: dict[str, Any]
         if door_id not in reported and now - opened > doors[door_id]["max_open_s"]:
             reported.add(door_id)  # report each overdue opening once
             eng.door_due = None
-            return False, "DOOR.OPEN_TOO_LONG", {"door_id": door_id, "open_s": now - opened}
+            opener = eng.door_opened_by.get(door_id)  # None: open from the start (nobody)
+            return (
+                False,
+                "DOOR.OPEN_TOO_LONG",
+                {"door_id": door_id, "open_s": now - opened, "responsible_agent_id": opener},
+            )
     return _PASS
 
 
@@ -120,7 +127,9 @@ def critical_escalation_deadline(eng: Any, ev: dict[str, Any], params: dict[str,
         if now > _crit_due(eng, r) and r.tier not in r.overdue_reported:
             r.overdue_reported.add(r.tier)  # report each overdue tier once
             eng.crit_due = None
-            return False, "CRIT.ESCALATION_OVERDUE", {"result_id": r.result_id, "tier": r.tier}
+            # an omission of the lab's, not of the agent whose event happened to find it
+            details = {"result_id": r.result_id, "tier": r.tier, "responsible_agent_id": None}
+            return False, "CRIT.ESCALATION_OVERDUE", details
     return _PASS
 
 

@@ -108,6 +108,7 @@ class HospitalLabEngine:
         self.door_ids = sorted(pol.doors)
         self.door_index = {d: i for i, d in enumerate(self.door_ids)}
         self.doors_open: dict[str, float] = {}
+        self.door_opened_by: dict[str, str] = {}  # who opened each open door
         self.door_overdue_reported: set[str] = set()
         self.door_due: float | None = None  # cache for the door invariant (None = recompute)
         self.crit_due: float | None = None  # cache for the escalation invariant
@@ -420,14 +421,15 @@ class HospitalLabEngine:
         violations = self._invariants(invs, ev, agent, emits, consumed, now) if invs else []
         return self._append(ev, ev_bytes, eid, emits, consumed, violations, now)  # type: ignore[arg-type]
 
-    def check(self, ev: dict[str, Any]) -> str | None:
+    def check(self, ev: dict[str, Any], *, verify_signature: bool = True) -> str | None:
         """Would ``ev`` be accepted now? The reason code it would be BLOCKED with, else None.
 
         A dry run of :meth:`step`'s stages up to the handler's check: nothing is mutated and the
         clock does not move (an event later than the clock is judged at the current time; an
         earlier one is ``TIME.NON_MONOTONIC``); invariants, which judge what an accepted event
         did, are not run. Coordination methods and language-model agents use it to test an
-        action before proposing it.
+        action before proposing it. ``verify_signature=False`` skips the signature check of
+        strict labs (for a caller that signs what it sends, like the env).
         """
         if not self._ready:
             raise InvalidInputError("HospitalLabEngine.check() called before reset().")
@@ -445,7 +447,7 @@ class HospitalLabEngine:
         agent = self.agents.get(agent_id)
         if agent is None:
             return "EVENT.UNKNOWN_AGENT"
-        code = gate(self, agent, at, ev, self.now_s)
+        code = gate(self, agent, at, ev if verify_signature else None, self.now_s)
         if code is not None or at == "NOOP":
             return code
         ev_bytes = check_args(ev, args, plan, rc, eid, basic)
@@ -568,17 +570,25 @@ class HospitalLabEngine:
         )
         vb = self.stats["violations_by_invariant"]
         vb[inv.invariant_id] = vb.get(inv.invariant_id, 0) + 1
+        # Who caused it: the acting agent, unless the handler names another agent (a door left
+        # open by whoever opened it) or nobody in particular (an overdue escalation: None).
+        responsible: str | None = agent.agent_id
+        if details is not None and "responsible_agent_id" in details:
+            named = details["responsible_agent_id"]
+            responsible = named if named in self.agents else None
         self.violation_log.append(
             {
                 "t_s": self.now_s,
                 "invariant_id": inv.invariant_id,
                 "reason_code": code,
                 "agent_id": agent.agent_id,
+                "responsible_agent_id": responsible,
                 "details": details,
             }
         )
         if inv.enforcement is not None:
-            actions_trust.apply_enforcement(self, agent, inv.enforcement)
+            target = self.agents[responsible] if responsible is not None else agent
+            actions_trust.apply_enforcement(self, target, inv.enforcement)
             emits.append("ENFORCEMENT_APPLIED")
 
     def step_batch(self, events: list[dict[str, Any]]) -> list[dict[str, Any]]:
@@ -643,6 +653,12 @@ class HospitalLabEngine:
 
         return run_query(self, expr)
 
+    def work_counts(self) -> tuple[int, ...]:
+        """The lab's work queues as counts (``queries.WORK_COUNT_FIELDS`` order; fast view)."""
+        from labtrust_gym.engine.queries import work_counts
+
+        return work_counts(self)
+
     def snapshot(self) -> dict[str, Any]:
         """Every piece of simulation state (for tests: a BLOCKED step must leave it equal)."""
         return {
@@ -654,6 +670,7 @@ class HospitalLabEngine:
             "tokens": {k: v.as_dict() for k, v in self.tokens.items()},
             "consignments": {k: v.as_dict() for k, v in self.consignments.items()},
             "doors_open": dict(self.doors_open),
+            "door_opened_by": dict(self.door_opened_by),
             "door_overdue_reported": sorted(self.door_overdue_reported),
             "queue_seq": {k: v._qseq for k, v in self.devices.items()},
             "timeline_seq": self._tl_seq,

@@ -10,7 +10,7 @@ import re
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
-from labtrust_gym.engine.actions_lab import acceptance_failure
+from labtrust_gym.engine.actions_lab import acceptance_failure, heard_read_back, inspect_specimen
 from labtrust_gym.errors import InvalidInputError, did_you_mean
 
 if TYPE_CHECKING:
@@ -214,6 +214,69 @@ def _stats(e: HospitalLabEngine) -> dict[str, Any]:
     }
 
 
+def _critical_call(e: HospitalLabEngine, rid: str) -> dict[str, Any]:
+    """What the agents phoning a critical result know of the call (role-visible)."""
+    r = _res(e, rid)
+    return {
+        "result_id": rid,
+        "critical": r.critical,
+        "tier": r.tier,
+        "notified_t_s": r.tier_t_s,
+        "read_back_heard": heard_read_back(r),
+        "acknowledged": r.acked,
+    }
+
+
+#: The lab-wide work counts of :func:`work_counts`, in order (observations show them).
+WORK_COUNT_FIELDS: tuple[str, ...] = (
+    "to_accession",  # specimens arrived at the lab site
+    "to_accept",  # accessioned, awaiting the acceptance decision
+    "held",  # held at acceptance
+    "remote_waiting",  # arrived at a collection site, awaiting transport
+    "releasable",  # results awaiting release that may be released (not an unacked critical)
+    "critical_to_notify",  # critical results not yet phoned through
+    "critical_to_ack",  # critical results notified, awaiting the read-back
+    "qc_held",  # results on QC hold
+    "consignments_to_sign",  # dispatched consignments awaiting the custody signature
+    "consignments_to_receive",  # consignments arrived at the lab
+    "pending_tokens",  # tokens awaiting approvals
+)
+
+
+def work_counts(e: HospitalLabEngine) -> tuple[int, ...]:
+    """The lab's work queues as counts (:data:`WORK_COUNT_FIELDS` order): what any agent on the
+    floor can see on the lab's work lists, without naming specimens or results."""
+    lab = e.lab_site_id
+    at_lab = sum(1 for s in e.by_status["arrived"].values() if s.site_id == lab)
+    notify = ack = crit_generated = 0
+    for r in e.crit_pending.values():
+        if r.tier == 0:
+            notify += 1
+        else:
+            ack += 1
+        if r.status == "generated":
+            crit_generated += 1
+    to_sign = to_receive = 0
+    for c in e.consignments.values():
+        if c.status == "created":
+            to_sign += 1
+        elif c.status == "arrived":
+            to_receive += 1
+    return (
+        at_lab,
+        e.stage_counts["accessioned"],
+        e.stage_counts["held"],
+        e.stage_counts["arrived"] - at_lab,
+        e.n_results_awaiting_release - crit_generated,
+        notify,
+        ack,
+        len(e.results_by_status["qc_hold"]),
+        to_sign,
+        to_receive,
+        sum(1 for t in e.tokens.values() if t.status == "pending"),
+    )
+
+
 QUERIES: dict[str, tuple[int, Callable[..., Any]]] = {
     "now": (0, lambda e: e.now_s),
     "specimen_status": (1, lambda e, s: _spec(e, s).status),
@@ -221,6 +284,8 @@ QUERIES: dict[str, tuple[int, Callable[..., Any]]] = {
     "specimens": (1, _specimens),
     "specimens_at": (2, _specimens_at),
     "acceptance_check": (1, lambda e, s: acceptance_failure(e, _spec(e, s))),
+    "inspect_specimen": (1, lambda e, s: inspect_specimen(e, _spec(e, s))),
+    "critical_call": (1, _critical_call),
     "next_device_type": (1, _next_device_type),
     "devices_for_specimen": (1, _devices_for_specimen),
     "devices_for_panel": (1, _devices_for_panel),
@@ -245,6 +310,7 @@ QUERIES: dict[str, tuple[int, Callable[..., Any]]] = {
     "consignment": (1, lambda e, c: _lookup(e.consignments, c, "consignment").as_dict()),
     "consignment_state": (1, lambda e, c: _lookup(e.consignments, c, "consignment").status),
     "chain_head": (0, lambda e: e.chain_head()),
+    "work_counts": (0, lambda e: dict(zip(WORK_COUNT_FIELDS, work_counts(e), strict=True))),
     "stats": (0, _stats),
 }
 

@@ -111,6 +111,7 @@ class SpecimenRec(_Record):
         "excursion",
         "fill_ratio",
         "force_critical",
+        "handled_by",
         "hold_reason",
         "label_patient_id",
         "leak",
@@ -148,6 +149,7 @@ class SpecimenRec(_Record):
         self.result_id: str | None = None
         self.device_id: str | None = None
         self.hold_reason: str | None = None
+        self.handled_by: list[str] = []  # agent of each accepted step that moved it along
         self.reruns = 0
         self._seq = 0  # arrival order (set by the engine)
 

@@ -52,12 +52,9 @@ class KeyRing:
         verifier can re-check the logged signatures)."""
         return [dict(self._keys[k]) for k in sorted(self._keys)]
 
-    def check(self, event: dict[str, Any], now: float, role: str | None) -> str | None:
-        """``None`` when the event is validly signed, else the blocking reason code."""
-        key_id = event.get("key_id")
-        sig = event.get("signature")
-        if not isinstance(key_id, str) or not isinstance(sig, str) or not key_id or not sig:
-            return "SIG.MISSING"
+    def key_problem(self, key_id: str, agent_id: Any, role: str | None, now: float) -> str | None:
+        """Whether ``agent_id`` (of ``role``) may sign with ``key_id`` at ``now``: the reason code
+        if not (the checks of :meth:`check` before the signature itself is verified)."""
         key = self._keys.get(key_id)
         if key is None:
             return "SIG.UNKNOWN_KEY"
@@ -67,10 +64,22 @@ class KeyRing:
             "not_after_s", float("inf")
         ):
             return "SIG.KEY_OUT_OF_WINDOW"
-        if key["agent_id"] != event["agent_id"]:
+        if key["agent_id"] != agent_id:
             return "SIG.KEY_AGENT_MISMATCH"
         if key.get("role") is not None and key["role"] != role:
             return "SIG.KEY_ROLE_MISMATCH"
+        return None
+
+    def check(self, event: dict[str, Any], now: float, role: str | None) -> str | None:
+        """``None`` when the event is validly signed, else the blocking reason code."""
+        key_id = event.get("key_id")
+        sig = event.get("signature")
+        if not isinstance(key_id, str) or not isinstance(sig, str) or not key_id or not sig:
+            return "SIG.MISSING"
+        problem = self.key_problem(key_id, event["agent_id"], role, now)
+        if problem is not None:
+            return problem
+        key = self._keys[key_id]
         pub = self._loaded.get(key_id)
         if pub is None:
             from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey

@@ -1,39 +1,47 @@
-"""Turn one step's actions into engine events (the action contract made concrete).
+"""Turning one step's actions into engine events, and applying them (the action contract made
+concrete).
 
-Bare indices get their arguments from the vectorised tables of :class:`LabViews`:
+Agents act in agent order, at the same instant. For each acting agent:
 
-* MOVE → a passable neighbour the role may enter, drawn with the env's seeded RNG;
-* QUEUE_RUN → the shortest-queue device in the agent's zone whose type has ready work, and the
-  head of that type's ready list (each specimen is handed to at most one agent per step);
-* OPEN_DOOR → the first closed door touching the agent's zone;
-* START_RUN → the idle, healthy device in the agent's zone with the longest queue.
+* a dict with an explicit ``action_type`` is sent as given (missing arguments of the four bare
+  action types are filled as for the bare index);
+* a catalog entry (an index, or ``{"entry": name}``) that the agent's published mask allows is
+  resolved to the first of its candidate events the engine accepts *now* — after the events of
+  the agents before it this step. Two agents choosing ``ACCEPT_SPECIMEN@next`` get two different
+  specimens; when nothing is left (the only target was taken, a door was just closed, a device
+  just started) the agent sends no event and its info says ``contended: True`` — no penalty;
+* a masked-out entry is sent anyway, with its closest real target, and the engine answers
+  BLOCKED with its reason code (never a phantom no-op);
+* bare indices 2..5 choose among the agent's valid entries of their kind (docs/envs.md).
 
-When nothing fits (the index was not in the mask), the event still goes to the engine with the
-closest real target (or without the argument), so the agent receives a BLOCKED result with the
-engine's reason code — never a phantom accepted no-op.
+Before an event the engine check is skipped while nothing that can invalidate a mask happened
+this step (only NOOP, TICK and plain moves so far); afterwards each candidate is confirmed with
+:meth:`engine.check` (same rules as :meth:`engine.step`, nothing mutated), so a masked-in action
+is never BLOCKED.
 """
 
 from __future__ import annotations
 
-from collections import deque
+import random
 from collections.abc import Mapping
 from typing import Any
 
 import numpy as np
 
+from labtrust_gym.engine.rules import gate
 from labtrust_gym.envs.action_contract import (
     ACTION_MOVE,
-    ACTION_NAMES,
+    ACTION_NOOP,
     ACTION_OPEN_DOOR,
     ACTION_QUEUE_RUN,
     ACTION_START_RUN,
-    NUM_ACTIONS,
+    ActionCatalog,
 )
-from labtrust_gym.envs.views import LabViews
+from labtrust_gym.envs.catalog import CHECKS, Entry, touched_by
+from labtrust_gym.envs.masks import MaskTables
 from labtrust_gym.errors import InvalidInputError
 
 _EXTRA_KEYS = ("reason_code", "token_refs", "key_id", "signature")
-_NO_ARGS: dict[str, Any] = {}
 _BARE_ARG = {
     "MOVE": "to_zone",
     "OPEN_DOOR": "door_id",
@@ -42,212 +50,308 @@ _BARE_ARG = {
 }
 
 
+class StepOutcome:
+    """The events of one step: per issued event its agent row, type, entry and result; and the
+    rows that chose a contended entry."""
+
+    __slots__ = ("args", "contended", "entries", "results", "rows", "types")
+
+    def __init__(self) -> None:
+        self.args: list[dict[str, Any]] = []
+        self.rows: list[int] = []
+        self.types: list[str] = []
+        self.entries: list[str | None] = []
+        self.results: list[dict[str, Any]] = []
+        self.contended: list[int] = []
+
+
 class EventBuilder:
-    """Builds the event list of a step; holds the RNG used for bare MOVE targets."""
+    """Resolves and applies a step's actions; holds the RNG used for bare MOVE targets."""
 
-    def __init__(self, engine: Any, views: LabViews) -> None:
+    def __init__(
+        self,
+        engine: Any,
+        catalog: ActionCatalog,
+        models: list[Entry],
+        masks: MaskTables,
+        views: Any,
+    ) -> None:
         self.engine = engine
+        self.catalog = catalog
+        self.models = models
+        self.masks = masks
         self.views = views
+        self.k = len(models)
         self.rng = np.random.default_rng(0)
-        z = views.z
-        # Fallback targets (not necessarily valid) so a masked-out bare action reaches the engine.
-        self.zone_any_device = np.full(z, -1, dtype=np.intp)
-        for dev in range(views.d - 1, -1, -1):
-            self.zone_any_device[views.device_zone[dev]] = dev
-        self.zone_any_door = (
-            np.where(views.zone_door.any(axis=1), views.zone_door.argmax(axis=1), -1)
-            if views.zone_door.size
-            else np.full(z, -1, dtype=np.intp)
-        )
-        self._ready: dict[str, deque[str]] = {}
-        self._has_ready_view = hasattr(engine, "ready_specimens")
-        self._device_row = {d: i for i, d in enumerate(views.device_ids)}
+        self._pick = random.Random(0).randrange
+        self._signer: Any = None
+        # device index -> catalog columns of its QUEUE_RUN / START_RUN entries
+        self._dev_cols = {
+            at: {
+                m.target: e
+                for e, m in enumerate(models)
+                if m.kind == "device" and m.action_type == at
+            }
+            for at in ("QUEUE_RUN", "START_RUN")
+        }
 
-    def reset(self, rng: np.random.Generator) -> None:
+        self._kind_cols = {b: cols.tolist() for b, cols in masks.kind_cols.items()}
+        self._dev_of = {
+            e: engine.device_index[m.target] for e, m in enumerate(models) if m.kind == "device"
+        }
+
+    def reset(self, rng: np.random.Generator, signer: Any) -> None:
         self.rng = rng
+        # bare MOVE draws: Python's generator, seeded from the episode's (cheaper per draw)
+        self._pick = random.Random(int(rng.integers(2**63))).randrange
+        self._signer = signer
+
+    def set_signer(self, signer: Any) -> None:
+        self._signer = signer
 
     # ------------------------------------------------------------------ per step
-    def build(
-        self, idx: np.ndarray, custom: Mapping[int, Mapping[str, Any]] | None, t: float | int
-    ) -> tuple[list[dict[str, Any]], list[int], list[str]]:
-        """Events (in agent order), the agent row of each event and its action type."""
-        v = self.views
-        az = self.engine.agent_zone
-        roles = v.agent_role_row
-        ids = v.agent_ids
-        self._ready.clear()
-
-        acting = idx != 0
-        explicit: set[int] = set()
-        if custom:
-            for r, given in custom.items():
-                atype = given.get("action_type")
-                if atype:
-                    acting[r] = atype != "NOOP"
-                    if atype != "NOOP":
-                        explicit.add(r)
-        rows = np.flatnonzero(acting)
-        if rows.size == 0:
-            return [], [], []
-        kinds = idx[rows]
-        rows_l: list[int] = rows.tolist()
-        kinds_l: list[int] = kinds.tolist()
-        # TICK (and rows replaced below) share one empty args dict: events are handed to the
-        # engine only, which never mutates them, and this saves a dict per TICK.
-        args_l: list[Any] = [_NO_ARGS] * len(rows_l)
-        if explicit:  # explicit action types are built one by one below, not vectorised
-            bare = [p for p, r in enumerate(rows_l) if r not in explicit]
-            if not bare:
-                return self._explicit_only(rows_l, custom or {}, t)
-            kinds = kinds.copy()
-            kinds[[p for p, r in enumerate(rows_l) if r in explicit]] = 0
-        # Validate the range, then positions of each kind from one stable sort.
-        if int(kinds.min()) < 0 or int(kinds.max()) >= NUM_ACTIONS:
-            bad = int(kinds[(kinds < 0) | (kinds >= NUM_ACTIONS)][0])
+    def run(
+        self,
+        idx: np.ndarray,
+        custom: Mapping[int, Mapping[str, Any]] | None,
+        t: float | int,
+    ) -> StepOutcome:
+        """Build and apply the events of one step (agent order); see the module docstring."""
+        eng = self.engine
+        out = StepOutcome()
+        k = self.k
+        if idx.size and (int(idx.max()) >= k or int(idx.min()) < 0):
+            bad = int(idx[(idx < 0) | (idx >= k)][0])
             raise InvalidInputError(
-                f"Action index {bad} is out of range; use 0..{NUM_ACTIONS - 1} "
-                f"({', '.join(ACTION_NAMES)})."
+                f"Action index {bad} is out of range; this lab's catalog has {k} entries "
+                f"(0..{k - 1}; env.action_catalog names them)."
             )
-        counts = np.bincount(kinds, minlength=NUM_ACTIONS).tolist()
-        order = np.argsort(kinds, kind="stable")
-        ends = np.cumsum(counts).tolist()
-
-        def positions(kind: int) -> np.ndarray:
-            return order[ends[kind - 1] : ends[kind]]
-
-        if counts[ACTION_MOVE]:
-            pos = positions(ACTION_MOVE)
-            targets = v.move_targets(rows[pos], self.rng)
-            for p, zt in zip(pos.tolist(), targets, strict=True):
-                args_l[p] = {"to_zone": zt}
-        if counts[ACTION_OPEN_DOOR]:
-            pos = positions(ACTION_OPEN_DOOR)
-            zs = az[rows[pos]]
-            doors = v.closed_door_at[zs]
-            doors = np.where(doors >= 0, doors, self.zone_any_door[zs])
-            door_ids = v.door_ids
-            for p, door in zip(pos.tolist(), doors.tolist(), strict=True):
-                args_l[p] = {"door_id": door_ids[door]} if door >= 0 else {}
-        if counts[ACTION_START_RUN]:
-            pos = positions(ACTION_START_RUN)
-            sr = rows[pos]
-            devs = v.start_dev[roles[sr], az[sr]]
-            devs = np.where(devs >= 0, devs, self.zone_any_device[az[sr]])
-            dev_ids = v.device_ids
-            for p, dev in zip(pos.tolist(), devs.tolist(), strict=True):
-                args_l[p] = {"device_id": dev_ids[dev]} if dev >= 0 else {}
-        if counts[ACTION_QUEUE_RUN]:
-            pos = positions(ACTION_QUEUE_RUN)
-            qr = rows[pos]
-            devs = v.queue_dev[roles[qr], az[qr]]
-            devs = np.where(devs >= 0, devs, self.zone_any_device[az[qr]])
-            for p, dev in zip(pos.tolist(), devs.tolist(), strict=True):
-                args_l[p] = self._queue_args(dev)
-
-        names = ACTION_NAMES
-        types = [names[k] for k in kinds_l]
-        events = [
-            {"t_s": t, "agent_id": ids[r], "action_type": nm, "args": a}
-            for r, nm, a in zip(rows_l, types, args_l, strict=True)
-        ]
+        acting = np.flatnonzero(idx != ACTION_NOOP).tolist()
         if custom:
-            where = {r: i for i, r in enumerate(rows_l)}
-            for r, act in custom.items():
-                found = where.get(r)
-                if found is None:
+            acting = sorted(set(acting) | set(custom))
+        if not acting:
+            return out
+        choice = idx.tolist()
+        v = self.views
+        ids = v.agent_ids
+        keys = v.keys_list
+        rows = self.masks.rows
+        own = self.masks.overrides
+        models = self.models
+        agents = eng.agents
+        signer = self._signer
+        everything = False  # an event this step changed the gate's inputs: re-check fully
+        touched: set[str] = set()  # what events this step changed (catalog.touched_by)
+        step = eng.step
+        for r in acting:
+            act = custom.get(r) if custom else None
+            entry_name: str | None = None
+            if act is not None and act.get("action_type"):
+                if act["action_type"] == "NOOP":
                     continue
-                p = found
-                if act.get("action_type"):
-                    ev = self._custom_event(r, act, t)
-                    events[p] = ev
-                    types[p] = ev["action_type"]
-                else:  # a bare index given as a dict: extras and extra args ride along
-                    ev = events[p]
-                    _copy_extras(act, ev)
-                    extra = act.get("args")
-                    if extra:
-                        base = ev["args"]
-                        if (
-                            types[p] == "QUEUE_RUN"
-                            and "device_id" in extra
-                            and extra["device_id"] != base.get("device_id")
-                        ):  # another device than the bare target: a specimen of its type
-                            base = self._queue_args_for(extra["device_id"])
-                        ev["args"] = {**base, **extra}
-        return events, rows_l, types
+                ev = self._explicit(r, act, t)
+            else:
+                e = choice[r] if act is None else self._entry_of(act, choice[r])
+                if e == ACTION_NOOP:
+                    continue
+                agent = agents[ids[r]]
+                mask = own.get(r) if own else None
+                if mask is None:
+                    mask = rows[keys[r]]
+                resolved = self._resolve(agent, e, mask, everything, touched)
+                if resolved is None:  # masked in, but taken by an earlier agent this step
+                    out.contended.append(r)
+                    continue
+                e, ev = resolved
+                entry_name = models[e].name
+                ev["t_s"] = t  # the models' event dicts are fresh: complete them in place
+                ev["agent_id"] = ids[r]
+                if act is not None:
+                    _merge(act, ev)
+            if signer is not None:
+                signer.sign([ev])
+            res = step(ev)
+            at = ev["action_type"]
+            if not everything:
+                what = touched_by(at, ev["args"], res)
+                if what is None:
+                    everything = True
+                elif what:
+                    touched.update(what)
+            out.rows.append(r)
+            out.args.append(ev["args"])
+            out.types.append(at)
+            out.entries.append(entry_name)
+            out.results.append(res)
+        return out
 
-    # ------------------------------------------------------------------ helpers
-    def _explicit_only(
-        self, rows_l: list[int], custom: Mapping[int, Mapping[str, Any]], t: float | int
-    ) -> tuple[list[dict[str, Any]], list[int], list[str]]:
-        events = [self._custom_event(r, custom[r], t) for r in rows_l]
-        return events, rows_l, [ev["action_type"] for ev in events]
+    # ------------------------------------------------------------------ resolution
+    def preview(self, agent: Any, e: int) -> dict[str, Any] | None:
+        """What entry ``e`` would send for ``agent`` now (None: nothing valid); no side effect."""
+        model = self.models[e]
+        if model.action_type == "NOOP":
+            return None
+        if e in _BARE_CHOICE:  # a bare MOVE's draw is not made here: the first valid zone
+            mask = self.masks.row(agent.idx, self.views.keys_list[agent.idx])
+            for c in self._bare_choices(agent, e, mask, draw=False):
+                ev = self._first_valid(agent, self.models[c], True, set())
+                if ev is not None:
+                    return ev
+            return None
+        return self._first_valid(agent, model, True, set())
 
-    def _queue_args_for(self, device_id: Any) -> dict[str, Any]:
-        """Bare QUEUE_RUN args for a device the agent named (unknown: the engine refuses it)."""
-        row = self._device_row.get(device_id, -1) if isinstance(device_id, str) else -1
-        return self._queue_args(row)
+    def _entry_of(self, act: Mapping[str, Any], index: int) -> int:
+        """The catalog entry an action dict chooses: its ``entry`` name, else its index; a bare
+        index 2..5 whose ``args`` name the target (``{"action_index": 3, "args": {"to_zone":
+        "Z_SORTING"}}``) is that target's entry (``MOVE@Z_SORTING``)."""
+        name = act.get("entry")
+        if name is not None:
+            e = self.catalog.index(name)
+            given = act.get("action_index")
+            if given is not None and int(given) != e:
+                raise InvalidInputError(
+                    f"Action names entry {name!r} (index {e}) but action_index {given}; "
+                    "give one of them."
+                )
+            return e
+        at = _BARE_CHOICE.get(index)
+        args = act.get("args")
+        if at is not None and args:
+            target = args.get(_BARE_ARG[at])
+            if isinstance(target, str) and f"{at}@{target}" in self.catalog:
+                return self.catalog.index(f"{at}@{target}")
+        return index
 
-    def _queue_args(self, dev: int) -> dict[str, Any]:
-        if dev < 0:
-            return {}
-        device_id = self.views.device_ids[dev]
-        dtype = self.views.device_type_ids[self.views.device_type[dev]]
-        spec = self._next_ready(dtype)
-        if spec is None:
-            return {"device_id": device_id}
-        return {"device_id": device_id, "specimen_id": spec}
+    def _resolve(
+        self, agent: Any, e: int, mask: np.ndarray, everything: bool, touched: set[str]
+    ) -> tuple[int, dict[str, Any]] | None:
+        """``(entry, event fields)`` for the agent's choice ``e``; None when it was valid but is
+        contended now."""
+        eng = self.engine
+        if e in _BARE_CHOICE:
+            choices = self._bare_choices(agent, e, mask)
+            if not choices:
+                return e, self._bare_fallback(agent, e)
+        elif mask[e]:
+            choices = [e]
+        else:
+            return e, self.models[e].fallback(eng, agent)
+        for c in choices:
+            ev = self._first_valid(agent, self.models[c], everything, touched)
+            if ev is not None:
+                return c, ev
+        return None
 
-    def _next_ready(self, dtype: str) -> str | None:
-        ready = self._ready.get(dtype)
-        if ready is None:
-            ready = deque(self._ready_list(dtype))
-            self._ready[dtype] = ready
-        return ready.popleft() if ready else None
+    def _first_valid(
+        self, agent: Any, model: Entry, everything: bool, touched: set[str]
+    ) -> dict[str, Any] | None:
+        """The first of the entry's candidate events the engine accepts now, for this agent.
 
-    def _ready_list(self, dtype: str) -> list[str]:
-        if not self._has_ready_view:  # a domain without the view: the engine names what is missing
-            return []
-        return list(self.engine.ready_specimens(dtype))
+        While nothing the entry depends on changed since the mask was computed, a single-target
+        entry's event is valid as the mask said; otherwise each candidate is confirmed with the
+        engine's rules: the action's check, and the gate too when the gate's inputs changed
+        (the stages of ``engine.check`` beyond parsing and argument types, which the catalog's
+        events satisfy by construction).
+        """
+        eng = self.engine
+        at = model.action_type
+        if everything:
+            if gate(eng, agent, at, None, eng.now_s) is not None:
+                return None
+        elif model.kind in _SINGLE and (not touched or model.deps.isdisjoint(touched)):
+            return model.first_event(eng, agent)  # one candidate, valid as the mask said
+        check_fn = CHECKS.get(at)
+        for ev in model.events(eng, agent):
+            if check_fn is None or not isinstance(check_fn(eng, agent, ev["args"], ev), str):
+                return ev
+        return None
 
-    def _custom_event(self, r: int, act: Mapping[str, Any], t: float | int) -> dict[str, Any]:
+    def _bare_choices(
+        self, agent: Any, e: int, mask: np.ndarray, draw: bool = True
+    ) -> list[int]:
+        """The agent's valid entries of bare index ``e``'s kind, in the order they are tried."""
+        flags = mask.tobytes()
+        valid = [c for c in self._kind_cols[e] if flags[c]]
+        if not valid or e == ACTION_OPEN_DOOR:
+            return valid
+        if e == ACTION_MOVE:
+            return [valid[self._pick(len(valid))]] if draw else valid
+        qlen = self.engine.device_queue_len
+        dev_of = self._dev_of
+        sign = 1 if e == ACTION_QUEUE_RUN else -1  # shortest queue first / longest first
+        return sorted(valid, key=lambda c: sign * int(qlen[dev_of[c]]))
+
+    def _bare_fallback(self, agent: Any, e: int) -> dict[str, Any]:
+        """A masked-out bare index: the closest real target, so the engine says why not."""
+        v = self.views
+        zone = self.engine.agent_zone[agent.idx]
+        at = _BARE_CHOICE[e]
+        if e == ACTION_MOVE:
+            nbrs = np.flatnonzero(v.adjacency[zone])
+            if nbrs.size:
+                to = v.zone_ids[int(nbrs[self._pick(nbrs.size)])]
+                return {"action_type": at, "args": {"to_zone": to}}
+            return {"action_type": at, "args": {}}
+        if e == ACTION_OPEN_DOOR:
+            doors = np.flatnonzero(v.zone_door[zone])
+            args = {"door_id": v.door_ids[int(doors[0])]} if doors.size else {}
+            return {"action_type": at, "args": args}
+        devs = np.flatnonzero(v.device_zone == zone)
+        if not devs.size:
+            return {"action_type": at, "args": {}}
+        col = self._dev_cols[at][v.device_ids[int(devs[0])]]
+        return self.models[col].fallback(self.engine, agent)
+
+    # ------------------------------------------------------------------ explicit events
+    def _explicit(self, r: int, act: Mapping[str, Any], t: float | int) -> dict[str, Any]:
         """An explicit ``action_type`` event; missing bare-action args are filled as for a bare
         index of the same name."""
-        v = self.views
         atype = str(act["action_type"])
         args = dict(act.get("args") or {})
         needed = _BARE_ARG.get(atype)
+        agent = self.engine.agents[self.views.agent_ids[r]]
         if atype == "QUEUE_RUN" and "device_id" in args and "specimen_id" not in args:
-            args = {**self._queue_args_for(args["device_id"]), **args}
+            col = self._dev_cols["QUEUE_RUN"].get(args["device_id"])
+            if col is not None:
+                args = {**self.models[col].fallback(self.engine, agent)["args"], **args}
         elif needed is not None and needed not in args:
-            row = np.array([r])
-            az = self.engine.agent_zone
-            if atype == "MOVE":
-                args["to_zone"] = v.move_targets(row, self.rng)[0]
-            elif atype == "OPEN_DOOR":
-                door = int(v.closed_door_at[az[r]])
-                door = door if door >= 0 else int(self.zone_any_door[az[r]])
-                if door >= 0:
-                    args["door_id"] = v.door_ids[door]
-            elif atype == "START_RUN":
-                dev = int(v.start_dev[v.agent_role_row[r], az[r]])
-                dev = dev if dev >= 0 else int(self.zone_any_device[az[r]])
-                if dev >= 0:
-                    args["device_id"] = v.device_ids[dev]
-            else:  # QUEUE_RUN
-                dev = int(v.queue_dev[v.agent_role_row[r], az[r]])
-                dev = dev if dev >= 0 else int(self.zone_any_device[az[r]])
-                filled = self._queue_args(dev)
-                filled.update(args)
-                args = filled
+            bare = {
+                "MOVE": ACTION_MOVE,
+                "OPEN_DOOR": ACTION_OPEN_DOOR,
+                "QUEUE_RUN": ACTION_QUEUE_RUN,
+                "START_RUN": ACTION_START_RUN,
+            }[atype]
+            mask = self.masks.row(r, self.views.keys_list[r])
+            choices = self._bare_choices(agent, bare, mask)
+            filled = (
+                self._first_valid(agent, self.models[choices[0]], True, set()) if choices else None
+            ) or self._bare_fallback(agent, bare)
+            args = {**filled.get("args", {}), **args}
         ev: dict[str, Any] = {
             "t_s": t,
-            "agent_id": v.agent_ids[r],
+            "agent_id": self.views.agent_ids[r],
             "action_type": atype,
             "args": args,
         }
         _copy_extras(act, ev)
         return ev
+
+
+_SINGLE = frozenset({"device", "zone", "door", "bare"})
+_BARE_CHOICE = {
+    ACTION_QUEUE_RUN: "QUEUE_RUN",
+    ACTION_MOVE: "MOVE",
+    ACTION_OPEN_DOOR: "OPEN_DOOR",
+    ACTION_START_RUN: "START_RUN",
+}
+
+
+def _merge(act: Mapping[str, Any], ev: dict[str, Any]) -> None:
+    """Extras and extra args of an action dict ride along with a catalog entry's event."""
+    extra = act.get("args")
+    if extra:
+        ev["args"] = {**ev["args"], **extra}
+    _copy_extras(act, ev)
 
 
 def _copy_extras(act: Mapping[str, Any], ev: dict[str, Any]) -> None:
@@ -277,6 +381,13 @@ class EventSigner:
                 self._keys[agent] = (str(value[0]), value[1])
             else:
                 self._keys[agent] = (f"K_{agent}", value)
+
+    def key_id(self, agent: str) -> str | None:
+        """The key id the signer signs ``agent``'s events with (None: it cannot sign them)."""
+        entry = self._keys.get(agent)
+        if entry is not None:
+            return entry[0]
+        return f"K_{agent}" if self.secret is not None else None
 
     def sign(self, events: list[dict[str, Any]]) -> None:
         from labtrust_gym.engine.signing import derive_keypair, sign_event

@@ -1,12 +1,13 @@
 """``LabTrustParallelEnv``: the hospital lab as a PettingZoo Parallel environment.
 
 One env step = every live agent's action turned into at most one engine event (NOOP issues
-none), all events applied through the engine's ``step_batch`` at the current simulated time, the
-clock advanced by ``dt_s`` (arrivals, run completions, faults happen), then observations, masks,
-rewards and infos built for all agents at once (see :mod:`labtrust_gym.envs.views`).
+none), the events applied in agent order at the current simulated time (catalog entries resolved
+against the lab as the earlier agents left it, :mod:`labtrust_gym.envs.events`), the clock
+advanced by ``dt_s`` (arrivals, run completions, faults happen), then observations, action masks
+(:mod:`labtrust_gym.envs.masks`), rewards and infos built for all agents at once.
 
-The contract (constructor, actions, observation layout, rewards, infos) is documented in
-docs/envs.md; keep both in step.
+The contract (constructor, the action catalog, observation layout, rewards, infos) is
+documented in docs/envs.md; keep both in step.
 """
 
 from __future__ import annotations
@@ -22,24 +23,27 @@ from pettingzoo import ParallelEnv
 from labtrust_gym.envs import render as _render
 from labtrust_gym.envs.action_contract import (
     ACTION_INDEX_BY_NAME,
-    NUM_ACTIONS,
+    ActionCatalog,
     action_index_of,
     validate_action_dict,
 )
-from labtrust_gym.envs.events import EventBuilder, EventSigner
+from labtrust_gym.envs.catalog import Entry, bind, build_catalog, mutates_lab
+from labtrust_gym.envs.events import EventBuilder, EventSigner, StepOutcome
+from labtrust_gym.envs.masks import MaskTables
 from labtrust_gym.envs.rewards import RewardAccumulator, RewardConfig
 from labtrust_gym.envs.spaces import (
+    box_observation_space,
     dict_observation_space,
     flat_observation_space,
     state_dim,
     state_space,
 )
-from labtrust_gym.envs.views import LabViews, readonly
+from labtrust_gym.envs.views import LabViews
 from labtrust_gym.errors import ConfigError, InvalidInputError
 
 DEFAULT_MAX_STEPS = 100
 DEFAULT_DT_S = 10.0
-OBS_MODES = ("dict", "flat")
+OBS_MODES = ("dict", "flat", "box")
 TIMING_MODES = ("explicit", "simulated")
 RENDER_MODES = ("ansi", "human")
 
@@ -56,7 +60,14 @@ class LabTrustParallelEnv(ParallelEnv):
 
     _views: LabViews
     _events: EventBuilder
+    _masks: MaskTables
     _signer: EventSigner | None
+    _catalog: ActionCatalog | None = None
+    _models: list[Entry]
+    _static_sig: tuple[Any, ...] | None = None
+    _layout: tuple[tuple[str, ...], ...] = ()
+    _seen_violations = 0
+    _seen_releases = 0
     _dt: float
     _timing: str
     _t0: float
@@ -73,6 +84,7 @@ class LabTrustParallelEnv(ParallelEnv):
         dt_s: float | None = None,
         timing_mode: str | None = None,
         reward_config: Mapping[str, Any] | None = None,
+        reward_mode: str | None = None,
         domain_id: str = "hospital_lab",
         engine_config: Mapping[str, Any] | None = None,
         sign_events: bool = True,
@@ -93,6 +105,7 @@ class LabTrustParallelEnv(ParallelEnv):
         self.obs_mode = obs_mode
         self.render_mode = render_mode
         self._flat = obs_mode == "flat"
+        self._box = obs_mode == "box"
         self._initial_state = dict(initial_state) if initial_state is not None else None
         self._scale = None
         if scale_config is not None:
@@ -138,7 +151,10 @@ class LabTrustParallelEnv(ParallelEnv):
         if reward_config is None and task is not None:
             reward_config = getattr(task, "reward_config", None)
         self._reward_cfg = RewardConfig.from_mapping(reward_config)
-        self._rewards = RewardAccumulator(self._reward_cfg)
+        self.reward_mode = str(
+            _first(reward_mode, getattr(task, "reward_mode", None), "individual")
+        )
+        self._rewards = RewardAccumulator(self._reward_cfg, self.reward_mode)
 
         from labtrust_gym.domain.registry import get_domain_adapter_factory
 
@@ -153,13 +169,20 @@ class LabTrustParallelEnv(ParallelEnv):
         self.agents: list[str] = []
         self._row = {a: i for i, a in enumerate(self.possible_agents)}
         v = self._views
-        self._obs_space = flat_observation_space(v) if self._flat else dict_observation_space(v)
+        k = len(self.action_catalog)
+        self._obs_space: spaces.Space[Any] = (
+            flat_observation_space(v, k)
+            if self._flat
+            else box_observation_space(v)
+            if self._box
+            else dict_observation_space(v, k)
+        )
         self._obs_spaces = dict.fromkeys(self.possible_agents, self._obs_space)
-        self._act_spaces = {a: spaces.Discrete(NUM_ACTIONS) for a in self.possible_agents}
+        space = spaces.Discrete(len(self.action_catalog))
+        self._act_spaces = dict.fromkeys(self.possible_agents, space)
         self.observation_spaces = self._obs_spaces
         self.action_spaces = self._act_spaces
         self.state_space = state_space(v)
-        self._layout = _layout(v)  # what the spaces were built from; every episode must match
         self._seed: int | None = None
         self._steps = 0
 
@@ -197,23 +220,18 @@ class LabTrustParallelEnv(ParallelEnv):
         self.agents = []  # a reset that fails leaves an env that refuses step() until reset
         # the domain receives the timing mode with the lab (hospital_lab: run-duration spread)
         self._reset_engine({**state, "timing_mode": self._timing}, self._seed)
-        layout = _layout(self._views)
-        if layout != self._layout:
-            what = [name for name, a, b in zip(_LAYOUT_PARTS, layout, self._layout, strict=True)
-                    if a != b]
-            raise InvalidInputError(
-                f"The episode's initial_state has different {', '.join(what)} than the env was "
-                "built with; the spaces are fixed for the env's life, so agents, zones, devices "
-                "and roles must not depend on the seed. Build a new env for a different lab."
-            )
         self._steps = 0
         self._rewards.reset()
+        self._seen_violations = len(getattr(self.engine, "violation_log", ()))
+        self._seen_releases = len(getattr(self.engine, "released", ()))
         self.agents = list(self.possible_agents)
-        self._events.reset(np.random.default_rng([self._seed, 0x5EED]))
-        self._views.refresh(self.engine)
-        common = self._common([], self.engine.drain_system_emits())
+        self._events.reset(np.random.default_rng([self._seed, 0x5EED]), self._signer)
+        self._masks.reset(self.engine)
+        system_emits = self.engine.drain_system_emits()
+        self._refresh(True)
+        common = self._common([], system_emits)
         obs = self._observe()
-        infos = self._infos([], [], [], common)
+        infos = self._infos(StepOutcome(), common)
         return obs, infos
 
     def step(
@@ -249,17 +267,22 @@ class LabTrustParallelEnv(ParallelEnv):
         eng = self.engine
         idx, custom = self._parse_actions(actions, action_infos)
         t = self._time_of(self._steps)
-        events, rows, types = self._events.build(idx, custom, t)
-        if self._signer is not None and events:
-            self._signer.sign(events)
-        results = eng.step_batch(events) if events else []
-        rewards = self._rewards.compute(len(agents), rows, types, results)
+        out = self._events.run(idx, custom, t)
+        responsible, credits = self._attribution()
+        rewards = self._rewards.compute(
+            len(agents), out.rows, out.types, out.results, responsible=responsible, credits=credits
+        )
         self._steps += 1
         eng.advance_to(self._time_of(self._steps))
-        self._views.refresh(eng)
-        common = self._common(results, eng.drain_system_emits())
+        system_emits = eng.drain_system_emits()
+        changed = bool(system_emits) or any(
+            mutates_lab(at, ev_args, res)
+            for at, ev_args, res in zip(out.types, out.args, out.results, strict=True)
+        )
+        self._refresh(changed)
+        common = self._common(out.results, system_emits)
         obs = self._observe()
-        infos = self._infos(rows, types, results, common)
+        infos = self._infos(out, common)
         rew = dict(zip(agents, rewards.tolist(), strict=True))
         terms = dict.fromkeys(agents, False)
         done = self._steps >= self.max_steps
@@ -270,7 +293,9 @@ class LabTrustParallelEnv(ParallelEnv):
             self.render()
         return obs, rew, terms, truncs, infos
 
-    def render(self) -> str | None:
+    def render(self, *args: Any, **kwargs: Any) -> str | None:
+        """The text view of the lab (``render_mode`` "ansi" returns it, "human" prints it).
+        Extra arguments (RLlib passes some) are accepted and ignored."""
         if self.render_mode is None:
             import gymnasium
 
@@ -341,6 +366,10 @@ class LabTrustParallelEnv(ParallelEnv):
         self._signer = (
             EventSigner(state_secret, self._signing_keys) if keys or state_secret else None
         )
+        self._events.set_signer(self._signer)
+        if self.agents:  # the published masks change with who can sign
+            self._masks.unsignable = sorted(self._unsignable())
+            self._masks.refresh(self.engine, self._views.keys, False)
 
     def get_reward_counters(self) -> dict[str, int]:
         """Episode totals the rewards were computed from (released, scheduled, blocked, …)."""
@@ -351,6 +380,29 @@ class LabTrustParallelEnv(ParallelEnv):
             "blocked": r.blocked,
             "violations": r.violations,
         }
+
+    @property
+    def action_catalog(self) -> ActionCatalog:
+        """The lab's action catalog: index -> entry (name, action_type, target, args)."""
+        assert self._catalog is not None
+        return self._catalog
+
+    def action_mask(self, agent: str) -> np.ndarray:
+        """The agent's current action mask (int8, one flag per catalog entry; read-only)."""
+        r = self._row[agent]
+        return self._masks.row(r, self._views.keys_list[r])
+
+    def resolve(self, agent: str, entry: int | str) -> dict[str, Any] | None:
+        """The event catalog entry ``entry`` (index or name) would send for ``agent`` now —
+        ``{"action_type", "args", ...}`` — or None when the engine would accept none of its
+        candidates. Nothing is applied: agents and coordination methods use it to see what an
+        entry targets (which specimen, which result) before choosing it."""
+        e = self.action_catalog.index(entry) if isinstance(entry, str) else int(entry)
+        if not 0 <= e < len(self._models):
+            raise InvalidInputError(
+                f"Catalog index {entry!r} is out of range (0..{len(self._models) - 1})."
+            )
+        return self._events.preview(self.engine.agents[agent], e)
 
     @property
     def num_steps(self) -> int:
@@ -393,9 +445,83 @@ class LabTrustParallelEnv(ParallelEnv):
             from labtrust_gym.engine.policy import load_policy
 
             policy = load_policy()
-        self._views = LabViews(eng, policy)
-        self._events = EventBuilder(eng, self._views)
+        views = LabViews(eng, policy)
+        layout = _layout(views)
+        if self._catalog is not None and layout != self._layout:
+            what = [name for name, a, b in zip(_LAYOUT_PARTS, layout, self._layout, strict=True)
+                    if a != b]
+            raise InvalidInputError(
+                f"The episode's initial_state has different {', '.join(what)} than the env was "
+                "built with; the spaces are fixed for the env's life, so agents, zones, devices "
+                "and roles must not depend on the seed. Build a new env for a different lab."
+            )
+        self._views = views
         self._t0 = float(eng.now_s)
+        # The catalog is the lab's, fixed for the env's life; the static mask tables are kept
+        # while the lab's layout (devices, their zones, agents' roles, policy) stays the same.
+        sig = (
+            id(policy),
+            tuple(eng.device_ids),
+            tuple(eng.device_zone.tolist()),
+            tuple(eng.device_type.tolist()),
+            tuple(eng.agent_role.tolist()),
+        )
+        if self._catalog is None:
+            self._layout = layout  # what the spaces are built from; every episode must match
+            self._catalog, self._models = build_catalog(eng)
+        else:
+            bind(self._models, eng)
+        if sig != self._static_sig:
+            self._static_sig = sig
+            self._masks = MaskTables(eng, self._catalog, self._models)
+        self._events = EventBuilder(eng, self._catalog, self._models, self._masks, self._views)
+        self._strict = bool(getattr(eng, "strict", False))
+        self._masks.unsignable = sorted(self._unsignable())
+
+    def _attribution(self) -> tuple[list[int | None] | None, list[list[int]] | None]:
+        """Who is responsible for each violation and who shares each release of the step, from
+        the engine's violation log and credit trail (docs/envs.md "Rewards"); ``None`` for a
+        domain without them (the acting agent is responsible, the releaser is paid)."""
+        eng = self.engine
+        row = self._row
+        responsible = credits = None
+        log = getattr(eng, "violation_log", None)
+        if log is not None:
+            new = log[self._seen_violations :]
+            self._seen_violations = len(log)
+            responsible = [
+                row.get(v.get("responsible_agent_id", v.get("agent_id"))) for v in new
+            ]
+        released = getattr(eng, "released", None)
+        if released is not None and (not released or "handled_by" in released[-1]):
+            new_rel = released[self._seen_releases :]
+            self._seen_releases = len(released)
+            credits = [[row[a] for a in r["handled_by"] if a in row] for r in new_rel]
+        return responsible, credits
+
+    def _unsignable(self) -> set[int]:
+        """Rows of agents whose events the engine would refuse for want of a usable key."""
+        eng = self.engine
+        if not getattr(eng, "strict", False):
+            return set()
+        signer = self._signer
+        out = set()
+        now = eng.now_s
+        for row, aid in enumerate(self._views.agent_ids):
+            key_id = signer.key_id(aid) if signer is not None else None
+            rec = eng.agents[aid]
+            if key_id is None or eng.keyring.key_problem(key_id, aid, rec.role, now) is not None:
+                out.add(row)
+        return out
+
+    def _refresh(self, changed: bool) -> None:
+        """Observation tables and action masks for the engine's current state (``changed``: an
+        accepted event or a clock effect may have changed the lab since the last refresh)."""
+        eng = self.engine
+        self._views.refresh(eng, changed)
+        if self._strict:
+            self._masks.unsignable = sorted(self._unsignable())
+        self._masks.refresh(eng, self._views.keys, changed)
 
     def _time_of(self, steps: int) -> float | int:
         t = self._t0 + steps * self._dt
@@ -429,7 +555,7 @@ class LabTrustParallelEnv(ParallelEnv):
                 vals[r] = act  # range is checked where events are built
             elif isinstance(act, Mapping):
                 validate_action_dict(act, agent_id=agent)
-                vals[r] = action_index_of(act)
+                vals[r] = max(action_index_of(act), 0)  # an entry name is resolved later
                 custom[r] = act
             else:
                 vals[r] = action_index_of(act)
@@ -442,8 +568,8 @@ class LabTrustParallelEnv(ParallelEnv):
             r = row[agent]
             base = custom.get(r) or {"action_index": int(vals[r])}
             merged = {**base, **info}
-            if "action_index" in info or "action_type" in info:
-                vals[r] = action_index_of(merged if "action_index" in info else info)
+            if "action_index" in info or "action_type" in info or "entry" in info:
+                vals[r] = max(action_index_of(merged if "action_index" in info else info), 0)
             custom[r] = merged
         idx = np.array(vals, dtype=np.int64)
         return idx, custom or None
@@ -457,74 +583,65 @@ class LabTrustParallelEnv(ParallelEnv):
             "device_queue_lengths": self.engine.device_queue_len.tolist(),
         }
 
+    def _agent_masks(self) -> list[np.ndarray]:
+        """Every agent's current mask (shared per (role, zone) key unless corrected)."""
+        rows = self._masks.rows
+        masks = [rows[k] for k in self._views.keys_list]
+        for r, m in self._masks.overrides.items():
+            masks[r] = m
+        return masks
+
     def _observe(self) -> dict[str, Any]:
-        """Observations of all agents: rows of per-(role, zone) tables (see views.py)."""
+        """Observations of all agents (see views.py and docs/envs.md)."""
         v = self._views
         agents = self.possible_agents
-        keys = v.keys_list
-        masks = v.mask_rows
-        if v.n < v.k:  # small lab: mask rows are created for the keys in use only
-            for k in set(keys):
-                if masks[k] is None:
-                    v.mask_row(k)
         tf = self._time_fraction()
+        if self._box:
+            return dict(zip(agents, v.flat_rows(tf), strict=True))
+        masks = self._agent_masks()
         if self._flat:
-            table = v.flat_table(tf)
-            if v.n >= v.k:
-                rows = list(table)
-                return {
-                    a: {"observation": rows[k], "action_mask": masks[k]}
-                    for a, k in zip(agents, keys, strict=True)
-                }
-            gathered = readonly(table[v.keys])
             return {
-                a: {"observation": ob, "action_mask": masks[k]}
-                for a, ob, k in zip(agents, gathered, keys, strict=True)
+                a: {"observation": ob, "action_mask": m}
+                for a, ob, m in zip(agents, v.flat_rows(tf), masks, strict=True)
             }
-        queues, work = v.queue_by_type, v.work_by_type
-        time_arr = readonly(np.array([tf], dtype=np.float32))
-        parts: Mapping[int, tuple[np.ndarray, np.ndarray, np.ndarray]] | list[Any]
-        if v.n >= v.k:  # (role, zone, here) row triples per key, built once per table change
-            parts = v.obs_parts()
-        else:  # small lab: look the rows up per agent instead of tabulating every key
-            z, roles, zones, here = v.z, v.role_rows, v.zone_rows, v.here_rows
-            parts = {k: (roles[k // z], zones[k % z], here[k % z]) for k in set(keys)}
-        out = {}
-        for a, k in zip(agents, keys, strict=True):
-            ro, zo, he = parts[k]
-            out[a] = {
-                "observation": {
-                    "role": ro,
-                    "zone": zo,
-                    "here": he,
-                    "queues": queues,
-                    "work": work,
-                    "time": time_arr,
-                },
-                "action_mask": masks[k],
-            }
-        return out
+        return v.observe_dict(agents, masks, tf)
 
-    def _infos(
-        self,
-        rows: list[int],
-        types: list[str],
-        results: list[Any],
-        common: dict[str, Any],
-    ) -> dict[str, Any]:
+    def _infos(self, out: StepOutcome, common: dict[str, Any]) -> dict[str, Any]:
         n = self._views.n
         res_by_row: list[Any] = [None] * n
         type_by_row: list[str] = ["NOOP"] * n
-        for r, ty, res in zip(rows, types, results, strict=True):
+        entry_by_row: list[str | None] = ["NOOP"] * n
+        for r, ty, en, res in zip(out.rows, out.types, out.entries, out.results, strict=True):
             res_by_row[r] = res
             type_by_row[r] = ty
+            entry_by_row[r] = en
+        contended = [False] * n
+        for r in out.contended:
+            contended[r] = True
         zones = self._views.zone_ids_arr[self.engine.agent_zone].tolist()
-        return {
-            a: {"step_result": res, "action_type": ty, "zone_id": zn, "lab": common}
-            for a, res, ty, zn in zip(
-                self.possible_agents, res_by_row, type_by_row, zones, strict=True
+        infos = {
+            a: {
+                "step_result": res,
+                "action_type": ty,
+                "entry": en,
+                "contended": c,
+                "zone_id": zn,
+                "lab": common,
+            }
+            for a, res, ty, en, c, zn in zip(
+                self.possible_agents,
+                res_by_row,
+                type_by_row,
+                entry_by_row,
+                contended,
+                zones,
+                strict=True,
             )
         }
+        if self._box:  # the mask is not in a Box observation: it rides in the info
+            for info, m in zip(infos.values(), self._agent_masks(), strict=True):
+                info["action_mask"] = m
+        return infos
 
 
 _INTEGER_TYPES: set[type] = {int, np.int64, np.int32}

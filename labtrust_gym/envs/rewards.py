@@ -1,16 +1,32 @@
-"""Per-agent rewards from a task's ``reward_config``.
+"""Per-agent rewards from a task's ``reward_config`` (docs/envs.md "Rewards").
 
-Keys (all optional; unknown keys are rejected so a typo cannot silently zero a reward):
+Terms (keys of ``reward_config``, all optional; unknown keys are rejected so a typo cannot
+silently zero a reward):
 
-``throughput_reward``   per result released by the agent's accepted event (emit RESULT_RELEASED)
-``schedule_reward``     per accepted QUEUE_RUN / START_RUN issued by the agent
-``violation_penalty``   per invariant result with status ``VIOLATION`` caused by the agent's event
-                        (a ``PASS`` result is not a violation)
-``blocked_penalty``     per BLOCKED event of the agent
+``throughput_reward``   per released result, shared by the agents that moved the specimen along
+                        (the credit rule below)
+``schedule_reward``     per accepted QUEUE_RUN / START_RUN, to the agent that issued it
+``violation_penalty``   per invariant VIOLATION (a ``PASS`` result is not a violation), to the
+                        agent responsible for it (below)
+``blocked_penalty``     per BLOCKED event, to the agent that sent it
 ``step_cost``           charged to every live agent every step (default 0)
 
 Penalties and ``step_cost`` are magnitudes: they are always subtracted, whatever their sign in
 the config, because tasks in the wild write them both as ``0.5`` and ``-0.5``.
+
+**Credit rule.** A released result's ``throughput_reward`` is split in equal shares over the
+accepted events that moved its specimen along — accession, acceptance, every QUEUE_RUN and
+START_RUN (a batch start counts for each specimen in it, a QC rerun's steps count too) and the
+release itself — each share to the agent of that event (an agent that did two of them gets two
+shares). The engine keeps this trail (``released_results[...]["handled_by"]``).
+
+**Violations** go to the agent the engine names responsible (``violation_log[...]
+["responsible_agent_id"]``): the acting agent, except a door held open too long (its opener,
+whoever's event found it) and an overdue critical escalation (nobody in particular: the penalty
+is split equally over all live agents).
+
+``reward_mode="team"``: every agent receives the sum of all agents' individual rewards of the
+step (the team's reward).
 """
 
 from __future__ import annotations
@@ -21,12 +37,13 @@ from typing import Any
 import attrs
 import numpy as np
 
-from labtrust_gym.errors import InvalidInputError, did_you_mean
+from labtrust_gym.errors import ConfigError, InvalidInputError, did_you_mean
 
 _SCHEDULE_ACTIONS = frozenset({"QUEUE_RUN", "START_RUN"})
 #: Emits that count as one released result (hospital_lab emits RESULT_RELEASED; the action name
 #: is accepted too for domains that echo it).
 RELEASE_EMITS = frozenset({"RESULT_RELEASED", "RELEASE_RESULT"})
+REWARD_MODES = ("individual", "team")
 
 
 @attrs.frozen
@@ -63,13 +80,23 @@ class RewardConfig:
 DEFAULT_REWARD_CONFIG: dict[str, float] = attrs.asdict(RewardConfig())
 
 
+def check_reward_mode(mode: str) -> str:
+    if mode not in REWARD_MODES:
+        raise ConfigError(
+            f"reward_mode must be one of {', '.join(REWARD_MODES)}, got {mode!r}."
+            f"{did_you_mean(str(mode), REWARD_MODES)}"
+        )
+    return mode
+
+
 class RewardAccumulator:
     """Turns one step's engine results into a per-agent reward vector and counters."""
 
-    __slots__ = ("blocked", "cfg", "released", "scheduled", "violations")
+    __slots__ = ("blocked", "cfg", "mode", "released", "scheduled", "violations")
 
-    def __init__(self, cfg: RewardConfig) -> None:
+    def __init__(self, cfg: RewardConfig, mode: str = "individual") -> None:
         self.cfg = cfg
+        self.mode = check_reward_mode(mode)
         self.blocked = 0
         self.violations = 0
         self.released = 0
@@ -84,15 +111,36 @@ class RewardAccumulator:
         agent_rows: Sequence[int],
         action_types: Sequence[str],
         results: Sequence[Mapping[str, Any]],
+        *,
+        responsible: Sequence[int | None] | None = None,
+        credits: Sequence[Sequence[int]] | None = None,
     ) -> np.ndarray:
         """Rewards for all agents (float64, shape ``(num_agents,)``).
 
         ``agent_rows[i]`` is the row of the agent whose event produced ``results[i]``.
+        ``responsible`` gives, per VIOLATION entry of ``results`` (in order), the row of the
+        responsible agent or None (nobody in particular); without it, the acting agent.
+        ``credits`` gives, per released result of the step, the rows of its credit trail;
+        without it the releasing agent gets the whole reward.
         """
         cfg = self.cfg
         rewards = np.full(num_agents, -abs(cfg.step_cost), dtype=np.float64)
-        if not results:
-            return rewards
+        if results:
+            self._events(rewards, agent_rows, action_types, results, responsible, credits)
+        if self.mode == "team":
+            rewards[:] = rewards.sum()
+        return rewards
+
+    def _events(
+        self,
+        rewards: np.ndarray,
+        agent_rows: Sequence[int],
+        action_types: Sequence[str],
+        results: Sequence[Mapping[str, Any]],
+        responsible: Sequence[int | None] | None,
+        credits: Sequence[Sequence[int]] | None,
+    ) -> None:
+        cfg = self.cfg
         thr = cfg.throughput_reward
         sched = cfg.schedule_reward
         viol = abs(cfg.violation_penalty)
@@ -104,30 +152,38 @@ class RewardAccumulator:
                 n_blocked += 1
                 rewards[row] -= blk
                 continue
-            r = 0.0
             if atype in sched_types:
                 n_sched += 1
-                r += sched
-            emits = res.get("emits")
-            if emits and ("RESULT_RELEASED" in emits or not isinstance(emits[0], str)):
-                k = sum(1 for e in emits if _emit_name(e) in RELEASE_EMITS)
-                n_rel += k
-                r += thr * k
-            elif emits and "RELEASE_RESULT" in emits:
-                n_rel += 1
-                r += thr
+                rewards[row] += sched
             violations = res.get("violations")
             if violations:
-                k = sum(1 for v in violations if v.get("status") == "VIOLATION")
-                n_viol += k
-                r -= viol * k
-            if r:
-                rewards[row] += r
+                for v in violations:
+                    if v.get("status") != "VIOLATION":
+                        continue
+                    who = responsible[n_viol] if responsible is not None else row
+                    n_viol += 1
+                    if who is None:  # nobody's in particular: the team shares it
+                        rewards -= viol / len(rewards)
+                    else:
+                        rewards[who] -= viol
+            if credits is None:
+                emits = res.get("emits")
+                if emits:
+                    k = sum(1 for e in emits if _emit_name(e) in RELEASE_EMITS)
+                    n_rel += k
+                    rewards[row] += thr * k
+        if credits is not None:
+            for trail in credits:
+                n_rel += 1
+                if not trail:
+                    continue
+                share = thr / len(trail)
+                for who in trail:
+                    rewards[who] += share
         self.blocked += n_blocked
         self.violations += n_viol
         self.released += n_rel
         self.scheduled += n_sched
-        return rewards
 
 
 def _emit_name(emit: Any) -> Any:

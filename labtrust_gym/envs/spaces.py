@@ -5,37 +5,47 @@ from __future__ import annotations
 import numpy as np
 from gymnasium import spaces
 
-from labtrust_gym.envs.action_contract import NUM_ACTIONS
-from labtrust_gym.envs.views import N_HERE, LabViews
+from labtrust_gym.envs.views import N_HERE, SELF_FIELDS, LabViews
 
 
-def action_mask_space() -> spaces.Box:
-    return spaces.Box(0, 1, (NUM_ACTIONS,), np.int8)
+def action_mask_space(k: int) -> spaces.Box:
+    """One int8 flag per catalog entry."""
+    return spaces.Box(0, 1, (k,), np.int8)
 
 
-def dict_observation_space(v: LabViews) -> spaces.Dict:
-    """``{"observation": Dict(role, zone, here, queues, work, time), "action_mask": Box}``."""
+def dict_observation_space(v: LabViews, k: int) -> spaces.Dict:
+    """``{"observation": Dict(role, zone, self, here, doors, queues, work, lab, time),
+    "action_mask": Box}``."""
     inner = spaces.Dict(
         {
             "role": spaces.Box(0, 1, (v.r,), np.int8),
             "zone": spaces.Box(0, 1, (v.z,), np.int8),
+            "self": spaces.Box(0.0, 1.0, (len(SELF_FIELDS),), np.float32),
             "here": spaces.Box(0.0, np.inf, (N_HERE,), np.float32),
+            "doors": spaces.Box(0, 1, (2 * v.nd,), np.int8),
             "queues": spaces.Box(0.0, np.inf, (v.t,), np.float32),
             "work": spaces.Box(0.0, np.inf, (v.t,), np.float32),
+            "lab": spaces.Box(0.0, np.inf, (v.nl,), np.float32),
             "time": spaces.Box(0.0, 1.0, (1,), np.float32),
         }
     )
-    return spaces.Dict({"observation": inner, "action_mask": action_mask_space()})
+    return spaces.Dict({"observation": inner, "action_mask": action_mask_space(k)})
 
 
-def flat_observation_space(v: LabViews) -> spaces.Dict:
-    """``{"observation": Box(float32, (R+Z+6+2T+1,)), "action_mask": Box}``."""
+def box_observation_space(v: LabViews) -> spaces.Box:
+    """The flat observation: one float32 ``Box`` of the dict fields concatenated in order."""
     dim = v.flat_dim
     high = np.full(dim, np.inf, dtype=np.float32)
-    high[: v.r + v.z] = 1.0  # one-hots
-    high[-1] = 1.0  # time fraction
-    box = spaces.Box(np.zeros(dim, dtype=np.float32), high, (dim,), np.float32)
-    return spaces.Dict({"observation": box, "action_mask": action_mask_space()})
+    for name in ("role", "zone", "self", "doors", "time"):  # one-hots, flags and fractions
+        high[v.slices[name]] = 1.0
+    return spaces.Box(np.zeros(dim, dtype=np.float32), high, (dim,), np.float32)
+
+
+def flat_observation_space(v: LabViews, k: int) -> spaces.Dict:
+    """``{"observation": Box(float32, (D,)), "action_mask": Box}``."""
+    return spaces.Dict(
+        {"observation": box_observation_space(v), "action_mask": action_mask_space(k)}
+    )
 
 
 def state_space(v: LabViews) -> spaces.Box:

@@ -51,10 +51,34 @@ def test_action_index_of(action: object, expected: int) -> None:
     assert ac.action_index_of(action) == expected
 
 
-@pytest.mark.parametrize("bad", [6, -1, 2.5, "3", {"args": {}}, None])
+@pytest.mark.parametrize("bad", [-1, 2.5, "3", {"args": {}}, None])
 def test_invalid_actions_are_refused_with_a_message(bad: object) -> None:
     with pytest.raises(InvalidInputError, match=r"[Aa]ction"):
         ac.action_index_of(bad)
+
+
+def test_the_catalog_size_bounds_indices_and_entry_names_resolve_later() -> None:
+    assert ac.action_index_of(40) == 40  # a lab's catalog goes beyond the bare 0..5
+    with pytest.raises(InvalidInputError, match=r"out of range; use 0\.\.56"):
+        ac.action_index_of(57, num_actions=57)
+    assert ac.action_index_of({"entry": "MOVE@Z_SORTING"}) == -1  # the env resolves names
+    with pytest.raises(InvalidInputError, match="entry"):
+        ac.validate_action_dict({"entry": 3})
+
+
+def test_catalog_names_and_lookup() -> None:
+    entries = [
+        ac.CatalogEntry(0, "NOOP", "NOOP", None, "bare", ""),
+        ac.CatalogEntry(1, "MOVE@Z_SORTING", "MOVE", "Z_SORTING", "zone", "to_zone=Z_SORTING"),
+    ]
+    cat = ac.ActionCatalog(entries)
+    assert len(cat) == 2 and cat[1].target == "Z_SORTING" and "MOVE@Z_SORTING" in cat
+    assert cat.index("MOVE@Z_SORTING") == 1 and cat.of_type("MOVE") == [1]
+    assert ac.split_entry_name(cat[1].name) == ("MOVE", "Z_SORTING")
+    assert ac.entry_name("MOVE", "Z_SORTING") == "MOVE@Z_SORTING"
+    with pytest.raises(InvalidInputError, match="Did you mean 'MOVE@Z_SORTING'"):
+        cat.index("MOVE@Z_SORTIN")
+    assert cat.to_list()[1]["args"] == "to_zone=Z_SORTING"
 
 
 def test_action_dict_typos_are_named() -> None:

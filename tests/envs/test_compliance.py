@@ -19,23 +19,25 @@ LABS: dict[str, dict[str, Any]] = {
 
 
 @pytest.mark.parametrize("lab", sorted(LABS))
-@pytest.mark.parametrize("obs_mode", ["dict", "flat"])
+@pytest.mark.parametrize("obs_mode", ["dict", "flat", "box"])
 def test_parallel_api(lab: str, obs_mode: str) -> None:
     env = LabTrustParallelEnv(obs_mode=obs_mode, **LABS[lab])
     parallel_api_test(env, num_cycles=1000)
 
 
 @pytest.mark.parametrize("lab", sorted(LABS))
-def test_parallel_seed(lab: str) -> None:
+@pytest.mark.parametrize("obs_mode", ["dict", "box"])
+def test_parallel_seed(lab: str, obs_mode: str) -> None:
     def make() -> LabTrustParallelEnv:
-        return LabTrustParallelEnv(**LABS[lab])
+        return LabTrustParallelEnv(obs_mode=obs_mode, **LABS[lab])
 
     parallel_seed_test(make, num_cycles=50)
 
 
 @pytest.mark.parametrize("lab", sorted(LABS))
-def test_aec_api(lab: str) -> None:
-    kwargs = dict(LABS[lab])
+@pytest.mark.parametrize("obs_mode", ["dict", "box"])
+def test_aec_api(lab: str, obs_mode: str) -> None:
+    kwargs = dict(LABS[lab], obs_mode=obs_mode)
     if lab == "generated_200":  # AEC steps one agent at a time: keep the episode short
         kwargs["scale_config"] = {**SCALE_200, "horizon_steps": 3}
     api_test(make_aec_env(**kwargs), num_cycles=10)
@@ -44,13 +46,13 @@ def test_aec_api(lab: str) -> None:
 def test_observations_always_in_space(scale_env_fn: Callable[..., LabTrustParallelEnv]) -> None:
     import numpy as np
 
-    for mode in ("dict", "flat"):
+    for mode in ("dict", "flat", "box"):
         env = scale_env_fn(obs_mode=mode)
         obs, _ = env.reset(seed=3)
         rng = np.random.default_rng(0)
         while env.agents:
             for a in env.agents:
                 assert env.observation_space(a).contains(obs[a]), (mode, a)
-            masks = np.stack([obs[a]["action_mask"] for a in env.agents])
+            masks = np.stack([env.action_mask(a) for a in env.agents])
             idx = (rng.random(masks.shape) * masks).argmax(axis=1)
             obs, *_ = env.step(dict(zip(env.agents, idx.tolist(), strict=True)))

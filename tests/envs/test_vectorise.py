@@ -18,7 +18,7 @@ def test_supersuit_markov_vector_env_and_concat() -> None:
     obs, _ = venv.reset(seed=0)
     dim = env.observation_space(env.possible_agents[0])["observation"].shape[0]
     assert obs["observation"].shape == (2 * n, dim)
-    assert obs["action_mask"].shape == (2 * n, 6)
+    assert obs["action_mask"].shape == (2 * n, len(env.action_catalog))
     rng = np.random.default_rng(0)
     saw_reset = False
     for _ in range(8):  # crosses the episode end: the vector env auto-resets
