@@ -22,6 +22,7 @@ profile for every command.
 
 from __future__ import annotations
 
+import functools
 import os
 import warnings
 from collections.abc import Iterator
@@ -226,6 +227,27 @@ def policy_layers(root: Path | str | None = None) -> PolicyLayers:
     layers.append(PolicyLayer("shipped", shipped))
     stack = _LAYERS_CACHE[cache_key] = PolicyLayers(tuple(layers))
     return stack
+
+
+def policy_fingerprint(root: Path | str | None = None) -> str:
+    """``sha256:<hex>`` over every file of the effective (layered) policy: relative path and bytes
+    of the file each path resolves to, sorted by path. Equal policies give equal fingerprints
+    whatever layers they came from (results, safety cases and pack manifests all record it)."""
+    files = policy_layers(root).files()
+    return _fingerprint(
+        tuple((rel, str(path), path.stat().st_mtime_ns) for rel, (path, _l) in files.items())
+    )
+
+
+@functools.lru_cache(maxsize=8)
+def _fingerprint(files: tuple[tuple[str, str, int], ...]) -> str:
+    import hashlib
+
+    digest = hashlib.sha256()
+    for rel, path, _mtime in files:  # the mtime is part of the cache key only
+        digest.update(rel.encode("utf-8") + b"\0")
+        digest.update(Path(path).read_bytes() + b"\0")
+    return "sha256:" + digest.hexdigest()
 
 
 def _check_plugin_conflicts(plugin_dirs: tuple[tuple[str, Path], ...]) -> None:

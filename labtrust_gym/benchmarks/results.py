@@ -7,7 +7,6 @@ same arguments produce byte-identical files. Nothing wall-clock dependent is wri
 from __future__ import annotations
 
 import functools
-import hashlib
 import os
 from collections.abc import Mapping, Sequence
 from pathlib import Path
@@ -49,23 +48,10 @@ def results_schema_path(version: str, policy_root: Path | None = None) -> Path:
 
 
 def policy_fingerprint(policy_root: Path | None = None) -> str:
-    """SHA-256 over every file of the effective (layered) policy: relative path + bytes of the
-    file each path resolves to, sorted by path. Equal policies give equal fingerprints whatever
-    layers they came from."""
-    from labtrust_gym.config import policy_layers
+    """The effective (layered) policy's fingerprint (see ``labtrust_gym.config``)."""
+    from labtrust_gym.config import policy_fingerprint as fingerprint
 
-    files = policy_layers(policy_root).files()
-    return _fingerprint(tuple((rel, str(path), path.stat().st_mtime_ns) for rel, (path, _l) in
-                              files.items()))
-
-
-@functools.lru_cache(maxsize=8)
-def _fingerprint(files: tuple[tuple[str, str, int], ...]) -> str:
-    digest = hashlib.sha256()
-    for rel, path, _mtime in files:
-        digest.update(rel.encode("utf-8") + b"\0")
-        digest.update(Path(path).read_bytes() + b"\0")
-    return "sha256:" + digest.hexdigest()
+    return fingerprint(policy_root)
 
 
 @functools.lru_cache(maxsize=1)

@@ -244,8 +244,7 @@ def build_safety_case(
 ) -> dict[str, Any]:
     """Every claim with its status from the evidence in ``evidence_dirs`` (none: every claim is
     ``no-evidence``)."""
-    from labtrust_gym.config import get_repo_root, policy_dir
-    from labtrust_gym.fileio import tree_fingerprint
+    from labtrust_gym.config import get_repo_root, policy_fingerprint
 
     root = policy_root if policy_root is not None else get_repo_root()
     doc = load_claims(root, partner_id)
@@ -254,7 +253,7 @@ def build_safety_case(
     return {
         "format": CASE_FORMAT,
         "case_id": doc["case_id"],
-        "policy_fingerprint": tree_fingerprint(policy_dir(root)),
+        "policy_fingerprint": policy_fingerprint(root),
         "partner_id": partner_id,
         "evidence_files": ev.files,
         "summary": {
