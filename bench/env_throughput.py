@@ -54,7 +54,14 @@ def _preset_for(n: int) -> str:
 
 
 def run_child(
-    n: int, steps: int, warmup: int, obs_mode: str, seed: int, repeat: int, record_log: bool
+    n: int,
+    steps: int,
+    warmup: int,
+    obs_mode: str,
+    seed: int,
+    repeat: int,
+    record_log: bool,
+    preset: str | None = None,
 ) -> dict[str, Any]:
     import statistics
 
@@ -62,7 +69,8 @@ def run_child(
 
     from labtrust_gym.envs import LabTrustParallelEnv
 
-    scale = {"base": _preset_for(n), "num_agents": n, "horizon_steps": warmup + repeat * steps + 1}
+    preset = preset or _preset_for(n)
+    scale = {"base": preset, "num_agents": n, "horizon_steps": warmup + repeat * steps + 1}
     t0 = time.perf_counter()
     env = LabTrustParallelEnv(
         scale_config=scale, obs_mode=obs_mode, engine_config={"record_log": record_log}
@@ -119,7 +127,7 @@ def run_child(
     rss_kb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
     return {
         "n_agents": n,
-        "preset": _preset_for(n),
+        "preset": preset,
         "obs_mode": obs_mode,
         "record_log": record_log,
         "episode_steps": warmup + repeat * steps,
@@ -156,6 +164,11 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument(
         "--repeat", type=int, default=5, help="timed segments of --steps; best and median reported"
     )
+    parser.add_argument(
+        "--preset",
+        help="derive every size's lab from this scale preset (default: by size, see above), "
+        "e.g. medium_stress_signed_bus for a strict-signature lab",
+    )
     parser.add_argument("--json", help="also write the figures to this JSON file")
     parser.add_argument("--child", type=int, help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
@@ -169,6 +182,7 @@ def main(argv: list[str] | None = None) -> int:
             args.seed,
             args.repeat,
             not args.no_record_log,
+            args.preset,
         )
         print(json.dumps(result))
         return 0
@@ -191,6 +205,7 @@ def main(argv: list[str] | None = None) -> int:
             "--repeat",
             str(args.repeat),
             *(["--no-record-log"] if args.no_record_log else []),
+            *(["--preset", args.preset] if args.preset else []),
         ]
         out = subprocess.run(cmd, check=True, capture_output=True, text=True)
         row = json.loads(out.stdout.strip().splitlines()[-1])
