@@ -58,6 +58,7 @@ class Authenticator:
         self._engine_key: Any = None
         self._public_b64: str | None = None
         self._pending: tuple[Any, Session] | None = None  # (event, session it opens)
+        self._checked: Any = None  # the last event check() authenticated
 
     # ------------------------------------------------------------------ engine session key
     def _engine_seed(self) -> bytes:
@@ -81,18 +82,20 @@ class Authenticator:
         sig = ev.get("signature")
         if sig is not None:
             key_id = ev.get("key_id")
-            if not key_id or not sig or seq is None:
+            if not key_id or not sig:
                 return "SIG.MISSING"
             code = self.keyring.key_check(key_id, agent_id, now, role)
             if code is not None:
                 return code
-            if seq <= self.last_seq.get(agent_id, 0):
-                return "SIG.REPLAY"
+            if seq is not None and seq <= self.last_seq.get(agent_id, 0):
+                return "SIG.REPLAY"  # before the (costly) verification: replays are cheap
             pub = ev.get("session_pub")
             if pub is not None and self.mode != "session":
                 return "SIG.SESSION_DISABLED"
             if not self.keyring.verify(key_id, sig, signing_message(ev)):
                 return "SIG.INVALID"
+            if seq is None:  # authentic but without a sequence number: replayable
+                return "SIG.MISSING"
             if pub is not None:
                 sid = f"{key_id}#{seq}"
                 self.session_public_key_b64  # noqa: B018 - derives the engine key
@@ -103,6 +106,7 @@ class Authenticator:
                     ev,
                     Session(sid, agent_id, key_id, key, now, now + self.session_ttl_s),
                 )
+            self._checked = ev
             return None
         mac = ev.get("mac")
         if mac is None or seq is None or not ev.get("session_id"):
@@ -126,14 +130,16 @@ class Authenticator:
             return "SIG.INVALID"
         if not hmac.compare_digest(hmac.digest(s.key, msg, "sha256"), given):
             return "SIG.INVALID"
+        self._checked = ev
         return None
 
     def commit(self, ev: dict[str, Any]) -> None:
-        """The event passed :meth:`check`: use up its sequence number; open its session."""
-        seq = ev.get("seq")
-        if seq is None:  # NOOP passes unauthenticated
+        """If :meth:`check` authenticated ``ev`` (whatever the later gate stages said): use up
+        its sequence number and open the session it carries."""
+        if self._checked is not ev:
             return
-        self.last_seq[ev["agent_id"]] = seq
+        self._checked = None
+        self.last_seq[ev["agent_id"]] = ev["seq"]
         pending = self._pending
         if pending is not None and pending[0] is ev:
             self.sessions[ev["agent_id"]] = pending[1]

@@ -437,14 +437,14 @@ class HospitalLabEngine:
         if agent is None:
             return self._refuse(ev, "EVENT.UNKNOWN_AGENT", data)
         code = gate(self, agent, at, ev, t)
+        if self.strict:  # authenticated (even if a later gate stage refused): seq used up
+            self.auth.commit(ev)
         if code is not None:
             return self._refuse(ev, code, data)
         if at == "NOOP":
             if t != now:
                 clock.advance(self, float(t))
             return self._accepted_noop(eid)
-        if self.strict:
-            self.auth.commit(ev)  # authenticated: its sequence number is used up from now on
         code = check_args(args, plan, rc)
         if code is not None:
             return self._refuse(ev, code, data)

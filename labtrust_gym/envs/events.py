@@ -264,9 +264,15 @@ class EventSigner:
     private_key)}``; the key id defaults to ``K_<agent_id>``) and, for labs made by the scale
     generator, the generator's deterministic keys (``K_<agent_id>`` derived from
     :data:`labtrust_gym.envs.scale.SCALE_KEY_SECRET`, derived lazily once per agent). Events that
-    already carry a ``signature`` are left alone (an agent may sign itself, or forge on purpose
-    in a security task); agents without a key send unsigned events (the engine refuses them with
-    ``SIG.MISSING``).
+    already carry a ``signature`` or ``mac`` are left alone (an agent may sign itself, or forge
+    on purpose in a security task); agents without a key send unauthenticated events (the
+    engine refuses them with ``SIG.MISSING``).
+
+    Every authenticated event gets the agent's next sequence number (``seq``, above the last
+    one the engine accepted from it), so the engine can refuse replays. When the lab's
+    signature mode is ``session`` (docs/engine.md), the agent's first event — and the first
+    after its session expired or was closed — is an Ed25519-signed handshake carrying a fresh
+    X25519 key; later events carry an HMAC-SHA256 under the session key.
     """
 
     def __init__(self, secret: bytes | None = None, keys: Mapping[str, Any] | None = None) -> None:
@@ -277,12 +283,20 @@ class EventSigner:
                 self._keys[agent] = (str(value[0]), value[1])
             else:
                 self._keys[agent] = (f"K_{agent}", value)
+        self._seq: dict[str, int] = {}
+        self._sessions: dict[str, tuple[str, bytes]] = {}  # agent -> (session_id, key)
 
-    def sign(self, events: list[dict[str, Any]]) -> None:
-        from labtrust_gym.engine.signing import derive_keypair, sign_event
+    def sign(self, events: list[dict[str, Any]], engine: Any = None) -> None:
+        """Authenticate ``events`` in place (``engine``: the engine they are for; its
+        authentication state gives the sequence numbers and whether sessions are used)."""
+        from labtrust_gym.engine.signing import derive_keypair, mac_sign, open_session, sign_event
 
+        auth = getattr(engine, "auth", None)
+        sessions_on = auth is not None and auth.mode == "session"
+        last_seq = auth.last_seq if auth is not None else {}
+        own_seq = self._seq
         for ev in events:
-            if "signature" in ev:
+            if "signature" in ev or "mac" in ev:
                 continue
             agent = ev["agent_id"]
             entry = self._keys.get(agent)
@@ -291,8 +305,27 @@ class EventSigner:
                     continue
                 entry = (f"K_{agent}", derive_keypair(agent, secret=self.secret)[0])
                 self._keys[agent] = entry
-            ev["key_id"] = entry[0]
-            ev["signature"] = sign_event(ev, entry[1])
+            seq = max(own_seq.get(agent, 0), last_seq.get(agent, 0)) + 1
+            own_seq[agent] = seq
+            if not sessions_on:
+                ev["key_id"] = entry[0]
+                ev["seq"] = seq
+                ev["signature"] = sign_event(ev, entry[1])
+                continue
+            mine = self._sessions.get(agent)
+            open_ = auth.sessions.get(agent)
+            if (
+                mine is not None
+                and open_ is not None
+                and open_.session_id == mine[0]
+                and ev["t_s"] <= open_.expires_t_s
+            ):
+                mac_sign(ev, mine[0], seq, mine[1])
+                continue
+            eph_seed = b"|".join((b"session", _private_bytes(entry[1]), agent.encode(), b"%d" % seq))
+            self._sessions[agent] = open_session(
+                ev, entry[0], seq, entry[1], eph_seed, auth.session_public_key_b64
+            )
 
     @staticmethod
     def generated_lab_secret(state: Mapping[str, Any]) -> bytes | None:
@@ -311,3 +344,15 @@ class EventSigner:
             ):
                 return SCALE_KEY_SECRET
         return None
+
+
+def _private_bytes(private_key: Any) -> bytes:
+    """Raw bytes of an Ed25519 private key (seed of the agent's ephemeral session keys)."""
+    from cryptography.hazmat.primitives.serialization import (
+        Encoding,
+        NoEncryption,
+        PrivateFormat,
+    )
+
+    raw: bytes = private_key.private_bytes(Encoding.Raw, PrivateFormat.Raw, NoEncryption())
+    return raw

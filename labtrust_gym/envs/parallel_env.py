@@ -251,7 +251,7 @@ class LabTrustParallelEnv(ParallelEnv):
         t = self._time_of(self._steps)
         events, rows, types = self._events.build(idx, custom, t)
         if self._signer is not None and events:
-            self._signer.sign(events)
+            self._signer.sign(events, self.engine)
         results = eng.step_batch(events) if events else []
         rewards = self._rewards.compute(len(agents), rows, types, results)
         self._steps += 1

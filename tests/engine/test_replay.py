@@ -62,3 +62,11 @@ def test_a_refused_signed_event_still_uses_up_its_sequence_number() -> None:
     ev_args["signature"] = sign_event(ev_args, derive_keypair("runner_0")[0])
     assert eng.step(ev_args)["blocked_reason_code"] == "ZONE.UNKNOWN"
     assert eng.step(ev)["blocked_reason_code"] == "SIG.REPLAY"
+
+
+def test_an_authenticated_event_refused_by_a_later_gate_stage_uses_up_its_number() -> None:
+    eng = make_engine(_strict_lab())
+    ev = _signed(0, 1, "KILL_SWITCH")  # runner may not: RBAC comes after the signature
+    assert eng.step(copy.deepcopy(ev))["blocked_reason_code"] == "RBAC.ACTION_DENIED"
+    assert eng.audit_snapshot()["auth"]["last_seq"] == {"runner_0": 1}
+    assert eng.step(ev)["blocked_reason_code"] == "SIG.REPLAY"
