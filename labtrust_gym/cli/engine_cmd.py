@@ -51,12 +51,47 @@ def golden(
 
 def verify_log(
     path: Annotated[Path, typer.Argument(help="Episode log (JSONL) written by the engine.")],
+    keys: Annotated[
+        Path | None,
+        typer.Option(
+            "--keys",
+            help="Key registry (YAML/JSON: a list of keys or {keys: [...]}, as in "
+            "policy/keys) to re-check the Ed25519 signatures of accepted events.",
+        ),
+    ] = None,
 ) -> None:
-    """Recompute an episode log's SHA-256 hash chain; exit 2 naming the first bad line."""
-    from labtrust_gym.engine.hashchain import verify_log_file
+    """Recompute an episode log's SHA-256 hash chain and re-check the authentication of its
+    accepted events (session MACs once their epoch key is disclosed; signatures with --keys);
+    exit 2 naming the first bad line."""
+    from labtrust_gym.engine.hashchain import read_log, verify_log_file
+    from labtrust_gym.engine.logcheck import recheck_authentication
+    from labtrust_gym.errors import ChainIntegrityError, InvalidInputError
+    from labtrust_gym.fileio import load_yaml
 
     res = verify_log_file(path)
-    typer.echo(f"OK: {res['length']} events, head {res['head_hash']}")
+    key_list = None
+    if keys is not None:
+        doc = load_yaml(keys)
+        key_list = doc.get("keys") if isinstance(doc, dict) else doc
+        if not isinstance(key_list, list) or not all(
+            isinstance(k, dict) and {"key_id", "public_key_b64"} <= set(k) for k in key_list
+        ):
+            raise InvalidInputError(
+                f"Key file {str(keys)!r}: expected a list of keys (or {{keys: [...]}}) each with "
+                "key_id and public_key_b64, as in policy/keys/key_registry.v0.1.yaml."
+            )
+    try:
+        auth = recheck_authentication(read_log(path), key_list)
+    except ChainIntegrityError as exc:
+        raise ChainIntegrityError(f"{str(path)!r}: {exc}") from None
+    kinds = res["records"]
+    typer.echo(
+        f"OK: {res['length']} records ({kinds['event']} accepted, {kinds['refused']} refused, "
+        f"{kinds['sessions_closed']} session closures), head {res['head_hash']}; "
+        f"authentication re-checked: {auth['signatures_checked']} signatures, "
+        f"{auth['macs_checked']} MACs, {auth['unchecked']} not checkable"
+        f"{'' if keys is not None else ' (pass --keys to check signatures)'}"
+    )
 
 
 @hookimpl

@@ -224,3 +224,23 @@ def test_holderless_token_follows_the_token_type_policy() -> None:
 
     with pytest.raises(InvalidInputError, match="holder_agent_id"):
         make_engine(st)
+
+
+def test_surrogate_scope_through_the_env_is_refused_not_a_crash() -> None:
+    from labtrust_gym.envs import LabTrustParallelEnv
+
+    env = LabTrustParallelEnv()
+    env.reset(seed=0)
+    noop = dict.fromkeys(env.agents, 0)
+    mint = {
+        "action_index": 0,
+        "action_type": "MINT_TOKEN",
+        "args": {"token_type": "RESTRICTED_ENTRY", "holder_agent_id": "runner_0",
+                 "scope": {"zone_id": "Z_RESTRICTED_BIOHAZARD", "\udfff": "\ud800"}},
+    }
+    _obs, _r, _te, _tr, infos = env.step({**noop, "supervisor_0": mint})
+    assert infos["supervisor_0"]["step_result"]["blocked_reason_code"] == "EVENT.MALFORMED"
+    assert env.engine.tokens == {}
+    _obs, _r, _te, _tr, infos = env.step(noop)  # the run goes on
+    verify_chain(env.engine.episode_log_lines())
+    env.close()
