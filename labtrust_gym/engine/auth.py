@@ -21,6 +21,7 @@ from typing import Any
 import orjson
 
 from labtrust_gym.engine.signing import (
+    HmacSha256,
     KeyRing,
     session_key,
     signing_message,
@@ -29,8 +30,6 @@ from labtrust_gym.engine.signing import (
 )
 
 _SORT = orjson.OPT_SORT_KEYS
-
-
 @dataclass
 class Session:
     session_id: str  # "<key_id>#<seq of the handshake>"
@@ -39,6 +38,10 @@ class Session:
     key: bytes
     opened_t_s: float
     expires_t_s: float
+    key_window: tuple[float, float]  # the signing key's validity window (static per episode)
+
+    def __post_init__(self) -> None:
+        self.hmac = HmacSha256(self.key)
 
 
 class Authenticator:
@@ -104,7 +107,10 @@ class Authenticator:
                     return "SIG.INVALID"
                 self._pending = (
                     ev,
-                    Session(sid, agent_id, key_id, key, now, now + self.session_ttl_s),
+                    Session(
+                        sid, agent_id, key_id, key, now, now + self.session_ttl_s,
+                        self.keyring.window(key_id),
+                    ),
                 )
             self._checked = ev
             return None
@@ -116,19 +122,18 @@ class Authenticator:
         s = self.sessions.get(agent_id)
         if s is None or s.session_id != ev["session_id"]:
             return "SIG.SESSION_UNKNOWN"
-        code = self.keyring.key_check(s.key_id, agent_id, now, role)  # revocation, window
-        if code is not None:
-            return code
+        # the handshake checked the key's status, owner and role (all fixed for the episode);
+        # its validity window and the session's lifetime are checked per event
+        if not s.key_window[0] <= now <= s.key_window[1]:
+            return "SIG.KEY_OUT_OF_WINDOW"
         if now > s.expires_t_s:
             return "SIG.SESSION_EXPIRED"
         if seq <= self.last_seq.get(agent_id, 0):
             return "SIG.REPLAY"
-        msg = orjson.dumps({k: v for k, v in ev.items() if k != "mac"}, option=_SORT)
-        try:
-            given = base64.b64decode(mac, validate=True)
-        except ValueError:
+        if len(mac) != 64 or not mac.isascii():
             return "SIG.INVALID"
-        if not hmac.compare_digest(hmac.digest(s.key, msg, "sha256"), given):
+        msg = orjson.dumps({k: v for k, v in ev.items() if k != "mac"}, option=_SORT)
+        if not hmac.compare_digest(s.hmac.hexdigest(msg), mac):
             return "SIG.INVALID"
         self._checked = ev
         return None

@@ -106,7 +106,7 @@ def _check_macs(
         key = keys[sid]
         msg = orjson.dumps({k: v for k, v in ev.items() if k != "mac"}, option=_SORT)
         if key is None or not hmac.compare_digest(
-            hmac.digest(key, msg, "sha256"), base64.b64decode(ev["mac"])
+            hmac.new(key, msg, "sha256").hexdigest(), str(ev["mac"])
         ):
             raise ChainIntegrityError(
                 f"Episode log line {lineno}: the session MAC of an accepted event (session "

@@ -26,6 +26,7 @@ _dumps = orjson.dumps
 _STRICT = orjson.OPT_SORT_KEYS | orjson.OPT_STRICT_INTEGER
 _STR_FIELDS = ("event_id", "reason_code", "key_id", "signature", "session_id", "session_pub", "mac")
 MALFORMED = "EVENT.MALFORMED"
+_MAC_SHAPE = frozenset(("t_s", "agent_id", "action_type", "args", "session_id", "seq", "mac"))
 
 
 def _loggable(v: Any, depth: int) -> bool:
@@ -60,8 +61,9 @@ def parse_event(ev: Any, max_depth: int) -> Any:
     fast path; ``max_depth`` counts the event itself as the first container."""
     if type(ev) is not dict:
         return MALFORMED
-    if len(ev) == 4:
-        try:  # the common shape (what the env sends): no optional fields to look at
+    n = len(ev)
+    if n == 4 or (n == 7 and ev.keys() == _MAC_SHAPE):
+        try:  # the env's common shapes: plain, or session-authenticated
             t: Any = ev["t_s"]
             agent_id = ev["agent_id"]
             at = ev["action_type"]
@@ -77,6 +79,15 @@ def parse_event(ev: Any, max_depth: int) -> Any:
                 or not -1e15 < t < 1e15  # _MAX_T; also rejects NaN and ±inf
             ):
                 return MALFORMED
+            if n == 7:
+                seq = ev["seq"]
+                if (
+                    type(ev["mac"]) is not str
+                    or type(ev["session_id"]) is not str
+                    or type(seq) is not int
+                    or not 0 <= seq <= _MAX_SEQ
+                ):
+                    return MALFORMED
             if type(args) is dict:
                 for v in args.values():
                     tv = type(v)

@@ -284,12 +284,18 @@ class EventSigner:
             else:
                 self._keys[agent] = (f"K_{agent}", value)
         self._seq: dict[str, int] = {}
-        self._sessions: dict[str, tuple[str, bytes]] = {}  # agent -> (session_id, key)
+        self._sessions: dict[str, tuple[str, Any]] = {}  # agent -> (session_id, HmacSha256)
 
     def sign(self, events: list[dict[str, Any]], engine: Any = None) -> None:
         """Authenticate ``events`` in place (``engine``: the engine they are for; its
         authentication state gives the sequence numbers and whether sessions are used)."""
-        from labtrust_gym.engine.signing import derive_keypair, mac_sign, open_session, sign_event
+        from labtrust_gym.engine.signing import (
+            HmacSha256,
+            derive_keypair,
+            mac_sign,
+            open_session,
+            sign_event,
+        )
 
         auth = getattr(engine, "auth", None)
         sessions_on = auth is not None and auth.mode == "session"
@@ -323,9 +329,10 @@ class EventSigner:
                 mac_sign(ev, mine[0], seq, mine[1])
                 continue
             eph_seed = b"|".join((b"session", _private_bytes(entry[1]), agent.encode(), b"%d" % seq))
-            self._sessions[agent] = open_session(
+            sid, key = open_session(
                 ev, entry[0], seq, entry[1], eph_seed, auth.session_public_key_b64
             )
+            self._sessions[agent] = (sid, HmacSha256(key))
 
     @staticmethod
     def generated_lab_secret(state: Mapping[str, Any]) -> bytes | None:

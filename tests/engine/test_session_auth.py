@@ -126,3 +126,13 @@ def test_session_expiry_and_close_make_the_signer_handshake_again() -> None:
     signer.sign(batch, eng)
     assert all("session_pub" in e for e in batch)  # expired: a new handshake
     assert [r["status"] for r in eng.step_batch(batch)] == ["ACCEPTED"] * 3
+
+
+@pytest.mark.parametrize("key", [b"", b"k" * 32, b"x" * 64, b"y" * 65, bytes(range(200))])
+def test_precomputed_hmac_is_standard_hmac_sha256(key: bytes) -> None:
+    import hmac
+
+    from labtrust_gym.engine.signing import HmacSha256
+
+    for msg in (b"", b"m", b"z" * 1000):
+        assert HmacSha256(key).hexdigest(msg) == hmac.new(key, msg, "sha256").hexdigest()
