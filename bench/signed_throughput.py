@@ -9,7 +9,9 @@ Part 1 (primitives, µs per event, best of ``--repeat``; the event is a typical 
 
 * ``ed25519_sign`` / ``ed25519_verify``: ``cryptography`` (OpenSSL), per event;
 * ``nacl_sign`` / ``nacl_verify``: PyNaCl (libsodium), when installed (not a dependency);
-* ``hmac_sign`` / ``hmac_verify``: HMAC-SHA256 with a session key, message = canonical JSON.
+* ``hmac_sign`` / ``hmac_verify``: one-shot HMAC-SHA256 with a session key, message = canonical
+  JSON; ``hmac_precomputed_*``: the same with the keyed SHA-256 states computed once per session
+  (``labtrust_gym.engine.signing.HmacSha256``, what the engine and the env use).
 
 Batch verification is not offered by either binding, so it is not measured.
 
@@ -17,7 +19,8 @@ Part 2 (the env, agent-steps per second inside ``env.step`` with random valid ac
 and median segment): the preset ``medium_stress_signed_bus`` (75 agents) three ways in one run —
 ``unsigned`` (strict_signatures off), ``ed25519`` (signature_mode ed25519: one Ed25519
 signature per event, signed by the env and verified by the engine) and ``session`` (the default:
-one Ed25519 handshake per agent, then HMAC-SHA256 per event). Same seed, same actions.
+one Ed25519 handshake per agent, then HMAC-SHA256 per event). Same seed, same actions; the three modes are run ``--rounds`` times interleaved and the best
+round of each is kept (a shared machine's load shifts between rounds).
 This is a benchmark, not a test: it prints, it never fails.
 """
 
@@ -70,8 +73,12 @@ def primitives(repeat: int) -> dict[str, float]:
         out["nacl_verify"] = _best_us(lambda: vk.verify(signed), 2000, repeat)
     except ImportError:
         pass
+    from labtrust_gym.engine.signing import HmacSha256
+
     key = hashlib.sha256(b"session").digest()
     mac = hmac.digest(key, msg, "sha256")
+    pre = HmacSha256(key)
+    hexmac = pre.hexdigest(msg)
     sort = orjson.OPT_SORT_KEYS
     out["hmac_sign"] = _best_us(
         lambda: hmac.digest(key, orjson.dumps(ev, option=sort), "sha256"), 20000, repeat
@@ -80,6 +87,14 @@ def primitives(repeat: int) -> dict[str, float]:
         lambda: hmac.compare_digest(
             hmac.digest(key, orjson.dumps(dict(ev), option=sort), "sha256"), mac
         ),
+        20000,
+        repeat,
+    )
+    out["hmac_precomputed_sign"] = _best_us(
+        lambda: pre.hexdigest(orjson.dumps(ev, option=sort)), 20000, repeat
+    )
+    out["hmac_precomputed_verify"] = _best_us(
+        lambda: hmac.compare_digest(pre.hexdigest(orjson.dumps(ev.copy(), option=sort)), hexmac),
         20000,
         repeat,
     )
@@ -144,17 +159,22 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--warmup", type=int, default=5)
     parser.add_argument("--repeat", type=int, default=5)
     parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--rounds", type=int, default=2)
     parser.add_argument("--json", help="also write the figures to this JSON file")
     args = parser.parse_args(argv)
 
     prims = primitives(args.repeat)
     print("primitives (us per event, best): " + ", ".join(f"{k} {v}" for k, v in prims.items()))
-    rows = []
-    for mode in ("unsigned", "ed25519", "session"):
-        row = env_rate(mode, args.steps, args.warmup, args.repeat, args.seed)
-        rows.append(row)
+    best: dict[str, dict[str, Any]] = {}
+    for _ in range(args.rounds):
+        for mode in ("unsigned", "ed25519", "session"):
+            row = env_rate(mode, args.steps, args.warmup, args.repeat, args.seed)
+            if mode not in best or row["agent_steps_per_s"] > best[mode]["agent_steps_per_s"]:
+                best[mode] = row
+    rows = [best[m] for m in ("unsigned", "ed25519", "session")]
+    for row in rows:
         print(
-            f"{PRESET} N={row['n_agents']} {mode:>8}: {row['agent_steps_per_s']:>8,} "
+            f"{PRESET} N={row['n_agents']} {row['mode']:>8}: {row['agent_steps_per_s']:>8,} "
             f"agent-steps/s (best; median {row['median_agent_steps_per_s']:,}); "
             f"SIG.* refusals {row['sig_refusals']}; chain length {row['chain_length']}",
             flush=True,

@@ -132,7 +132,9 @@ class Authenticator:
             return "SIG.REPLAY"
         if len(mac) != 64 or not mac.isascii():
             return "SIG.INVALID"
-        msg = orjson.dumps({k: v for k, v in ev.items() if k != "mac"}, option=_SORT)
+        unmac = ev.copy()
+        del unmac["mac"]
+        msg = orjson.dumps(unmac, option=_SORT)
         if not hmac.compare_digest(s.hmac.hexdigest(msg), mac):
             return "SIG.INVALID"
         self._checked = ev

@@ -39,7 +39,7 @@ from labtrust_gym.engine.records import (
     TokenRec,
 )
 from labtrust_gym.engine.rules import gate
-from labtrust_gym.engine.validate import check_args, parse_event, refusal_summary
+from labtrust_gym.engine.validate import check_args, event_bytes, parse_event, refusal_summary
 from labtrust_gym.errors import ChainIntegrityError, InvalidInputError, PolicyError
 
 Handler = Callable[..., Any]
@@ -378,12 +378,17 @@ class HospitalLabEngine:
             "hashchain": head,
         }
 
-    def _refuse(self, ev: Any, code: str, data: bytes | None) -> dict[str, Any]:
+    def _refuse(
+        self, ev: Any, code: str, data: bytes | None, parsed: bool = True
+    ) -> dict[str, Any]:
         """BLOCKED: count it and chain a refusal record (the event verbatim when it is loggable
-        and small enough, else its digest and clean scalar fields; see docs/engine.md)."""
+        and small enough, else its digest and clean scalar fields; see docs/engine.md).
+        ``parsed``: the event passed the first stage (``data`` None = not serialised yet)."""
         self._count_blocked(code)
         audit = self.audit
         assert audit is not None
+        if parsed and data is None:
+            data = event_bytes(ev)
         if data is not None and len(data) <= self._max_refused:
             refused: Any = b'{"event":' + data + b"}"
         else:
@@ -422,7 +427,7 @@ class HospitalLabEngine:
             return self._blocked(ev, "CHAIN.BROKEN")
         parsed = parse_event(ev, self._max_depth)
         if parsed.__class__ is str:
-            return self._refuse(ev, parsed, None)
+            return self._refuse(ev, parsed, None, False)
         t, agent_id, at, args, eid, rc, data = parsed
         now = self.now_s
         if t != now:
@@ -464,7 +469,7 @@ class HospitalLabEngine:
         emits, consumed = out
         invs = plan[3]
         violations = run_invariants(self, invs, ev, agent, emits, consumed, t) if invs else []
-        return self._append(data, eid, emits, consumed, violations, self.now_s)
+        return self._append(ev, data, eid, emits, consumed, violations, self.now_s)
 
     def _rollback_point(self) -> dict[str, Any]:
         """A deep copy of the state clock effects can change (taken only when an event ahead of
@@ -543,7 +548,8 @@ class HospitalLabEngine:
 
     def _append(
         self,
-        data: bytes,
+        ev: dict[str, Any],
+        data: bytes | None,
         eid: str | None,
         emits: list[str],
         consumed: list[str],
@@ -560,15 +566,21 @@ class HospitalLabEngine:
             "token_consumed": consumed,
             "violations": violations,
         }
-        rec = (
-            b'{"event":'
-            + data
-            + b',"outcome":'
-            + _dumps(outcome, option=_SORT)
-            + b',"prev_hash":"'
-            + audit.head_b  # type: ignore[union-attr]
-            + b'"}'
-        )
+        if data is None:  # the plain shape: the whole record in one serialisation
+            rec = _dumps(
+                {"event": ev, "outcome": outcome, "prev_hash": audit.head},  # type: ignore[union-attr]
+                option=_SORT,
+            )
+        else:
+            rec = (
+                b'{"event":'
+                + data
+                + b',"outcome":'
+                + _dumps(outcome, option=_SORT)
+                + b',"prev_hash":"'
+                + audit.head_b  # type: ignore[union-attr]
+                + b'"}'
+            )
         h = audit.append(rec)  # type: ignore[union-attr]
         self.n_accepted += 1
         return {

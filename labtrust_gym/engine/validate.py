@@ -56,9 +56,11 @@ def _loggable(v: Any, depth: int) -> bool:
 
 def parse_event(ev: Any, max_depth: int) -> Any:
     """Stage 1: ``(t, agent_id, action_type, args, event_id, reason_code, event_bytes)`` or the
-    reason code the event is malformed with. ``event_bytes`` is the event's canonical JSON. The
-    env's common shape (only ``t_s``, ``agent_id``, ``action_type``, ``args``) is checked on a
-    fast path; ``max_depth`` counts the event itself as the first container."""
+    reason code the event is malformed with. ``event_bytes`` is the event's canonical JSON, or
+    None when the event is of the env's plain shape (only ``t_s``, ``agent_id``,
+    ``action_type``, ``args`` with ASCII text and JSON-safe numbers), which cannot fail to
+    serialise (see :func:`event_bytes`). ``max_depth`` counts the event itself as the first
+    container."""
     if type(ev) is not dict:
         return MALFORMED
     n = len(ev)
@@ -88,15 +90,28 @@ def parse_event(ev: Any, max_depth: int) -> Any:
                     or not 0 <= seq <= _MAX_SEQ
                 ):
                     return MALFORMED
+            # ASCII strings, JSON-safe ints and finite floats cannot fail to serialise: then
+            # the bytes are left to the record (one serialisation instead of two)
+            plain = n == 4 and agent_id.isascii() and at.isascii()
             if type(args) is dict:
-                for v in args.values():
+                for k, v in args.items():
                     tv = type(v)
-                    if tv is not str and tv is not int and not _loggable(v, max_depth - 2):
+                    if tv is str:
+                        plain = plain and v.isascii()
+                    elif tv is int:
+                        plain = plain and -_MAX_SEQ <= v <= _MAX_SEQ
+                    elif _loggable(v, max_depth - 2):
+                        plain = plain and (tv is float or tv is bool or v is None)
+                    else:
                         return MALFORMED
+                    if plain and (type(k) is not str or not k.isascii()):
+                        plain = False
             elif args is None:
                 args = _EMPTY
             else:
                 return MALFORMED
+            if plain:
+                return t, agent_id, at, args, None, None, None
             try:
                 return t, agent_id, at, args, None, None, _dumps(ev, option=_STRICT)
             except TypeError:  # orjson.JSONEncodeError: surrogates, key types, big integers
@@ -135,6 +150,11 @@ def parse_event(ev: Any, max_depth: int) -> Any:
     except TypeError:
         return MALFORMED
     return t, agent_id, at, args, get("event_id"), get("reason_code"), data
+
+
+def event_bytes(ev: dict[str, Any]) -> bytes:
+    """The canonical JSON of an event that passed :func:`parse_event`."""
+    return _dumps(ev, option=_STRICT)
 
 
 def check_args(args: dict[str, Any], plan: tuple[Any, ...], rc: str | None) -> str | None:
