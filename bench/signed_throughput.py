@@ -16,11 +16,12 @@ Part 1 (primitives, µs per event, best of ``--repeat``; the event is a typical 
 Batch verification is not offered by either binding, so it is not measured.
 
 Part 2 (the env, agent-steps per second inside ``env.step`` with random valid actions, best
-and median segment): the preset ``medium_stress_signed_bus`` (75 agents) three ways in one run —
+and median segment): the preset ``medium_stress_signed_bus`` (75 agents) three ways —
 ``unsigned`` (strict_signatures off), ``ed25519`` (signature_mode ed25519: one Ed25519
-signature per event, signed by the env and verified by the engine) and ``session`` (the default:
-one Ed25519 handshake per agent, then HMAC-SHA256 per event). Same seed, same actions; the three modes are run ``--rounds`` times interleaved and the best
-round of each is kept (a shared machine's load shifts between rounds).
+signature per event, signed by the env and verified by the engine) and ``session`` (the
+default: one Ed25519 handshake per agent, then HMAC-SHA256 per event). Same seed, same
+actions; the three modes run ``--rounds`` times interleaved and the best round of each is kept
+(a shared machine's load shifts between rounds).
 This is a benchmark, not a test: it prints, it never fails.
 """
 
@@ -53,8 +54,14 @@ def primitives(repeat: int) -> dict[str, float]:
 
     from labtrust_gym.engine.signing import derive_keypair, signing_message
 
-    ev = {"t_s": 120.0, "agent_id": "runner_12", "action_type": "MOVE",
-          "args": {"to_zone": "Z_SORTING"}, "key_id": "K_runner_12", "seq": 17}
+    ev = {
+        "t_s": 120.0,
+        "agent_id": "runner_12",
+        "action_type": "MOVE",
+        "args": {"to_zone": "Z_SORTING"},
+        "key_id": "K_runner_12",
+        "seq": 17,
+    }
     msg = signing_message(ev)
     priv, _pub = derive_keypair("runner_12")
     pub = priv.public_key()
@@ -121,8 +128,9 @@ def env_rate(mode: str, steps: int, warmup: int, repeat: int, seed: int) -> dict
 
     def draw(observations: dict[str, Any]) -> dict[str, int]:
         masks = np.stack([observations[a]["action_mask"] for a in agents])
-        return dict(zip(agents, (rng.random(masks.shape) * masks).argmax(axis=1).tolist(),
-                        strict=True))
+        return dict(
+            zip(agents, (rng.random(masks.shape) * masks).argmax(axis=1).tolist(), strict=True)
+        )
 
     blocked = 0
     for _ in range(warmup):
@@ -137,7 +145,8 @@ def env_rate(mode: str, steps: int, warmup: int, repeat: int, seed: int) -> dict
             obs, _r, _te, _tr, infos = env.step(actions)
             spent += time.perf_counter() - t0
             blocked += sum(
-                1 for i in infos.values()
+                1
+                for i in infos.values()
                 if str((i.get("step_result") or {}).get("blocked_reason_code")).startswith("SIG.")
             )
         rates.append(n * steps / spent)

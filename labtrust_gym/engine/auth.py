@@ -30,6 +30,8 @@ from labtrust_gym.engine.signing import (
 )
 
 _SORT = orjson.OPT_SORT_KEYS
+
+
 @dataclass
 class Session:
     session_id: str  # "<key_id>#<seq of the handshake>"
@@ -66,8 +68,12 @@ class Authenticator:
     # ------------------------------------------------------------------ engine session key
     def _engine_seed(self) -> bytes:
         return b"|".join(
-            (b"labtrust-gym engine session key", self._secret, b"%d" % self._seed,
-             b"%d" % self.epoch)
+            (
+                b"labtrust-gym engine session key",
+                self._secret,
+                b"%d" % self._seed,
+                b"%d" % self.epoch,
+            )
         )
 
     @property
@@ -108,7 +114,12 @@ class Authenticator:
                 self._pending = (
                     ev,
                     Session(
-                        sid, agent_id, key_id, key, now, now + self.session_ttl_s,
+                        sid,
+                        agent_id,
+                        key_id,
+                        key,
+                        now,
+                        now + self.session_ttl_s,
                         self.keyring.window(key_id),
                     ),
                 )

@@ -9,7 +9,6 @@ lookups, the action handler, the in-scope invariants and one SHA-256.
 from __future__ import annotations
 
 import copy
-import hashlib
 import heapq
 import hmac
 import random
@@ -54,15 +53,56 @@ DEFAULT_SECRET = b"labtrust-gym/engine-secret/v0.1"
 #: an event ahead of the clock needs a rollback point)
 _NOT_ROLLED_BACK = frozenset(
     (
-        "workflow_spec", "config", "policy_root", "record_log", "report_passing", "_overlays",
-        "_log_path", "_log_fsync", "_ready", "chain_frozen", "policy", "initial_state",
-        "deterministic", "strict", "timing_simulated", "critical_rate", "zone_ids",
-        "zone_index", "door_ids", "door_index", "zone_restricted", "zone_adjacency",
-        "next_hop_table", "role_ids", "agent_ids", "agent_index", "agent_role",
-        "device_type_ids", "device_type_index", "device_ids", "device_index", "device_zone",
-        "device_type", "keyring", "auth", "invariants", "_inv_by_action", "_plan", "audit",
-        "stats", "violation_log", "ctx_agent", "ctx_prev_zone", "ctx_consumed", "ctx_started",
-        "ctx_overrides", "lab_site_id", "_secret", "_seed", "limits",
+        "workflow_spec",
+        "config",
+        "policy_root",
+        "record_log",
+        "report_passing",
+        "_overlays",
+        "_log_path",
+        "_log_fsync",
+        "_ready",
+        "chain_frozen",
+        "policy",
+        "initial_state",
+        "deterministic",
+        "strict",
+        "timing_simulated",
+        "critical_rate",
+        "zone_ids",
+        "zone_index",
+        "door_ids",
+        "door_index",
+        "zone_restricted",
+        "zone_adjacency",
+        "next_hop_table",
+        "role_ids",
+        "agent_ids",
+        "agent_index",
+        "agent_role",
+        "device_type_ids",
+        "device_type_index",
+        "device_ids",
+        "device_index",
+        "device_zone",
+        "device_type",
+        "keyring",
+        "auth",
+        "invariants",
+        "_inv_by_action",
+        "_plan",
+        "audit",
+        "stats",
+        "violation_log",
+        "ctx_agent",
+        "ctx_prev_zone",
+        "ctx_consumed",
+        "ctx_started",
+        "ctx_overrides",
+        "lab_site_id",
+        "_secret",
+        "_seed",
+        "limits",
     )
 )
 
@@ -525,8 +565,8 @@ class HospitalLabEngine:
             return "CHAIN.BROKEN"
         parsed = parse_event(ev, self._max_depth)
         if parsed.__class__ is str:
-            return parsed  # type: ignore[no-any-return]
-        t, agent_id, at, args, eid, rc, _data = parsed
+            return parsed
+        t, agent_id, at, args, _eid, rc, _data = parsed
         if t < self.now_s:
             return "TIME.NON_MONOTONIC"
         if t - self.now_s > self._max_lead:
@@ -603,7 +643,11 @@ class HospitalLabEngine:
         audit = self.audit
         assert audit is not None
         h = audit.head
-        return {"head_hash": h, "length": audit.length, "last_event_hash": h if audit.length else None}
+        return {
+            "head_hash": h,
+            "length": audit.length,
+            "last_event_hash": h if audit.length else None,
+        }
 
     def episode_log_lines(self) -> list[bytes]:
         """The episode log as JSONL lines (bytes, no newline)."""

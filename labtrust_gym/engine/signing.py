@@ -17,7 +17,6 @@ from __future__ import annotations
 import base64
 import functools
 import hashlib
-import hmac
 from typing import Any
 
 import orjson

@@ -297,7 +297,7 @@ class EventSigner:
             sign_event,
         )
 
-        auth = getattr(engine, "auth", None)
+        auth: Any = getattr(engine, "auth", None)
         sessions_on = auth is not None and auth.mode == "session"
         last_seq = auth.last_seq if auth is not None else {}
         own_seq = self._seq
@@ -328,7 +328,9 @@ class EventSigner:
             ):
                 mac_sign(ev, mine[0], seq, mine[1])
                 continue
-            eph_seed = b"|".join((b"session", _private_bytes(entry[1]), agent.encode(), b"%d" % seq))
+            eph_seed = b"|".join(
+                (b"session", _private_bytes(entry[1]), agent.encode(), b"%d" % seq)
+            )
             sid, key = open_session(
                 ev, entry[0], seq, entry[1], eph_seed, auth.session_public_key_b64
             )

@@ -47,12 +47,37 @@ FUZZ = settings.get_profile(
 
 AGENTS = ["reception_0", "ops_0", "runner_0", "runner_1", "qc_0", "supervisor_0", "nobody"]
 ACTIONS = [
-    "NOOP", "TICK", "MOVE", "OPEN_DOOR", "CLOSE_DOOR", "CREATE_ACCESSION", "ACCEPT_SPECIMEN",
-    "QUEUE_RUN", "START_RUN", "RELEASE_RESULT", "MINT_TOKEN", "APPROVE_TOKEN", "REVOKE_TOKEN",
-    "THROTTLE_AGENT", "FREEZE_ZONE", "KILL_SWITCH", "AUDIT_CHAIN", "FLY",
+    "NOOP",
+    "TICK",
+    "MOVE",
+    "OPEN_DOOR",
+    "CLOSE_DOOR",
+    "CREATE_ACCESSION",
+    "ACCEPT_SPECIMEN",
+    "QUEUE_RUN",
+    "START_RUN",
+    "RELEASE_RESULT",
+    "MINT_TOKEN",
+    "APPROVE_TOKEN",
+    "REVOKE_TOKEN",
+    "THROTTLE_AGENT",
+    "FREEZE_ZONE",
+    "KILL_SWITCH",
+    "AUDIT_CHAIN",
+    "FLY",
 ]
-IDS = ["S1", "Z_SORTING", "Z_AIRLOCK", "Z_RESTRICTED_BIOHAZARD", "D_AIRLOCK_INNER",
-       "DEV_CENTRIFUGE_1", "RESTRICTED_ENTRY", "RELEASE_OVERRIDE", "runner_0", "TOK-0001"]
+IDS = [
+    "S1",
+    "Z_SORTING",
+    "Z_AIRLOCK",
+    "Z_RESTRICTED_BIOHAZARD",
+    "D_AIRLOCK_INNER",
+    "DEV_CENTRIFUGE_1",
+    "RESTRICTED_ENTRY",
+    "RELEASE_OVERRIDE",
+    "runner_0",
+    "TOK-0001",
+]
 
 text = st.text(st.characters(exclude_categories=()), max_size=6)  # lone surrogates included
 keys = st.one_of(text, st.sampled_from(["zone_id", "to_zone", "specimen_id", "device_id"]))
@@ -80,17 +105,48 @@ times = st.one_of(
     st.integers(min_value=-(2**64), max_value=2**64),
 )
 plausible_args = st.dictionaries(
-    st.sampled_from(["to_zone", "door_id", "specimen_id", "device_id", "token_type", "scope",
-                     "token_id", "holder_agent_id", "agent_id", "duration_s", "zone_id"]),
-    st.one_of(st.sampled_from(IDS), json_like,
-              st.fixed_dictionaries({"zone_id": st.sampled_from(IDS)}, optional={"x": text})),
+    st.sampled_from(
+        [
+            "to_zone",
+            "door_id",
+            "specimen_id",
+            "device_id",
+            "token_type",
+            "scope",
+            "token_id",
+            "holder_agent_id",
+            "agent_id",
+            "duration_s",
+            "zone_id",
+        ]
+    ),
+    st.one_of(
+        st.sampled_from(IDS),
+        json_like,
+        st.fixed_dictionaries({"zone_id": st.sampled_from(IDS)}, optional={"x": text}),
+    ),
     max_size=3,
 )
 clean_args = st.dictionaries(
-    st.sampled_from(["to_zone", "door_id", "specimen_id", "device_id", "token_type", "scope",
-                     "holder_agent_id", "agent_id", "duration_s", "zone_id"]),
-    st.one_of(st.sampled_from(IDS), st.integers(-1, 700),
-              st.fixed_dictionaries({"zone_id": st.sampled_from(IDS)})),
+    st.sampled_from(
+        [
+            "to_zone",
+            "door_id",
+            "specimen_id",
+            "device_id",
+            "token_type",
+            "scope",
+            "holder_agent_id",
+            "agent_id",
+            "duration_s",
+            "zone_id",
+        ]
+    ),
+    st.one_of(
+        st.sampled_from(IDS),
+        st.integers(-1, 700),
+        st.fixed_dictionaries({"zone_id": st.sampled_from(IDS)}),
+    ),
     max_size=3,
 )
 auth = st.sampled_from(["sign", "sign", "sign", "replay", "forge", "session", "mac", "mac"])
@@ -125,14 +181,19 @@ labs = st.sampled_from(["unsigned", "ed25519", "session"])
 
 def _lab(kind: str) -> dict[str, Any]:
     st_ = base_state()
-    st_["arrivals"] = [{"specimen_id": "S1", "t_s": 5, "priority": "STAT", "panel": "CBC",
-                        "patient_id": "P1"}]
+    st_["arrivals"] = [
+        {"specimen_id": "S1", "t_s": 5, "priority": "STAT", "panel": "CBC", "patient_id": "P1"}
+    ]
     if kind != "unsigned":
         st_["strict_signatures"] = True
         st_["signature_mode"] = kind
         st_["keys"] = [
-            {"key_id": f"K_{a['agent_id']}", "agent_id": a["agent_id"], "status": "active",
-             "public_key_b64": derive_keypair(a["agent_id"])[1]}
+            {
+                "key_id": f"K_{a['agent_id']}",
+                "agent_id": a["agent_id"],
+                "status": "active",
+                "public_key_b64": derive_keypair(a["agent_id"])[1],
+            }
             for a in st_["agents"]
         ]
     return st_
@@ -164,7 +225,11 @@ class _Agents:
                 mac_sign(ev, sid, seq, key)
             elif how == "session" and self.eng.auth.mode == "session":
                 self.sessions[agent] = open_session(
-                    ev, f"K_{agent}", seq, priv, b"fuzz%d" % seq,
+                    ev,
+                    f"K_{agent}",
+                    seq,
+                    priv,
+                    b"fuzz%d" % seq,
                     self.eng.auth.session_public_key_b64,
                 )
             else:
@@ -185,8 +250,12 @@ def test_engine_contract_holds_for_any_event(lab: str, seq: list[dict[str, Any]]
     for e in seq:
         dt = e["dt"]
         t = eng.now_s + dt if type(dt) in (int, float) and abs(dt) < 1e16 else dt
-        ev: dict[str, Any] = {"t_s": t, "agent_id": e["agent_id"],
-                              "action_type": e["action_type"], "args": e["args"]}
+        ev: dict[str, Any] = {
+            "t_s": t,
+            "agent_id": e["agent_id"],
+            "action_type": e["action_type"],
+            "args": e["args"],
+        }
         for k in ("token_refs", "event_id"):
             if k in e:
                 ev[k] = e[k]

@@ -112,9 +112,7 @@ def test_blocked_event_far_ahead_leaves_the_clock(ev: dict[str, Any]) -> None:
     assert ok["status"] == "ACCEPTED"
 
 
-@pytest.mark.parametrize(
-    ("t", "code"), [(1e15 - 1, "TIME.TOO_FAR_AHEAD"), (86_000, "SIG.MISSING")]
-)
+@pytest.mark.parametrize(("t", "code"), [(1e15 - 1, "TIME.TOO_FAR_AHEAD"), (86_000, "SIG.MISSING")])
 def test_unsigned_event_far_ahead_in_strict_mode_leaves_the_clock(t: float, code: str) -> None:
     st = base_state()
     st["strict_signatures"] = True
@@ -143,17 +141,30 @@ def test_handler_refusal_after_clock_effects_rolls_time_back() -> None:
     """An event whose judgement needed the clock effects due by its time (an arrival) is
     refused by its handler: the effects are undone and the clock stays where it was."""
     st = base_state()
-    st["arrivals"] = [{"specimen_id": "S1", "t_s": 50, "priority": "ROUTINE", "panel": "CBC",
-                       "patient_id": "P1"}]
+    st["arrivals"] = [
+        {"specimen_id": "S1", "t_s": 50, "priority": "ROUTINE", "panel": "CBC", "patient_id": "P1"}
+    ]
     eng = make_engine(st)
     before = eng.snapshot()
-    res = eng.step({"t_s": 60, "agent_id": "reception_0", "action_type": "ACCEPT_SPECIMEN",
-                    "args": {"specimen_id": "S1"}})  # arrived at 50, but not accessioned
+    res = eng.step(
+        {
+            "t_s": 60,
+            "agent_id": "reception_0",
+            "action_type": "ACCEPT_SPECIMEN",
+            "args": {"specimen_id": "S1"},
+        }
+    )  # arrived at 50, but not accessioned
     assert res["status"] == "BLOCKED"
     assert eng.snapshot() == before and eng.now_s == 0.0
     assert eng.drain_system_emits() == []
-    ok = eng.step({"t_s": 60, "agent_id": "reception_0", "action_type": "CREATE_ACCESSION",
-                   "args": {"specimen_id": "S1"}})
+    ok = eng.step(
+        {
+            "t_s": 60,
+            "agent_id": "reception_0",
+            "action_type": "CREATE_ACCESSION",
+            "args": {"specimen_id": "S1"},
+        }
+    )
     assert ok["status"] == "ACCEPTED" and eng.now_s == 60.0
 
 
@@ -204,10 +215,23 @@ def test_minted_token_ids_are_not_enumerable_and_deterministic_per_seed() -> Non
 def test_guessed_token_id_is_refused() -> None:
     eng = make_engine(_supervisor_lab())
     _mint(eng, {"zone_id": "Z_RESTRICTED_BIOHAZARD"}, holder_agent_id="runner_0")
-    eng.step({"t_s": 0, "agent_id": "runner_0", "action_type": "OPEN_DOOR",
-              "args": {"door_id": "D_AIRLOCK_INNER"}})
-    res = eng.step({"t_s": 0, "agent_id": "runner_0", "action_type": "MOVE",
-                    "args": {"to_zone": "Z_RESTRICTED_BIOHAZARD"}, "token_refs": ["TOK-0001"]})
+    eng.step(
+        {
+            "t_s": 0,
+            "agent_id": "runner_0",
+            "action_type": "OPEN_DOOR",
+            "args": {"door_id": "D_AIRLOCK_INNER"},
+        }
+    )
+    res = eng.step(
+        {
+            "t_s": 0,
+            "agent_id": "runner_0",
+            "action_type": "MOVE",
+            "args": {"to_zone": "Z_RESTRICTED_BIOHAZARD"},
+            "token_refs": ["TOK-0001"],
+        }
+    )
     assert res["blocked_reason_code"] == "TOKEN.UNKNOWN"
 
 
@@ -218,8 +242,13 @@ def test_holderless_token_follows_the_token_type_policy() -> None:
     assert res["blocked_reason_code"] == "TOKEN.HOLDER_REQUIRED"
     assert eng.tokens == {}
     st = _supervisor_lab()
-    st["tokens"] = [{"token_id": "T1", "token_type": "RESTRICTED_ENTRY",
-                     "scope": {"zone_id": "Z_RESTRICTED_BIOHAZARD"}}]
+    st["tokens"] = [
+        {
+            "token_id": "T1",
+            "token_type": "RESTRICTED_ENTRY",
+            "scope": {"zone_id": "Z_RESTRICTED_BIOHAZARD"},
+        }
+    ]
     from labtrust_gym.errors import InvalidInputError
 
     with pytest.raises(InvalidInputError, match="holder_agent_id"):
@@ -235,8 +264,11 @@ def test_surrogate_scope_through_the_env_is_refused_not_a_crash() -> None:
     mint = {
         "action_index": 0,
         "action_type": "MINT_TOKEN",
-        "args": {"token_type": "RESTRICTED_ENTRY", "holder_agent_id": "runner_0",
-                 "scope": {"zone_id": "Z_RESTRICTED_BIOHAZARD", "\udfff": "\ud800"}},
+        "args": {
+            "token_type": "RESTRICTED_ENTRY",
+            "holder_agent_id": "runner_0",
+            "scope": {"zone_id": "Z_RESTRICTED_BIOHAZARD", "\udfff": "\ud800"},
+        },
     }
     _obs, _r, _te, _tr, infos = env.step({**noop, "supervisor_0": mint})
     assert infos["supervisor_0"]["step_result"]["blocked_reason_code"] == "EVENT.MALFORMED"

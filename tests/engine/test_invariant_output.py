@@ -40,8 +40,21 @@ def plugin_lab():
 
 @pytest.mark.parametrize(
     "value",
-    ["garbage", [True], (True,), (True, None), (True, None, None, None), ("yes", None, None),
-     (1, None, None), (True, 5, None), (True, None, [1]), {"passed": True}, 0, True, [True, None, None]],
+    [
+        "garbage",
+        [True],
+        (True,),
+        (True, None),
+        (True, None, None, None),
+        ("yes", None, None),
+        (1, None, None),
+        (True, 5, None),
+        (True, None, [1]),
+        {"passed": True},
+        0,
+        True,
+        [True, None, None],
+    ],
 )
 def test_malformed_handler_output_is_a_handler_error(plugin_lab: Any, value: Any) -> None:
     _RETURNS["value"] = value
@@ -53,14 +66,13 @@ def test_malformed_handler_output_is_a_handler_error(plugin_lab: Any, value: Any
     ]
     details = eng.violation_log[-1]["details"]
     assert details["handler"] == "test_plugin.returns"
-    assert "expected None or a (passed: bool, reason_code: str | None, details: dict | None)" in (
-        details["error"]
+    assert (
+        "expected None or a (passed: bool, reason_code: str | None, details: dict | None)"
+        in (details["error"])
     )
 
 
-@pytest.mark.parametrize(
-    "value", [None, (True, None, None), (True, "INV.HANDLER_ERROR", {"n": 1})]
-)
+@pytest.mark.parametrize("value", [None, (True, None, None), (True, "INV.HANDLER_ERROR", {"n": 1})])
 def test_well_formed_passing_output_is_a_pass(plugin_lab: Any, value: Any) -> None:
     _RETURNS["value"] = value
     eng = make_engine(plugin_lab)

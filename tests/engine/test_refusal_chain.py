@@ -19,8 +19,13 @@ def _records(eng: Any) -> list[dict[str, Any]]:
 def test_blocked_event_is_chained_as_a_refusal_record() -> None:
     eng = make_engine(base_state())
     sim = eng.snapshot()
-    ev = {"event_id": "x1", "t_s": 0, "agent_id": "runner_0", "action_type": "KILL_SWITCH",
-          "args": {}}
+    ev = {
+        "event_id": "x1",
+        "t_s": 0,
+        "agent_id": "runner_0",
+        "action_type": "KILL_SWITCH",
+        "args": {},
+    }
     res = eng.step(ev)
     assert res["status"] == "BLOCKED" and res["blocked_reason_code"] == "RBAC.ACTION_DENIED"
     assert eng.snapshot() == sim  # simulation state untouched

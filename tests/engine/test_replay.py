@@ -17,15 +17,24 @@ def _strict_lab(mode: str = "ed25519") -> dict[str, Any]:
     st["strict_signatures"] = True
     st["signature_mode"] = mode
     st["keys"] = [
-        {"key_id": "K_runner_0", "agent_id": "runner_0", "status": "active",
-         "public_key_b64": derive_keypair("runner_0")[1]}
+        {
+            "key_id": "K_runner_0",
+            "agent_id": "runner_0",
+            "status": "active",
+            "public_key_b64": derive_keypair("runner_0")[1],
+        }
     ]
     return st
 
 
 def _signed(t: float, seq: int | None, action: str = "TICK") -> dict[str, Any]:
-    ev: dict[str, Any] = {"t_s": t, "agent_id": "runner_0", "action_type": action, "args": {},
-                          "key_id": "K_runner_0"}
+    ev: dict[str, Any] = {
+        "t_s": t,
+        "agent_id": "runner_0",
+        "action_type": action,
+        "args": {},
+        "key_id": "K_runner_0",
+    }
     if seq is not None:
         ev["seq"] = seq
     ev["signature"] = sign_event(ev, derive_keypair("runner_0")[0])
@@ -57,8 +66,14 @@ def test_a_refused_signed_event_still_uses_up_its_sequence_number() -> None:
     """Otherwise an event refused now (e.g. the door is closed) could be replayed later."""
     eng = make_engine(_strict_lab())
     ev = _signed(0, 1, "MOVE")
-    ev_args = {"t_s": 0, "agent_id": "runner_0", "action_type": "MOVE",
-               "args": {"to_zone": "Z_NOPE"}, "key_id": "K_runner_0", "seq": 1}
+    ev_args = {
+        "t_s": 0,
+        "agent_id": "runner_0",
+        "action_type": "MOVE",
+        "args": {"to_zone": "Z_NOPE"},
+        "key_id": "K_runner_0",
+        "seq": 1,
+    }
     ev_args["signature"] = sign_event(ev_args, derive_keypair("runner_0")[0])
     assert eng.step(ev_args)["blocked_reason_code"] == "ZONE.UNKNOWN"
     assert eng.step(ev)["blocked_reason_code"] == "SIG.REPLAY"

@@ -29,16 +29,21 @@ def _run(mode: str, steps: int = 6) -> Any:
     st["strict_signatures"] = True
     st["signature_mode"] = mode
     st["keys"] = [
-        {"key_id": f"K_{a}", "agent_id": a, "status": "active",
-         "public_key_b64": derive_keypair(a)[1]}
+        {
+            "key_id": f"K_{a}",
+            "agent_id": a,
+            "status": "active",
+            "public_key_b64": derive_keypair(a)[1],
+        }
         for a in AGENTS
     ]
     eng = make_engine(st)
     signer = EventSigner(keys={a: derive_keypair(a)[0] for a in AGENTS})
     for k in range(steps):
         eng.advance_to(k * 10.0)
-        batch = [{"t_s": k * 10.0, "agent_id": a, "action_type": "TICK", "args": {}}
-                 for a in AGENTS]
+        batch = [
+            {"t_s": k * 10.0, "agent_id": a, "action_type": "TICK", "args": {}} for a in AGENTS
+        ]
         signer.sign(batch, eng)
         assert [r["status"] for r in eng.step_batch(batch)] == ["ACCEPTED"] * 3
     return eng
@@ -92,7 +97,9 @@ def test_ed25519_mode_signs_every_event_and_keys_recheck_signatures(tmp_path: Pa
     assert eng.close_sessions() is None
     keys = [{"key_id": f"K_{a}", "public_key_b64": derive_keypair(a)[1]} for a in AGENTS]
     assert recheck_authentication(lines, keys) == {
-        "signatures_checked": 9, "macs_checked": 0, "unchecked": 0
+        "signatures_checked": 9,
+        "macs_checked": 0,
+        "unchecked": 0,
     }
     keyfile = tmp_path / "keys.yaml"
     keyfile.write_text(json.dumps({"keys": keys}), encoding="utf-8")
