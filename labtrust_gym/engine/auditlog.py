@@ -11,9 +11,8 @@ from __future__ import annotations
 import hashlib
 from array import array
 from pathlib import Path
-from typing import Any
 
-from labtrust_gym.engine.hashchain import GENESIS_HASH, LogStream, canonical_bytes, line_bytes
+from labtrust_gym.engine.hashchain import GENESIS_HASH, LogStream, line_bytes
 
 _sha256 = hashlib.sha256
 
@@ -45,22 +44,6 @@ class AuditLog:
         if self.stream is not None:
             self.stream.write(line_bytes(h, rec))
         return h
-
-    def append_refusal(self, refused: Any, code: str, seq: int, t_s: float) -> str:
-        """A refusal record: ``{"outcome": {blocked_reason_code, seq, t_s}, "prev_hash",
-        "refused": {"event": <event>} | <summary>}`` (``refused`` is already one of those, as
-        canonical JSON bytes or a dict)."""
-        tail = refused if type(refused) is bytes else canonical_bytes(refused)
-        rec = (
-            b'{"outcome":'
-            + canonical_bytes({"blocked_reason_code": code, "seq": seq, "t_s": t_s})
-            + b',"prev_hash":"'
-            + self.head_b
-            + b'","refused":'
-            + tail
-            + b"}"
-        )
-        return self.append(rec)
 
     def lines(self) -> list[bytes]:
         buf, hashes = self.buf, self.hashes

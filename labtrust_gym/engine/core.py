@@ -153,7 +153,7 @@ class HospitalLabEngine:
         self.limits = lim
         self._max_lead = float(lim["max_event_lead_s"])
         self._max_depth = int(lim["max_event_depth"])
-        self._max_refused = int(lim["max_refused_event_bytes"])
+        self._max_refusal = int(lim["max_refusal_record_bytes"])
         # timing_mode "simulated": run durations drawn around the nominal service time, from an
         # RNG of their own so the other seeded draws do not depend on the timing mode.
         self.timing_simulated = st["timing_mode"] == "simulated"
@@ -421,19 +421,40 @@ class HospitalLabEngine:
     def _refuse(
         self, ev: Any, code: str, data: bytes | None, parsed: bool = True
     ) -> dict[str, Any]:
-        """BLOCKED: count it and chain a refusal record (the event verbatim when it is loggable
-        and small enough, else its digest and clean scalar fields; see docs/engine.md).
-        ``parsed``: the event passed the first stage (``data`` None = not serialised yet)."""
+        """BLOCKED: count it and chain a refusal record — the event verbatim when it passed the
+        first stage (``parsed``; ``data`` None = plain, not serialised yet) and the record stays
+        within ``max_refusal_record_bytes``, else its digest and clean fields (docs/engine.md)."""
         self._count_blocked(code)
         audit = self.audit
         assert audit is not None
-        if parsed and data is None:
-            data = event_bytes(ev)
-        if data is not None and len(data) <= self._max_refused:
-            refused: Any = b'{"event":' + data + b"}"
-        else:
-            refused = refusal_summary(ev, data)
-        h = audit.append_refusal(refused, code, audit.length + 1, self.now_s)
+        outcome = {"blocked_reason_code": code, "seq": audit.length + 1, "t_s": self.now_s}
+        rec = None
+        if parsed:
+            if data is None:  # plain: the whole record in one serialisation
+                rec = _dumps(
+                    {"outcome": outcome, "prev_hash": audit.head, "refused": {"event": ev}},
+                    option=_SORT,
+                )
+            else:
+                rec = (
+                    b'{"outcome":'
+                    + _dumps(outcome, option=_SORT)
+                    + b',"prev_hash":"'
+                    + audit.head_b
+                    + b'","refused":{"event":'
+                    + data
+                    + b"}}"
+                )
+            if len(rec) > self._max_refusal:
+                rec = None
+                if data is None:
+                    data = event_bytes(ev)
+        if rec is None:
+            summary = refusal_summary(ev, data if parsed else None)
+            rec = _dumps(
+                {"outcome": outcome, "prev_hash": audit.head, "refused": summary}, option=_SORT
+            )
+        h = audit.append(rec)
         return self._blocked_result(
             ev, code, {"head_hash": h, "length": audit.length, "last_event_hash": h}
         )

@@ -75,3 +75,21 @@ def test_dry_run_check_does_not_chain() -> None:
         "EVENT.UNKNOWN_AGENT"
     )
     assert eng.chain_head()["length"] == 0
+
+
+def test_a_large_refused_event_is_recorded_as_a_digest_within_the_bound() -> None:
+    eng = make_engine(base_state())
+    big = {"t_s": 0, "agent_id": "nobody", "action_type": "TICK", "args": {"x": "y" * 10_000}}
+    res = eng.step(big)
+    assert res["blocked_reason_code"] == "EVENT.UNKNOWN_AGENT"
+    (line,) = eng.episode_log_lines()
+    assert len(line) < eng.policy.engine["max_refusal_record_bytes"] + 100
+    summary = json.loads(line)["record"]["refused"]
+    assert summary["digest_of"] == "canonical_json" and summary["agent_id"] == "nobody"
+    import hashlib
+
+    import orjson
+
+    assert summary["sha256"] == hashlib.sha256(
+        orjson.dumps(big, option=orjson.OPT_SORT_KEYS)
+    ).hexdigest()
