@@ -71,6 +71,8 @@ def verify_log(
     res = verify_log_file(path)
     key_list = None
     if keys is not None:
+        if not keys.is_file():
+            raise InvalidInputError(f"Key file not found: {str(keys)!r}.")
         doc = load_yaml(keys)
         key_list = doc.get("keys") if isinstance(doc, dict) else doc
         if not isinstance(key_list, list) or not all(

@@ -23,10 +23,10 @@ import orjson
 from labtrust_gym.engine.signing import (
     HmacSha256,
     KeyRing,
+    private_bytes,
     session_key,
     signing_message,
     x25519_keypair,
-    x25519_private_bytes,
 )
 
 _SORT = orjson.OPT_SORT_KEYS
@@ -170,9 +170,9 @@ class Authenticator:
         self.session_public_key_b64  # noqa: B018
         disclosed = {
             "epoch": self.epoch,
-            "engine_session_private_b64": base64.b64encode(
-                x25519_private_bytes(self._engine_key)
-            ).decode("ascii"),
+            "engine_session_private_b64": base64.b64encode(private_bytes(self._engine_key)).decode(
+                "ascii"
+            ),
             "engine_session_public_b64": self._public_b64,
             "sessions": sorted(s.session_id for s in self.sessions.values()),
         }

@@ -64,7 +64,8 @@ def x25519_keypair(seed: bytes) -> tuple[Any, str]:
     return private, base64.b64encode(public).decode("ascii")
 
 
-def x25519_private_bytes(private: Any) -> bytes:
+def private_bytes(private: Any) -> bytes:
+    """The raw 32 bytes of an Ed25519 or X25519 private key."""
     from cryptography.hazmat.primitives.serialization import (
         Encoding,
         NoEncryption,

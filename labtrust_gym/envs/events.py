@@ -294,6 +294,7 @@ class EventSigner:
             derive_keypair,
             mac_sign,
             open_session,
+            private_bytes,
             sign_event,
         )
 
@@ -328,9 +329,7 @@ class EventSigner:
             ):
                 mac_sign(ev, mine[0], seq, mine[1])
                 continue
-            eph_seed = b"|".join(
-                (b"session", _private_bytes(entry[1]), agent.encode(), b"%d" % seq)
-            )
+            eph_seed = b"|".join((b"session", private_bytes(entry[1]), agent.encode(), b"%d" % seq))
             sid, key = open_session(
                 ev, entry[0], seq, entry[1], eph_seed, auth.session_public_key_b64
             )
@@ -353,15 +352,3 @@ class EventSigner:
             ):
                 return SCALE_KEY_SECRET
         return None
-
-
-def _private_bytes(private_key: Any) -> bytes:
-    """Raw bytes of an Ed25519 private key (seed of the agent's ephemeral session keys)."""
-    from cryptography.hazmat.primitives.serialization import (
-        Encoding,
-        NoEncryption,
-        PrivateFormat,
-    )
-
-    raw: bytes = private_key.private_bytes(Encoding.Raw, PrivateFormat.Raw, NoEncryption())
-    return raw

@@ -27,6 +27,7 @@ from labtrust_gym.engine.hashchain import verify_chain
 from labtrust_gym.engine.signing import derive_keypair, mac_sign, open_session, sign_event
 
 from .helpers import assert_views_consistent, make_engine
+from .test_blocked_property import ACTIONS, AGENTS
 
 settings.register_profile(
     "fuzz-ci",
@@ -45,27 +46,6 @@ FUZZ = settings.get_profile(
     "fuzz-nightly" if os.environ.get("HYPOTHESIS_PROFILE") == "nightly" else "fuzz-ci"
 )
 
-AGENTS = ["reception_0", "ops_0", "runner_0", "runner_1", "qc_0", "supervisor_0", "nobody"]
-ACTIONS = [
-    "NOOP",
-    "TICK",
-    "MOVE",
-    "OPEN_DOOR",
-    "CLOSE_DOOR",
-    "CREATE_ACCESSION",
-    "ACCEPT_SPECIMEN",
-    "QUEUE_RUN",
-    "START_RUN",
-    "RELEASE_RESULT",
-    "MINT_TOKEN",
-    "APPROVE_TOKEN",
-    "REVOKE_TOKEN",
-    "THROTTLE_AGENT",
-    "FREEZE_ZONE",
-    "KILL_SWITCH",
-    "AUDIT_CHAIN",
-    "FLY",
-]
 IDS = [
     "S1",
     "Z_SORTING",

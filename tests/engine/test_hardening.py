@@ -12,7 +12,7 @@ import pytest
 from labtrust_gym.engine.golden import base_state
 from labtrust_gym.engine.hashchain import verify_chain
 
-from .helpers import make_engine
+from .helpers import ev, make_engine
 
 
 def _supervisor_lab() -> dict[str, Any]:
@@ -215,23 +215,12 @@ def test_minted_token_ids_are_not_enumerable_and_deterministic_per_seed() -> Non
 def test_guessed_token_id_is_refused() -> None:
     eng = make_engine(_supervisor_lab())
     _mint(eng, {"zone_id": "Z_RESTRICTED_BIOHAZARD"}, holder_agent_id="runner_0")
-    eng.step(
-        {
-            "t_s": 0,
-            "agent_id": "runner_0",
-            "action_type": "OPEN_DOOR",
-            "args": {"door_id": "D_AIRLOCK_INNER"},
-        }
-    )
-    res = eng.step(
-        {
-            "t_s": 0,
-            "agent_id": "runner_0",
-            "action_type": "MOVE",
-            "args": {"to_zone": "Z_RESTRICTED_BIOHAZARD"},
-            "token_refs": ["TOK-0001"],
-        }
-    )
+    eng.step(ev(eng, "runner_0", "OPEN_DOOR", door_id="D_AIRLOCK_INNER"))
+    guess = {
+        **ev(eng, "runner_0", "MOVE", to_zone="Z_RESTRICTED_BIOHAZARD"),
+        "token_refs": ["TOK-0001"],
+    }
+    res = eng.step(guess)
     assert res["blocked_reason_code"] == "TOKEN.UNKNOWN"
 
 
