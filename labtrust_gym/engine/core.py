@@ -462,6 +462,9 @@ class HospitalLabEngine:
     def _accepted_noop(self, eid: str | None) -> dict[str, Any]:
         """NOOP passes the gate and is answered ACCEPTED without touching the chain."""
         self.n_accepted += 1
+        audit = self.audit
+        h = audit.head  # type: ignore[union-attr]
+        n = audit.length  # type: ignore[union-attr]
         return {
             "event_id": eid,
             "status": "ACCEPTED",
@@ -469,7 +472,7 @@ class HospitalLabEngine:
             "violations": [],
             "blocked_reason_code": None,
             "token_consumed": [],
-            "hashchain": self.chain_head(),
+            "hashchain": {"head_hash": h, "length": n, "last_event_hash": h if n else None},
         }
 
     def step(self, ev: dict[str, Any]) -> dict[str, Any]:

@@ -57,10 +57,10 @@ def _loggable(v: Any, depth: int) -> bool:
 def parse_event(ev: Any, max_depth: int) -> Any:
     """Stage 1: ``(t, agent_id, action_type, args, event_id, reason_code, event_bytes)`` or the
     reason code the event is malformed with. ``event_bytes`` is the event's canonical JSON, or
-    None when the event is of the env's plain shape (only ``t_s``, ``agent_id``,
-    ``action_type``, ``args`` with ASCII text and JSON-safe numbers), which cannot fail to
-    serialise (see :func:`event_bytes`). ``max_depth`` counts the event itself as the first
-    container."""
+    None when the event is of one of the env's plain shapes (``t_s``, ``agent_id``,
+    ``action_type``, ``args``, optionally ``session_id``, ``seq``, ``mac``; ASCII text and
+    JSON-safe numbers), which cannot fail to serialise (see :func:`event_bytes`).
+    ``max_depth`` counts the event itself as the first container."""
     if type(ev) is not dict:
         return MALFORMED
     n = len(ev)
@@ -81,6 +81,9 @@ def parse_event(ev: Any, max_depth: int) -> Any:
                 or not -1e15 < t < 1e15  # _MAX_T; also rejects NaN and ±inf
             ):
                 return MALFORMED
+            # ASCII strings, JSON-safe ints and finite floats cannot fail to serialise: then
+            # the bytes are left to the record (one serialisation instead of two)
+            plain = agent_id.isascii() and at.isascii()
             if n == 7:
                 seq = ev["seq"]
                 if (
@@ -90,9 +93,7 @@ def parse_event(ev: Any, max_depth: int) -> Any:
                     or not 0 <= seq <= _MAX_SEQ
                 ):
                     return MALFORMED
-            # ASCII strings, JSON-safe ints and finite floats cannot fail to serialise: then
-            # the bytes are left to the record (one serialisation instead of two)
-            plain = n == 4 and agent_id.isascii() and at.isascii()
+                plain = plain and ev["mac"].isascii() and ev["session_id"].isascii()
             if type(args) is dict:
                 for k, v in args.items():
                     tv = type(v)
