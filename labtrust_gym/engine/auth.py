@@ -57,6 +57,7 @@ class Authenticator:
         self.session_ttl_s = float(session_ttl_s)
         self.last_seq: dict[str, int] = {}
         self.sessions: dict[str, Session] = {}  # agent_id -> its open session
+        self.opened: dict[str, list[str]] = {}  # this epoch: session_id -> [agent, session_pub]
         self.epoch = 0
         self._secret = secret
         self._seed = seed
@@ -161,12 +162,14 @@ class Authenticator:
         pending = self._pending
         if pending is not None and pending[0] is ev:
             self.sessions[ev["agent_id"]] = pending[1]
+            self.opened[pending[1].session_id] = [ev["agent_id"], ev["session_pub"]]
         self._pending = None
 
     # ------------------------------------------------------------------ closing and state
     def close_all(self) -> dict[str, Any]:
-        """End every session and disclose this epoch's engine key (so a verifier can re-derive
-        every session key of the epoch and re-check its MACs); the next epoch gets a fresh key."""
+        """End every session and disclose this epoch's engine key with every session opened in
+        the epoch (id → agent, ``session_pub``), so a verifier can re-derive every session key
+        and re-check its MACs; the next epoch gets a fresh key."""
         self.session_public_key_b64  # noqa: B018
         disclosed = {
             "epoch": self.epoch,
@@ -174,9 +177,10 @@ class Authenticator:
                 "ascii"
             ),
             "engine_session_public_b64": self._public_b64,
-            "sessions": sorted(s.session_id for s in self.sessions.values()),
+            "sessions": dict(sorted(self.opened.items())),
         }
         self.sessions = {}
+        self.opened = {}
         self.epoch += 1
         self._engine_key = self._public_b64 = None
         self._pending = None

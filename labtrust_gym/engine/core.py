@@ -506,7 +506,7 @@ class HospitalLabEngine:
         if agent is None:
             return self._refuse(ev, "EVENT.UNKNOWN_AGENT", data)
         code = gate(self, agent, at, ev, t)
-        if self.strict:  # authenticated (even if a later gate stage refused): seq used up
+        if self.strict and at != "NOOP":  # authenticated, even if a later gate stage refused
             self.auth.commit(ev)
         if code is not None:
             return self._refuse(ev, code, data)

@@ -6,9 +6,10 @@ effect:
 
 * an Ed25519 ``signature`` against the public key of its ``key_id`` (when the verifier is given
   the key registry);
-* a session ``mac`` against the session key, which the verifier re-derives from the handshake
-  recorded earlier in the log (its ``session_pub``) and the engine's epoch key disclosed by the
-  ``sessions_closed`` record that ended the epoch;
+* a session ``mac`` against the session key, which the verifier re-derives from the engine's
+  epoch key and the session's ``session_pub``, both disclosed by the ``sessions_closed`` record
+  that ended the epoch (the engine lists every session it opened, so a forged handshake in a
+  refusal record cannot redirect the check);
 * per agent, sequence numbers of accepted authenticated events strictly increase (no replay).
 
 Anything that does not hold is a :class:`~labtrust_gym.errors.ChainIntegrityError` naming the
@@ -46,21 +47,18 @@ def recheck_authentication(
     keyring = KeyRing(keys) if keys is not None else None
     known = {k["key_id"] for k in keys or ()}
     counts = {"signatures_checked": 0, "macs_checked": 0, "unchecked": 0}
-    handshakes: dict[str, tuple[str, str]] = {}  # session_id -> (agent_id, session_pub)
     pending: list[tuple[int, dict[str, Any]]] = []  # MAC'd events of the open epoch
     last_seq: dict[str, int] = {}
     for lineno, rec in enumerate(_records(lines), start=1):
         closed = rec.get("sessions_closed")
         if closed is not None:
-            _check_macs(closed, handshakes, pending, counts)
-            handshakes, pending = {}, []
+            _check_macs(closed, pending, counts)
+            pending = []
             continue
         refused = rec.get("refused")
         ev = rec.get("event") if refused is None else refused.get("event")
         if not isinstance(ev, dict):
             continue
-        if "session_pub" in ev and "signature" in ev:
-            handshakes[f"{ev.get('key_id')}#{ev.get('seq')}"] = (ev["agent_id"], ev["session_pub"])
         if refused is not None or "seq" not in ev:
             continue  # refused events took no effect; unauthenticated ones carry nothing
         agent, seq = ev["agent_id"], ev["seq"]
@@ -88,7 +86,6 @@ def recheck_authentication(
 
 def _check_macs(
     closed: dict[str, Any],
-    handshakes: dict[str, tuple[str, str]],
     pending: list[tuple[int, dict[str, Any]]],
     counts: dict[str, int],
 ) -> None:
@@ -101,7 +98,7 @@ def _check_macs(
     for lineno, ev in pending:
         sid = ev["session_id"]
         if sid not in keys:
-            hs = handshakes.get(sid)
+            hs = closed["sessions"].get(sid)  # the engine's own list: [agent, session_pub]
             keys[sid] = session_key(engine_key, hs[1], sid, hs[0]) if hs else None
         key = keys[sid]
         msg = orjson.dumps({k: v for k, v in ev.items() if k != "mac"}, option=_SORT)

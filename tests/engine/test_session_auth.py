@@ -70,7 +70,7 @@ def test_session_mode_handshakes_once_then_macs_and_verify_log_rechecks(tmp_path
     events = [json.loads(x)["record"]["event"] for x in eng.episode_log_lines()]
     assert sum("signature" in e for e in events) == 3  # one handshake per agent
     assert sum("mac" in e for e in events) == 15
-    assert eng.close_sessions()["sessions"] == ["K_ops_0#1", "K_runner_0#1", "K_runner_1#1"]
+    assert sorted(eng.close_sessions()["sessions"]) == ["K_ops_0#1", "K_runner_0#1", "K_runner_1#1"]
     lines = eng.episode_log_lines()
     counts = recheck_authentication(lines)
     assert counts == {"signatures_checked": 0, "macs_checked": 15, "unchecked": 3}
@@ -85,6 +85,15 @@ def test_session_mode_handshakes_once_then_macs_and_verify_log_rechecks(tmp_path
     forged = _rehash(lines, retarget)
     verify_chain(forged)  # the chain alone cannot tell
     with pytest.raises(ChainIntegrityError, match="line 6: the session MAC"):
+        recheck_authentication(forged)
+
+    def redirect(records: list[dict[str, Any]]) -> None:  # the disclosed session list edited
+        for entry in records[-1]["sessions_closed"]["sessions"].values():
+            entry[1] = records[-1]["sessions_closed"]["engine_session_public_b64"]
+
+    forged = _rehash(lines, redirect)
+    verify_chain(forged)
+    with pytest.raises(ChainIntegrityError, match="line 4: the session MAC"):
         recheck_authentication(forged)
     bad = tmp_path / "forged.jsonl"
     bad.write_bytes(b"".join(x + b"\n" for x in forged))
