@@ -66,6 +66,7 @@ def test_malformed_handler_output_is_a_handler_error(plugin_lab: Any, value: Any
     ]
     details = eng.violation_log[-1]["details"]
     assert details["handler"] == "test_plugin.returns"
+    assert details["plugin"] == "runtime:invariant_handlers:test_plugin.returns"
     assert (
         "expected None or a (passed: bool, reason_code: str | None, details: dict | None)"
         in (details["error"])
@@ -78,6 +79,14 @@ def test_well_formed_passing_output_is_a_pass(plugin_lab: Any, value: Any) -> No
     eng = make_engine(plugin_lab)
     res = eng.step({"t_s": 0, "agent_id": "runner_0", "action_type": "TICK", "args": {}})
     assert res["violations"] == []
+
+
+def test_a_raising_handler_is_a_handler_error(plugin_lab: Any) -> None:
+    _RETURNS.clear()  # the handler raises KeyError
+    eng = make_engine(plugin_lab)
+    res = eng.step({"t_s": 0, "agent_id": "runner_0", "action_type": "TICK", "args": {}})
+    assert [v["reason_code"] for v in res["violations"]] == ["INV.HANDLER_ERROR"]
+    assert eng.violation_log[-1]["details"]["error"].startswith("raised KeyError")
 
 
 def test_well_formed_failure_is_a_violation_with_its_code(plugin_lab: Any) -> None:
