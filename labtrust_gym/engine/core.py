@@ -8,7 +8,6 @@ lookups, the action handler, the in-scope invariants and one SHA-256.
 
 from __future__ import annotations
 
-import copy
 import heapq
 import hmac
 import random
@@ -18,7 +17,7 @@ from typing import Any
 
 import numpy as np
 
-from labtrust_gym.engine import actions_lab, actions_trust, clock
+from labtrust_gym.engine import actions_lab, actions_trust, clock, state
 from labtrust_gym.engine.auditlog import AuditLog
 from labtrust_gym.engine.hashchain import dumps_with_option, verify_chain
 from labtrust_gym.engine.initial_state import validate_initial_state
@@ -49,62 +48,6 @@ _dumps, _SORT = dumps_with_option()
 #: used when engine config ``secret`` is not set: runs stay reproducible, but anyone who knows the
 #: seed can then derive token ids and session keys (set a secret of your own outside benchmarks)
 DEFAULT_SECRET = b"labtrust-gym/engine-secret/v0.1"
-#: attributes that are not simulation state or that clock effects never change (not copied when
-#: an event ahead of the clock needs a rollback point)
-_NOT_ROLLED_BACK = frozenset(
-    (
-        "workflow_spec",
-        "config",
-        "policy_root",
-        "record_log",
-        "report_passing",
-        "_overlays",
-        "_log_path",
-        "_log_fsync",
-        "_ready",
-        "chain_frozen",
-        "policy",
-        "initial_state",
-        "deterministic",
-        "strict",
-        "timing_simulated",
-        "critical_rate",
-        "zone_ids",
-        "zone_index",
-        "door_ids",
-        "door_index",
-        "zone_restricted",
-        "zone_adjacency",
-        "next_hop_table",
-        "role_ids",
-        "agent_ids",
-        "agent_index",
-        "agent_role",
-        "device_type_ids",
-        "device_type_index",
-        "device_ids",
-        "device_index",
-        "device_zone",
-        "device_type",
-        "keyring",
-        "auth",
-        "invariants",
-        "_inv_by_action",
-        "_plan",
-        "audit",
-        "stats",
-        "violation_log",
-        "ctx_agent",
-        "ctx_prev_zone",
-        "ctx_consumed",
-        "ctx_started",
-        "ctx_overrides",
-        "lab_site_id",
-        "_secret",
-        "_seed",
-        "limits",
-    )
-)
 
 
 class HospitalLabEngine:
@@ -536,37 +479,10 @@ class HospitalLabEngine:
         return self._append(ev, data, eid, emits, consumed, violations, self.now_s)
 
     def _rollback_point(self) -> dict[str, Any]:
-        """A deep copy of the state clock effects can change (taken only when an event ahead of
-        the clock has effects due before it; policy-owned objects are shared, not copied)."""
-        memo: dict[int, Any] = {id(self.policy): self.policy}
-        for rp in self.policy.roles.values():
-            memo[id(rp)] = rp
-        for dev in self.devices.values():
-            memo[id(dev._spec)] = dev._spec
-        d = self.__dict__
-        return copy.deepcopy({k: v for k, v in d.items() if k not in _NOT_ROLLED_BACK}, memo)
+        return state.rollback_point(self)
 
     def _roll_back(self, saved: dict[str, Any] | None, now: float) -> None:
-        """Undo a clock advance (the event was refused). Containers are restored in place so
-        views the env holds on them stay valid."""
-        if saved is None:  # nothing was due: only the clock moved
-            self.now_s = now
-            return
-        d = self.__dict__
-        for k, v in saved.items():
-            cur = d.get(k)
-            if isinstance(cur, np.ndarray):
-                cur[...] = v
-            elif type(cur) is dict:
-                cur.clear()
-                cur.update(v)
-            elif type(cur) is list:
-                cur[:] = v
-            elif type(cur) is set:
-                cur.clear()
-                cur.update(v)
-            else:
-                d[k] = v
+        state.roll_back(self, saved, now)
 
     def token_id(self, n: int) -> str:
         """The id of the ``n``-th token this episode mints: 128 bits from the engine secret and
@@ -753,54 +669,7 @@ class HospitalLabEngine:
     def snapshot(self) -> dict[str, Any]:
         """Every piece of simulation state, time included (for tests: a BLOCKED step must leave
         it equal). The audit chain and authentication state are :meth:`audit_snapshot`."""
-        return {
-            "now_s": self.now_s,
-            "agents": {k: v.as_dict() for k, v in self.agents.items()},
-            "devices": {k: v.as_dict() for k, v in self.devices.items()},
-            "specimens": {k: v.as_dict() for k, v in self.specimens.items()},
-            "results": {k: v.as_dict() for k, v in self.results.items()},
-            "tokens": {k: v.as_dict() for k, v in self.tokens.items()},
-            "consignments": {k: v.as_dict() for k, v in self.consignments.items()},
-            "doors_open": dict(self.doors_open),
-            "door_overdue_reported": sorted(self.door_overdue_reported),
-            "queue_seq": {k: v._qseq for k, v in self.devices.items()},
-            "timeline_seq": self._tl_seq,
-            "restricted_unauthorized": sorted(self.restricted_unauthorized),
-            "frozen_zones": sorted(self.frozen_zones),
-            "killed": self.killed,
-            "released": list(self.released),
-            "stage_counts": dict(self.stage_counts),
-            "timeline": list(self.timeline),
-            "views": {
-                n: getattr(self, n).tolist()
-                for n in (
-                    "agent_zone",
-                    "agent_throttled_until",
-                    "device_queue_len",
-                    "device_busy",
-                    "device_busy_until",
-                    "device_fault",
-                    "device_qc_fail",
-                    "device_reagent",
-                    "zone_frozen",
-                    "door_open",
-                    "work_by_device_type",
-                )
-            },
-            "counters": [
-                self.n_released,
-                self.n_critical_pending,
-                self.n_results_awaiting_release,
-                self._token_seq,
-                self._consignment_seq,
-            ],
-            "ready": {t: sorted(d) for t, d in self._ready_by_type.items()},
-            "by_status": {k: sorted(v) for k, v in self.by_status.items()},
-            "results_by_status": {k: sorted(v) for k, v in self.results_by_status.items()},
-            "rng": self.rng.getstate(),
-            "fault_rng": self.fault_rng.getstate(),
-            "service_rng": self.service_rng.getstate(),
-        }
+        return state.snapshot(self)
 
     # ------------------------------------------------------------------ helpers for handlers
     def drop_critical_pending(self, result_id: str) -> None:
