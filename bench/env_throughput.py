@@ -54,7 +54,15 @@ def _preset_for(n: int) -> str:
 
 
 def run_child(
-    n: int, steps: int, warmup: int, obs_mode: str, seed: int, repeat: int, record_log: bool
+    n: int,
+    steps: int,
+    warmup: int,
+    obs_mode: str,
+    seed: int,
+    repeat: int,
+    record_log: bool,
+    preset: str | None = None,
+    unmasked: bool = False,
 ) -> dict[str, Any]:
     import statistics
 
@@ -62,7 +70,8 @@ def run_child(
 
     from labtrust_gym.envs import LabTrustParallelEnv
 
-    scale = {"base": _preset_for(n), "num_agents": n, "horizon_steps": warmup + repeat * steps + 1}
+    preset = preset or _preset_for(n)
+    scale = {"base": preset, "num_agents": n, "horizon_steps": warmup + repeat * steps + 1}
     t0 = time.perf_counter()
     env = LabTrustParallelEnv(
         scale_config=scale, obs_mode=obs_mode, engine_config={"record_log": record_log}
@@ -74,6 +83,8 @@ def run_child(
 
     def draw(observations: dict[str, Any]) -> dict[str, int]:
         masks = np.stack([observations[a]["action_mask"] for a in agents])
+        if unmasked:  # random agents: every index equally likely, valid or not (many BLOCKED)
+            masks = np.ones_like(masks)
         scores = rng.random(masks.shape) * masks  # NOOP is always valid, so argmax is valid
         return dict(zip(agents, scores.argmax(axis=1).tolist(), strict=True))
 
@@ -119,7 +130,11 @@ def run_child(
     rss_kb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
     return {
         "n_agents": n,
-        "preset": _preset_for(n),
+        "preset": preset,
+        "unmasked": unmasked,
+        "blocked_per_agent_step": round(
+            env.get_reward_counters()["blocked"] / (n * (warmup + repeat * steps)), 3
+        ),
         "obs_mode": obs_mode,
         "record_log": record_log,
         "episode_steps": warmup + repeat * steps,
@@ -156,6 +171,17 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument(
         "--repeat", type=int, default=5, help="timed segments of --steps; best and median reported"
     )
+    parser.add_argument(
+        "--preset",
+        help="derive every size's lab from this scale preset (default: by size, see above), "
+        "e.g. medium_stress_signed_bus for a strict-signature lab",
+    )
+    parser.add_argument(
+        "--unmasked",
+        action="store_true",
+        help="draw actions uniformly over every index, ignoring the masks (random agents: many "
+        "BLOCKED events)",
+    )
     parser.add_argument("--json", help="also write the figures to this JSON file")
     parser.add_argument("--child", type=int, help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
@@ -169,6 +195,8 @@ def main(argv: list[str] | None = None) -> int:
             args.seed,
             args.repeat,
             not args.no_record_log,
+            args.preset,
+            args.unmasked,
         )
         print(json.dumps(result))
         return 0
@@ -191,6 +219,8 @@ def main(argv: list[str] | None = None) -> int:
             "--repeat",
             str(args.repeat),
             *(["--no-record-log"] if args.no_record_log else []),
+            *(["--preset", args.preset] if args.preset else []),
+            *(["--unmasked"] if args.unmasked else []),
         ]
         out = subprocess.run(cmd, check=True, capture_output=True, text=True)
         row = json.loads(out.stdout.strip().splitlines()[-1])
@@ -202,7 +232,8 @@ def main(argv: list[str] | None = None) -> int:
             f"{row['loop_agent_steps_per_s']:>9,} (with random policy)  "
             f"{row['ms_per_env_step']:>8.3f} ms/step  peak RSS {row['peak_rss_mb']:>7.1f} MB  "
             f"[{row['preset']}, obs_mode={row['obs_mode']}, record_log={row['record_log']}, "
-            f"{row['episode_steps']} steps]\n"
+            f"{row['episode_steps']} steps{', unmasked' if row['unmasked'] else ''}, "
+            f"{row['blocked_per_agent_step']} BLOCKED/agent-step]\n"
             f"         split (CPU): engine {row['engine_us_per_event']} us/event x "
             f"{row['events_per_agent_step']} events/agent-step; env's own work "
             f"{row['env_us_per_agent_step']} us/agent-step",

@@ -192,7 +192,7 @@ def _last_signed_event(engine: Any, not_agent: str) -> dict[str, Any] | None:
     except Exception:  # the log is not recorded: nothing to replay
         return None
     for line in reversed(lines):
-        event = json.loads(line)["record"]["event"]
-        if event.get("signature") and event.get("agent_id") != not_agent:
+        event = json.loads(line)["record"].get("event")  # refusal records hold none
+        if event is not None and event.get("signature") and event.get("agent_id") != not_agent:
             return dict(event)
     return None

@@ -457,6 +457,8 @@ def run_episode(job: EpisodeJob) -> dict[str, Any]:
         outcome["external_agent_ids"] = list(drivers.external_ids)
     log_path = _log_path(job)
     if log_path is not None:
+        if hasattr(eng, "close_sessions"):  # disclose the session key: verify-log re-checks MACs
+            eng.close_sessions()
         eng.write_episode_log(log_path)
         outcome["log_sha256"] = hashlib.sha256(log_path.read_bytes()).hexdigest()
         from labtrust_gym.security.anchor import write_anchor

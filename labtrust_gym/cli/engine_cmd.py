@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Any
 
 import typer
 
@@ -59,6 +59,26 @@ TrustedKeyOpt = Annotated[
 ]
 
 
+def _key_file(keys: Path) -> list[dict[str, Any]]:
+    """The keys of a key-registry file (``--keys``)."""
+    from labtrust_gym.errors import InvalidInputError
+    from labtrust_gym.fileio import load_yaml
+
+    if not keys.is_file():
+        raise InvalidInputError(f"Key file not found: {str(keys)!r}.")
+    doc = load_yaml(keys)
+    key_list = doc.get("keys") if isinstance(doc, dict) else doc
+    if not isinstance(key_list, list) or not all(
+        isinstance(k, dict) and {"key_id", "public_key_b64"} <= set(k) for k in key_list
+    ):
+        raise InvalidInputError(
+            f"Key file {str(keys)!r}: expected a list of keys (or {{keys: [...]}}) each with "
+            "key_id and public_key_b64 (and agent_id to check who may sign with it), as in "
+            "policy/keys/key_registry.v0.1.yaml."
+        )
+    return [{"status": "active", **k} for k in key_list]
+
+
 def verify_log(
     path: Annotated[Path, typer.Argument(help="Episode log (JSONL) written by the engine.")],
     trusted_key: TrustedKeyOpt = None,
@@ -70,25 +90,45 @@ def verify_log(
             "then go unnoticed.",
         ),
     ] = False,
+    keys: Annotated[
+        Path | None,
+        typer.Option(
+            "--keys",
+            help="Key registry you trust (YAML/JSON: a list of keys or {keys: [...]}, as in "
+            "policy/keys) to re-check event signatures against, instead of the keys the "
+            "anchor lists.",
+        ),
+    ] = None,
 ) -> None:
-    """Verify an episode log: its hash chain, its signed anchor (chain head and length, so a
-    truncated or rewritten log is caught) and every event signature of a signed lab; exit 2
-    naming the first problem."""
+    """Verify an episode log: its hash chain (accepted events, refusal records, session
+    closures), its signed anchor (chain head and length, so a truncated or rewritten log is
+    caught), and the authentication of every accepted event (signatures; session MACs once the
+    epoch key is disclosed; sequence numbers, so no replay); exit 2 naming the first problem."""
     from labtrust_gym.security.anchor import verify_log as verify
     from labtrust_gym.security.keys import load_trust
 
+    key_list = _key_file(keys) if keys is not None else None
     trust = load_trust(tuple(trusted_key or ()))
-    res = verify(path, trust, chain_only=chain_only)
+    res = verify(path, trust, chain_only=chain_only, keys=key_list)
+    kinds = res["records"]
+    records = (
+        f"{res['length']} records ({kinds['event']} accepted, {kinds['refused']} refused, "
+        f"{kinds['sessions_closed']} session closures), head {res['head_hash']}"
+    )
+    auth = (
+        f"{res['signatures_checked']} signatures, {res['macs_checked']} MACs, "
+        f"{res['unchecked']} not checkable"
+    )
     if not res["anchored"]:
         typer.echo(
-            f"OK (chain only): {res['length']} events, head {res['head_hash']}; "
-            "not checked against an anchor."
+            f"OK (chain only): {records}; not checked against an anchor; authentication "
+            f"re-checked: {auth}{'' if keys is not None else ' (pass --keys to check signatures)'}."
         )
         return
     typer.echo(
-        f"OK: {res['length']} events, head {res['head_hash']}, anchored and signed by "
-        f"{res['signer']} ({trust.sources[res['signer']]}); "
-        f"{res['signatures_checked']} event signatures re-checked."
+        f"OK: {records}, anchored and signed by {res['signer']} "
+        f"({trust.sources[res['signer']]}); authentication re-checked against the "
+        f"{'given' if keys is not None else 'anchored'} keys: {auth}."
     )
 
 

@@ -177,11 +177,14 @@ def check_mint_token(
     if spec["scope_key"] == "zone_id" and sv not in eng.zone_index:
         return "ZONE.UNKNOWN"
     holder = args.get("holder_agent_id")
-    if holder is not None and holder not in eng.agents:
+    if holder is None:
+        if not spec["bearer"]:
+            return "TOKEN.HOLDER_REQUIRED"
+    elif holder not in eng.agents:
         return "EVENT.UNKNOWN_AGENT"
     tid = args.get("token_id")
-    if tid is None:
-        tid = f"TOK-{eng._token_seq + 1:04d}"
+    if tid is None:  # unguessable (see HospitalLabEngine.token_id)
+        tid = eng.token_id(eng._token_seq + 1)
         while tid in eng.tokens:
             tid += "x"
     elif tid in eng.tokens:

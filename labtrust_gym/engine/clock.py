@@ -77,9 +77,29 @@ def _schedule_random_fault(eng: HospitalLabEngine, dev: Any, after: float) -> No
 
 
 def advance(eng: HospitalLabEngine, t: float) -> None:
+    """Process every clock effect due by ``t`` in time order, then set the clock to ``t``.
+
+    Catch-up work is bounded: random faults (``mtbf_s``) are a renewal process that would
+    otherwise generate ``jump / mtbf`` faults per device; past the engine policy's
+    ``max_random_faults_per_advance`` within one advance, the device's process restarts at
+    ``t`` (the skipped faults are counted in ``stats["random_faults_skipped"]``). Every other
+    effect comes from the finite initial state or from accepted events.
+    """
     tl = eng.timeline
+    random_faults: dict[str, int] | None = None
     while tl and tl[0][0] <= t:
         when, _seq, kind, payload = heapq.heappop(tl)
+        if kind == FAULT and len(payload) > 2:
+            if random_faults is None:
+                random_faults = {}
+            n = random_faults.get(payload[0], 0) + 1
+            random_faults[payload[0]] = n
+            if n > eng.limits["max_random_faults_per_advance"]:
+                dev = eng.devices[payload[0]]
+                mtbf = float(dev._spec["mtbf_s"])
+                eng.stats["random_faults_skipped"] += 1 + int((t - when) // mtbf)
+                _schedule_random_fault(eng, dev, t)
+                continue
         if when > eng.now_s:
             eng.now_s = when
         _DISPATCH[kind](eng, payload)

@@ -8,10 +8,9 @@ lookups, the action handler, the in-scope invariants and one SHA-256.
 
 from __future__ import annotations
 
-import hashlib
 import heapq
+import hmac
 import random
-from array import array
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -21,15 +20,15 @@ import numpy as np
 import labtrust_gym.engine.actions_lab as actions_lab
 import labtrust_gym.engine.actions_trust as actions_trust
 import labtrust_gym.engine.clock as clock
-from labtrust_gym.engine.hashchain import (
-    GENESIS_HASH,
-    LogStream,
-    dumps_with_option,
-    line_bytes,
-    verify_chain,
-)
+import labtrust_gym.engine.state as state
+from labtrust_gym.engine.auditlog import AuditLog
+from labtrust_gym.engine.hashchain import dumps_with_option, verify_chain
 from labtrust_gym.engine.initial_state import validate_initial_state
-from labtrust_gym.engine.invariants_runtime import CompiledInvariant, compile_invariants
+from labtrust_gym.engine.invariants_runtime import (
+    CompiledInvariant,
+    compile_invariants,
+    run_invariants,
+)
 from labtrust_gym.engine.policy import CompiledPolicy, load_policy
 from labtrust_gym.engine.records import (
     PRIORITY_RANK,
@@ -41,15 +40,17 @@ from labtrust_gym.engine.records import (
     TokenRec,
 )
 from labtrust_gym.engine.rules import gate
-from labtrust_gym.engine.validate import check_args, parse_event
+from labtrust_gym.engine.validate import check_args, event_bytes, parse_event, refusal_summary
 from labtrust_gym.errors import ChainIntegrityError, InvalidInputError, PolicyError
 
 Handler = Callable[..., Any]
 HANDLERS: dict[str, Handler] = {**actions_lab.HANDLERS, **actions_trust.HANDLERS}
 #: Each handler's pure precondition part (see :meth:`HospitalLabEngine.check`).
 CHECKS: dict[str, Handler] = {**actions_lab.CHECKS, **actions_trust.CHECKS}
-_sha256 = hashlib.sha256
 _dumps, _SORT = dumps_with_option()
+#: used when engine config ``secret`` is not set: runs stay reproducible, but anyone who knows the
+#: seed can then derive token ids and session keys (set a secret of your own outside benchmarks)
+DEFAULT_SECRET = b"labtrust-gym/engine-secret/v0.1"
 
 
 class HospitalLabEngine:
@@ -65,7 +66,11 @@ class HospitalLabEngine:
         self._overlays = list(cfg.get("invariant_overlays") or [])
         self._log_path = cfg.get("log_path")
         self._log_fsync = bool(cfg.get("log_fsync", True))
-        self._stream: LogStream | None = None
+        secret = cfg.get("secret")
+        self._secret: bytes = (
+            secret.encode("utf-8") if isinstance(secret, str) else bytes(secret or DEFAULT_SECRET)
+        )
+        self.audit: AuditLog | None = None
         self._ready = False
         self.chain_frozen = False
 
@@ -84,11 +89,17 @@ class HospitalLabEngine:
         st = validate_initial_state(initial_state, pol)
         self.initial_state = st
         self.deterministic = deterministic
+        self._seed = int(rng_seed)
         self.rng = random.Random(rng_seed)
         self.fault_rng = random.Random(rng_seed * 7919 + 17)
         self.now_s = float(st["start_t_s"])
         self.lab_site_id: str = st["lab_site_id"]
         self.strict = bool(st["strict_signatures"])
+        lim = pol.engine
+        self.limits = lim
+        self._max_lead = float(lim["max_event_lead_s"])
+        self._max_depth = int(lim["max_event_depth"])
+        self._max_refusal = int(lim["max_refusal_record_bytes"])
         # timing_mode "simulated": run durations drawn around the nominal service time, from an
         # RNG of their own so the other seeded draws do not depend on the timing mode.
         self.timing_simulated = st["timing_mode"] == "simulated"
@@ -249,9 +260,14 @@ class HospitalLabEngine:
             )
             self.tokens[tok.token_id] = tok
 
+        from labtrust_gym.engine.auth import Authenticator
         from labtrust_gym.engine.signing import KeyRing
 
         self.keyring = KeyRing([*pol.keys, *st["keys"]])
+        sig = lim["signatures"]
+        self.auth = Authenticator(
+            self.keyring, st["signature_mode"], sig["session_ttl_s"], self._secret, self._seed
+        )
 
         # timeline of clock effects
         self.timeline: list[tuple[float, int, str, Any]] = []
@@ -288,24 +304,15 @@ class HospitalLabEngine:
         }
 
         # chain
-        self._head = GENESIS_HASH
-        self._head_b = GENESIS_HASH.encode()
-        self._length = 0
-        # The log lives in GC-invisible flat buffers: hashed records back to back, their end
-        # offsets and their hex hashes (64 bytes each); lines are built on output.
-        self._log_buf = bytearray()
-        self._log_ends = array("Q")
-        self._log_hashes = bytearray()
         self.chain_frozen = False
-        if self._stream is not None:
-            self._stream.close()
-            self._stream = None
-        if self._log_path:
-            self._stream = LogStream(self._log_path, self._log_fsync)
+        if self.audit is not None:
+            self.audit.close()
+        self.audit = AuditLog(self.record_log, self._log_path, self._log_fsync)
         self.stats: dict[str, Any] = {
             "blocked": 0,
             "blocked_by_reason": {},
             "violations_by_invariant": {},
+            "random_faults_skipped": 0,
         }
         self.n_accepted = 0
         self.violation_log: list[dict[str, Any]] = []
@@ -336,11 +343,18 @@ class HospitalLabEngine:
 
     # ------------------------------------------------------------------ step
     def _blocked(self, ev: Any, code: str) -> dict[str, Any]:
+        """BLOCKED without a chain record: the chain is frozen (nothing more is recorded)."""
+        self._count_blocked(code)
+        return self._blocked_result(ev, code, self.chain_head())
+
+    def _count_blocked(self, code: str) -> None:
         st = self.stats
         st["blocked"] += 1
         br = st["blocked_by_reason"]
         br[code] = br.get(code, 0) + 1
-        h = self._head
+
+    @staticmethod
+    def _blocked_result(ev: Any, code: str, head: dict[str, Any]) -> dict[str, Any]:
         return {
             "event_id": ev.get("event_id") if type(ev) is dict else None,
             "status": "BLOCKED",
@@ -348,18 +362,56 @@ class HospitalLabEngine:
             "violations": [],
             "blocked_reason_code": code,
             "token_consumed": [],
-            "hashchain": {
-                "head_hash": h,
-                "length": self._length,
-                "last_event_hash": h if self._length else None,
-            },
+            "hashchain": head,
         }
+
+    def _refuse(
+        self, ev: Any, code: str, data: bytes | None, parsed: bool = True
+    ) -> dict[str, Any]:
+        """BLOCKED: count it and chain a refusal record — the event verbatim when it passed the
+        first stage (``parsed``; ``data`` None = plain, not serialised yet) and the record stays
+        within ``max_refusal_record_bytes``, else its digest and clean fields (docs/engine.md)."""
+        self._count_blocked(code)
+        audit = self.audit
+        assert audit is not None
+        outcome = {"blocked_reason_code": code, "seq": audit.length + 1, "t_s": self.now_s}
+        rec = None
+        if parsed:
+            if data is None:  # plain: the whole record in one serialisation
+                rec = _dumps(
+                    {"outcome": outcome, "prev_hash": audit.head, "refused": {"event": ev}},
+                    option=_SORT,
+                )
+            else:
+                rec = (
+                    b'{"outcome":'
+                    + _dumps(outcome, option=_SORT)
+                    + b',"prev_hash":"'
+                    + audit.head_b
+                    + b'","refused":{"event":'
+                    + data
+                    + b"}}"
+                )
+            if len(rec) > self._max_refusal:
+                rec = None
+                if data is None:
+                    data = event_bytes(ev)
+        if rec is None:
+            summary = refusal_summary(ev, data if parsed else None)
+            rec = _dumps(
+                {"outcome": outcome, "prev_hash": audit.head, "refused": summary}, option=_SORT
+            )
+        h = audit.append(rec)
+        return self._blocked_result(
+            ev, code, {"head_hash": h, "length": audit.length, "last_event_hash": h}
+        )
 
     def _accepted_noop(self, eid: str | None) -> dict[str, Any]:
         """NOOP passes the gate and is answered ACCEPTED without touching the chain."""
         self.n_accepted += 1
-        h = self._head
-        length = self._length
+        audit = self.audit
+        h = audit.head  # type: ignore[union-attr]
+        n = audit.length  # type: ignore[union-attr]
         return {
             "event_id": eid,
             "status": "ACCEPTED",
@@ -367,141 +419,123 @@ class HospitalLabEngine:
             "violations": [],
             "blocked_reason_code": None,
             "token_consumed": [],
-            "hashchain": {
-                "head_hash": h,
-                "length": length,
-                "last_event_hash": h if length else None,
-            },
+            "hashchain": {"head_hash": h, "length": n, "last_event_hash": h if n else None},
         }
 
     def step(self, ev: dict[str, Any]) -> dict[str, Any]:
         """Validate and apply one event; never raises for bad input (see docs/engine.md).
 
-        The pipeline: parse → clock → gate (:func:`rules.gate`) → argument types → the
-        handler (its pure check, then the mutation) → invariants → chain append. Every stage
-        before the mutation either passes the event on or answers BLOCKED with its reason code,
-        so a BLOCKED event changes nothing (the clock excepted: time passing is not the event's).
+        The pipeline: parse (every value, serialised once) → time bounds → gate
+        (:func:`rules.gate`, judged at the event's time) → argument types → clock (only now, and
+        undone if the handler refuses) → the handler (its pure check, then the mutation) →
+        invariants → chain append. Every stage before the mutation either passes the event on or
+        answers BLOCKED with its reason code and a refusal record: a BLOCKED event changes no
+        simulation state and does not move time.
         """
         if self.chain_frozen or not self._ready:
             if not self._ready:
                 raise InvalidInputError("HospitalLabEngine.step() called before reset().")
             return self._blocked(ev, "CHAIN.BROKEN")
-        parsed = parse_event(ev)
+        parsed = parse_event(ev, self._max_depth)
         if parsed.__class__ is str:
-            return self._blocked(ev, parsed)
-        t, agent_id, at, args, eid, rc, basic = parsed
+            return self._refuse(ev, parsed, None, False)
+        t, agent_id, at, args, eid, rc, data = parsed
         now = self.now_s
         if t != now:
             if t < now:
-                return self._blocked(ev, "TIME.NON_MONOTONIC")
-            clock.advance(self, float(t))
-            now = self.now_s
+                return self._refuse(ev, "TIME.NON_MONOTONIC", data)
+            if t - now > self._max_lead:
+                return self._refuse(ev, "TIME.TOO_FAR_AHEAD", data)
         plan = self._plan.get(at)
         if plan is None:
-            return self._blocked(ev, "EVENT.UNKNOWN_ACTION")
+            return self._refuse(ev, "EVENT.UNKNOWN_ACTION", data)
         agent = self.agents.get(agent_id)
         if agent is None:
-            return self._blocked(ev, "EVENT.UNKNOWN_AGENT")
-        code = gate(self, agent, at, ev, now)
+            return self._refuse(ev, "EVENT.UNKNOWN_AGENT", data)
+        code = gate(self, agent, at, ev, t)
+        if self.strict and at != "NOOP":  # authenticated, even if a later gate stage refused
+            self.auth.commit(ev)
         if code is not None:
-            return self._blocked(ev, code)
+            return self._refuse(ev, code, data)
         if at == "NOOP":
+            if t != now:
+                clock.advance(self, float(t))
             return self._accepted_noop(eid)
-        ev_bytes = check_args(ev, args, plan, rc, eid, basic)
-        if ev_bytes.__class__ is str:
-            return self._blocked(ev, ev_bytes)
-        handler = plan[2]
-        invs = plan[3]
+        code = check_args(args, plan, rc)
+        if code is not None:
+            return self._refuse(ev, code, data)
+        saved = None
+        if t != now:  # every check that clock effects cannot change has passed: time moves
+            tl = self.timeline
+            if tl and tl[0][0] <= t:
+                saved = self._rollback_point()
+            clock.advance(self, float(t))
         self.ctx_agent = agent
         self.ctx_prev_zone = agent.zone_id
-        out = handler(self, agent, args, ev)
+        out = plan[2](self, agent, args, ev)
         if out.__class__ is str:
-            return self._blocked(ev, out)
+            if t != now:
+                self._roll_back(saved, now)
+            return self._refuse(ev, out, data)
         emits, consumed = out
-        violations = self._invariants(invs, ev, agent, emits, consumed, now) if invs else []
-        return self._append(ev, ev_bytes, eid, emits, consumed, violations, now)  # type: ignore[arg-type]
+        invs = plan[3]
+        violations = run_invariants(self, invs, ev, agent, emits, consumed, t) if invs else []
+        return self._append(ev, data, eid, emits, consumed, violations, self.now_s)
+
+    def _rollback_point(self) -> dict[str, Any]:
+        return state.rollback_point(self)
+
+    def _roll_back(self, saved: dict[str, Any] | None, now: float) -> None:
+        state.roll_back(self, saved, now)
+
+    def token_id(self, n: int) -> str:
+        """The id of the ``n``-th token this episode mints: 128 bits from the engine secret and
+        the seed — deterministic per seed and secret, not enumerable like a counter."""
+        msg = b"token|%d|%d" % (self._seed, n)
+        return "TOK-" + hmac.digest(self._secret, msg, "sha256")[:16].hex()
 
     def check(self, ev: dict[str, Any], *, verify_signature: bool = True) -> str | None:
         """Would ``ev`` be accepted now? The reason code it would be BLOCKED with, else None.
 
-        A dry run of :meth:`step`'s stages up to the handler's check: nothing is mutated and the
-        clock does not move (an event later than the clock is judged at the current time; an
-        earlier one is ``TIME.NON_MONOTONIC``); invariants, which judge what an accepted event
-        did, are not run. Coordination methods and language-model agents use it to test an
-        action before proposing it. ``verify_signature=False`` skips the signature check of
-        strict labs (for a caller that signs what it sends, like the env).
+        A dry run of :meth:`step`'s stages up to the handler's check: nothing is mutated, nothing
+        is recorded and the clock does not move (the gate judges the event at its own time, the
+        handler's check at the current state; an earlier event is ``TIME.NON_MONOTONIC``);
+        invariants, which judge what an accepted event did, are not run. Coordination methods
+        and language-model agents use it to test an action before proposing it.
+        ``verify_signature=False`` skips the signature check of strict labs (for a caller that
+        signs what it sends, like the env).
         """
         if not self._ready:
             raise InvalidInputError("HospitalLabEngine.check() called before reset().")
         if self.chain_frozen:
             return "CHAIN.BROKEN"
-        parsed = parse_event(ev)
+        parsed = parse_event(ev, self._max_depth)
         if parsed.__class__ is str:
             return parsed
-        t, agent_id, at, args, eid, rc, basic = parsed
+        t, agent_id, at, args, _eid, rc, _data = parsed
         if t < self.now_s:
             return "TIME.NON_MONOTONIC"
+        if t - self.now_s > self._max_lead:
+            return "TIME.TOO_FAR_AHEAD"
         plan = self._plan.get(at)
         if plan is None:
             return "EVENT.UNKNOWN_ACTION"
         agent = self.agents.get(agent_id)
         if agent is None:
             return "EVENT.UNKNOWN_AGENT"
-        code = gate(self, agent, at, ev if verify_signature else None, self.now_s)
+        code = gate(self, agent, at, ev if verify_signature else None, t)
         if code is not None or at == "NOOP":
             return code
-        ev_bytes = check_args(ev, args, plan, rc, eid, basic)
-        if ev_bytes.__class__ is str:
-            return ev_bytes
+        code = check_args(args, plan, rc)
+        if code is not None:
+            return code
         out = CHECKS[at](self, agent, args, ev)
         return out if out.__class__ is str else None
-
-    def _invariants(
-        self,
-        invs: tuple[Any, ...],
-        ev: dict[str, Any],
-        agent: AgentRec,
-        emits: list[str],
-        consumed: list[str],
-        now: float,
-    ) -> list[dict[str, Any]]:
-        """Run the invariants in the accepted event's scope; returns its violation entries."""
-        violations: list[dict[str, Any]] = []
-        self.ctx_consumed = consumed
-        d = self.__dict__
-        skippable = not self.report_passing
-        for check, params, inv, due_attr, guard_attr in invs:
-            # built-ins that would PASS/not apply are not called (see builtin_invariants)
-            if due_attr is not None:
-                due = d[due_attr]
-                if due is not None and now <= due and skippable:
-                    continue
-            elif guard_attr is not None and not d[guard_attr] and skippable:
-                continue
-            try:  # a handler is plugin code: its failure is a violation, not a crash mid-step
-                r = check(self, ev, params)
-                if r is None:
-                    continue
-                passed = bool(r[0])
-            except Exception as exc:
-                r = (False, "INV.HANDLER_ERROR", {"error": f"{type(exc).__name__}: {exc}"})
-                passed = False
-            if passed:
-                if self.report_passing:
-                    violations.append(
-                        {"invariant_id": inv.invariant_id, "status": "PASS", "reason_code": None}
-                    )
-                continue
-            self._violation(inv, r, agent, emits, violations)
-        if self.ctx_started:
-            self.ctx_started = []
-            self.ctx_overrides = set()
-        return violations
 
     def _append(
         self,
         ev: dict[str, Any],
-        ev_bytes: bytes | None,
+        data: bytes | None,
         eid: str | None,
         emits: list[str],
         consumed: list[str],
@@ -509,7 +543,8 @@ class HospitalLabEngine:
         now: float,
     ) -> dict[str, Any]:
         """Hash the accepted event's record onto the chain, log it and answer ACCEPTED."""
-        length = self._length + 1
+        audit = self.audit
+        length = audit.length + 1  # type: ignore[union-attr]
         outcome = {
             "emits": emits,
             "seq": length,
@@ -517,28 +552,22 @@ class HospitalLabEngine:
             "token_consumed": consumed,
             "violations": violations,
         }
-        if ev_bytes is None:
-            rec = _dumps({"event": ev, "outcome": outcome, "prev_hash": self._head}, option=_SORT)
+        if data is None:  # the plain shape: the whole record in one serialisation
+            rec = _dumps(
+                {"event": ev, "outcome": outcome, "prev_hash": audit.head},  # type: ignore[union-attr]
+                option=_SORT,
+            )
         else:
             rec = (
                 b'{"event":'
-                + ev_bytes
+                + data
                 + b',"outcome":'
                 + _dumps(outcome, option=_SORT)
                 + b',"prev_hash":"'
-                + self._head_b
+                + audit.head_b  # type: ignore[union-attr]
                 + b'"}'
             )
-        h = _sha256(rec).hexdigest()
-        self._length = length
-        self._head = h
-        self._head_b = hb = h.encode()
-        if self.record_log:
-            self._log_buf += rec
-            self._log_ends.append(len(self._log_buf))
-            self._log_hashes += hb
-        if self._stream is not None:
-            self._stream.write(line_bytes(h, rec))
+        h = audit.append(rec)  # type: ignore[union-attr]
         self.n_accepted += 1
         return {
             "event_id": eid,
@@ -550,47 +579,6 @@ class HospitalLabEngine:
             "hashchain": {"head_hash": h, "length": length, "last_event_hash": h},
         }
 
-    def _violation(
-        self,
-        inv: CompiledInvariant,
-        r: Any,
-        agent: AgentRec,
-        emits: list[str],
-        violations: list[dict[str, Any]],
-    ) -> None:
-        # a handler's own code is used when it is a registered one (plugins may return anything)
-        code = r[1] if len(r) > 1 else None
-        details = r[2] if len(r) > 2 and isinstance(r[2], dict) else None
-        if type(code) is not str or code not in self.policy.reason_codes:
-            if code is not None:
-                details = {**(details or {}), "unregistered_reason_code": str(code)}
-            code = inv.reason_code
-        violations.append(
-            {"invariant_id": inv.invariant_id, "status": "VIOLATION", "reason_code": code}
-        )
-        vb = self.stats["violations_by_invariant"]
-        vb[inv.invariant_id] = vb.get(inv.invariant_id, 0) + 1
-        # Who caused it: the acting agent, unless the handler names another agent (a door left
-        # open by whoever opened it) or nobody in particular (an overdue escalation: None).
-        responsible: str | None = agent.agent_id
-        if details is not None and "responsible_agent_id" in details:
-            named = details["responsible_agent_id"]
-            responsible = named if named in self.agents else None
-        self.violation_log.append(
-            {
-                "t_s": self.now_s,
-                "invariant_id": inv.invariant_id,
-                "reason_code": code,
-                "agent_id": agent.agent_id,
-                "responsible_agent_id": responsible,
-                "details": details,
-            }
-        )
-        if inv.enforcement is not None:
-            target = self.agents[responsible] if responsible is not None else agent
-            actions_trust.apply_enforcement(self, target, inv.enforcement)
-            emits.append("ENFORCEMENT_APPLIED")
-
     def step_batch(self, events: list[dict[str, Any]]) -> list[dict[str, Any]]:
         """Same as ``[self.step(e) for e in events]``."""
         step = self.step
@@ -598,10 +586,13 @@ class HospitalLabEngine:
 
     # ------------------------------------------------------------------ chain & log
     def chain_head(self) -> dict[str, Any]:
+        audit = self.audit
+        assert audit is not None
+        h = audit.head
         return {
-            "head_hash": self._head,
-            "length": self._length,
-            "last_event_hash": self._head if self._length else None,
+            "head_hash": h,
+            "length": audit.length,
+            "last_event_hash": h if audit.length else None,
         }
 
     def episode_log_lines(self) -> list[bytes]:
@@ -610,14 +601,8 @@ class HospitalLabEngine:
             raise InvalidInputError(
                 "The episode log was not recorded (engine config record_log=False)."
             )
-        buf, hashes = self._log_buf, self._log_hashes
-        out = []
-        start = 0
-        for i, end in enumerate(self._log_ends):
-            h = hashes[64 * i : 64 * i + 64]
-            out.append(b'{"hash":"' + h + b'","record":' + buf[start:end] + b"}")
-            start = end
-        return [bytes(line) for line in out]
+        assert self.audit is not None
+        return self.audit.lines()
 
     def write_episode_log(self, path: str | Path) -> Path:
         """Write the episode log atomically as JSONL."""
@@ -630,22 +615,46 @@ class HospitalLabEngine:
         """Recompute the in-memory chain; on a mismatch freeze the log. Returns True if intact."""
         try:
             res = verify_chain(self.episode_log_lines())
-            ok = res["head_hash"] == self._head and res["length"] == self._length
+            head = self.chain_head()
+            ok = res["head_hash"] == head["head_hash"] and res["length"] == head["length"]
         except ChainIntegrityError:
             ok = False
         if not ok:
             self.chain_frozen = True
         return ok
 
+    def close_sessions(self) -> dict[str, Any] | None:
+        """End every authentication session and disclose this epoch's engine session key in a
+        chain record, so that ``verify-log`` can re-check every MAC of the epoch (call it at the
+        end of an episode of a session-mode strict lab; a no-op returning None otherwise).
+        Returns the disclosure."""
+        if not self._ready:
+            raise InvalidInputError("HospitalLabEngine.close_sessions() called before reset().")
+        if not self.strict or self.auth.mode != "session" or self.chain_frozen:
+            return None
+        disclosed = self.auth.close_all()
+        audit = self.audit
+        assert audit is not None
+        rec = (
+            b'{"outcome":'
+            + _dumps({"seq": audit.length + 1, "t_s": self.now_s}, option=_SORT)
+            + b',"prev_hash":"'
+            + audit.head_b
+            + b'","sessions_closed":'
+            + _dumps(disclosed, option=_SORT)
+            + b"}"
+        )
+        audit.append(rec)
+        return disclosed
+
     def corrupt_log_line_for_test(self, index: int) -> None:
         """Flip one byte of an in-memory log line (golden scenarios / security tests only)."""
-        pos = self._log_ends[index] - 70  # inside the record, within prev_hash
-        self._log_buf[pos] = ord("x") if self._log_buf[pos] != ord("x") else ord("y")
+        assert self.audit is not None
+        self.audit.corrupt_for_test(index)
 
     def close(self) -> None:
-        if self._stream is not None:
-            self._stream.close()
-            self._stream = None
+        if self.audit is not None:
+            self.audit.close()
 
     # ------------------------------------------------------------------ queries & snapshots
     def query(self, expr: str) -> Any:
@@ -659,60 +668,20 @@ class HospitalLabEngine:
 
         return work_counts(self)
 
-    def snapshot(self) -> dict[str, Any]:
-        """Every piece of simulation state (for tests: a BLOCKED step must leave it equal)."""
+    def audit_snapshot(self) -> dict[str, Any]:
+        """The audit state beside the simulation: chain head, whether the log is frozen, and
+        the authentication state (sequence numbers, sessions). A BLOCKED step changes it (its
+        refusal record; an authenticated event's sequence number) but not :meth:`snapshot`."""
         return {
-            "now_s": self.now_s,
-            "agents": {k: v.as_dict() for k, v in self.agents.items()},
-            "devices": {k: v.as_dict() for k, v in self.devices.items()},
-            "specimens": {k: v.as_dict() for k, v in self.specimens.items()},
-            "results": {k: v.as_dict() for k, v in self.results.items()},
-            "tokens": {k: v.as_dict() for k, v in self.tokens.items()},
-            "consignments": {k: v.as_dict() for k, v in self.consignments.items()},
-            "doors_open": dict(self.doors_open),
-            "door_opened_by": dict(self.door_opened_by),
-            "door_overdue_reported": sorted(self.door_overdue_reported),
-            "queue_seq": {k: v._qseq for k, v in self.devices.items()},
-            "timeline_seq": self._tl_seq,
-            "restricted_unauthorized": sorted(self.restricted_unauthorized),
-            "frozen_zones": sorted(self.frozen_zones),
-            "killed": self.killed,
             "chain": self.chain_head(),
-            "log_len": len(self._log_ends),
             "chain_frozen": self.chain_frozen,
-            "released": list(self.released),
-            "stage_counts": dict(self.stage_counts),
-            "timeline": list(self.timeline),
-            "views": {
-                n: getattr(self, n).tolist()
-                for n in (
-                    "agent_zone",
-                    "agent_throttled_until",
-                    "device_queue_len",
-                    "device_busy",
-                    "device_busy_until",
-                    "device_fault",
-                    "device_qc_fail",
-                    "device_reagent",
-                    "zone_frozen",
-                    "door_open",
-                    "work_by_device_type",
-                )
-            },
-            "counters": [
-                self.n_released,
-                self.n_critical_pending,
-                self.n_results_awaiting_release,
-                self._token_seq,
-                self._consignment_seq,
-            ],
-            "ready": {t: sorted(d) for t, d in self._ready_by_type.items()},
-            "by_status": {k: sorted(v) for k, v in self.by_status.items()},
-            "results_by_status": {k: sorted(v) for k, v in self.results_by_status.items()},
-            "rng": self.rng.getstate(),
-            "fault_rng": self.fault_rng.getstate(),
-            "service_rng": self.service_rng.getstate(),
+            "auth": self.auth.state(),
         }
+
+    def snapshot(self) -> dict[str, Any]:
+        """Every piece of simulation state, time included (for tests: a BLOCKED step must leave
+        it equal). The audit chain and authentication state are :meth:`audit_snapshot`."""
+        return state.snapshot(self)
 
     # ------------------------------------------------------------------ helpers for handlers
     def drop_critical_pending(self, result_id: str) -> None:

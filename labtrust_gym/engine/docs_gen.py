@@ -48,6 +48,18 @@ def render_reference_markdown(root: Path | str | None = None) -> str:
     for c in sorted(pol.reason_codes):
         entry = pol.reason_codes[c]
         lines.append(f"| `{c}` | {entry['severity']} | {_cell(entry['description'])} |")
+    eng = pol.engine
+    lines += [
+        "",
+        "### Engine limits and signatures (policy/engine/engine.v0.1.yaml)",
+        "",
+        "| setting | value |",
+        "|---|---|",
+    ]
+    for key in sorted(k for k in eng if k not in ("version", "description", "signatures")):
+        lines.append(f"| `{key}` | {eng[key]} |")
+    for key in sorted(eng["signatures"]):
+        lines.append(f"| `signatures.{key}` | {eng['signatures'][key]} |")
     lines += ["", END_MARKER]
     return "\n".join(lines) + "\n"
 

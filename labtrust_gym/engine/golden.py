@@ -4,8 +4,12 @@ A scenario is an initial state (merged over a small base lab with no arrivals an
 plus steps. A step is one of:
 
 * an event: ``{t?, agent, action, args?, token_refs?, reason_code?, key_id?, sign_with_agent?,
-  args_from_query?: {arg: [query, field]}}`` or ``{raw: <anything>}`` sent as-is;
-* ``{advance_to: t}``; ``{corrupt_log_line: index}``;
+  seq?, open_session?, mac?, args_from_query?: {arg: [query, field]}}`` or ``{raw: <anything>}``
+  sent as-is. With ``key_id`` the event is Ed25519-signed with the next sequence number of its
+  agent (``seq`` overrides it); ``open_session: true`` makes it a session handshake and
+  ``mac: true`` authenticates a later event with the agent's open session;
+* ``{repeat: n}`` sends the event of step ``n`` again, unchanged (a replay);
+* ``{advance_to: t}``; ``{corrupt_log_line: index}``; ``{close_sessions: true}``;
 
 each with optional expectations: ``expect: {status?, blocked?, emits?, violations?,
 token_consumed?}`` (an event with no ``blocked`` must be ACCEPTED; ``violations`` lists invariant
@@ -71,9 +75,28 @@ def scenario_initial_state(sc: dict[str, Any]) -> dict[str, Any]:
     return st
 
 
-def build_event(eng: Any, sc: dict[str, Any], step: dict[str, Any], n: int) -> Any:
-    """The engine event of scenario step ``n`` (signed when the step names a ``key_id``)."""
-    from labtrust_gym.engine.signing import derive_keypair, sign_event
+class Signers:
+    """The agents' side of authentication in a scenario: per-agent sequence numbers and open
+    sessions (a step may override ``seq`` to replay or reorder on purpose)."""
+
+    def __init__(self) -> None:
+        self.seq: dict[str, int] = {}
+        self.sessions: dict[str, tuple[str, bytes]] = {}
+
+    def next_seq(self, agent: str, step: dict[str, Any]) -> int:
+        seq = int(step.get("seq", self.seq.get(agent, 0) + 1))
+        self.seq[agent] = max(seq, self.seq.get(agent, 0))
+        return seq
+
+
+def build_event(
+    eng: Any, sc: dict[str, Any], step: dict[str, Any], n: int, signers: Signers | None = None
+) -> Any:
+    """The engine event of scenario step ``n`` (authenticated when the step names a
+    ``key_id``; ``signers`` carries sequence numbers and sessions across steps)."""
+    if signers is None:
+        signers = Signers()
+    from labtrust_gym.engine.signing import derive_keypair, mac_sign, open_session, sign_event
 
     if "raw" in step:
         return copy.deepcopy(step["raw"])
@@ -89,13 +112,24 @@ def build_event(eng: Any, sc: dict[str, Any], step: dict[str, Any], n: int) -> A
     for k in ("token_refs", "reason_code", "key_id"):
         if k in step:
             ev[k] = step[k]
-    if "key_id" in step:
+    if step.get("mac"):  # authenticate within the agent's open session
+        session_id, key = signers.sessions[step["agent"]]
+        mac_sign(ev, session_id, signers.next_seq(step["agent"], step), key)
+    elif "key_id" in step:
         signer = step.get("sign_with_agent")
         if signer is None:
             keys = {k["key_id"]: k["agent_id"] for k in sc.get("signing_keys") or []}
             signer = keys.get(step["key_id"], step["agent"])
         priv, _pub = derive_keypair(signer)
-        ev["signature"] = sign_event(ev, priv)
+        seq = signers.next_seq(step["agent"], step)
+        if step.get("open_session"):
+            eph = f"golden|{sc['id']}|{n}".encode()
+            signers.sessions[step["agent"]] = open_session(
+                ev, step["key_id"], seq, priv, eph, eng.auth.session_public_key_b64
+            )
+        else:
+            ev["seq"] = seq
+            ev["signature"] = sign_event(ev, priv)
     return ev
 
 
@@ -115,14 +149,22 @@ def run_scenario(sc: dict[str, Any], root: Path | str | None = None) -> dict[str
     failures: list[str] = []
     eng.reset(scenario_initial_state(sc), deterministic=True, rng_seed=int(sc.get("seed", 0)))
     seen: set[str] = {e["emit"] for e in eng.drain_system_emits()}
+    signers = Signers()
+    sent: dict[int, Any] = {}
     for n, step in enumerate(sc["steps"], start=1):
         where = f"{sc['id']} step {n}"
         if "advance_to" in step:
             eng.advance_to(step["advance_to"])
         elif "corrupt_log_line" in step:
             eng.corrupt_log_line_for_test(step["corrupt_log_line"])
+        elif "close_sessions" in step:
+            eng.close_sessions()
         else:
-            res = eng.step(build_event(eng, sc, step, n))
+            if "repeat" in step:  # the event sent at that step again, byte for byte
+                ev = copy.deepcopy(sent[int(step["repeat"])])
+            else:
+                ev = sent[n] = build_event(eng, sc, step, n, signers)
+            res = eng.step(copy.deepcopy(ev))
             seen.update(res["emits"])
             exp = step.get("expect") or {}
             blocked = exp.get("blocked")

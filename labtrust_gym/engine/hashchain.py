@@ -1,4 +1,4 @@
-"""The SHA-256 hash chain over accepted events and the JSONL episode log.
+"""The SHA-256 hash chain over the engine's records and the JSONL episode log.
 
 A log line is ``{"hash":"<64 hex>","record":<record>}`` where ``record`` is the canonical JSON of
 ``{"event", "outcome", "prev_hash"}`` and ``hash = sha256(record bytes)``. Verification hashes the
@@ -81,17 +81,37 @@ def _nests_deeper_than(record: bytes, limit: int) -> bool:
     return False
 
 
+#: record kinds by their top-level keys: an accepted event, a refused (BLOCKED) one, and the
+#: disclosure that closes a signature epoch's sessions (docs/engine.md, "Hash chain")
+_KINDS = {
+    frozenset(("event", "outcome", "prev_hash")): "event",
+    frozenset(("refused", "outcome", "prev_hash")): "refused",
+    frozenset(("sessions_closed", "outcome", "prev_hash")): "sessions_closed",
+}
+
+
+def _refusal_ok(record: dict[str, Any]) -> bool:
+    outcome, refused = record["outcome"], record["refused"]
+    return (
+        isinstance(outcome, dict)
+        and isinstance(outcome.get("blocked_reason_code"), str)
+        and isinstance(refused, dict)
+        and ("event" in refused or isinstance(refused.get("sha256"), str))
+    )
+
+
 def verify_chain(
     lines: Iterable[bytes | str], *, prev_hash: str = GENESIS_HASH, first_seq: int = 1
 ) -> dict[str, Any]:
-    """Recompute the chain; return ``{"ok": True, "length", "head_hash"}`` or raise
-    ``ChainIntegrityError`` naming the first bad line (1-based) and why.
+    """Recompute the chain; return ``{"ok": True, "length", "head_hash", "records": {kind:
+    count}}`` or raise ``ChainIntegrityError`` naming the first bad line (1-based) and why.
 
     A *segment* of a chain (a receipt bundle's tail of a log) verifies with the ``prev_hash`` of
     its first record and that record's ``first_seq``; ``length`` is then the last line's seq.
     """
     prev = prev_hash
     n = first_seq - 1
+    counts = dict.fromkeys(_KINDS.values(), 0)
     for lineno, raw in enumerate(lines, start=first_seq):
         line = raw.encode("utf-8") if isinstance(raw, str) else raw
         line = line.rstrip(b"\r\n")
@@ -113,8 +133,18 @@ def verify_chain(
             raise ChainIntegrityError(
                 f"Episode log line {lineno}: record is not valid JSON."
             ) from None
-        if not isinstance(record, dict) or set(record) != {"event", "outcome", "prev_hash"}:
-            raise ChainIntegrityError(f"Episode log line {lineno}: record has the wrong fields.")
+        kind = _KINDS.get(frozenset(record)) if isinstance(record, dict) else None
+        if kind is None:
+            raise ChainIntegrityError(
+                f"Episode log line {lineno}: record has the wrong fields (expected "
+                "event|refused|sessions_closed, outcome, prev_hash)."
+            )
+        if kind == "refused" and not _refusal_ok(record):
+            raise ChainIntegrityError(
+                f"Episode log line {lineno}: refusal record without a reason code or a "
+                "refused event/digest."
+            )
+        counts[kind] += 1
         if record["prev_hash"] != prev:
             raise ChainIntegrityError(
                 f"Episode log line {lineno}: prev_hash does not link to line "
@@ -125,7 +155,7 @@ def verify_chain(
             raise ChainIntegrityError(f"Episode log line {lineno}: outcome.seq is not {lineno}.")
         prev = hash_hex
         n += 1
-    return {"ok": True, "length": n, "head_hash": prev}
+    return {"ok": True, "length": n, "head_hash": prev, "records": counts}
 
 
 def read_log(path: str | os.PathLike[str]) -> list[bytes]:

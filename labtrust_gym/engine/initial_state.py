@@ -206,4 +206,11 @@ def validate_initial_state(state: Any, policy: CompiledPolicy | None = None) -> 
             )
         if not isinstance(t["scope"].get(tt["scope_key"]), str):
             raise _bad(f"tokens/{i}/scope", f"needs a string {tt['scope_key']!r}.")
+        if not tt["bearer"] and t.get("holder_agent_id") is None:
+            raise _bad(
+                f"tokens/{i}/holder_agent_id",
+                f"token type {t['token_type']!r} is not a bearer type (policy/tokens): "
+                "name the agent who holds it.",
+            )
+    st.setdefault("signature_mode", pol.engine["signatures"]["mode"])
     return st

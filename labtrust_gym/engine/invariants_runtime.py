@@ -43,6 +43,8 @@ class CompiledInvariant:
     params: dict[str, Any]
     reason_code: str
     enforcement: dict[str, Any] | None
+    handler_key: str = ""  # "type.check", for error reports
+    plugin: str | None = None  # the plugin that registered the handler, when known
 
     def applies_to(self, action_type: str) -> bool:
         return "*" in self.action_types or action_type in self.action_types
@@ -104,6 +106,131 @@ def compile_invariants(
                 params,
                 e["reason_code"],
                 policy.enforcement.get(inv_id),
+                key,
+                _provider(key),
             )
         )
     return out
+
+
+def _provider(key: str) -> str | None:
+    for rec in registry("invariant_handlers").registrations():
+        if rec.ident == key:
+            return rec.plugin
+    return None
+
+
+# ------------------------------------------------------------------ the invariant stage
+_SHAPE = "expected None or a (passed: bool, reason_code: str | None, details: dict | None) tuple"
+
+
+def _malformed(r: Any) -> bool:
+    return (
+        type(r) is not tuple
+        or len(r) != 3
+        or type(r[0]) is not bool
+        or (r[1] is not None and type(r[1]) is not str)
+        or (r[2] is not None and type(r[2]) is not dict)
+    )
+
+
+def _handler_error(inv: CompiledInvariant, error: str) -> tuple[bool, str, dict[str, Any]]:
+    details: dict[str, Any] = {"handler": inv.handler_key, "error": error}
+    if inv.plugin is not None:
+        details["plugin"] = inv.plugin
+    return False, "INV.HANDLER_ERROR", details
+
+
+def run_invariants(
+    eng: Any,
+    invs: tuple[Any, ...],
+    ev: dict[str, Any],
+    agent: Any,
+    emits: list[str],
+    consumed: list[str],
+    now: float,
+) -> list[dict[str, Any]]:
+    """Run the invariants in the accepted event's scope; returns its violation entries.
+
+    A handler is plugin code: an exception or a return value of the wrong shape is recorded as
+    an ``INV.HANDLER_ERROR`` violation naming the handler (and its plugin), never a crash
+    mid-step and never a silent pass.
+    """
+    violations: list[dict[str, Any]] = []
+    eng.ctx_consumed = consumed
+    d = eng.__dict__
+    skippable = not eng.report_passing
+    for check, params, inv, due_attr, guard_attr in invs:
+        # built-ins that would PASS/not apply are not called (see builtin_invariants)
+        if due_attr is not None:
+            due = d[due_attr]
+            if due is not None and now <= due and skippable:
+                continue
+        elif guard_attr is not None and not d[guard_attr] and skippable:
+            continue
+        try:
+            r = check(eng, ev, params)
+        except Exception as exc:
+            r = _handler_error(inv, f"raised {type(exc).__name__}: {exc}")
+        else:
+            if r is None:
+                continue
+            if r.__class__ is not tuple or _malformed(r):
+                text = repr(r)
+                r = _handler_error(
+                    inv, f"returned {text[:200]}{'...' if len(text) > 200 else ''}: {_SHAPE}"
+                )
+        if r[0]:
+            if eng.report_passing:
+                violations.append(
+                    {"invariant_id": inv.invariant_id, "status": "PASS", "reason_code": None}
+                )
+            continue
+        _violation(eng, inv, r, agent, emits, violations)
+    if eng.ctx_started:
+        eng.ctx_started = []
+        eng.ctx_overrides = set()
+    return violations
+
+
+def _violation(
+    eng: Any,
+    inv: CompiledInvariant,
+    r: tuple[Any, ...],
+    agent: Any,
+    emits: list[str],
+    violations: list[dict[str, Any]],
+) -> None:
+    # a handler's own code is used when it is a registered one
+    code, details = r[1], r[2]
+    if code is None or code not in eng.policy.reason_codes:
+        if code is not None:
+            details = {**(details or {}), "unregistered_reason_code": code}
+        code = inv.reason_code
+    violations.append(
+        {"invariant_id": inv.invariant_id, "status": "VIOLATION", "reason_code": code}
+    )
+    vb = eng.stats["violations_by_invariant"]
+    vb[inv.invariant_id] = vb.get(inv.invariant_id, 0) + 1
+    # Who caused it: the acting agent, unless the handler names another agent (a door left
+    # open by whoever opened it) or nobody in particular (an overdue escalation: None).
+    responsible: str | None = agent.agent_id
+    if details is not None and "responsible_agent_id" in details:
+        named = details["responsible_agent_id"]
+        responsible = named if named in eng.agents else None
+    eng.violation_log.append(
+        {
+            "t_s": eng.now_s,
+            "invariant_id": inv.invariant_id,
+            "reason_code": code,
+            "agent_id": agent.agent_id,
+            "responsible_agent_id": responsible,
+            "details": details,
+        }
+    )
+    if inv.enforcement is not None:
+        from labtrust_gym.engine.actions_trust import apply_enforcement
+
+        target = eng.agents[responsible] if responsible is not None else agent
+        apply_enforcement(eng, target, inv.enforcement)
+        emits.append("ENFORCEMENT_APPLIED")

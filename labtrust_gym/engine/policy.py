@@ -40,6 +40,7 @@ POLICY_FILES: tuple[tuple[str, str, str, str], ...] = (
         "invariant_registry.v0.1.schema.json",
     ),
     ("enforcement", "enforcement", "enforcement_map.v0.1.yaml", "enforcement_map.v0.1.schema.json"),
+    ("engine", "engine", "engine.v0.1.yaml", "engine.v0.1.schema.json"),
 )
 
 ARG_TYPES: dict[str, tuple[type, ...]] = {
@@ -88,6 +89,7 @@ class CompiledPolicy:
     actions: dict[str, dict[str, Any]]  # action -> {args: [(name, types, required)], ...}
     invariants: list[dict[str, Any]]
     enforcement: dict[str, dict[str, Any]]
+    engine: dict[str, Any]  # limits and signature scheme (policy/engine/engine.v0.1.yaml)
     files: dict[str, Path] = field(default_factory=dict)
     derived: dict[str, Any] = field(
         default_factory=dict
@@ -334,6 +336,7 @@ def _compile(root: Path, files: dict[str, tuple[Path, Path]]) -> CompiledPolicy:
         actions=actions,
         invariants=list(invariants),
         enforcement=enforcement,
+        engine=raw["engine"],
         files={
             **{a: p for a, (p, _s) in files.items()},
             "initial_state_schema": policy_path(

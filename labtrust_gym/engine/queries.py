@@ -277,6 +277,20 @@ def work_counts(e: HospitalLabEngine) -> tuple[int, ...]:
     )
 
 
+def _session(e: HospitalLabEngine, agent_id: str) -> dict[str, Any] | None:
+    """The agent's open authentication session (never its key), or None."""
+    _lookup(e.agents, agent_id, "agent")
+    s = e.auth.sessions.get(agent_id)
+    if s is None:
+        return None
+    return {
+        "session_id": s.session_id,
+        "key_id": s.key_id,
+        "opened_t_s": s.opened_t_s,
+        "expires_t_s": s.expires_t_s,
+    }
+
+
 QUERIES: dict[str, tuple[int, Callable[..., Any]]] = {
     "now": (0, lambda e: e.now_s),
     "specimen_status": (1, lambda e, s: _spec(e, s).status),
@@ -304,6 +318,7 @@ QUERIES: dict[str, tuple[int, Callable[..., Any]]] = {
     "path": (2, _path),
     "door_state": (1, _door_state),
     "token_state": (1, lambda e, t: _token(e, t)["status"]),
+    "session": (1, lambda e, a: _session(e, a)),
     "token": (1, _token),
     "specimens_ready": (1, lambda e, t: e.ready_specimens(t)),
     "consignments": (1, _consignments),

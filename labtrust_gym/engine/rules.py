@@ -49,7 +49,7 @@ def gate(
     if agent.throttled_until > now:
         return "ENF.AGENT_THROTTLED"
     if eng.strict and ev is not None and at != "NOOP":
-        sig = eng.keyring.check(ev, now, agent.role)
+        sig = eng.auth.check(ev, now, agent.role)
         if sig is not None:
             return sig
     role = agent._policy

@@ -1,43 +1,71 @@
-"""The first stages of the engine's step pipeline: parsing an event and checking its
-arguments. Pure functions of the event (and the action's argument spec); the engine calls them
-before the gate's and the handler's checks (see :meth:`HospitalLabEngine.step`).
+"""The first stages of the engine's step pipeline: parsing an event (every value in it) and
+checking its declared arguments. Pure functions of the event and the policy's limits; the engine
+calls them before the gate's and the handler's checks (see :meth:`HospitalLabEngine.step`).
+
+An event is *loggable* when it is plain JSON data the hash chain can record faithfully: dicts
+with string keys, lists, strings without lone surrogates, integers within ±(2**53 - 1), finite
+floats, booleans and null, nested at most ``max_event_depth`` containers deep. Anything else,
+anywhere in the event (keys, declared or undeclared args, nested dicts such as MINT_TOKEN's
+``scope``, ``token_refs``, ids), is ``EVENT.MALFORMED``: the event is serialised here, once,
+before any state changes, and those bytes are what the chain records.
 """
 
 from __future__ import annotations
 
+import hashlib
 from typing import Any
 
-from labtrust_gym.engine.hashchain import dumps_with_option
+import orjson
 
 _EMPTY: dict[str, Any] = {}
 _MAX_T = 1e15  # seconds; event times beyond this (or NaN/inf) are malformed
-_MAX_INT = 2**53
+_MAX_SEQ = 2**53 - 1
 _INF = float("inf")
-_BASIC_KEYS = frozenset(("t_s", "agent_id", "action_type", "args"))
-_EVENT_KEYS = frozenset(
-    (
-        "event_id",
-        "t_s",
-        "agent_id",
-        "action_type",
-        "args",
-        "reason_code",
-        "token_refs",
-        "key_id",
-        "signature",
-    )
-)
-_dumps, _SORT = dumps_with_option()
+_dumps = orjson.dumps
+#: canonical JSON (sorted keys) that also refuses integers beyond 53 bits
+_STRICT = orjson.OPT_SORT_KEYS | orjson.OPT_STRICT_INTEGER
+_STR_FIELDS = ("event_id", "reason_code", "key_id", "signature", "session_id", "session_pub", "mac")
+MALFORMED = "EVENT.MALFORMED"
+_MAC_SHAPE = frozenset(("t_s", "agent_id", "action_type", "args", "session_id", "seq", "mac"))
 
 
-def parse_event(ev: Any) -> Any:
-    """Stage 1: the event's fields ``(t, agent_id, action_type, args, event_id, reason_code,
-    basic)`` or the reason code it is malformed with. ``basic`` = the env's common shape (only
-    ``t_s``, ``agent_id``, ``action_type``, ``args``), checked on a fast path."""
+def _loggable(v: Any, depth: int) -> bool:
+    """Plain JSON types, finite floats, at most ``depth`` more containers deep. (Lone surrogates,
+    non-string keys and unsafe integers are refused by the strict serialiser afterwards.)"""
+    t = type(v)
+    if t is str or t is int or t is bool or v is None:
+        return True
+    if t is float:
+        return -_INF < v < _INF
+    if depth <= 0:
+        return False
+    if t is dict:
+        for x in v.values():
+            tx = type(x)
+            if tx is not str and tx is not int and not _loggable(x, depth - 1):
+                return False
+        return True
+    if t is list:
+        for x in v:
+            tx = type(x)
+            if tx is not str and tx is not int and not _loggable(x, depth - 1):
+                return False
+        return True
+    return False
+
+
+def parse_event(ev: Any, max_depth: int) -> Any:
+    """Stage 1: ``(t, agent_id, action_type, args, event_id, reason_code, event_bytes)`` or the
+    reason code the event is malformed with. ``event_bytes`` is the event's canonical JSON, or
+    None when the event is of one of the env's plain shapes (``t_s``, ``agent_id``,
+    ``action_type``, ``args``, optionally ``session_id``, ``seq``, ``mac``; ASCII text and
+    JSON-safe numbers), which cannot fail to serialise (see :func:`event_bytes`).
+    ``max_depth`` counts the event itself as the first container."""
     if type(ev) is not dict:
-        return "EVENT.MALFORMED"
-    if len(ev) == 4:
-        try:  # the common shape (what the env sends): no optional fields to look at
+        return MALFORMED
+    n = len(ev)
+    if n == 4 or (n == 7 and ev.keys() == _MAC_SHAPE):
+        try:  # the env's common shapes: plain, or session-authenticated
             t: Any = ev["t_s"]
             agent_id = ev["agent_id"]
             at = ev["action_type"]
@@ -52,12 +80,43 @@ def parse_event(ev: Any) -> Any:
                 or type(at) is not str
                 or not -1e15 < t < 1e15  # _MAX_T; also rejects NaN and ±inf
             ):
-                return "EVENT.MALFORMED"
-            if type(args) is not dict:
-                if args is not None:
-                    return "EVENT.MALFORMED"
+                return MALFORMED
+            # ASCII strings, JSON-safe ints and finite floats cannot fail to serialise: then
+            # the bytes are left to the record (one serialisation instead of two)
+            plain = agent_id.isascii() and at.isascii()
+            if n == 7:
+                seq = ev["seq"]
+                if (
+                    type(ev["mac"]) is not str
+                    or type(ev["session_id"]) is not str
+                    or type(seq) is not int
+                    or not 0 <= seq <= _MAX_SEQ
+                ):
+                    return MALFORMED
+                plain = plain and ev["mac"].isascii() and ev["session_id"].isascii()
+            if type(args) is dict:
+                for k, v in args.items():
+                    tv = type(v)
+                    if tv is str:
+                        plain = plain and v.isascii()
+                    elif tv is int:
+                        plain = plain and -_MAX_SEQ <= v <= _MAX_SEQ
+                    elif _loggable(v, max_depth - 2):
+                        plain = plain and (tv is float or tv is bool or v is None)
+                    else:
+                        return MALFORMED
+                    if plain and (type(k) is not str or not k.isascii()):
+                        plain = False
+            elif args is None:
                 args = _EMPTY
-            return t, agent_id, at, args, None, None, True
+            else:
+                return MALFORMED
+            if plain:
+                return t, agent_id, at, args, None, None, None
+            try:
+                return t, agent_id, at, args, None, None, _dumps(ev, option=_STRICT)
+            except TypeError:  # orjson.JSONEncodeError: surrogates, key types, big integers
+                return MALFORMED
     get = ev.get
     t = get("t_s")
     agent_id = get("agent_id")
@@ -69,86 +128,90 @@ def parse_event(ev: Any) -> Any:
         or type(at) is not str
         or not -_MAX_T < t < _MAX_T  # also rejects NaN and ±inf
     ):
-        return "EVENT.MALFORMED"
+        return MALFORMED
     args = get("args")
     if args is None:
         args = _EMPTY
     elif type(args) is not dict:
-        return "EVENT.MALFORMED"
-    eid = get("event_id")
-    if eid is not None and type(eid) is not str:
-        return "EVENT.MALFORMED"
+        return MALFORMED
+    for name in _STR_FIELDS:
+        v = get(name)
+        if v is not None and type(v) is not str:
+            return MALFORMED
     refs = get("token_refs")
     if refs is not None and (type(refs) is not list or any(type(r) is not str for r in refs)):
-        return "EVENT.MALFORMED"
-    rc = get("reason_code")
-    if rc is not None and type(rc) is not str:
-        return "EVENT.MALFORMED"
-    return t, agent_id, at, args, eid, rc, False
+        return MALFORMED
+    seq = get("seq")
+    if seq is not None and (type(seq) is not int or not 0 <= seq <= _MAX_SEQ):
+        return MALFORMED
+    if not _loggable(ev, max_depth):
+        return MALFORMED
+    try:
+        data = _dumps(ev, option=_STRICT)
+    except TypeError:
+        return MALFORMED
+    return t, agent_id, at, args, get("event_id"), get("reason_code"), data
 
 
-def check_args(
-    ev: dict[str, Any],
-    args: dict[str, Any],
-    plan: tuple[Any, ...],
-    rc: str | None,
-    eid: str | None,
-    basic: bool,
-) -> str | bytes | None:
-    """Stage 3: argument types (``EVENT.BAD_ARGS``) and serialisability (``EVENT.MALFORMED``).
+def event_bytes(ev: dict[str, Any]) -> bytes:
+    """The canonical JSON of an event that passed :func:`parse_event`."""
+    return _dumps(ev, option=_STRICT)
 
-    Returns the reason code, else the event's canonical bytes when they had to be computed now
-    (anything beyond known keys with checked ASCII values is serialised before the handler runs,
-    so a non-serialisable event is BLOCKED instead of failing half-way), else None (the record
-    is serialised in one call after the handler).
-    """
-    arg_spec, needs_rc, _handler, _invariants, arg_names = plan
-    non_ascii = False
-    for name, types, required in arg_spec:
+
+def check_args(args: dict[str, Any], plan: tuple[Any, ...], rc: str | None) -> str | None:
+    """Stage 3: the declared arguments' presence and types (``EVENT.BAD_ARGS``). The values are
+    already known to be loggable (stage 1)."""
+    for name, types, required in plan[0]:
         v = args.get(name)
         if v is None:
             if required:
                 return "EVENT.BAD_ARGS"
-        elif (
-            type(v) not in types
-            or (types[0] is list and any(type(x) is not str for x in v))
-            or (type(v) is int and not -_MAX_INT < v < _MAX_INT)  # JSON-safe integers only
-            or (type(v) is float and not -_INF < v < _INF)  # no NaN / infinity
-        ):
+        elif type(v) not in types or (types[0] is list and any(type(x) is not str for x in v)):
             return "EVENT.BAD_ARGS"
-        elif type(v) is str:
-            # non-ASCII text may hold lone surrogates, which cannot be serialised
-            non_ascii = non_ascii or not v.isascii()
-        elif type(v) is list:
-            non_ascii = non_ascii or not all(x.isascii() for x in v)
-    if rc is None and needs_rc:
+    if rc is None and plan[1]:
         return "EVENT.BAD_ARGS"
-    if basic:
-        serialise_now = non_ascii or (bool(args) and not args.keys() <= arg_names)
+    return None
+
+
+# ------------------------------------------------------------------ refusal summaries
+def _render(v: Any, depth: int) -> str:
+    """A deterministic, lossless-enough text of any value (surrogates escaped, NaN spelled out,
+    unknown objects by type name only: their repr may hold a memory address)."""
+    t = type(v)
+    if t is str:
+        return ascii(v)
+    if v is None or t is bool or t is int or t is float:
+        return repr(v)
+    if depth <= 0:
+        return "<too deep>"
+    if t is dict:
+        items = sorted(f"{_render(k, depth - 1)}:{_render(x, depth - 1)}" for k, x in v.items())
+        return "{" + ",".join(items) + "}"
+    if t is list or t is tuple:
+        inner = ",".join(_render(x, depth - 1) for x in v)
+        return f"[{inner}]" if t is list else f"({inner})"
+    return f"<{t.__module__}.{t.__qualname__}>"
+
+
+def refusal_summary(ev: Any, data: bytes | None) -> dict[str, Any]:
+    """What a refusal record keeps of an event it does not hold verbatim: a digest, the size,
+    and the short, clean scalar fields (``event_id``, ``agent_id``, ``action_type``, ``t_s``).
+
+    ``data`` is the event's canonical JSON when it has one (digest ``canonical_json``), else the
+    digest is of :func:`_render`'s text (``rendering``)."""
+    if data is not None:
+        out: dict[str, Any] = {"digest_of": "canonical_json"}
     else:
-        serialise_now = (
-            non_ascii
-            or not (
-                ev.keys() <= _EVENT_KEYS
-                and args.keys() <= arg_names
-                and type(ev.get("key_id", "")) is str
-                and type(ev.get("signature", "")) is str
-            )
-            or not all(
-                x.isascii()
-                for x in (
-                    eid or "",
-                    rc or "",
-                    ev.get("key_id") or "",
-                    ev.get("signature") or "",
-                    *(ev.get("token_refs") or ()),
-                )
-            )
-        )
-    if not serialise_now:
-        return None
-    try:
-        out: bytes = _dumps(ev, option=_SORT)
-    except (TypeError, ValueError):
-        return "EVENT.MALFORMED"
+        data = _render(ev, 64).encode("ascii")
+        out = {"digest_of": "rendering"}
+    out["sha256"] = hashlib.sha256(data).hexdigest()
+    out["bytes"] = len(data)
+    if type(ev) is dict:
+        for k in ("event_id", "agent_id", "action_type"):
+            v = ev.get(k)
+            if type(v) is str and len(v) <= 128 and v.isascii() and v.isprintable():
+                out[k] = v
+        t = ev.get("t_s")
+        if (type(t) is int or type(t) is float) and -_MAX_T < t < _MAX_T:
+            out["t_s"] = t
     return out

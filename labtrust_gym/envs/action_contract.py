@@ -66,6 +66,10 @@ ACTION_INFO_KEYS: Final[frozenset[str]] = frozenset(
         "token_refs",
         "key_id",
         "signature",
+        "seq",
+        "session_id",
+        "session_pub",
+        "mac",
     }
 )
 

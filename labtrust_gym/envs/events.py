@@ -41,7 +41,9 @@ from labtrust_gym.envs.catalog import CHECKS, Entry, touched_by
 from labtrust_gym.envs.masks import MaskTables
 from labtrust_gym.errors import InvalidInputError
 
-_EXTRA_KEYS = ("reason_code", "token_refs", "key_id", "signature")
+_EXTRA_KEYS = (
+    "reason_code", "token_refs", "key_id", "signature", "seq", "session_id", "session_pub", "mac"
+)
 _BARE_ARG = {
     "MOVE": "to_zone",
     "OPEN_DOOR": "door_id",
@@ -169,7 +171,7 @@ class EventBuilder:
                 if act is not None:
                     _merge(act, ev)
             if signer is not None:
-                signer.sign([ev])
+                signer.sign([ev], self.engine)
             res = step(ev)
             at = ev["action_type"]
             if not everything:
@@ -368,9 +370,15 @@ class EventSigner:
     private_key)}``; the key id defaults to ``K_<agent_id>``) and, for labs made by the scale
     generator, the generator's deterministic keys (``K_<agent_id>`` derived from
     :data:`labtrust_gym.envs.scale.SCALE_KEY_SECRET`, derived lazily once per agent). Events that
-    already carry a ``signature`` are left alone (an agent may sign itself, or forge on purpose
-    in a security task); agents without a key send unsigned events (the engine refuses them with
-    ``SIG.MISSING``).
+    already carry a ``signature`` or ``mac`` are left alone (an agent may sign itself, or forge
+    on purpose in a security task); agents without a key send unauthenticated events (the
+    engine refuses them with ``SIG.MISSING``).
+
+    Every authenticated event gets the agent's next sequence number (``seq``, above the last
+    one the engine accepted from it), so the engine can refuse replays. When the lab's
+    signature mode is ``session`` (docs/engine.md), the agent's first event — and the first
+    after its session expired or was closed — is an Ed25519-signed handshake carrying a fresh
+    X25519 key; later events carry an HMAC-SHA256 under the session key.
     """
 
     def __init__(self, secret: bytes | None = None, keys: Mapping[str, Any] | None = None) -> None:
@@ -381,6 +389,8 @@ class EventSigner:
                 self._keys[agent] = (str(value[0]), value[1])
             else:
                 self._keys[agent] = (f"K_{agent}", value)
+        self._seq: dict[str, int] = {}
+        self._sessions: dict[str, tuple[str, Any]] = {}  # agent -> (session_id, HmacSha256)
 
     def key_id(self, agent: str) -> str | None:
         """The key id the signer signs ``agent``'s events with (None: it cannot sign them)."""
@@ -389,11 +399,27 @@ class EventSigner:
             return entry[0]
         return f"K_{agent}" if self.secret is not None else None
 
-    def sign(self, events: list[dict[str, Any]]) -> None:
-        from labtrust_gym.engine.signing import derive_keypair, sign_event
+    def sign(self, events: list[dict[str, Any]], engine: Any = None) -> None:
+        """Authenticate ``events`` in place (``engine``: the engine they are for; its
+        authentication state gives the sequence numbers and whether sessions are used)."""
+        import orjson
 
+        from labtrust_gym.engine.signing import (
+            HmacSha256,
+            derive_keypair,
+            open_session,
+            private_bytes,
+            sign_event,
+        )
+
+        dumps, sort = orjson.dumps, orjson.OPT_SORT_KEYS
+
+        auth: Any = getattr(engine, "auth", None)
+        sessions_on = auth is not None and auth.mode == "session"
+        last_seq = auth.last_seq if auth is not None else {}
+        own_seq = self._seq
         for ev in events:
-            if "signature" in ev:
+            if "signature" in ev or "mac" in ev:
                 continue
             agent = ev["agent_id"]
             entry = self._keys.get(agent)
@@ -402,8 +428,30 @@ class EventSigner:
                     continue
                 entry = (f"K_{agent}", derive_keypair(agent, secret=self.secret)[0])
                 self._keys[agent] = entry
-            ev["key_id"] = entry[0]
-            ev["signature"] = sign_event(ev, entry[1])
+            seq = max(own_seq.get(agent, 0), last_seq.get(agent, 0)) + 1
+            own_seq[agent] = seq
+            if not sessions_on:
+                ev["key_id"] = entry[0]
+                ev["seq"] = seq
+                ev["signature"] = sign_event(ev, entry[1])
+                continue
+            mine = self._sessions.get(agent)
+            open_ = auth.sessions.get(agent)
+            if (
+                mine is not None
+                and open_ is not None
+                and open_.session_id == mine[0]
+                and ev["t_s"] <= open_.expires_t_s
+            ):
+                ev["session_id"] = mine[0]  # as signing.mac_sign, inlined: once per event
+                ev["seq"] = seq
+                ev["mac"] = mine[1].hexdigest(dumps(ev, option=sort))
+                continue
+            eph_seed = b"|".join((b"session", private_bytes(entry[1]), agent.encode(), b"%d" % seq))
+            sid, key = open_session(
+                ev, entry[0], seq, entry[1], eph_seed, auth.session_public_key_b64
+            )
+            self._sessions[agent] = (sid, HmacSha256(key))
 
     @staticmethod
     def generated_lab_secret(state: Mapping[str, Any]) -> bytes | None:

@@ -510,7 +510,7 @@ class LabTrustParallelEnv(ParallelEnv):
         for row, aid in enumerate(self._views.agent_ids):
             key_id = signer.key_id(aid) if signer is not None else None
             rec = eng.agents[aid]
-            if key_id is None or eng.keyring.key_problem(key_id, aid, rec.role, now) is not None:
+            if key_id is None or eng.keyring.key_check(key_id, aid, now, rec.role) is not None:
                 out.add(row)
         return out
 

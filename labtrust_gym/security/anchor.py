@@ -118,29 +118,42 @@ def iter_records(lines: list[bytes], start_seq: int = 1) -> Iterator[tuple[int, 
 
 
 def check_event_signatures(
-    records: Iterator[tuple[int, dict[str, Any]]], anchor: dict[str, Any], *, where: str
+    records: Iterator[tuple[int, dict[str, Any]]],
+    anchor: dict[str, Any],
+    *,
+    where: str,
+    keys: list[dict[str, Any]] | None = None,
 ) -> int:
-    """Re-check every signed event against the anchored keys (a strict lab's accepted events
-    must all be validly signed). Returns how many signatures were checked."""
-    from labtrust_gym.engine.signing import KeyRing
+    """Re-check every Ed25519-signed accepted event against ``keys`` (default: the keys the
+    anchor lists; a strict lab's accepted events must all be authenticated). Session-MAC'd events
+    are re-checked over the whole log by :func:`labtrust_gym.engine.logcheck.
+    recheck_authentication`. Returns how many signatures were checked."""
+    from labtrust_gym.engine.signing import KeyRing, signing_message
 
-    ring = KeyRing(anchor["keys"])
+    ring = KeyRing(keys if keys is not None else anchor["keys"])
     roles = anchor["agents"]
     strict = anchor["strict_signatures"]
     checked = 0
     for seq, record in records:
-        event = record["event"]
+        event = record.get("event")
         accepted = record_status(record) == "ACCEPTED"
-        if not accepted or not isinstance(event, dict):
+        if not accepted or not isinstance(event, dict) or "mac" in event:
             continue
         if not strict and "signature" not in event:
             continue
         agent = event.get("agent_id")
-        code = ring.check(event, float(record["outcome"].get("t_s", 0.0)), roles.get(agent))
+        key_id, sig = event.get("key_id"), event.get("signature")
+        if not isinstance(key_id, str) or not isinstance(sig, str):
+            code: str | None = "SIG.MISSING"
+        else:
+            t = float(record["outcome"].get("t_s", 0.0))
+            code = ring.key_check(key_id, str(agent), t, roles.get(agent))
+            if code is None and not ring.verify(key_id, sig, signing_message(event)):
+                code = "SIG.INVALID"
         if code is not None:
             raise EvidenceError(
                 f"{where}: line {seq}: the event of {agent!r} fails its signature check "
-                f"({code}); it was not signed by the agent's anchored key.",
+                f"({code}); it was not signed by the agent's key.",
                 code="EVIDENCE.EVENT_SIGNATURE",
             )
         checked += 1
@@ -148,11 +161,18 @@ def check_event_signatures(
 
 
 def verify_log(
-    log_path: str | Path, trust: TrustStore, *, chain_only: bool = False
+    log_path: str | Path,
+    trust: TrustStore,
+    *,
+    chain_only: bool = False,
+    keys: list[dict[str, Any]] | None = None,
 ) -> dict[str, Any]:
     """Verify an episode log and its anchor; raise :class:`EvidenceError` on the first problem.
 
-    Returns ``{"ok", "length", "head_hash", "anchored", "signer", "signatures_checked"}``.
+    Returns ``{"ok", "length", "head_hash", "records", "anchored", "signer",
+    "signatures_checked", "macs_checked", "unchecked", "keys_from"}``. Event signatures are
+    checked against ``keys`` (a key registry the verifier trusts) or, without it, against the
+    keys the anchor lists — which only the anchor's signer vouches for (docs/security.md).
     """
     from labtrust_gym.engine.hashchain import read_log, verify_chain
 
@@ -166,12 +186,16 @@ def verify_log(
         "ok": True,
         "length": chain["length"],
         "head_hash": chain["head_hash"],
+        "records": chain["records"],
         "anchored": False,
         "signer": None,
         "signatures_checked": 0,
+        "macs_checked": 0,
+        "unchecked": 0,
+        "keys_from": "--keys" if keys is not None else None,
     }
-    if chain_only:
-        return report
+    if chain_only:  # no anchor: the chain and what the log itself lets us re-check
+        return _recheck(report, lines, keys, path)
     anchor, signer = read_anchor(anchor_path(path), trust)
     want = anchor["chain"]
     if chain["length"] != want["length"]:
@@ -196,6 +220,24 @@ def verify_log(
     report["anchored"] = True
     report["signer"] = signer
     report["signatures_checked"] = check_event_signatures(
-        iter_records(lines), anchor, where=str(path)
+        iter_records(lines), anchor, where=str(path), keys=keys
     )
+    report["keys_from"] = "--keys" if keys is not None else "anchor"
+    return _recheck(report, lines, keys if keys is not None else anchor["keys"], path)
+
+
+def _recheck(
+    report: dict[str, Any], lines: list[bytes], keys: list[dict[str, Any]] | None, path: Path
+) -> dict[str, Any]:
+    """Sequence numbers (no replay), session MACs once their epoch key is disclosed, and the
+    Ed25519 signatures ``keys`` cover (:mod:`labtrust_gym.engine.logcheck`)."""
+    from labtrust_gym.engine.logcheck import recheck_authentication
+
+    try:
+        auth = recheck_authentication(lines, keys)
+    except ChainIntegrityError as exc:
+        raise EvidenceError(f"{str(path)!r}: {exc}", code="EVIDENCE.EVENT_SIGNATURE") from None
+    report["signatures_checked"] = max(report["signatures_checked"], auth["signatures_checked"])
+    report["macs_checked"] = auth["macs_checked"]
+    report["unchecked"] = auth["unchecked"]
     return report

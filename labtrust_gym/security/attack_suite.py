@@ -295,9 +295,10 @@ def run_engine_attack(
     """Run the scenario on a fresh engine. Raises :class:`AttackSetupError` when a set-up step
     is refused (the attack could not be carried out)."""
     from labtrust_gym.engine.core import HospitalLabEngine
-    from labtrust_gym.engine.golden import build_event, scenario_initial_state
+    from labtrust_gym.engine.golden import Signers, build_event, scenario_initial_state
 
     sc = scenario_of(attack, suite)
+    signers = Signers()  # sequence numbers and sessions across the scenario's steps
     eng = HospitalLabEngine(None, {"policy_root": str(root)})
     eng.reset(scenario_initial_state(sc), deterministic=True, rng_seed=int(sc["seed"]) + seed)
     eng.drain_system_emits()
@@ -312,7 +313,7 @@ def run_engine_attack(
             elif "corrupt_log_line" in step:
                 eng.corrupt_log_line_for_test(step["corrupt_log_line"])
             else:
-                event = build_event(eng, sc, step, n)
+                event = build_event(eng, sc, step, n, signers)
                 for key, value in (step.get("tamper_after_sign") or {}).items():
                     # edit the event after it was signed (mappings are updated, not replaced)
                     old = event.get(key)

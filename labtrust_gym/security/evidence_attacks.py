@@ -65,15 +65,16 @@ def producer() -> tuple[RunKey, TrustStore]:
 def signed_episode(workdir: Path, policy_root: Any) -> Path:
     """Run the small strict lab and write its log and anchor (signed by the producer key)."""
     from labtrust_gym.engine.core import HospitalLabEngine
-    from labtrust_gym.engine.golden import build_event, scenario_initial_state
+    from labtrust_gym.engine.golden import Signers, build_event, scenario_initial_state
 
     from .anchor import write_anchor
 
     eng = HospitalLabEngine(None, {"policy_root": str(policy_root)} if policy_root else {})
     eng.reset(scenario_initial_state(_LAB), deterministic=True, rng_seed=0)
+    signers = Signers()
     for n, step in enumerate(_LAB["steps"], start=1):
         signed = {**step, "key_id": f"K_{step['agent']}"}
-        res = eng.step(build_event(eng, _LAB, signed, n))
+        res = eng.step(build_event(eng, _LAB, signed, n, signers))
         if res["status"] != "ACCEPTED":
             raise RuntimeError(f"evidence lab step {n} was BLOCKED {res['blocked_reason_code']}")
     log = workdir / "episode.jsonl"

@@ -104,7 +104,9 @@ def _line_hash(line: bytes) -> str:
 
 def _episode_receipts(lines: list[bytes]) -> tuple[list[dict[str, Any]], int]:
     """Receipts (without the episode/chain context) and the first seq any of them cites."""
-    records = list(iter_records(lines))
+    # accepted events only: refusal records and session closures change nothing a receipt
+    # vouches for (they stay in the chain segment, which the proof covers)
+    records = [(s, r) for s, r in iter_records(lines) if "event" in r]
     specimens = {
         str(r["event"]["args"]["specimen_id"])
         for _s, r in records
@@ -131,8 +133,8 @@ def _episode_receipts(lines: list[bytes]) -> tuple[list[dict[str, Any]], int]:
                 "agent_id": r["event"].get("agent_id"),
                 "t_s": r["outcome"].get("t_s"),
             }
-            for s, r in records[:seq]
-            if _mentions(r["event"], ids)
+            for s, r in records
+            if s <= seq and _mentions(r["event"], ids)
         ]
         first = min(first, history[0]["seq"])
         receipts.append(

@@ -64,7 +64,7 @@ def test_non_serialisable_args_are_malformed_not_crashes() -> None:
     eng = make_engine(base_state())
     res = eng.step({"t_s": 0, "agent_id": "ops_0", "action_type": "TICK", "args": {"x": object()}})
     assert res["blocked_reason_code"] == "EVENT.MALFORMED"
-    assert eng.chain_head()["length"] == 0
+    assert eng.chain_head()["length"] == 1  # a refusal record (digest; the value is not JSON)
 
 
 def test_step_before_reset_is_an_error() -> None:
@@ -190,6 +190,8 @@ def test_unknown_query_and_unknown_id_are_errors() -> None:
 
 
 def test_values_json_cannot_carry_are_blocked_before_any_change() -> None:
+    """Unloggable values are EVENT.MALFORMED wherever they are, declared args included (the
+    event is serialised before its args are looked at)."""
     eng = make_engine(base_state())
     before = eng.snapshot()
     bad = [
@@ -202,7 +204,7 @@ def test_values_json_cannot_carry_are_blocked_before_any_change() -> None:
                 "action_type": "THROTTLE_AGENT",
                 "args": {"agent_id": "ops_0", "duration_s": 2**64},
             },
-            "EVENT.BAD_ARGS",
+            "EVENT.MALFORMED",
         ),
         (
             {
@@ -211,7 +213,7 @@ def test_values_json_cannot_carry_are_blocked_before_any_change() -> None:
                 "action_type": "THROTTLE_AGENT",
                 "args": {"agent_id": "ops_0", "duration_s": float("nan")},
             },
-            "EVENT.BAD_ARGS",
+            "EVENT.MALFORMED",
         ),
         (
             {
@@ -223,7 +225,7 @@ def test_values_json_cannot_carry_are_blocked_before_any_change() -> None:
                     "scope": {"zone_id": "Z_AIRLOCK", 1: "x"},
                 },
             },
-            "EVENT.BAD_ARGS",
+            "EVENT.MALFORMED",
         ),
     ]
     for event, code in bad:

@@ -1,5 +1,6 @@
-"""Property: a BLOCKED step changes nothing — state, queues, tokens, doors, enforcement, chain —
-and ``engine.check`` (the dry run) predicts every step's verdict without changing anything."""
+"""Property: a BLOCKED step changes no simulation state — state, time, queues, tokens, doors,
+enforcement — and adds exactly one refusal record to the audit chain; ``engine.check`` (the dry
+run) predicts every step's verdict without changing anything."""
 
 from __future__ import annotations
 
@@ -126,6 +127,7 @@ events = st.fixed_dictionaries(
         "token_refs": st.lists(st.sampled_from(["TOK-0001", "T1", "SO1"]), max_size=2),
         "reason_code": st.sampled_from(["SPEC.LEAK", "SPEC.ID_MISMATCH"]),
         "back_in_time": st.booleans(),
+        "ahead_of_clock": st.booleans(),  # do not advance first: the step's own clock move
     },
 )
 
@@ -164,6 +166,7 @@ def _state() -> dict[str, Any]:
             "token_id": "T1",
             "token_type": "RESTRICTED_ENTRY",
             "scope": {"zone_id": "Z_RESTRICTED_BIOHAZARD"},
+            "holder_agent_id": "runner_0",
         }
     ]
     st_["qc_failures"] = [{"device_id": "DEV_HAEM_B1", "t_s": 500}]
@@ -181,7 +184,12 @@ PRELUDE = [  # richer starting state: a queued specimen, a running device, an op
     (
         "supervisor_0",
         "MINT_TOKEN",
-        {"token_type": "RESTRICTED_ENTRY", "scope": {"zone_id": "Z_RESTRICTED_BIOHAZARD"}},
+        {
+            "token_type": "RESTRICTED_ENTRY",
+            "scope": {"zone_id": "Z_RESTRICTED_BIOHAZARD"},
+            "holder_agent_id": "runner_0",
+            "token_id": "TOK-0001",
+        },
     ),
 ]
 
@@ -209,18 +217,22 @@ def test_blocked_step_changes_nothing(seq: list[dict[str, Any]]) -> None:
         for k in ("token_refs", "reason_code"):
             if k in e:
                 event[k] = e[k]
-        if event["t_s"] > eng.now_s:
-            eng.advance_to(event["t_s"])  # time passing is not part of the step
+        ahead = bool(e.get("ahead_of_clock")) and event["t_s"] > eng.now_s
+        if event["t_s"] > eng.now_s and not ahead:
+            eng.advance_to(event["t_s"])  # the env's way: the clock first, then the events
         before = eng.snapshot()
-        verdict = eng.check(event)  # the dry run predicts the step exactly and changes nothing
-        assert eng.snapshot() == before
+        audit_before = eng.audit_snapshot()
+        verdict = eng.check(event)  # the dry run changes nothing
+        assert eng.snapshot() == before and eng.audit_snapshot() == audit_before
         res = eng.step(event)
-        assert verdict == res["blocked_reason_code"], (event, verdict, res)
+        if not ahead:  # ahead of the clock, the handler judges after the clock effects
+            assert verdict == res["blocked_reason_code"], (event, verdict, res)
         if res["status"] == "BLOCKED":
             n_blocked += 1
             assert res["blocked_reason_code"] in eng.policy.reason_codes
             assert eng.snapshot() == before, f"BLOCKED {res['blocked_reason_code']} changed state"
-            assert res["hashchain"] == before["chain"]
+            assert res["hashchain"] == eng.chain_head()
+            assert res["hashchain"]["length"] == audit_before["chain"]["length"] + 1
         else:
             assert res["blocked_reason_code"] is None
         assert_views_consistent(eng)
