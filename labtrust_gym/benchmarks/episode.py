@@ -116,7 +116,7 @@ class _Drivers:
         from labtrust_gym.baselines.scripted import ScriptedLabController
 
         eng = env.engine
-        self.threats: dict[str, Any] = threat_agents(task, eng)
+        self.threats: dict[str, Any] = threat_agents(task, eng, job.seed)
         lab_agents = [a for a in eng.agent_ids if a not in self.threats]
         self.method: Any = None
         self.external: Any = None
@@ -184,8 +184,9 @@ class _Drivers:
         return sorted(out, key=lambda a: (a["step"], a["kind"]))
 
 
-def threat_agents(task: BenchmarkTask, eng: Any) -> dict[str, Any]:
-    """The task's threat scripts, one per agent whose role is ``adversary`` or ``insider``."""
+def threat_agents(task: BenchmarkTask, eng: Any, seed: int) -> dict[str, Any]:
+    """The task's threat scripts, one per agent whose role is ``adversary`` or ``insider``,
+    acting from the episode seed."""
     from labtrust_gym.baselines.security import AdversaryAgent, InsiderAgent
 
     roles = list(eng.role_ids)
@@ -193,9 +194,9 @@ def threat_agents(task: BenchmarkTask, eng: Any) -> dict[str, Any]:
     for aid, r in zip(eng.agent_ids, eng.agent_role.tolist(), strict=True):
         role = roles[r] if r >= 0 else None
         if role == "adversary":
-            threats[aid] = AdversaryAgent(aid, task.attack_start_step or 0)
+            threats[aid] = AdversaryAgent(aid, task.attack_start_step or 0, seed=seed)
         elif role == "insider":
-            threats[aid] = InsiderAgent(aid, tuple(task.insider_attack_steps))
+            threats[aid] = InsiderAgent(aid, tuple(task.insider_attack_steps), seed=seed)
     return threats
 
 
@@ -401,12 +402,21 @@ def _metrics_context(
 ) -> dict[str, Any]:
     q = eng.query
     released = {r["specimen_id"]: r for r in q("released_results")}
-    # Turnaround needs arrival/priority of released specimens only; the others are counted.
+    # Turnaround needs arrival/priority of released specimens; the unreleased ones their
+    # arrival and status (on-time rate: still in the workflow and past the SLA = late).
     specimens: list[dict[str, Any]] = []
     for sid in q("specimens(all)"):
         rel = released.get(sid)
         if rel is None:
-            specimens.append({"specimen_id": sid, "released_s": None})
+            spec = eng.specimens[sid] if hasattr(eng, "specimens") else None
+            specimens.append(
+                {
+                    "specimen_id": sid,
+                    "released_s": None,
+                    "arrival_s": float(spec.arrival_t_s) if spec is not None else None,
+                    "status": spec.status if spec is not None else None,
+                }
+            )
         else:
             specimens.append(
                 {
@@ -442,8 +452,16 @@ def _metrics_context(
         "device_busy_s": {dev: float(busy_steps[i]) * dt_s for i, dev in enumerate(eng.device_ids)},
         "queue_lengths": queue_totals,
         "attack_attempts": drivers.attempts() if drivers.threats else None,
-        "attack_start_step": task.attack_start_step,
-        "insider_attack_steps": list(task.insider_attack_steps) or None,
+        # when the threat scripts actually started (they act from the seed)
+        "attack_start_step": min(
+            (a.start_step for a in drivers.threats.values() if hasattr(a, "start_step")),
+            default=task.attack_start_step,
+        ),
+        "insider_attack_steps": sorted(
+            {s for a in drivers.threats.values() for s in getattr(a, "attack_steps", ())}
+        )
+        or list(task.insider_attack_steps)
+        or None,
         "rewards": rewards,
         "episode_steps": steps,
         "results_qc_held": len(qc_held) + len(invalidated),
