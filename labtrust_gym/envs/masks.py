@@ -124,6 +124,8 @@ class MaskTables:
         self._known = np.zeros(self.k, dtype=bool)  # entries whose state is up to date
         self.rows: dict[int, np.ndarray] = {}
         self.overrides: dict[int, np.ndarray] = {}
+        self._keys_sig = b""
+        self._timed_in_use: list[int] = []
         self._noop_only = np.zeros(self.k, dtype=np.int8)
         self._noop_only[ACTION_NOOP] = 1
         self._noop_only.setflags(write=False)
@@ -132,6 +134,7 @@ class MaskTables:
     def reset(self, eng: Any) -> None:
         """A new episode: every lab-dependent part is recomputed at the next refresh."""
         self._gate_key = self._pass_key = None
+        self.rows = {}
         self._known[:] = False
         first = self.role_probe[0]
         for e in self.static_cols:
@@ -158,6 +161,18 @@ class MaskTables:
                 )
             self._gates, self._gates_done = cached
         pk = eng.door_open.tobytes() + gk
+        kb = keys.tobytes()
+        if not changed and pk == self._pass_key and kb == self._keys_sig and self.rows:
+            # only time passed and nobody moved: the rows stand unless a time-dependent entry
+            # in use changed (a stability limit or an escalation deadline passed, a token expired)
+            timed = self._timed_in_use
+            before = self.state[:, timed].copy()
+            if timed:
+                self._states(eng, timed)
+            if np.array_equal(before, self.state[:, timed]):
+                self.overrides = self._agent_rows(eng, keys, now)
+                return
+        self._keys_sig = kb
         if pk != self._pass_key:
             self._pass_key = pk
             self._passable_done[:] = False
@@ -173,7 +188,9 @@ class MaskTables:
         pre = self._gates[used][:, self.type_col]
         pre &= self._access[used]
         pre &= self._passable[zones]
-        need = pre.any(axis=0) & ~self._known
+        in_use = pre.any(axis=0)
+        self._timed_in_use = np.flatnonzero(in_use & self.timed).tolist()
+        need = in_use & ~self._known
         if need.any():
             self._states(eng, np.flatnonzero(need).tolist())
         ok = pre & self.state[used // self.z]
