@@ -19,7 +19,6 @@ This is a benchmark script, not a test: it prints, it never fails.
 from __future__ import annotations
 
 import argparse
-import json
 import statistics
 import time
 from typing import Any
