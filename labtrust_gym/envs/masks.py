@@ -244,7 +244,7 @@ class MaskTables:
         for e in entries:
             m = models[e]
             if m.by_role:
-                s[:, e] = [m.state(eng, p) for p in self.role_probe]
+                s[:, e] = m.state_by_role(eng, self.role_probe)
             else:
                 shared.append(e)
                 values.append(m.state(eng, first))
