@@ -9,18 +9,9 @@ from pathlib import Path
 from typing import Any
 
 from labtrust_gym.benchmarks.runner import prepare_jobs, run_episode_job
+from tests.benchmarks.builtin_names import BUILTIN_TASKS as TASKS
 
 DOC = (Path(__file__).resolve().parents[2] / "docs" / "metrics.md").read_text(encoding="utf-8")
-TASKS = (
-    "throughput_sla",
-    "stat_insertion",
-    "qc_cascade",
-    "adversarial_disruption",
-    "multi_site_stat",
-    "insider_key_misuse",
-    "coord_scale",
-    "coord_risk",
-)
 
 
 def _documented_metrics() -> set[str]:
