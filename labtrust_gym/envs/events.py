@@ -186,7 +186,9 @@ class EventBuilder:
                 signer.sign([ev])
             res = step(ev)
             at = ev["action_type"]
-            if not everything:
+            if not everything and (  # a plain TICK or move changes nothing others depend on
+                (at != "TICK" and at != "MOVE") or len(res["emits"]) > 1 or res["token_consumed"]
+            ):
                 what = touched_by(at, ev["args"], res)
                 if what is None:
                     everything = True
