@@ -123,7 +123,7 @@ class _Drivers:
         self.external_ids: tuple[str, ...] = ()
         baseline_ids: list[str] = lab_agents
         if job.coord_method is not None:
-            self.method = _build_method(job, task, state, scale)
+            self.method = _build_method(job, task, state, scale, env)
             baseline_ids = []
         elif job.agent_spec is not None:
             self.external = _load_external_agent(job.agent_spec)
@@ -142,7 +142,7 @@ class _Drivers:
         )
         self.baseline.reset(env, job.seed, job.policy_root, state)
         if self.method is not None:
-            self.method.reset(job.seed, _method_policy(task, state, job), scale)
+            self.method.reset(job.seed, _method_policy(task, state, job, env), scale)
         if self.external is not None and callable(getattr(self.external, "reset", None)):
             self.external.reset(job.seed, list(self.external_ids))
         self.engine = eng
@@ -247,19 +247,27 @@ def signing_keys_for(state: Mapping[str, Any]) -> dict[str, tuple[str, Any]]:
 
 
 def _method_policy(
-    task: BenchmarkTask, state: Mapping[str, Any], job: EpisodeJob
+    task: BenchmarkTask, state: Mapping[str, Any], job: EpisodeJob, env: Any = None
 ) -> dict[str, Any]:
-    return {
+    policy = {
         "task": task.describe(),
         "policy_root": job.policy_root,
         "agents": [dict(a) for a in state.get("agents") or ()],
         "devices": [dict(d) for d in state.get("devices") or ()],
         "params": dict(job.coord_params),
     }
+    catalog = getattr(env, "action_catalog", None)
+    if catalog is not None:  # what every action index does (docs/envs.md, the catalog)
+        policy["action_catalog"] = catalog.to_list()
+    return policy
 
 
 def _build_method(
-    job: EpisodeJob, task: BenchmarkTask, state: Mapping[str, Any], scale: Mapping[str, Any] | None
+    job: EpisodeJob,
+    task: BenchmarkTask,
+    state: Mapping[str, Any],
+    scale: Mapping[str, Any] | None,
+    env: Any = None,
 ) -> Any:
     from labtrust_gym.baselines.coordination.interface import is_coordination_method
     from labtrust_gym.plugins import registry
@@ -267,7 +275,7 @@ def _build_method(
     factory = registry("coordination_methods").get(str(job.coord_method))
     try:
         method = factory(
-            _method_policy(task, state, job),
+            _method_policy(task, state, job, env),
             Path(job.policy_root),
             dict(scale) if scale else None,
             dict(job.coord_params),
