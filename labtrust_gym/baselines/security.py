@@ -5,11 +5,17 @@ They act through the env like any agent and record every attempt; the outcome (A
 BLOCKED with its reason code) is read from the env's infos after the step, so metrics report what
 the engine actually did, never what the script hoped for. An attempt that is ACCEPTED but later
 flagged by an invariant violation (a door held open) counts as *detected*.
+
+Both act from the episode seed: the order of their attacks, the adversary's pace and the
+insider's timing are drawn from an RNG seeded by the seed, so attack metrics vary by seed (the
+same seed gives the same episode). Attacks are explicit events (they are out-of-role or forged on
+purpose, so they cannot be catalog entries); positioning moves are catalog entries.
 """
 
 from __future__ import annotations
 
 import base64
+import random
 from collections.abc import Mapping
 from typing import Any
 
@@ -23,13 +29,13 @@ ADVERSARY_PLAN: tuple[str, ...] = (
     "restricted_entry_expired_token",
 )
 
-#: The insider's misuses, one per scheduled attack step.
+#: The insider's misuses, one per scheduled attack step (order shuffled by the seed).
 INSIDER_PLAN: tuple[str, ...] = (
     "forged_signature",
     "replayed_event",
     "revoked_key",
     "out_of_role_action",
-    "forged_signature",
+    "token_self_mint",
 )
 
 #: Secret of the insider's old (revoked) key; public: the lab is a benchmark fixture.
@@ -75,25 +81,30 @@ class AttemptLog:
 
 
 class AdversaryAgent:
-    """Walks to the pre-analytics/airlock area and tries the attacks of :data:`ADVERSARY_PLAN`."""
+    """Walks to the pre-analytics/airlock area and tries the attacks of :data:`ADVERSARY_PLAN`
+    (order, pace and start drawn from the episode seed)."""
 
-    def __init__(self, agent_id: str, start_step: int, every: int = 3) -> None:
+    def __init__(self, agent_id: str, start_step: int, every: int = 3, seed: int = 0) -> None:
+        rng = random.Random(f"adversary:{agent_id}:{seed}")
         self.agent_id = agent_id
-        self.start_step = start_step
-        self.every = every
+        self.start_step = start_step + rng.randrange(0, 4)
+        self.every = every + rng.choice((-1, 0, 1))
+        self.plan = list(ADVERSARY_PLAN)
+        rng.shuffle(self.plan)
         self.log = AttemptLog("adversary")
         self.next_attack = 0
 
     def act(self, engine: Any, t: int) -> dict[str, Any]:
         if t < self.start_step:
             return NOOP
+        plan = self.plan
         zone = engine.zone_ids[int(engine.agent_zone[engine.agent_index[self.agent_id]])]
-        attack = ADVERSARY_PLAN[self.next_attack % len(ADVERSARY_PLAN)]
+        attack = plan[self.next_attack % len(plan)]
         door_open = bool(engine.query("door_state(D_AIRLOCK_OUTER)").get("open"))
         if attack == "door_held_open" and door_open:
             # Already open (held open by an earlier attempt): go on with the plan.
             self.next_attack += 1
-            attack = ADVERSARY_PLAN[self.next_attack % len(ADVERSARY_PLAN)]
+            attack = plan[self.next_attack % len(plan)]
         # Positioning moves are not attempts: reach the zone the next attack needs first.
         if attack == "wrong_device_queue":
             need = zone
@@ -134,6 +145,9 @@ def insider_lab_options() -> dict[str, Any]:
     return {
         "extra_agents": [{"agent_id": "insider_0", "role": "insider", "zone_id": "Z_SORTING"}],
         "strict_signatures": True,
+        # stale chemistry specimens: the lab's legitimate token work (stability overrides minted
+        # by ops, approved by qc and the supervisor, consumed by the run) beside the misuse
+        "stale_specimens": {"count": 3, "age_s": 16000},
         "keys": [
             {
                 "key_id": REVOKED_KEY_ID,
@@ -146,22 +160,29 @@ def insider_lab_options() -> dict[str, Any]:
 
 
 class InsiderAgent:
-    """At each scheduled step tries one misuse of :data:`INSIDER_PLAN`; otherwise idles.
+    """Around each scheduled step (jittered by the seed, and taken with probability 0.75) tries
+    one misuse of :data:`INSIDER_PLAN` (order shuffled by the seed); otherwise idles.
 
     The env signs honest events for every agent with a key (the insider included); a misuse
     carries its own ``key_id``/``signature``, which the env passes through untouched.
     """
 
-    def __init__(self, agent_id: str, attack_steps: tuple[int, ...]) -> None:
+    def __init__(self, agent_id: str, attack_steps: tuple[int, ...], seed: int = 0) -> None:
+        rng = random.Random(f"insider:{agent_id}:{seed}")
         self.agent_id = agent_id
-        self.attack_steps = frozenset(attack_steps)
+        steps = sorted({max(1, s + rng.randrange(-2, 3)) for s in attack_steps})
+        self.attack_steps = tuple(steps)  # planned (the metrics' reference)
+        # an insider does not take every chance: each planned step is used with p = 0.75
+        self._used = frozenset(s for s in steps if rng.random() < 0.75) or frozenset(steps[:1])
+        self.plan = list(INSIDER_PLAN)
+        rng.shuffle(self.plan)
         self.log = AttemptLog("insider")
         self.next_attack = 0
 
     def act(self, engine: Any, t: int) -> dict[str, Any]:
-        if t not in self.attack_steps:
+        if t not in self._used:
             return NOOP
-        attack = INSIDER_PLAN[self.next_attack % len(INSIDER_PLAN)]
+        attack = self.plan[self.next_attack % len(self.plan)]
         self.next_attack += 1
         self.log.begin(t, attack)
         junk = base64.b64encode(b"\x00" * 64).decode("ascii")
@@ -179,6 +200,12 @@ class InsiderAgent:
                     signature=replay["signature"],
                 )
             return _act("TICK", key_id=f"KEY_BENCH_{self.agent_id}", signature=junk)
+        if attack == "token_self_mint":
+            # A stability override the insider's role may not mint (validly signed by the env):
+            # it would let a stale specimen be analysed without the two approvals.
+            queued = engine.query("specimens(queued)") or engine.query("specimens(accepted)")
+            scope = {"specimen_id": queued[0] if queued else "S0001"}
+            return _act("MINT_TOKEN", {"token_type": "STABILITY_OVERRIDE", "scope": scope})
         # out_of_role_action: a supervisor-only kill switch, validly signed by the env.
         return _act("KILL_SWITCH")
 

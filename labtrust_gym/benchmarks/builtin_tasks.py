@@ -25,18 +25,19 @@ class ThroughputSLA(BenchmarkTask):
 
     name = "throughput_sla"
     description = (
-        "Routine specimen stream over 20 simulated minutes (40 steps of 30 s); throughput and "
-        "on-time rate against a 15-minute turnaround SLA."
+        "A steady routine stream over two simulated hours (240 steps of 30 s, arrivals "
+        "throughout at ~80% of the chemistry analyzer's capacity); throughput and on-time rate "
+        "against a 15-minute turnaround SLA (specimens unreleased past it count late)."
     )
-    max_steps = 40
+    max_steps = 240
     dt_s = 30.0
     sla_turnaround_s = 900.0
     reward_config = _REWARDS
 
     def lab_options(self) -> dict[str, Any]:
         return {
-            "arrival_rate_per_min": 1.0,
-            "arrival_window_frac": 0.5,
+            "arrival_rate_per_min": 0.8,
+            "arrival_window_frac": 1.0,
             "initial_backlog": 4,
             "urgent_fraction": 0.1,
         }
@@ -46,8 +47,11 @@ class StatInsertion(BenchmarkTask):
     """STAT specimens inserted into an already loaded lab; STAT turnaround measured apart."""
 
     name = "stat_insertion"
-    description = "A backlog of routine work, then STAT specimens arrive and must overtake it."
-    max_steps = 90
+    description = (
+        "A backlog of routine work in an overloaded lab (30 simulated minutes), then STAT "
+        "specimens arrive and must overtake it: STAT turnaround is measured apart."
+    )
+    max_steps = 180
     dt_s = 10.0
     sla_turnaround_s = 900.0
     reward_config = _REWARDS
@@ -70,7 +74,7 @@ class QCCascade(BenchmarkTask):
         "chemistry analyzer, QC reruns and the held specimens are re-analysed; problem specimens "
         "are held at acceptance."
     )
-    max_steps = 80
+    max_steps = 150
     dt_s = 10.0
     sla_turnaround_s = 1200.0
     release_review_s = 120.0
@@ -106,7 +110,7 @@ class AdversarialDisruption(BenchmarkTask):
     )
     max_steps = 60
     dt_s = 10.0
-    sla_turnaround_s = 900.0
+    sla_turnaround_s = 480.0
     attack_start_step = 5
     reward_config = _REWARDS
     scripted_agents = (*DEFAULT_AGENTS, "adversary_0")
@@ -141,7 +145,7 @@ class MultiSiteStat(BenchmarkTask):
     )
     max_steps = 90
     dt_s = 60.0
-    sla_turnaround_s = 3600.0
+    sla_turnaround_s = 2700.0
     reward_config = _REWARDS
 
     def lab_options(self) -> dict[str, Any]:
@@ -164,11 +168,13 @@ class InsiderKeyMisuse(BenchmarkTask):
     name = "insider_key_misuse"
     description = (
         "Every mutating event must be signed; insider_0 attempts a forged signature, a replayed "
-        "event, an event signed with a revoked key and an out-of-role action at scheduled steps."
+        "event, an event signed with a revoked key, an out-of-role action and minting a token "
+        "its role may not mint, around scheduled steps (order and timing from the seed); stale "
+        "specimens make the lab use two-person stability overrides."
     )
     max_steps = 60
     dt_s = 10.0
-    sla_turnaround_s = 900.0
+    sla_turnaround_s = 480.0
     insider_attack_steps = (8, 16, 24, 32, 40)
     reward_config = _REWARDS
     scripted_agents = (*DEFAULT_AGENTS, "insider_0")
@@ -186,7 +192,7 @@ class CoordScale(BenchmarkTask):
     description = "Generated lab from a scale preset (--scale, default small_8)."
     max_steps = 100
     scale_config = "small_8"
-    sla_turnaround_s = 1200.0
+    sla_turnaround_s = 600.0
     reward_config = _REWARDS
     scripted_agents = ()
 
@@ -198,7 +204,7 @@ class CoordRisk(BenchmarkTask):
     description = "Generated lab from a scale preset with a risk injection (--injection)."
     max_steps = 100
     scale_config = "small_8"
-    sla_turnaround_s = 1200.0
+    sla_turnaround_s = 600.0
     default_injection = "INJ-DEVICE-FAULT-001"
     reward_config = _REWARDS
     scripted_agents = ()

@@ -183,14 +183,14 @@ class _Drivers:
         from labtrust_gym.baselines.scripted import ScriptedLabController
 
         eng = env.engine
-        self.threats: dict[str, Any] = threat_agents(task, eng)
+        self.threats: dict[str, Any] = threat_agents(task, eng, job.seed)
         lab_agents = [a for a in eng.agent_ids if a not in self.threats]
         self.method: Any = None
         self.external: Any = None
         self.external_ids: tuple[str, ...] = ()
         baseline_ids: list[str] = lab_agents
         if job.coord_method is not None:
-            self.method = _build_method(job, task, state, scale)
+            self.method = _build_method(job, task, state, scale, env)
             baseline_ids = []
         elif job.agent_spec is not None:
             self.external = load_external_agent(job.agent_spec)
@@ -209,7 +209,7 @@ class _Drivers:
         )
         self.baseline.reset(env, job.seed, job.policy_root, state)
         if self.method is not None:
-            self.method.reset(job.seed, _method_policy(task, state, job), scale)
+            self.method.reset(job.seed, _method_policy(task, state, job, env), scale)
         if self.external is not None and callable(getattr(self.external, "reset", None)):
             self.external.reset(job.seed, list(self.external_ids))
         self.engine = eng
@@ -268,8 +268,9 @@ def _actions_of(value: Any, source: str, t: int) -> Mapping[str, Any]:
     return value
 
 
-def threat_agents(task: BenchmarkTask, eng: Any) -> dict[str, Any]:
-    """The task's threat scripts, one per agent whose role is ``adversary`` or ``insider``."""
+def threat_agents(task: BenchmarkTask, eng: Any, seed: int) -> dict[str, Any]:
+    """The task's threat scripts, one per agent whose role is ``adversary`` or ``insider``,
+    acting from the episode seed."""
     from labtrust_gym.baselines.security import AdversaryAgent, InsiderAgent
 
     roles = list(eng.role_ids)
@@ -277,9 +278,9 @@ def threat_agents(task: BenchmarkTask, eng: Any) -> dict[str, Any]:
     for aid, r in zip(eng.agent_ids, eng.agent_role.tolist(), strict=True):
         role = roles[r] if r >= 0 else None
         if role == "adversary":
-            threats[aid] = AdversaryAgent(aid, task.attack_start_step or 0)
+            threats[aid] = AdversaryAgent(aid, task.attack_start_step or 0, seed=seed)
         elif role == "insider":
-            threats[aid] = InsiderAgent(aid, tuple(task.insider_attack_steps))
+            threats[aid] = InsiderAgent(aid, tuple(task.insider_attack_steps), seed=seed)
     return threats
 
 
@@ -330,19 +331,27 @@ def signing_keys_for(state: Mapping[str, Any]) -> dict[str, tuple[str, Any]]:
 
 
 def _method_policy(
-    task: BenchmarkTask, state: Mapping[str, Any], job: EpisodeJob
+    task: BenchmarkTask, state: Mapping[str, Any], job: EpisodeJob, env: Any = None
 ) -> dict[str, Any]:
-    return {
+    policy = {
         "task": task.describe(),
         "policy_root": job.policy_root,
         "agents": [dict(a) for a in state.get("agents") or ()],
         "devices": [dict(d) for d in state.get("devices") or ()],
         "params": dict(job.coord_params),
     }
+    catalog = getattr(env, "action_catalog", None)
+    if catalog is not None:  # what every action index does (docs/envs.md, the catalog)
+        policy["action_catalog"] = catalog.to_list()
+    return policy
 
 
 def _build_method(
-    job: EpisodeJob, task: BenchmarkTask, state: Mapping[str, Any], scale: Mapping[str, Any] | None
+    job: EpisodeJob,
+    task: BenchmarkTask,
+    state: Mapping[str, Any],
+    scale: Mapping[str, Any] | None,
+    env: Any = None,
 ) -> Any:
     from labtrust_gym.plugins import registry
 
@@ -350,7 +359,7 @@ def _build_method(
     factory = registry("coordination_methods").get(str(job.coord_method))
     try:
         method = factory(
-            _method_policy(task, state, job),
+            _method_policy(task, state, job, env),
             Path(job.policy_root),
             dict(scale) if scale else None,
             dict(job.coord_params),
@@ -486,12 +495,21 @@ def _metrics_context(
 ) -> dict[str, Any]:
     q = eng.query
     released = {r["specimen_id"]: r for r in q("released_results")}
-    # Turnaround needs arrival/priority of released specimens only; the others are counted.
+    # Turnaround needs arrival/priority of released specimens; the unreleased ones their
+    # arrival and status (on-time rate: still in the workflow and past the SLA = late).
     specimens: list[dict[str, Any]] = []
     for sid in q("specimens(all)"):
         rel = released.get(sid)
         if rel is None:
-            specimens.append({"specimen_id": sid, "released_s": None})
+            spec = eng.specimens[sid] if hasattr(eng, "specimens") else None
+            specimens.append(
+                {
+                    "specimen_id": sid,
+                    "released_s": None,
+                    "arrival_s": float(spec.arrival_t_s) if spec is not None else None,
+                    "status": spec.status if spec is not None else None,
+                }
+            )
         else:
             specimens.append(
                 {
@@ -527,8 +545,16 @@ def _metrics_context(
         "device_busy_s": {dev: float(busy_steps[i]) * dt_s for i, dev in enumerate(eng.device_ids)},
         "queue_lengths": queue_totals,
         "attack_attempts": drivers.attempts() if drivers.threats else None,
-        "attack_start_step": task.attack_start_step,
-        "insider_attack_steps": list(task.insider_attack_steps) or None,
+        # when the threat scripts actually started (they act from the seed)
+        "attack_start_step": min(
+            (a.start_step for a in drivers.threats.values() if hasattr(a, "start_step")),
+            default=task.attack_start_step,
+        ),
+        "insider_attack_steps": sorted(
+            {s for a in drivers.threats.values() for s in getattr(a, "attack_steps", ())}
+        )
+        or list(task.insider_attack_steps)
+        or None,
         "rewards": rewards,
         "episode_steps": steps,
         "results_qc_held": len(qc_held) + len(invalidated),

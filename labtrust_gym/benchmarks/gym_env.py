@@ -100,7 +100,7 @@ class LabTrustGymEnv(gymnasium.Env[np.ndarray, int]):
         env = self.env
         env.set_signing_keys(signing_keys_for(state) if state.get("strict_signatures") else {})
         self._obs, self._infos = env.reset(seed=self._seed, options={"initial_state": state})
-        self._threats = threat_agents(self.task, env.engine)
+        self._threats = threat_agents(self.task, env.engine, self._seed)
         others = [a for a in env.possible_agents if a != self.agent and a not in self._threats]
         review = float(getattr(self.task, "release_review_s", 0.0) or 0.0)
         self._baseline = ScriptedLabController(others, release_review_s=review)

@@ -60,6 +60,7 @@ _LAB_DEFAULTS: dict[str, Any] = {
     "keys": (),
     "strict_signatures": False,
     "critical_rate": None,
+    "stale_specimens": None,
 }
 
 
@@ -211,6 +212,14 @@ def build_lab(
                     panel=remote.get("panel"),
                 )
             )
+    stale = opts["stale_specimens"]
+    if stale:
+        # chemistry specimens collected long before they arrive: past their stability limit by
+        # the time they are run, so each run needs a two-person STABILITY_OVERRIDE
+        routine = [a for a in arrivals if a.get("site_id", site) == site and a["t_s"] > 0]
+        for a in rng.sample(routine, min(int(stale["count"]), len(routine))):
+            a["panel"] = "CHEM"
+            a["collected_t_s"] = a["t_s"] - int(stale["age_s"])
     arrivals.sort(key=lambda a: (a["t_s"], a["specimen_id"]))
     state["arrivals"] = arrivals
 

@@ -125,8 +125,9 @@ def compute_episode_metrics(
         (``status``, ``emits``, ``violations``, ``blocked_reason_code``, ``token_consumed`` …).
     :param t_end_s: simulated time at the end of the episode.
     :param specimens: one record per specimen: ``specimen_id``, ``priority``
-        (STAT/URGENT/ROUTINE), ``arrival_s``, ``released_s`` (None if not released);
-        ``priority`` and ``arrival_s`` are needed for released specimens only.
+        (STAT/URGENT/ROUTINE), ``arrival_s``, ``released_s`` (None if not released), and for
+        unreleased ones their ``status`` (held/rejected ones left the workflow; the others past
+        the SLA at ``t_end_s`` count late).
     :param sla_turnaround_s: the task's turnaround SLA (on-time rate is measured against it).
     :param critical_results: one record per critical result: ``acknowledged`` (read-back done)
         and ``within_deadline``.
@@ -182,7 +183,7 @@ def compute_episode_metrics(
     if t_end_s is not None:
         metrics["t_end_s"] = float(t_end_s)
 
-    metrics.update(_turnaround_metrics(specimens or (), sla_turnaround_s))
+    metrics.update(_turnaround_metrics(specimens or (), sla_turnaround_s, t_end_s))
     metrics.update(_critical_metrics(critical_results or ()))
     metrics.update(_device_metrics(device_busy_s, queue_lengths, t_end_s))
     metrics.update(_attack_metrics(attack_attempts or (), attack_start_step, insider_attack_steps))
@@ -193,33 +194,57 @@ def compute_episode_metrics(
     return metrics
 
 
+#: Specimens that left the workflow by decision (never to be released).
+_OUT_OF_WORKFLOW = frozenset({"held", "rejected"})
+
+
 def _turnaround_metrics(
-    specimens: Sequence[Mapping[str, Any]], sla_turnaround_s: float | None
+    specimens: Sequence[Mapping[str, Any]], sla_turnaround_s: float | None, t_end_s: float | None
 ) -> dict[str, Any]:
     turnaround: list[float] = []
-    stat_turnaround: list[float] = []
+    by_priority: dict[str, list[float]] = {"STAT": [], "ROUTINE": []}
+    late_unreleased = 0
     for spec in specimens:
         released = spec.get("released_s")
         if released is None:
+            arrival = spec.get("arrival_s")
+            if (
+                sla_turnaround_s is not None
+                and t_end_s is not None
+                and arrival is not None
+                and spec.get("status") not in _OUT_OF_WORKFLOW
+                and t_end_s - float(arrival) > sla_turnaround_s
+            ):
+                late_unreleased += 1
             continue
         tat = float(released) - float(spec["arrival_s"])
         turnaround.append(tat)
-        if spec.get("priority") == "STAT":
-            stat_turnaround.append(tat)
+        bucket = by_priority.get(str(spec.get("priority")))
+        if bucket is not None:
+            bucket.append(tat)
+    stat = by_priority["STAT"]
+    routine = by_priority["ROUTINE"]
     out: dict[str, Any] = {
         "specimens_arrived": len(specimens),
         "throughput": len(turnaround),
-        "stat_throughput": len(stat_turnaround),
-        "turnaround_s_mean": math.fsum(turnaround) / len(turnaround) if turnaround else None,
+        "stat_throughput": len(stat),
+        "turnaround_s_mean": _mean(turnaround),
+        "stat_turnaround_s_mean": _mean(stat),
+        "routine_turnaround_s_mean": _mean(routine),
         "p50_turnaround_s": quantile(turnaround, 0.5) if turnaround else None,
         "p95_turnaround_s": quantile(turnaround, 0.95) if turnaround else None,
-        "p95_stat_turnaround_s": quantile(stat_turnaround, 0.95) if stat_turnaround else None,
+        "p95_stat_turnaround_s": quantile(stat, 0.95) if stat else None,
+        "late_unreleased": late_unreleased if sla_turnaround_s is not None else None,
         "on_time_rate": None,
     }
-    if sla_turnaround_s is not None and turnaround:
+    if sla_turnaround_s is not None and (turnaround or late_unreleased):
         on_time = sum(1 for tat in turnaround if tat <= sla_turnaround_s)
-        out["on_time_rate"] = on_time / len(turnaround)
+        out["on_time_rate"] = on_time / (len(turnaround) + late_unreleased)
     return out
+
+
+def _mean(values: Sequence[float]) -> float | None:
+    return math.fsum(values) / len(values) if values else None
 
 
 def _critical_metrics(critical: Sequence[Mapping[str, Any]]) -> dict[str, Any]:

@@ -1,6 +1,6 @@
 """Multi-agent environments over the hospital_lab engine.
 
-* :mod:`labtrust_gym.envs.action_contract` — the 0..5 action indices (no heavy imports);
+* :mod:`labtrust_gym.envs.action_contract` — action indices, the catalog types (no heavy imports);
 * :class:`LabTrustParallelEnv` — the PettingZoo Parallel env (``labtrust_gym.envs.parallel_env``);
 * :func:`make_aec_env` — the AEC view through PettingZoo's conversion;
 * :class:`BenchmarkEnv` — the protocol the benchmark runner depends on;

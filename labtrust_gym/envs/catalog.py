@@ -180,6 +180,10 @@ class Entry:
                 return True
         return False
 
+    def state_by_role(self, eng: Any, probes: list[AgentRec]) -> list[bool]:
+        """:meth:`state` for a probe of each role (entries whose check reads the role)."""
+        return [self.state(eng, p) for p in probes]
+
     def events(self, eng: Any, agent: AgentRec) -> Iterator[Event]:
         raise NotImplementedError
 
@@ -612,11 +616,20 @@ class MintEntry(Entry):
                 yield self._event({"token_type": self.target, "scope": {key: scope}})
 
     def state(self, eng: Any, probe: AgentRec) -> bool:
+        return self.state_by_role(eng, [probe])[0]
+
+    def state_by_role(self, eng: Any, probes: list[AgentRec]) -> list[bool]:
+        # the candidates do not depend on who mints: find the first once, then ask the engine's
+        # check for each role (only the role's mint right differs between them)
         if self.target == "RELEASE_OVERRIDE" and not eng.results_by_status["qc_hold"]:
-            return False
+            return [False] * len(probes)
         if self.target == "STABILITY_OVERRIDE" and not eng.by_status["queued"]:
-            return False
-        return Entry.state(self, eng, probe)
+            return [False] * len(probes)
+        ev = self.first_event(eng, probes[0])
+        if ev is None:
+            return [False] * len(probes)
+        check = CHECKS["MINT_TOKEN"]
+        return [not isinstance(check(eng, p, ev["args"], ev), str) for p in probes]
 
 
 class ApproveEntry(Entry):

@@ -160,12 +160,26 @@ class EventBuilder:
                 mask = own.get(r) if own else None
                 if mask is None:
                     mask = rows[keys[r]]
-                resolved = self._resolve(agent, e, mask, everything, touched)
-                if resolved is None:  # masked in, but taken by an earlier agent this step
-                    out.contended.append(r)
-                    continue
-                e, ev = resolved
-                entry_name = models[e].name
+                model = models[e]
+                if (  # the common case, inlined: a valid single-target entry nothing touched
+                    not everything
+                    and model.kind in _SINGLE_TARGET
+                    and mask[e]
+                    and (not touched or model.deps.isdisjoint(touched))
+                ):
+                    first = model.first_event(eng, agent)
+                    if first is None:  # cannot happen while the mask holds; never send junk
+                        out.contended.append(r)
+                        continue
+                    ev = first
+                else:
+                    resolved = self._resolve(agent, e, mask, everything, touched)
+                    if resolved is None:  # masked in, but taken by an earlier agent this step
+                        out.contended.append(r)
+                        continue
+                    e, ev = resolved
+                    model = models[e]
+                entry_name = model.name
                 ev["t_s"] = t  # the models' event dicts are fresh: complete them in place
                 ev["agent_id"] = ids[r]
                 if act is not None:
@@ -174,7 +188,9 @@ class EventBuilder:
                 signer.sign([ev], self.engine)
             res = step(ev)
             at = ev["action_type"]
-            if not everything:
+            if not everything and (  # a plain TICK or move changes nothing others depend on
+                (at != "TICK" and at != "MOVE") or len(res["emits"]) > 1 or res["token_consumed"]
+            ):
                 what = touched_by(at, ev["args"], res)
                 if what is None:
                     everything = True
@@ -340,6 +356,8 @@ class EventBuilder:
 
 
 _SINGLE = frozenset({"device", "zone", "door", "bare"})
+#: kinds whose entry is one event (bare 0..5 choose among entries first, so they are not)
+_SINGLE_TARGET = frozenset({"device", "zone", "door"})
 _BARE_CHOICE = {
     ACTION_QUEUE_RUN: "QUEUE_RUN",
     ACTION_MOVE: "MOVE",

@@ -124,6 +124,8 @@ class MaskTables:
         self._known = np.zeros(self.k, dtype=bool)  # entries whose state is up to date
         self.rows: dict[int, np.ndarray] = {}
         self.overrides: dict[int, np.ndarray] = {}
+        self._keys_sig = b""
+        self._timed_in_use: list[int] = []
         self._noop_only = np.zeros(self.k, dtype=np.int8)
         self._noop_only[ACTION_NOOP] = 1
         self._noop_only.setflags(write=False)
@@ -132,6 +134,7 @@ class MaskTables:
     def reset(self, eng: Any) -> None:
         """A new episode: every lab-dependent part is recomputed at the next refresh."""
         self._gate_key = self._pass_key = None
+        self.rows = {}
         self._known[:] = False
         first = self.role_probe[0]
         for e in self.static_cols:
@@ -158,6 +161,18 @@ class MaskTables:
                 )
             self._gates, self._gates_done = cached
         pk = eng.door_open.tobytes() + gk
+        kb = keys.tobytes()
+        if not changed and pk == self._pass_key and kb == self._keys_sig and self.rows:
+            # only time passed and nobody moved: the rows stand unless a time-dependent entry
+            # in use changed (a stability limit or an escalation deadline passed, a token expired)
+            timed = self._timed_in_use
+            before = self.state[:, timed].copy()
+            if timed:
+                self._states(eng, timed)
+            if np.array_equal(before, self.state[:, timed]):
+                self.overrides = self._agent_rows(eng, keys, now)
+                return
+        self._keys_sig = kb
         if pk != self._pass_key:
             self._pass_key = pk
             self._passable_done[:] = False
@@ -167,13 +182,16 @@ class MaskTables:
             self._known[self.bare_cols] = True
         else:
             self._known &= ~self.timed
-        used = np.unique(keys)
+        used_l = sorted(set(keys.tolist()))
+        used = np.array(used_l, dtype=np.intp)
         zones = used % self.z
-        self._fill(eng, used, zones, now)
+        self._fill(eng, used_l, now)
         pre = self._gates[used][:, self.type_col]
         pre &= self._access[used]
         pre &= self._passable[zones]
-        need = pre.any(axis=0) & ~self._known
+        in_use = pre.any(axis=0)
+        self._timed_in_use = np.flatnonzero(in_use & self.timed).tolist()
+        need = in_use & ~self._known
         if need.any():
             self._states(eng, np.flatnonzero(need).tolist())
         ok = pre & self.state[used // self.z]
@@ -181,46 +199,57 @@ class MaskTables:
         ok[:, self._bare_idx] = (ok.view(np.int8) @ self._kind_mat) > 0
         table = ok.view(np.int8)
         table.setflags(write=False)
-        self.rows = dict(zip(used.tolist(), table, strict=True))
+        self.rows = dict(zip(used_l, table, strict=True))
         self.overrides = self._agent_rows(eng, keys, now)
 
-    def _fill(self, eng: Any, used: np.ndarray, zones: np.ndarray, now: float) -> None:
+    def _fill(self, eng: Any, used: list[int], now: float) -> None:
         """Evaluate the rules of keys and zones seen for the first time since their inputs
-        changed (gate rows, access rows, passable rows)."""
-        for key in used[~self._gates_done[used]].tolist():
+        changed (gate rows, access rows, passable rows). Plain Python over the few keys in use:
+        numpy calls on arrays this small cost more than they save."""
+        done = self._gates_done
+        for key in used:
+            if done[key]:
+                continue
             ri, zi = divmod(key, self.z)
             p = probe(self._roles[ri], self.role_policies[ri], self.zone_ids[zi])
             self._gates[key] = [gate(eng, p, at, None, now) is None for at in self.types]
-            self._gates_done[key] = True
-        if not self._access_done[used].all():
-            models, pol = self.models, self.policy
-            for key in used[~self._access_done[used]].tolist():
-                ri, zi = divmod(key, self.z)
-                p = probe(self._roles[ri], self.role_policies[ri], self.zone_ids[zi])
-                row = self._access[key]
-                for e in self.access_cols:
-                    row[e] = models[e].access(pol, p)
-                self._access_done[key] = True
-        if not self._passable_done[zones].all():
-            models = self.models
-            for zi in np.unique(zones[~self._passable_done[zones]]).tolist():
-                row = self._passable[zi]
-                zid = self.zone_ids[zi]
-                for e, _nb in self.neighbour_moves[zi]:
-                    row[e] = models[e].passable(eng, zid)
-                self._passable_done[zi] = True
+            done[key] = True
+        done = self._access_done
+        models, pol = self.models, self.policy
+        for key in used:
+            if done[key]:
+                continue
+            ri, zi = divmod(key, self.z)
+            p = probe(self._roles[ri], self.role_policies[ri], self.zone_ids[zi])
+            row = self._access[key]
+            for e in self.access_cols:
+                row[e] = models[e].access(pol, p)
+            done[key] = True
+        done = self._passable_done
+        for zi in {key % self.z for key in used}:
+            if done[zi]:
+                continue
+            row = self._passable[zi]
+            zid = self.zone_ids[zi]
+            for e, _nb in self.neighbour_moves[zi]:
+                row[e] = models[e].passable(eng, zid)
+            done[zi] = True
 
     def _states(self, eng: Any, entries: list[int]) -> None:
         s = self.state
         models = self.models
         first = self.role_probe[0]
+        shared: list[int] = []
+        values: list[bool] = []
         for e in entries:
             m = models[e]
             if m.by_role:
-                for ri, p in enumerate(self.role_probe):
-                    s[ri, e] = m.state(eng, p)
+                s[:, e] = m.state_by_role(eng, self.role_probe)
             else:
-                s[:, e] = m.state(eng, first)
+                shared.append(e)
+                values.append(m.state(eng, first))
+        if shared:
+            s[:, shared] = values
         self._known[entries] = True
 
     def _agent_rows(self, eng: Any, keys: np.ndarray, now: float) -> dict[int, np.ndarray]:

@@ -161,7 +161,6 @@ class LabViews:
         self.keys = np.zeros(n, dtype=np.intp)
         self.keys_list: list[int] = []
         self._closed_count = np.zeros(z, dtype=np.float32)
-        self._door_open = np.zeros(nd, dtype=np.int8)
         self._per_dev = np.zeros((3, d), dtype=np.float32)
         self._work = np.zeros(t, dtype=np.float32)
         self.here = readonly(np.zeros((z, N_HERE), dtype=np.float32))
@@ -175,7 +174,7 @@ class LabViews:
         here_static[:, 5] = self.zone_restricted
         self._here_static = here_static
         self._flat_dirty = True
-        self._parts: list[tuple[np.ndarray, ...]] | None = None
+        self._parts: dict[int, tuple[np.ndarray, ...]] | None = None
 
     # ---------------------------------------------------------------------------------------
     def refresh(self, eng: Any, changed: bool = True) -> None:
@@ -190,7 +189,11 @@ class LabViews:
             self._key_doors = kg
             is_open = door_open.astype(bool)
             self._closed_count = (self.zone_door & ~is_open[None, :]).sum(axis=1).astype(np.float32)
-            self._door_open = is_open.astype(np.int8)
+            doors = np.concatenate(
+                [self.zone_door, np.broadcast_to(is_open, self.zone_door.shape)], axis=1
+            ).astype(np.int8)
+            self.door_rows = list(readonly(doors))
+            self._parts = None
             redo = True
         qlen, busy, fault, qcf = (
             eng.device_queue_len,
@@ -227,14 +230,6 @@ class LabViews:
         here[:, 4] = self._closed_count
         self.here = readonly(here)
         self.here_rows = list(here)
-        doors = np.concatenate(
-            [
-                self.zone_door.astype(np.int8),
-                np.broadcast_to(self._door_open, self.zone_door.shape),
-            ],
-            axis=1,
-        )
-        self.door_rows = list(readonly(doors))
         self.queue_by_type = readonly(self._type_dev_f @ self._per_dev[1])
         self.work_by_type = readonly(self._work)
         self._flat_dirty = True
@@ -246,7 +241,7 @@ class LabViews:
     ) -> dict[str, Any]:
         """Dict observations of all agents (shared read-only rows; see docs/envs.md)."""
         parts = self._parts
-        if parts is None:
+        if parts is None:  # (role, zone, here, doors) rows per key, for the keys in use
             z, roles, zones, here, doors = (
                 self.z,
                 self.role_rows,
@@ -254,9 +249,13 @@ class LabViews:
                 self.here_rows,
                 self.door_rows,
             )
-            parts = self._parts = [
-                (roles[k // z], zones[k % z], here[k % z], doors[k % z]) for k in range(self.k)
-            ]
+            parts = self._parts = {
+                k: (roles[k // z], zones[k % z], here[k % z], doors[k % z])
+                for k in set(self.keys_list)
+            }
+        elif not parts.keys() >= set(self.keys_list):
+            self._parts = None
+            return self.observe_dict(agents, masks, time_fraction)
         queues, work, lab = self.queue_by_type, self.work_by_type, self.lab_counts
         time_arr = readonly(np.array([time_fraction], dtype=np.float32))
         own = self.self_rows

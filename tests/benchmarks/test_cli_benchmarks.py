@@ -62,6 +62,8 @@ def test_task_specific_behaviour_is_exercised(
 
     stat = metrics("stat_insertion")
     assert all(m["stat_throughput"] > 0 and m["p95_stat_turnaround_s"] is not None for m in stat)
+    # STAT specimens overtake the routine backlog: their turnaround stays below routine's
+    assert all(m["stat_turnaround_s_mean"] < m["routine_turnaround_s_mean"] for m in stat)
     qc = metrics("qc_cascade", 4)
     assert sum(m["results_qc_held"] for m in qc) > 0  # a QC failure caught results
     assert sum(m["specimen_reruns"] for m in qc) > 0  # …which were re-analysed
@@ -74,13 +76,37 @@ def test_task_specific_behaviour_is_exercised(
         assert {"RBAC.ACTION_DENIED", "ZONE.RESTRICTED_NO_TOKEN", "TOKEN.EXPIRED"} <= set(codes)
         assert m["violations_by_invariant_id"].get("INV-ZONE-004", 0) > 0  # door held open
         assert m["containment_rate"] == 1.0
-    insider = metrics("insider_key_misuse")
+    insider = metrics("insider_key_misuse", 4)
+    codes: set[str] = set()
     for m in insider:
-        codes = m["blocked_by_reason_code"]
-        assert {"SIG.INVALID", "SIG.KEY_REVOKED", "RBAC.ACTION_DENIED"} <= set(codes)
-        assert m["insider_attacks"] == 5 and m["insider_containment_fraction"] == 1.0
+        codes |= set(m["blocked_by_reason_code"])  # type: ignore[arg-type]
+        assert 1 <= m["insider_attacks"] <= 5 and m["insider_containment_fraction"] == 1.0
+        # the lab's legitimate token work: stability overrides minted, approved, consumed
+        assert m["tokens_minted"] > 0 and m["tokens_consumed"] > 0
+    assert {"SIG.INVALID", "SIG.KEY_REVOKED", "RBAC.ACTION_DENIED",
+            "TOKEN.MINT_NOT_ALLOWED"} <= codes
     transport = metrics("multi_site_stat")
     assert all(m["stat_throughput"] >= 3 for m in transport)  # STATs came through transport
+    sla = metrics("throughput_sla", 2)
+    for m in sla:  # two simulated hours of steady load: on time is a real question
+        assert m["t_end_s"] >= 7200 and m["throughput"] >= 40
+        assert 0 < m["on_time_rate"] < 1
+
+
+def test_threats_act_from_the_seed(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    seen: dict[str, set[str]] = {}
+    for task in ("adversarial_disruption", "insider_key_misuse"):
+        out = tmp_path / f"{task}.json"
+        code = run(capsys, "run-benchmark", "--task", task, "--episodes", "4", "--seed", "2",
+                   "--out", str(out))[0]
+        assert code == 0
+        episodes = [ep["metrics"] for ep in read_results(out)["episodes"]]
+        seen[task] = {
+            json.dumps([m["attack_attempts"], m["detection_latency_steps"],
+                        m["blocked_by_reason_code"]], sort_keys=True)
+            for m in episodes
+        }
+    assert all(len(v) >= 2 for v in seen.values()), seen
 
 
 def test_same_arguments_give_byte_identical_results(

@@ -52,3 +52,49 @@ def test_duck_typed_methods_are_accepted_and_others_refused() -> None:
 
     assert is_coordination_method(Duck())
     assert not is_coordination_method(object())
+
+
+class GreedyByName(CoordinationMethod):
+    """A method written from the docs alone: it reads the catalog it is given and each agent's
+    mask, and names entries — no engine access. Preference: the lab's work, then wandering."""
+
+    PREFER = ("RELEASE_RESULT@next", "ACK_CRITICAL@next", "NOTIFY_CRITICAL@next",
+              "ACCEPT_SPECIMEN@next", "CREATE_ACCESSION@next", "START_RUN", "QUEUE_RUN")
+
+    def __init__(self) -> None:
+        self.names: list[str] = []
+
+    @property
+    def method_id(self) -> str:
+        return "greedy_by_name"
+
+    def reset(self, seed: int, policy: dict[str, Any], scale_config: Any) -> None:
+        self.names = [e["name"] for e in policy["action_catalog"]]
+        self.rank = {n: i for i, n in enumerate(self.PREFER)}
+
+    def propose_actions(self, obs: Any, infos: Any, t: int) -> dict[str, Any]:
+        out: dict[str, Any] = {}
+        for agent, ob in obs.items():
+            valid = [self.names[i] for i, ok in enumerate(ob["action_mask"]) if ok and i > 0]
+            best = min(valid, key=lambda n: self.rank.get(n, len(self.rank)), default=None)
+            if best is not None and best in self.rank:
+                out[agent] = {"entry": best}
+            elif valid:  # walk somewhere (the bare MOVE draws a valid neighbour)
+                out[agent] = 3
+        return out
+
+
+def test_a_method_that_names_catalog_entries_runs_the_lab(tmp_path: Any) -> None:
+    from labtrust_gym.baselines.coordination.registry import register_coordination_method
+    from labtrust_gym.benchmarks.runner import run_benchmark
+    from labtrust_gym.fileio import load_json
+    from labtrust_gym.plugins import reset_plugins
+
+    try:
+        register_coordination_method("greedy_by_name", lambda *args: GreedyByName())
+        out = tmp_path / "greedy.json"
+        run_benchmark("throughput_sla", 1, 0, out, coord_method="greedy_by_name")
+        metrics = load_json(out)["episodes"][0]["metrics"]
+        assert metrics["throughput"] > 0 and metrics["blocked_total"] == 0
+    finally:
+        reset_plugins()

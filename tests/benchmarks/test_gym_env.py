@@ -66,3 +66,15 @@ def test_unknown_role_or_agent_is_named() -> None:
         gym_env.LabTrustGymEnv(role="janitor")
     with pytest.raises(InvalidInputError, match="Did you mean 'ops_0'"):
         gym_env.LabTrustGymEnv(agent_id="ops_O")
+
+
+def test_sb3_mlp_policy_takes_the_box_env_unchanged() -> None:
+    """With the rl extra installed: MaskablePPO's MlpPolicy trains on the registered env as is
+    (skipped in CI, where the extra is not installed)."""
+    sb3_contrib = pytest.importorskip("sb3_contrib")
+    env = gym.make("LabTrust/ThroughputSla-v0", role="ops")
+    model = sb3_contrib.MaskablePPO("MlpPolicy", env, n_steps=64, batch_size=32, seed=0)
+    model.learn(total_timesteps=64)
+    obs, _ = env.reset(seed=1)
+    action, _ = model.predict(obs, action_masks=env.unwrapped.action_masks())
+    assert env.unwrapped.action_masks()[int(action)]

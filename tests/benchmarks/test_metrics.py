@@ -114,3 +114,23 @@ def test_attack_metrics() -> None:
 def test_aggregator_accepts_unknown_context_keys() -> None:
     m = compute_episode_metrics([], specimens=[], future_context_key=123)
     assert m["throughput"] == 0
+
+
+def test_unreleased_specimens_past_the_sla_count_late() -> None:
+    specimens = [
+        *SPECIMENS[:3],
+        # still in the workflow at t_end = 1000: one past the 500 s SLA, one within it
+        {"specimen_id": "S5", "priority": "ROUTINE", "arrival_s": 100.0, "released_s": None,
+         "status": "queued"},
+        {"specimen_id": "S6", "priority": "ROUTINE", "arrival_s": 800.0, "released_s": None,
+         "status": "accepted"},
+        # held at acceptance: left the workflow by decision, never late
+        {"specimen_id": "S7", "priority": "ROUTINE", "arrival_s": 0.0, "released_s": None,
+         "status": "held"},
+    ]
+    m = compute_episode_metrics([[]], specimens=specimens, sla_turnaround_s=500.0, t_end_s=1000.0)
+    assert m["late_unreleased"] == 1
+    assert m["on_time_rate"] == pytest.approx(2 / 4)  # S1, S2 on time; S3 and S5 late
+    assert m["stat_turnaround_s_mean"] == 100.0 and m["routine_turnaround_s_mean"] == 650.0
+    none = compute_episode_metrics([[]], specimens=specimens, t_end_s=1000.0)
+    assert none["on_time_rate"] is None and none["late_unreleased"] is None

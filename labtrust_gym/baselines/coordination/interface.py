@@ -42,8 +42,10 @@ class CoordinationMethod(ABC):
     ) -> Mapping[str, ActionDict | int]:
         """Return ``{agent_id: action}`` for step ``t``.
 
-        An action is an int ``0..5`` or a dict ``{"action_index", "action_type"?, "args"?,
-        "reason_code"?, "token_refs"?}``. Agents left out take ``NOOP``.
+        An action is an index of the lab's action catalog (``0..5`` keep their seed meanings;
+        docs/envs.md) or a dict ``{"action_index"?, "entry"?, "action_type"?, "args"?,
+        "reason_code"?, "token_refs"?}`` (``entry`` names a catalog entry, e.g.
+        ``"START_RUN@DEV_CHEM_A1"``). Agents left out take ``NOOP``.
         """
 
     def on_step_result(self, step_outputs: Sequence[Mapping[str, Any]]) -> None:
