@@ -1,0 +1,211 @@
+"""Gossip of per-zone load digests over a lossy channel: every agent ends each step with a
+belief map (zone -> last known load figures and their version).
+
+**State.** Agent ``a``'s belief about zone ``z`` is ``(values, version)``: ``values`` the zone's
+load figures (``n_fields`` floats, e.g. open work and queue length) as observed at step
+``version``; ``version = -1`` means "never heard of it".
+
+**A step** ``s`` with the lab's true digests ``truth`` (shape ``(Z,)`` or ``(Z, n_fields)``):
+
+1. *observe*: each agent sees its own zone: ``belief[a][zone(a)] = (truth[zone(a)], s)``;
+2. ``rounds_per_step`` gossip rounds; in each, every agent pushes its whole belief map (a copy
+   taken at sending time) to ``fanout`` peers drawn uniformly, with replacement, from the other
+   agents, through a :class:`~.channel.LossyChannel` (lost with probability ``drop_rate``,
+   delayed with probability ``delay_rate`` by ``1..max_delay_rounds`` rounds; a message sent in
+   round ``r`` with delay ``d`` arrives at the end of round ``r + d`` — a delay may carry it into
+   a later step). On arrival each receiver keeps, per zone, the entry
+   with the higher version (*last writer wins*); among equal versions arriving together the one
+   delivered first wins (delivery order: due round, then send order).
+3. *measure* (against ``truth``): ``convergence`` = fraction of agents whose whole map equals the
+   truth (every zone known and equal), ``mean_age`` / ``max_age`` = ``s - version`` over known
+   entries, ``unknown_fraction`` = entries never heard of.
+
+Global rounds are numbered ``step · rounds_per_step + r``; steps must increase.
+
+**Randomness.** One ``numpy.random.default_rng(seed)`` draws the peers (one ``(N, fanout)``
+integer array per round) and the channel has its own generator seeded with ``seed + 1``.
+
+**Complexity.** O(rounds_per_step · N · fanout · Z · F) per step with numpy arrays (F =
+``n_fields``), plus a sort of the round's messages by receiver (O(m log m), m = N · fanout):
+no N x N term — each agent talks to ``fanout`` peers per round, whatever N is.
+
+Counters (per step): ``rounds``, ``messages_sent``, ``messages_dropped``, ``messages_delayed``,
+``messages_delivered``, ``entries_updated`` (belief entries a message improved), ``convergence``,
+``mean_age``, ``max_age``, ``unknown_fraction``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+import attrs
+import numpy as np
+
+from labtrust_gym.errors import InvalidInputError
+
+from .channel import LossyChannel
+from .common import Counters, build_params, range_validator
+
+
+@attrs.frozen(kw_only=True)
+class GossipParams:
+    """Parameters (defaults = the method's ``default_params``)."""
+
+    rounds_per_step: int = attrs.field(default=3, validator=range_validator(1))
+    fanout: int = attrs.field(default=2, validator=range_validator(1))
+    drop_rate: float = attrs.field(default=0.1, validator=range_validator(0.0, 1.0))
+    delay_rate: float = attrs.field(default=0.1, validator=range_validator(0.0, 1.0))
+    max_delay_rounds: int = attrs.field(default=2, validator=range_validator(0))
+
+    @classmethod
+    def from_mapping(cls, params: Mapping[str, Any] | None) -> GossipParams:
+        return build_params(cls, params, "gossip")
+
+
+@attrs.frozen
+class GossipResult:
+    """One step's outcome. ``values[a, z]`` (shape ``(N, Z)`` or ``(N, Z, F)``) and
+    ``versions[a, z]`` are agent ``a``'s belief (read-only copies, agents in constructor order)."""
+
+    step: int
+    values: np.ndarray
+    versions: np.ndarray
+    counters: Counters
+
+    def belief(self, agent: int) -> dict[int, tuple[Any, int]]:
+        """Agent ``agent``'s known zones: ``{zone index: (values, version)}`` (zone order)."""
+        known = np.flatnonzero(self.versions[agent] >= 0)
+        return {
+            int(z): (self.values[agent, z].tolist(), int(self.versions[agent, z])) for z in known
+        }
+
+
+class GossipNetwork:
+    """The agents' beliefs and the channel between them, carried from step to step."""
+
+    def __init__(
+        self,
+        agent_ids: Sequence[str],
+        n_zones: int,
+        params: GossipParams | Mapping[str, Any] | None = None,
+        *,
+        seed: int = 0,
+        n_fields: int = 1,
+    ) -> None:
+        self.params = params if isinstance(params, GossipParams) else GossipParams.from_mapping(
+            params
+        )
+        if len(agent_ids) < 2:
+            raise InvalidInputError("Gossip needs at least two agents to exchange digests.")
+        if n_zones < 1 or n_fields < 1:
+            raise InvalidInputError("Gossip needs n_zones >= 1 and n_fields >= 1.")
+        self.agent_ids = tuple(agent_ids)
+        self.n = len(agent_ids)
+        self.z = int(n_zones)
+        self.f = int(n_fields)
+        self._rng = np.random.default_rng(seed)
+        self.channel = LossyChannel(
+            drop_rate=self.params.drop_rate,
+            delay_rate=self.params.delay_rate,
+            max_delay_rounds=self.params.max_delay_rounds,
+            seed=int(seed) + 1,
+        )
+        self.values = np.zeros((self.n, self.z, self.f), dtype=np.float64)
+        self.versions = np.full((self.n, self.z), -1, dtype=np.int64)
+        self._snapshots: dict[int, tuple[np.ndarray, np.ndarray]] = {}
+        self._last_step: int | None = None
+
+    def step(self, step: int, agent_zones: Sequence[int] | np.ndarray, truth: Any) -> GossipResult:
+        """Observe, gossip ``rounds_per_step`` rounds, measure (see the module docstring)."""
+        if self._last_step is not None and step <= self._last_step:
+            raise InvalidInputError(
+                f"Gossip steps must increase: step {step} after step {self._last_step}."
+            )
+        self._last_step = step
+        zones = np.asarray(agent_zones, dtype=np.int64)
+        true = np.asarray(truth, dtype=np.float64).reshape(self.z, -1)
+        if zones.shape != (self.n,) or true.shape != (self.z, self.f):
+            raise InvalidInputError(
+                f"Gossip step: give one zone index per agent ({self.n}) and truth of shape "
+                f"({self.z},) or ({self.z}, {self.f}); got {zones.shape} and {np.shape(truth)}."
+            )
+        if zones.size and (zones.min() < 0 or zones.max() >= self.z):
+            raise InvalidInputError(f"Gossip step: zone indices must be in 0..{self.z - 1}.")
+        rows = np.arange(self.n)
+        self.values[rows, zones] = true[zones]
+        self.versions[rows, zones] = step
+        before = self.channel.counters()
+        updated = 0
+        p = self.params
+        for r in range(p.rounds_per_step):
+            now = step * p.rounds_per_step + r
+            self._snapshots[now] = (self.values.copy(), self.versions.copy())
+            pick = self._rng.integers(0, self.n - 1, size=(self.n, p.fanout))
+            peers = pick + (pick >= rows[:, None])  # uniform over the others
+            self.channel.send(now, np.repeat(rows, p.fanout), peers.ravel())
+            updated += self._merge(self.channel.deliver(now))
+            for old in [k for k in self._snapshots if k < now - p.max_delay_rounds]:
+                del self._snapshots[old]
+        after = self.channel.counters()
+        counters: Counters = {
+            key: after[key] - before[key]
+            for key in ("messages_sent", "messages_dropped", "messages_delayed",
+                        "messages_delivered")
+        }
+        counters["rounds"] = p.rounds_per_step
+        counters["entries_updated"] = updated
+        counters.update(self._measure(step, true))
+        values = self.values[:, :, 0] if self.f == 1 and np.ndim(truth) == 1 else self.values
+        values = values.copy()
+        versions = self.versions.copy()
+        values.flags.writeable = False
+        versions.flags.writeable = False
+        return GossipResult(step, values, versions, counters)
+
+    def _merge(self, deliveries: list[Any]) -> int:
+        """Apply delivered digests: per (receiver, zone) the newest version wins."""
+        if not deliveries:
+            return 0
+        vals = []
+        vers = []
+        dsts = []
+        for d in deliveries:
+            snap_val, snap_ver = self._snapshots[int(d.sent_round[0])]
+            vals.append(snap_val[d.src])
+            vers.append(snap_ver[d.src])
+            dsts.append(d.dst)
+        val = np.concatenate(vals)
+        ver = np.concatenate(vers)
+        dst = np.concatenate(dsts)
+        m = dst.shape[0]
+        order = np.argsort(dst, kind="stable")
+        dst_sorted = dst[order]
+        starts = np.flatnonzero(np.r_[True, dst_sorted[1:] != dst_sorted[:-1]])
+        receivers = dst_sorted[starts]
+        # key: newest version first, then earliest arrival (position in delivery order)
+        key = (ver[order] + 1) * m + (m - 1 - order)[:, None]
+        best = np.maximum.reduceat(key, starts, axis=0)
+        best_ver = best // m - 1
+        best_pos = m - 1 - best % m
+        newer = best_ver > self.versions[receivers]
+        r_idx, z_idx = np.nonzero(newer)
+        src_rows = best_pos[r_idx, z_idx]
+        self.versions[receivers[r_idx], z_idx] = best_ver[r_idx, z_idx]
+        self.values[receivers[r_idx], z_idx] = val[src_rows, z_idx]
+        return int(r_idx.shape[0])
+
+    def _measure(self, step: int, true: np.ndarray) -> Counters:
+        known = self.versions >= 0
+        equal = known & np.all(self.values == true[None, :, :], axis=2)
+        n_known = int(known.sum())
+        ages = (step - self.versions)[known]
+        return {
+            "convergence": float(np.all(equal, axis=1).mean()),
+            "mean_age": float(ages.mean()) if n_known else 0.0,
+            "max_age": int(ages.max()) if n_known else 0,
+            "unknown_fraction": 1.0 - n_known / known.size,
+        }
+
+
+__all__ = ["GossipNetwork", "GossipParams", "GossipResult"]
