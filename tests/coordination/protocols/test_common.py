@@ -80,7 +80,7 @@ def test_pick_weighted() -> None:
 def test_params_reject_unknown_keys_and_bad_values(cls: type) -> None:
     defaults = attrs.asdict(cls())
     assert cls.from_mapping(defaults) == cls()
-    with pytest.raises(InvalidInputError, match="Unknown .* parameter 'nosuch'"):
+    with pytest.raises(InvalidInputError, match=r"Unknown .* parameter 'nosuch'"):
         cls.from_mapping({"nosuch": 1})
     numeric = next(k for k, v in defaults.items() if isinstance(v, int | float))
     with pytest.raises(InvalidInputError, match=f"Parameter {numeric}=-1"):

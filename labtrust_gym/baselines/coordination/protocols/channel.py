@@ -95,10 +95,7 @@ class LossyChannel:
         rest = n - scripted
         if rest:
             drawn = np.zeros(rest, dtype=np.int64)
-            if self.drop_rate > 0.0:
-                drop = self._rng.random(rest) < self.drop_rate
-            else:
-                drop = None
+            drop = self._rng.random(rest) < self.drop_rate if self.drop_rate > 0.0 else None
             if self.delay_rate > 0.0 and self.max_delay_rounds > 0:
                 late = self._rng.random(rest) < self.delay_rate
                 amount = self._rng.integers(1, self.max_delay_rounds + 1, size=rest)

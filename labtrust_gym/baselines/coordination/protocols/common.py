@@ -38,6 +38,11 @@ def _to_tuple_of_tuples(value: Iterable[Iterable[int]]) -> tuple[tuple[int, ...]
     return tuple(tuple(int(v) for v in row) for row in value)
 
 
+def str_frozenset(value: Iterable[str]) -> frozenset[str]:
+    """attrs converter: any iterable of ids -> frozenset (kept as is when it already is one)."""
+    return value if isinstance(value, frozenset) else frozenset(value)
+
+
 def _to_str_tuple(value: Iterable[str]) -> tuple[str, ...]:
     return tuple(str(v) for v in value)
 
@@ -152,7 +157,7 @@ class AgentInfo:
     agent_id: str
     zone: str
     load: float = 0.0
-    capabilities: frozenset[str] = attrs.field(default=frozenset(), converter=frozenset)
+    capabilities: frozenset[str] = attrs.field(default=frozenset(), converter=str_frozenset)
 
 
 @attrs.frozen

@@ -67,6 +67,7 @@ from .common import (
     range_validator,
     seeded_rng,
     service_key,
+    str_frozenset,
 )
 
 SCHEMES = ("shade", "rotate")
@@ -92,7 +93,7 @@ class AuctionParams:
 class Collusion:
     """A bidder ring: ``members`` (agent ids) and its ``scheme`` (``shade`` | ``rotate``)."""
 
-    members: frozenset[str] = attrs.field(converter=frozenset)
+    members: frozenset[str] = attrs.field(converter=str_frozenset)
     scheme: str = attrs.field(default="shade")
     shade: float = attrs.field(default=0.3, validator=range_validator(0.0, 1.0))
     markup: float = attrs.field(default=0.3, validator=range_validator(0.0))

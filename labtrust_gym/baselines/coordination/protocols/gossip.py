@@ -74,7 +74,8 @@ class GossipResult:
     counters: Counters
 
     def belief(self, agent: int) -> dict[int, tuple[Any, int]]:
-        """Agent ``agent``'s known zones: ``{zone index: (values, version)}`` (zone order)."""
+        """Agent ``agent``'s known zones: ``{zone index: (value(s), version)}`` in zone order
+        (a float per zone for 1-D truth, else a list of ``n_fields`` floats)."""
         known = np.flatnonzero(self.versions[agent] >= 0)
         return {
             int(z): (self.values[agent, z].tolist(), int(self.versions[agent, z])) for z in known
@@ -122,7 +123,6 @@ class GossipNetwork:
             raise InvalidInputError(
                 f"Gossip steps must increase: step {step} after step {self._last_step}."
             )
-        self._last_step = step
         zones = np.asarray(agent_zones, dtype=np.int64)
         true = np.asarray(truth, dtype=np.float64).reshape(self.z, -1)
         if zones.shape != (self.n,) or true.shape != (self.z, self.f):
@@ -132,6 +132,7 @@ class GossipNetwork:
             )
         if zones.size and (zones.min() < 0 or zones.max() >= self.z):
             raise InvalidInputError(f"Gossip step: zone indices must be in 0..{self.z - 1}.")
+        self._last_step = step
         rows = np.arange(self.n)
         self.values[rows, zones] = true[zones]
         self.versions[rows, zones] = step

@@ -23,7 +23,8 @@ delay ``d`` is read in round ``r + 1 + d``)::
                                   accepts (b, v)
     nack(i, b, promised)          acceptor -> proposer   when it refuses a prepare or an accept
 
-A proposer that hears ``accepted`` from a majority for its ballot *learns* the decision; the step
+A proposer that hears ``accepted`` from a majority for one of its ballots (even one it has since
+abandoned for a higher one) *learns* the decision; the step
 stops there and the instance is closed for every node (the coordination layer commits it; this
 announcement is not sent through the lossy channel), so late messages of a closed instance are
 ignored (``stale_messages``). An active proposer starts a new ballot when it has none, when it
@@ -53,6 +54,7 @@ from collections.abc import Mapping, Sequence
 from typing import Any
 
 import attrs
+import numpy as np
 
 from labtrust_gym.errors import InvalidInputError
 
@@ -72,7 +74,7 @@ class PaxosParams:
     delay_rate: float = attrs.field(default=0.1, validator=range_validator(0.0, 1.0))
     max_delay_rounds: int = attrs.field(default=2, validator=range_validator(0))
     max_rounds_per_step: int = attrs.field(default=12, validator=range_validator(1))
-    retry_after_rounds: int = attrs.field(default=8, validator=range_validator(1))
+    retry_after_rounds: int = attrs.field(default=8, validator=range_validator(4))
     proposers_per_step: int = attrs.field(default=1, validator=range_validator(1))
 
     @classmethod
@@ -102,7 +104,8 @@ class _Proposer:
     phase: str = "idle"  # idle | preparing | accepting
     value: Any = None
     promises: dict[int, tuple[int, Any]] = attrs.Factory(dict)
-    accepts: set[int] = attrs.Factory(set)
+    #: as learner: ballot -> (value, acceptors that reported accepting it), its own ballots
+    accepts: dict[int, tuple[Any, set[int]]] = attrs.Factory(dict)
     started_round: int = 0
     highest_seen: int = _NONE
 
@@ -151,6 +154,7 @@ class PaxosLite:
         self._acceptors = [_Acceptor() for _ in acceptors]
         self._proposers = [_Proposer(p) for p in range(len(proposers))]
         self._round = 0
+        self._outbox: list[tuple[int, int, tuple[Any, ...]]] = []
         self._instance_start: tuple[int, int] | None = None  # (step, round) of its first ballot
         self._last_step: int | None = None
         # ghost monitor: (instance, ballot) -> (value, acceptors that accepted it)
@@ -189,15 +193,17 @@ class PaxosLite:
                     delivery.src.tolist(), delivery.dst.tolist(), delivery.payload.tolist(),
                     strict=True,
                 ):
-                    self._handle(now, int(src), int(dst), msg, c)
+                    self._handle(int(src), int(dst), msg, c)
             if instance in self.decided:
                 decided_value = self.decided[instance]
+                self._outbox.clear()  # the commit supersedes the replies of this round
                 break
             for q in active:
                 prop = self._proposers[q]
                 if prop.phase == "idle" or now - prop.started_round >= p.retry_after_rounds:
                     self._start_ballot(now, step, prop, value)
                     c["ballots"] += 1
+            self._flush(now)
         after = self.channel.counters()
         for key in ("messages_sent", "messages_dropped", "messages_delayed",
                     "messages_delivered"):
@@ -217,6 +223,21 @@ class PaxosLite:
         return PaxosStepResult(
             step, instance, self.proposer_ids[active[0]], decided, decided_value, latest, c
         )
+
+    def _post(self, src: int, dst: int, msg: tuple[Any, ...]) -> None:
+        self._outbox.append((src, dst, msg))
+
+    def _flush(self, now: int) -> None:
+        """Send this round's messages as one batch (in the order they were posted)."""
+        if not self._outbox:
+            return
+        payload = np.empty(len(self._outbox), dtype=object)
+        for k, (_, _, msg) in enumerate(self._outbox):
+            payload[k] = msg
+        self.channel.send(
+            now, [m[0] for m in self._outbox], [m[1] for m in self._outbox], payload
+        )
+        self._outbox.clear()
 
     def _close(self, instance: int) -> None:
         """Instance decided: every node moves on to the next one."""
@@ -242,26 +263,25 @@ class PaxosLite:
         prop.phase = "preparing"
         prop.value = value
         prop.promises.clear()
-        prop.accepts.clear()
         prop.started_round = now
         if self._instance_start is None:
             self._instance_start = (step, now)
         me = self.a + prop.index
         for acc in range(self.a):
-            self.channel.send_one(now, me, acc, ("prepare", self.instance, prop.ballot))
+            self._post(me, acc, ("prepare", self.instance, prop.ballot))
 
     # -- message handling ---------------------------------------------------------------------
 
-    def _handle(self, now: int, src: int, dst: int, msg: tuple[Any, ...], c: Counters) -> None:
+    def _handle(self, src: int, dst: int, msg: tuple[Any, ...], c: Counters) -> None:
         if msg[1] != self.instance:
             c["stale_messages"] += 1
             return
         if dst < self.a:
-            self._acceptor(now, dst, src, msg, c)
+            self._acceptor(dst, src, msg)
         else:
-            self._proposer(now, self._proposers[dst - self.a], src, msg, c)
+            self._proposer(self._proposers[dst - self.a], src, msg, c)
 
-    def _acceptor(self, now: int, me: int, src: int, msg: tuple[Any, ...], c: Counters) -> None:
+    def _acceptor(self, me: int, src: int, msg: tuple[Any, ...]) -> None:
         state = self._acceptors[me]
         kind, instance, ballot = msg[0], msg[1], msg[2]
         if kind == "prepare":
@@ -283,11 +303,9 @@ class PaxosLite:
                 reply = ("nack", instance, ballot, state.promised)
         else:
             raise AssertionError(f"acceptor got {kind!r}")
-        self.channel.send_one(now, me, src, reply)
+        self._post(me, src, reply)
 
-    def _proposer(
-        self, now: int, prop: _Proposer, src: int, msg: tuple[Any, ...], c: Counters
-    ) -> None:
+    def _proposer(self, prop: _Proposer, src: int, msg: tuple[Any, ...], c: Counters) -> None:
         kind, instance, ballot = msg[0], msg[1], msg[2]
         if kind == "nack":
             c["nacks"] += 1
@@ -295,9 +313,7 @@ class PaxosLite:
             if ballot == prop.ballot and prop.phase != "idle":
                 prop.phase = "idle"  # refused: an active proposer retries with a higher ballot
             return
-        if ballot != prop.ballot:
-            return  # a reply to a ballot this proposer has given up
-        if kind == "promise" and prop.phase == "preparing":
+        if kind == "promise" and ballot == prop.ballot and prop.phase == "preparing":
             prop.promises[src] = (msg[3], msg[4])
             if len(prop.promises) >= self.majority:
                 best_ballot, best_value = max(
@@ -308,11 +324,14 @@ class PaxosLite:
                 prop.phase = "accepting"
                 me = self.a + prop.index
                 for acc in range(self.a):
-                    self.channel.send_one(now, me, acc, ("accept", instance, ballot, prop.value))
-        elif kind == "accepted" and prop.phase == "accepting":
-            prop.accepts.add(src)
-            if len(prop.accepts) >= self.majority:
-                self.decided[instance] = msg[3]
+                    self._post(me, acc, ("accept", instance, ballot, prop.value))
+        elif kind == "accepted":
+            # learner: a majority of acceptors accepting one of its ballots decides, even a
+            # ballot it has since abandoned for a higher one
+            value, voters = prop.accepts.setdefault(ballot, (msg[3], set()))
+            voters.add(src)
+            if len(voters) >= self.majority:
+                self.decided[instance] = value
 
     def _observe_acceptance(self, instance: int, ballot: int, value: Any, acceptor: int) -> None:
         """The ghost monitor: a value accepted by a majority in one ballot is chosen."""
