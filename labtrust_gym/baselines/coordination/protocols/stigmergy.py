@@ -6,12 +6,16 @@ do), one column per zone. Step ``t`` with open items ``q``::
 
     F_t = D((1 - evaporation) · F_{t-1} + Q_t)
     Q_t[c, z] = Σ over open items of kind c in zone z of deposit · (1 + priority_gain · priority)
-    D(F)[c, z] = (1 - diffusion) · F[c, z] + diffusion · Σ_{y adjacent to z} F[c, y] / deg(y)
+    D(F)[c, z] = F[c, z] + (diffusion / d_max) · Σ_{y adjacent to z} (F[c, y] - F[c, z])
 
-``D`` moves a ``diffusion`` share of each zone's pheromone equally to its neighbours, so it
-conserves mass (an isolated zone keeps all of its own). Work that stays open keeps depositing,
-so a zone's level grows toward ``deposit·weight / evaporation`` while the work is there and
-decays geometrically once it is done.
+with ``d_max`` the largest zone degree: every edge carries the same fraction of the difference
+across it, so ``D`` conserves mass, each new level is a weighted average of old levels (no new
+peaks appear away from deposits; a zone keeps at least ``1 - diffusion`` of its own), and a
+field left alone flattens to uniform — no drift toward well-connected zones, which a per-node
+split (``diffusion / deg``) would cause and which would lure agents away from the work. Work
+that stays open keeps depositing, so a zone's level grows (without diffusion: toward
+``deposit·weight / evaporation``) while the work is there and decays geometrically once it is
+done.
 
 **Agents** (the loop of :mod:`.local_rules`): work in their own zone when they can; otherwise
 they smell ``P(z)`` = the sum of the rows they can serve (``None`` and their capabilities) and
@@ -98,12 +102,10 @@ class PheromoneField:
         self.field = np.zeros((1, z), dtype=np.float64)
         src = [y for y, nbrs in enumerate(graph.neighbours) for _ in nbrs]
         dst = [x for nbrs in graph.neighbours for x in nbrs]
-        deg = np.array([len(n) for n in graph.neighbours], dtype=np.float64)
+        self._deg = np.array([len(n) for n in graph.neighbours], dtype=np.float64)
+        self._rate = self.params.diffusion / max(1.0, float(self._deg.max()))
         self._src = np.array(src, dtype=np.int64)
         self._dst = np.array(dst, dtype=np.int64)
-        # share of y's outflow each neighbour gets; isolated zones keep everything
-        self._share = 1.0 / np.maximum(deg, 1.0)
-        self._isolated = deg == 0
 
     def _row(self, kind: str | None) -> int:
         row = self._kind_row.get(kind)
@@ -115,13 +117,13 @@ class PheromoneField:
 
     def diffuse(self, field: np.ndarray) -> np.ndarray:
         """``D(field)`` of the module docstring (rows = kinds, columns = zones)."""
-        d = self.params.diffusion
-        out = field * (1.0 - d)
-        out[:, self._isolated] += d * field[:, self._isolated]
-        if self._src.size:
-            flow = field[:, self._src] * (d * self._share[self._src])
-            for r in range(field.shape[0]):
-                out[r] += np.bincount(self._dst, weights=flow[r], minlength=field.shape[1])
+        if not self._src.size or self._rate == 0.0:
+            return field.copy()
+        out = field * (1.0 - self._rate * self._deg)
+        for r in range(field.shape[0]):
+            out[r] += self._rate * np.bincount(
+                self._dst, weights=field[r, self._src], minlength=field.shape[1]
+            )
         return out
 
     def update(self, items: Sequence[WorkItem]) -> Counters:
