@@ -99,7 +99,7 @@ def test_rotating_ring_suppresses_its_nearest_member() -> None:
 @pytest.mark.parametrize("scheme", ["shade", "rotate"])
 def test_collusion_measurably_raises_cost_at_scale(scheme: str) -> None:
     scene = make_scene(400, 200, seed=3)
-    ring = Collusion({a.agent_id for a in scene.agents[::8]}, scheme)
+    ring = Collusion({a.agent_id for a in scene.agents[::8]}, scheme, shade=0.5, markup=0.5)
     r = run_auction(scene.agents, scene.items, scene.graph, collusion=ring)
     assert r.counters["welfare_loss"] > 0.0
     assert r.counters["true_cost"] > r.counters["honest_true_cost"]
@@ -151,9 +151,11 @@ def test_bad_inputs() -> None:
         Collusion({"a"}, "bribe")
 
 
-def _reference(agents: list[AgentInfo], items: list[WorkItem], g: ZoneGraph, p: AuctionParams
+def _reference(agents: list[AgentInfo], items: list[WorkItem], g: ZoneGraph, p: AuctionParams,
+               bias: dict[str, float], shaded: set[str], shade: float
                ) -> list[tuple[str, str | None]]:
-    """Brute force: per item in service order, the cheapest able agent with capacity left."""
+    """Brute force: per item in service order, the lowest bid of the able agents with capacity
+    left (ties: smaller load term, then smaller id)."""
     won = {a.agent_id: 0 for a in agents}
     out: list[tuple[str, str | None]] = []
     for w in sorted(items, key=service_key):
@@ -165,34 +167,47 @@ def _reference(agents: list[AgentInfo], items: list[WorkItem], g: ZoneGraph, p: 
                 continue
             if w.capability is not None and w.capability not in a.capabilities:
                 continue
-            bid = p.distance_weight * d + p.load_weight * (a.load + won[a.agent_id])
-            if best is None or (bid, a.agent_id) < best:
-                best = (bid, a.agent_id)
+            f = 1.0 - shade if a.agent_id in shaded else 1.0
+            # the documented formula, grouped as documented (floats: equal bids stay equal)
+            term = p.load_weight * (a.load + won[a.agent_id]) + bias.get(a.agent_id, 0.0)
+            bid = f * (p.distance_weight * d + term)
+            if best is None or (bid, term, a.agent_id) < best:
+                best = (bid, term, a.agent_id)
         if best is None or best[0] > p.reserve_price:
             out.append((w.item_id, None))
         else:
-            won[best[1]] += 1
-            out.append((w.item_id, best[1]))
+            won[best[2]] += 1
+            out.append((w.item_id, best[2]))
     return out
 
 
-@settings(max_examples=60, deadline=None)
+@settings(max_examples=80, deadline=None)
 @given(
     n_agents=st.integers(1, 40),
     n_items=st.integers(0, 40),
     seed=st.integers(0, 10_000),
     capacity=st.integers(1, 3),
-    load_weight=st.sampled_from([0.0, 0.5, 2.0]),
+    weights=st.sampled_from([(1.0, 0.0), (1.0, 0.5), (0.5, 2.0), (0.0, 1.0), (0.7, 0.3)]),
     reserve=st.sampled_from([1.0, 3.0, math.inf]),
+    biased=st.booleans(),
+    shade=st.sampled_from([0.0, 0.25, 0.3, 0.5, 1.0]),
 )
-def test_honest_noiseless_auction_equals_brute_force_greedy(
-    n_agents: int, n_items: int, seed: int, capacity: int, load_weight: float, reserve: float
+def test_noiseless_auction_equals_brute_force_greedy(
+    n_agents: int, n_items: int, seed: int, capacity: int, weights: tuple[float, float],
+    reserve: float, biased: bool, shade: float,
 ) -> None:
+    """The buckets, lazy rings and heaps find exactly the lowest bid, for honest and shading
+    bidders, with biases (even negative ones) and capacities."""
     scene = make_scene(n_agents, n_items, seed, rows=3, cols=4)
-    p = AuctionParams(capacity=capacity, load_weight=load_weight, reserve_price=reserve)
-    r = run_auction(scene.agents, scene.items, scene.graph, p)
+    p = AuctionParams(capacity=capacity, distance_weight=weights[0], load_weight=weights[1],
+                      reserve_price=reserve)
+    ids = [a.agent_id for a in scene.agents]
+    bias = {i: float((k * 7) % 5 - 2) for k, i in enumerate(ids)} if biased else {}
+    shaded = set(ids[::3]) if shade else set()
+    ring = Collusion(shaded, "shade", shade=shade) if shaded else None
+    r = run_auction(scene.agents, scene.items, scene.graph, p, bias=bias, collusion=ring)
     got = [(a.item_id, a.agent_id) for a in r.awards]
-    want = _reference(list(scene.agents), list(scene.items), scene.graph, p)
+    want = _reference(list(scene.agents), list(scene.items), scene.graph, p, bias, shaded, shade)
     assert got == [x for x in want if x[1] is not None]
     assert list(r.unassigned) == [i for i, who in want if who is None]
-    assert KINDS  # the scene draws capabilities from these kinds
+    assert {c for a in scene.agents for c in a.capabilities} <= set(KINDS)

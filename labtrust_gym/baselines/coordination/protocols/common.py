@@ -54,13 +54,15 @@ class ZoneGraph:
 
     Computed at construction (O(Z·(Z+E)), once per episode): ``dist[i][j]`` = hops from ``i`` to
     ``j`` (``UNREACHABLE`` = -1 when there is no path), ``by_distance[i]`` = every reachable zone
-    index ordered by (distance from ``i``, index), and ``index`` = zone id -> index.
+    index ordered by (distance from ``i``, index), ``rings[i][d]`` = the zones exactly ``d`` hops
+    from ``i`` (ascending), and ``index`` = zone id -> index.
     """
 
     zone_ids: tuple[str, ...] = attrs.field(converter=_to_str_tuple)
     neighbours: tuple[tuple[int, ...], ...] = attrs.field(converter=_to_tuple_of_tuples)
     dist: tuple[tuple[int, ...], ...] = attrs.field(init=False)
     by_distance: tuple[tuple[int, ...], ...] = attrs.field(init=False)
+    rings: tuple[tuple[tuple[int, ...], ...], ...] = attrs.field(init=False)
     index: Mapping[str, int] = attrs.field(init=False)
 
     @neighbours.validator
@@ -113,6 +115,13 @@ class ZoneGraph:
         object.__setattr__(self, "neighbours", sym)
         object.__setattr__(self, "dist", tuple(dist))
         object.__setattr__(self, "by_distance", order)
+        rings = []
+        for src, row in enumerate(order):
+            by_hops: list[list[int]] = [[] for _ in range(max(dist[src][j] for j in row) + 1)]
+            for j in row:
+                by_hops[dist[src][j]].append(j)
+            rings.append(tuple(tuple(r) for r in by_hops))
+        object.__setattr__(self, "rings", tuple(rings))
 
     @classmethod
     def from_adjacency(

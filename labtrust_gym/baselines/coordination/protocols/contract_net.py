@@ -6,15 +6,17 @@ acceptable bid wins.
 the ``bids_per_task`` eligible agents (able to do the item, with capacity left, the item's zone
 reachable) whose deterministic bid part is lowest. Each addressed agent returns a sealed bid::
 
-    bid = f · (distance_weight · hops(agent zone, item zone) + load_weight · load + bias) + noise
+    bid = f · (distance_weight · hops(agent zone, item zone) + load term) + noise
+    load term = load_weight · load + bias
 
 where ``load`` = the agent's load plus the awards it already won this round, ``bias`` its
 private bias (a per-call mapping, default 0), ``noise`` ~ Normal(0, ``noise_sd``) its private
-estimation error, and ``f`` = 1 (honest). The manager awards the item to the lowest bid (tie:
-smaller ``agent_id``) if it is at most ``reserve_price``; otherwise the item stays unassigned
-(``reserve_rejections``). An agent wins at most ``capacity`` items per round. With
-``noise_sd = 0`` and no collusion the winner is exactly the cheapest eligible agent with
-capacity left, i.e. the nearest (then least loaded, then smallest id) — greedy in service order.
+estimation error, and ``f`` = 1 (honest). The manager awards the item to the lowest bid (ties:
+the smaller load term, then the smaller ``agent_id``) if it is at most ``reserve_price``;
+otherwise the item stays unassigned (``reserve_rejections``). An agent wins at most ``capacity``
+items per round. With ``noise_sd = 0`` and no collusion the winner is exactly the eligible agent
+with capacity left and the lowest bid: greedy in service order (tests compare it with a brute
+force). Bids are evaluated exactly as written (that grouping), so equal bids compare equal.
 
 **Social cost.** An award's ``cost`` is ``distance_weight · hops + load_weight · load`` (no bias,
 noise or shading: what the lab really pays); ``true_cost`` sums it over awards.
@@ -34,10 +36,10 @@ Greedy allocation is not optimal, so a ring can in rare cases lower the cost (ne
 
 **Complexity.** Agents are put in buckets by (zone, capability, ring member?), each sorted by the
 distance-free bid part: O(N·(C+1)·log N). Each (item zone, capability) group keeps one lazy
-heap merging its buckets by distance, so an announcement costs O(k · log(Z + k)) plus the
-entries it discards (agents out of capacity — each discarded once per group). A round is
-O(N·(C+1)·log N + M·log M + G·Z + M·k·log(Z + k)) for G item groups: no N x M term. A ring
-doubles the work (the honest rerun).
+heap merging its buckets, adding rings of zones by hops only when they could hold a better key,
+so an announcement costs O(k · log(Z + k)) plus the entries it discards (agents out of capacity
+— each discarded once per group). A round is O(N·(C+1)·log N + M·log M + G·Z + M·k·log(Z + k))
+for G item groups (G <= Z·(C+1)): no N x M term. A ring doubles the work (the honest rerun).
 
 Counters: ``announcements``, ``addressed`` (agents an announcement went to), ``bids``,
 ``abstentions`` (ring members that stayed silent), ``awards``, ``unassigned``,
@@ -176,7 +178,13 @@ class ContractNet:
 
 
 class _Round:
-    """One auction round's working state (buckets, per-group heaps, capacities)."""
+    """One auction round's working state (buckets, per-group heaps, capacities).
+
+    An agent's deterministic bid part for an item ``hops`` away after ``won`` awards is
+    ``factor[i] * (wd * hops + (wl * (load[i] + won) + bias[i]))`` — the module docstring's
+    formula, evaluated in exactly this order everywhere so that equal bids compare equal —
+    computed inline in the hot loop. Candidates are ranked by (that part, load term, id rank).
+    """
 
     def __init__(
         self,
@@ -197,7 +205,7 @@ class _Round:
         self.rank = [0] * n
         for r, i in enumerate(order):
             self.rank[i] = r
-        if len(set(a.agent_id for a in agents)) != n:
+        if len({a.agent_id for a in agents}) != n:
             raise InvalidInputError("Contract net: agent ids must be unique; an id is repeated.")
         members = ring.members if ring is not None else frozenset()
         self.member = [a.agent_id in members for a in agents]
@@ -206,64 +214,85 @@ class _Round:
         self.zone = [graph.zone_index(a.zone) for a in agents]
         self.load = [float(a.load) for a in agents]
         self.bias = [float(bias.get(a.agent_id, 0.0)) for a in agents]
+        wl = params.load_weight
+        # the key's last term with no awards: buckets are sorted by it
+        self.base = [wl * (load + 0) + b for load, b in zip(self.load, self.bias, strict=True)]
         self.won = [0] * n
         # ring members in id order, for bid rotation
         self.rotation = [i for i in order if self.member[i]]
-        # buckets: (zone, capability or None, ring member?) -> agent positions by distance-free key
+        # buckets: (zone, capability or None, ring member?) -> agents by distance-free key
         buckets: dict[tuple[int, str | None, bool], list[int]] = {}
         for i, a in enumerate(agents):
-            for cap in (None, *sorted(a.capabilities)):
-                buckets.setdefault((self.zone[i], cap, self.member[i]), []).append(i)
+            z, m = self.zone[i], self.member[i]
+            buckets.setdefault((z, None, m), []).append(i)
+            for cap in a.capabilities:
+                buckets.setdefault((z, cap, m), []).append(i)
+        base, rank = self.base, self.rank
         for members_of in buckets.values():
-            members_of.sort(key=lambda i: (self._key(i, 0, 0), self.rank[i]))
+            members_of.sort(key=lambda i: (base[i], rank[i]))  # factor and hops: same in a bucket
         self.buckets = buckets
-        self.heaps: dict[tuple[int, str | None], list[tuple[float, int, int, int, int]]] = {}
+        self.streams: dict[tuple[int, str | None], list[Any]] = {}
         self.bucket_list: list[list[int]] = []
+        # for _ring_bound: the smallest shading factor and the smallest no-award term
+        self.low_factor = min(self.factor, default=1.0)
+        self.min_base = min(self.base, default=0.0)
 
-    def _key(self, i: int, hops: int, won: int | None = None) -> float:
-        """Agent ``i``'s deterministic bid part for an item ``hops`` away (shading included),
-        with the awards it has won so far (or ``won`` of them)."""
-        p = self.p
-        load = self.load[i] + (self.won[i] if won is None else won)
-        return self.factor[i] * (
-            p.distance_weight * hops + p.load_weight * load + self.bias[i]
-        )
+    def _stream(self, zone: int, cap: str | None) -> list[Any]:
+        """The lazy candidate stream of an item group: ``[heap, next ring]``.
 
-    def _heap(self, zone: int, cap: str | None) -> list[tuple[float, int, int, int, int]]:
-        """The lazy candidate stream of an item group: one entry per non-empty bucket head.
-
-        Entry = (key, agent rank, agent position, bucket number or -1, position in bucket). A
-        bucket entry's key is the agent's key with no awards (buckets are sorted by it, and
-        awards only raise keys), so every entry is a lower bound of its agent's true key; a
-        popped entry below the true key is requeued at the true key.
+        Heap entry = (key, load term, agent rank, agent position, bucket number or -1, position
+        in bucket), ordered as bids are ranked. A bucket enters the heap through its head, with
+        the head's key and load term with no awards (buckets are sorted by them, and awards only
+        raise both), so every entry is a lower bound of its agent's true rank; a popped entry
+        below the true one is requeued at the true one. Rings
+        of zones (by hops from the item) are added only when the heap's best key reaches the
+        lowest key the ring could hold (:meth:`_fill`).
         """
-        heap = self.heaps.get((zone, cap))
-        if heap is not None:
-            return heap
-        heap = []
+        stream = self.streams.get((zone, cap))
+        if stream is None:
+            stream = self.streams[(zone, cap)] = [[], 0]
+        return stream
+
+    def _fill(self, stream: list[Any], zone: int, cap: str | None) -> None:
+        """Add the next rings while one of them could hold a key <= the heap's best."""
+        heap, ring = stream
+        rings = self.graph.rings[zone]
         dist = self.graph.dist[zone]
-        for zz in self.graph.by_distance[zone]:
-            for member in (False, True):
-                bucket = self.buckets.get((zz, cap, member))
-                if bucket:
-                    b = len(self.bucket_list)
-                    self.bucket_list.append(bucket)
-                    i = bucket[0]
-                    heap.append((self._key(i, dist[zz], 0), self.rank[i], i, b, 0))
-        heapq.heapify(heap)
-        self.heaps[(zone, cap)] = heap
-        return heap
+        wd = self.p.distance_weight
+        while ring < len(rings) and (not heap or heap[0][0] >= self._ring_bound(wd * ring)):
+            for zz in rings[ring]:
+                for member in (False, True):
+                    bucket = self.buckets.get((zz, cap, member))
+                    if bucket:
+                        b = len(self.bucket_list)
+                        self.bucket_list.append(bucket)
+                        i = bucket[0]
+                        key = self.factor[i] * (wd * dist[zz] + self.base[i])
+                        heapq.heappush(heap, (key, self.base[i], self.rank[i], i, b, 0))
+            ring += 1
+        stream[1] = ring
+
+    def _ring_bound(self, ring_distance: float) -> float:
+        """No key in a ring ``ring_distance`` (= wd * hops) away is below this: every key is
+        ``f * (ring_distance + x)`` with ``x >= min_base`` and ``low_factor <= f <= 1``."""
+        inner = ring_distance + self.min_base
+        return self.low_factor * inner if inner >= 0 else inner
 
     def run(self, noise: np.ndarray | None) -> AuctionResult:
         p = self.p
-        k = p.bids_per_task
+        k, capacity, reserve = p.bids_per_task, p.capacity, p.reserve_price
         rotate = self.ring is not None and self.ring.scheme == "rotate"
         markup = 1.0 + (self.ring.markup if self.ring is not None else 0.0)
+        heappop, heappush = heapq.heappop, heapq.heappush
+        wd, wl = p.distance_weight, p.load_weight
+        factor, load, bias, base, won = self.factor, self.load, self.bias, self.base, self.won
+        zone, rank, member, buckets = self.zone, self.rank, self.member, self.bucket_list
         c: Counters = {
             "announcements": 0, "addressed": 0, "bids": 0, "abstentions": 0, "awards": 0,
             "unassigned": 0, "reserve_rejections": 0, "no_bidder": 0, "payment": 0.0,
             "true_cost": 0.0, "colluder_awards": 0,
         }
+        addressed_total = abstentions = 0
         awards: list[Award] = []
         unassigned: list[str] = []
         seen_ids: set[str] = set()
@@ -275,63 +304,65 @@ class _Round:
             seen_ids.add(item.item_id)
             z = self.graph.zone_index(item.zone)
             dist = self.graph.dist[z]
-            heap = self._heap(z, item.capability)
+            stream = self._stream(z, item.capability)
+            heap = stream[0]
             designated = self.rotation[j % len(self.rotation)] if rotate and self.rotation else -1
-            c["announcements"] += 1
-            addressed: list[tuple[float, int, int]] = []
-            silent: list[tuple[float, int, int]] = []
-            while heap and len(addressed) < k:
-                key, r, i, b, pos = heapq.heappop(heap)
-                if b >= 0 and pos + 1 < len(self.bucket_list[b]):
-                    nxt = self.bucket_list[b][pos + 1]
-                    heapq.heappush(
-                        heap, (self._key(nxt, dist[self.zone[nxt]], 0), self.rank[nxt], nxt, b,
-                               pos + 1)
-                    )
-                if self.won[i] >= p.capacity:
+            # (deterministic bid part, load term, rank, agent) of the agents addressed / silent
+            addressed: list[tuple[float, float, int, int]] = []
+            silent: list[tuple[float, float, int, int]] = []
+            while len(addressed) < k:
+                self._fill(stream, z, item.capability)
+                if not heap:
+                    break
+                key, term, r, i, b, pos = heappop(heap)
+                if b >= 0 and pos + 1 < len(buckets[b]):
+                    nxt = buckets[b][pos + 1]
+                    heappush(heap, (factor[nxt] * (wd * dist[zone[nxt]] + base[nxt]), base[nxt],
+                                    rank[nxt], nxt, b, pos + 1))
+                if won[i] >= capacity:
                     continue  # out of capacity for the rest of the round: leaves this stream
-                cur = self._key(i, dist[self.zone[i]])
-                if cur > key:  # its load rose since it was queued: requeue at its true key
-                    heapq.heappush(heap, (cur, r, i, -1, 0))
+                now_term = wl * (load[i] + won[i]) + bias[i]
+                cur = factor[i] * (wd * dist[zone[i]] + now_term)
+                if (cur, now_term) > (key, term):  # it won since it was queued: requeue
+                    heappush(heap, (cur, now_term, r, i, -1, 0))
                     continue
-                if rotate and self.member[i] and i != designated:
-                    silent.append((cur, r, i))
+                if rotate and member[i] and i != designated:
+                    silent.append((cur, now_term, r, i))
                     continue
-                addressed.append((cur, r, i))
-            c["addressed"] += len(addressed)
-            c["abstentions"] += len(silent)
-            best: tuple[float, int, int] | None = None
-            for slot, (cur, r, i) in enumerate(addressed):
-                bid = cur * (markup if rotate and i == designated else 1.0)
+                addressed.append((cur, now_term, r, i))
+            addressed_total += len(addressed)
+            abstentions += len(silent)
+            best: tuple[float, float, int, int] | None = None
+            for slot, (cur, term, r, i) in enumerate(addressed):
+                bid = cur * markup if rotate and i == designated else cur
                 if noise is not None:
                     bid += float(noise[j, slot])
-                if best is None or (bid, r) < (best[0], best[1]):
-                    best = (bid, r, i)
-            c["bids"] += len(addressed)
-            for cur, r, i in addressed + silent:
-                if best is None or i != best[2] or best[0] > p.reserve_price:
-                    heapq.heappush(heap, (cur, r, i, -1, 0))
-            if best is None:
-                c["no_bidder"] += 1
-                c["unassigned"] += 1
+                if best is None or (bid, term, r) < best[:3]:
+                    best = (bid, term, r, i)
+            accepted = best is not None and best[0] <= reserve
+            for cur, term, r, i in addressed + silent:
+                if not accepted or best is None or i != best[3]:
+                    heappush(heap, (cur, term, r, i, -1, 0))
+            if best is None or not accepted:
+                c["no_bidder" if best is None else "reserve_rejections"] += 1
                 unassigned.append(item.item_id)
                 continue
-            bid, r, i = best
-            if bid > p.reserve_price:
-                c["reserve_rejections"] += 1
-                c["unassigned"] += 1
-                unassigned.append(item.item_id)
-                continue
-            hops = dist[self.zone[i]]
-            cost = p.distance_weight * hops + p.load_weight * (self.load[i] + self.won[i])
-            self.won[i] += 1
-            if self.won[i] < p.capacity:
-                heapq.heappush(heap, (self._key(i, hops), r, i, -1, 0))
+            bid, _, r, i = best
+            hops = dist[zone[i]]
+            cost = wd * hops + wl * (load[i] + won[i])
+            won[i] += 1
+            if won[i] < capacity:
+                term = wl * (load[i] + won[i]) + bias[i]
+                heappush(heap, (factor[i] * (wd * hops + term), term, r, i, -1, 0))
             awards.append(Award(item.item_id, self.agents[i].agent_id, bid, cost))
-            c["awards"] += 1
             c["payment"] += bid
             c["true_cost"] += cost
-            c["colluder_awards"] += int(self.member[i])
+            c["colluder_awards"] += int(member[i])
+        c["announcements"] = len(seen_ids)
+        c["addressed"] = c["bids"] = addressed_total
+        c["abstentions"] = abstentions
+        c["awards"] = len(awards)
+        c["unassigned"] = len(unassigned)
         return AuctionResult(tuple(awards), tuple(unassigned), c)
 
 
