@@ -165,36 +165,39 @@ class GossipNetwork:
         return GossipResult(step, values, versions, counters)
 
     def _merge(self, deliveries: list[Any]) -> int:
-        """Apply delivered digests: per (receiver, zone) the newest version wins."""
+        """Apply delivered digests: per (receiver, zone) the newest version wins; among equal
+        versions the message delivered first.
+
+        Only entries newer than what their receiver holds are looked at (few, once beliefs
+        have spread): gather versions, keep the newer (message, zone) pairs, sort those by
+        (receiver, zone, version descending, delivery order) and take the first of each.
+        """
         if not deliveries:
             return 0
-        vals = []
-        vers = []
-        dsts = []
-        for d in deliveries:
-            snap_val, snap_ver = self._snapshots[int(d.sent_round[0])]
-            vals.append(snap_val[d.src])
-            vers.append(snap_ver[d.src])
-            dsts.append(d.dst)
-        val = np.concatenate(vals)
-        ver = np.concatenate(vers)
-        dst = np.concatenate(dsts)
-        m = dst.shape[0]
-        order = np.argsort(dst, kind="stable")
-        dst_sorted = dst[order]
-        starts = np.flatnonzero(np.r_[True, dst_sorted[1:] != dst_sorted[:-1]])
-        receivers = dst_sorted[starts]
-        # key: newest version first, then earliest arrival (position in delivery order)
-        key = (ver[order] + 1) * m + (m - 1 - order)[:, None]
-        best = np.maximum.reduceat(key, starts, axis=0)
-        best_ver = best // m - 1
-        best_pos = m - 1 - best % m
-        newer = best_ver > self.versions[receivers]
-        r_idx, z_idx = np.nonzero(newer)
-        src_rows = best_pos[r_idx, z_idx]
-        self.versions[receivers[r_idx], z_idx] = best_ver[r_idx, z_idx]
-        self.values[receivers[r_idx], z_idx] = val[src_rows, z_idx]
-        return int(r_idx.shape[0])
+        snaps = [self._snapshots[int(d.sent_round[0])] for d in deliveries]
+        ver = np.concatenate([snap_ver[d.src] for d, (_, snap_ver) in zip(deliveries, snaps,
+                                                                          strict=True)])
+        dst = np.concatenate([d.dst for d in deliveries])
+        msg, zone = np.nonzero(ver > self.versions[dst])
+        if not msg.size:
+            return 0
+        cell = dst[msg] * self.z + zone
+        new_ver = ver[msg, zone]
+        pick = np.lexsort((msg, -new_ver, cell))  # last key sorts first
+        cell_sorted = cell[pick]
+        first = pick[np.r_[True, cell_sorted[1:] != cell_sorted[:-1]]]
+        msg, zone, rows = msg[first], zone[first], dst[msg[first]]
+        self.versions[rows, zone] = new_ver[first]
+        # which delivery batch each winning message came from, and its sender there
+        bounds = np.cumsum([len(d) for d in deliveries])
+        batch = np.searchsorted(bounds, msg, side="right")
+        offset = msg - np.r_[0, bounds[:-1]][batch]
+        for b in np.unique(batch).tolist():
+            sel = batch == b
+            snap_val = snaps[b][0]
+            self.values[rows[sel], zone[sel]] = snap_val[deliveries[b].src[offset[sel]],
+                                                         zone[sel]]
+        return int(first.shape[0])
 
     def _measure(self, step: int, true: np.ndarray) -> Counters:
         known = self.versions >= 0
