@@ -9,7 +9,8 @@ N agents, N/2 open work items, seed 0) — its own inputs, no lab:
   round too, for the welfare loss);
 * ``gossip`` — one step: observe + ``rounds_per_step`` (3) rounds of fan-out 2 over the lossy
   channel (``GossipNetwork.step``);
-* ``paxos_lite`` — one step of the single-decree round over 5 acceptors, proposers = the agents;
+* ``paxos_lite`` — one step of the single-decree round (``PaxosLite.for_agents``: 5 acceptors,
+  every agent a proposer);
 * ``swarm`` — one step of local rules for every agent (``swarm_step``);
 * ``stigmergy`` — one step: field update + every agent's move (``PheromoneField.step``).
 
@@ -56,7 +57,7 @@ def _protocols(scene: Scene) -> dict[str, Callable[[int], object]]:
     net = ContractNet(seed=0)
     ring = Collusion(frozenset(ids[::10]), "shade")
     gossip = GossipNetwork(ids, len(graph.zone_ids), seed=0)
-    paxos = PaxosLite(ids[:5], ids, seed=0)
+    paxos = PaxosLite.for_agents(ids, seed=0)
     field = PheromoneField(graph, seed=0)
     return {
         "contract_net": lambda r: net.run_round(agents, items, graph, round_index=r),
@@ -79,15 +80,13 @@ def main() -> int:
     runners = {n: _protocols(make_scene(n, n // 2, seed=0)) for n in (small, large)}
     times: dict[tuple[str, int], list[float]] = {}
     for name in runners[small]:
-        step = 0
         for rep in range(args.warmup + args.reps):
             for n in (small, large):
                 start = time.process_time()
-                runners[n][name](step)
+                runners[n][name](rep)  # rep = the round / step number
                 spent = time.process_time() - start
                 if rep >= args.warmup:
                     times.setdefault((name, n), []).append(spent)
-            step += 1
     print(f"protocol rounds: sizes {small} and {large} agents (items = N/2), {args.reps} reps, "
           f"median CPU time per call, load average {os.getloadavg()[0]:.2f}")
     header = (f"{'protocol':18s} {'ms @' + str(small):>10s} {'ms @' + str(large):>11s} "

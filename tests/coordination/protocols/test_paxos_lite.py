@@ -79,6 +79,17 @@ def test_seeded_runs_repeat() -> None:
     assert run(3) != run(4)
 
 
+def test_for_agents_draws_acceptors_from_the_agents() -> None:
+    ids = [f"agent_{i}" for i in range(50)]
+    px = PaxosLite.for_agents(ids[::-1], {"acceptors": 7}, seed=3)
+    assert px.proposer_ids == tuple(sorted(ids)) and len(px.acceptor_ids) == 7
+    assert list(px.acceptor_ids) == sorted(px.acceptor_ids) and set(px.acceptor_ids) <= set(ids)
+    assert PaxosLite.for_agents(ids, {"acceptors": 7}, seed=3).acceptor_ids == px.acceptor_ids
+    assert PaxosLite.for_agents(ids, {"acceptors": 7}, seed=4).acceptor_ids != px.acceptor_ids
+    assert len(PaxosLite.for_agents(ids[:3], seed=0).acceptor_ids) == 3
+    assert px.run_step(0, "plan").counters["rounds"] >= 5
+
+
 def test_bad_inputs() -> None:
     with pytest.raises(InvalidInputError, match="at least one acceptor"):
         PaxosLite([], ["p"])

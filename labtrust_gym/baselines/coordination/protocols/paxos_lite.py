@@ -5,7 +5,9 @@ majority quorums over a fixed set of acceptors, and a lossy channel that can del
 works on the lowest undecided instance; if it ends undecided, the next step continues the *same*
 instance (a later ballot) — the decision is delayed, never replaced.
 
-**Nodes and ballots.** ``acceptors`` and ``proposers`` are agent ids (an agent may be both). At
+**Nodes and ballots.** ``acceptors`` and ``proposers`` are agent ids (an agent may be both);
+:meth:`PaxosLite.for_agents` makes every agent a proposer and draws ``acceptors`` (a parameter,
+default 5) of them as acceptors. At
 step ``s`` the active proposers are ``proposers[(s + q) mod P]`` for ``q < proposers_per_step``
 (1 by default: one leader per step; more models dueling leaders). Ballot numbers are
 ``count · P + proposer index``, so no two proposers ever use the same ballot; a proposer's next
@@ -59,7 +61,7 @@ import numpy as np
 from labtrust_gym.errors import InvalidInputError
 
 from .channel import LossyChannel
-from .common import Counters, build_params, range_validator
+from .common import Counters, build_params, range_validator, seeded_rng
 
 _NONE = -1
 #: decided values and monitor records are kept for this many most recent instances
@@ -70,6 +72,7 @@ KEEP_INSTANCES = 16
 class PaxosParams:
     """Parameters (defaults = the method's ``default_params``)."""
 
+    acceptors: int = attrs.field(default=5, validator=range_validator(1))
     drop_rate: float = attrs.field(default=0.05, validator=range_validator(0.0, 1.0))
     delay_rate: float = attrs.field(default=0.1, validator=range_validator(0.0, 1.0))
     max_delay_rounds: int = attrs.field(default=2, validator=range_validator(0))
@@ -163,6 +166,25 @@ class PaxosLite:
         self.chosen: dict[int, list[Any]] = {}
         #: instances in which the monitor saw two different values chosen (must stay 0)
         self.safety_violations = 0
+
+    @classmethod
+    def for_agents(
+        cls,
+        agent_ids: Sequence[str],
+        params: PaxosParams | Mapping[str, Any] | None = None,
+        *,
+        seed: int = 0,
+    ) -> PaxosLite:
+        """Every agent a proposer (rotation in id order); ``params.acceptors`` of them (all when
+        there are fewer) acceptors, drawn with ``numpy.random.default_rng([seed, 0])`` from the
+        sorted ids and kept in id order."""
+        p = params if isinstance(params, PaxosParams) else PaxosParams.from_mapping(params)
+        ids = sorted(agent_ids)
+        if not ids:
+            raise InvalidInputError("Paxos-lite needs at least one agent.")
+        picked = seeded_rng(seed, 0).choice(len(ids), size=min(p.acceptors, len(ids)),
+                                            replace=False)
+        return cls([ids[i] for i in sorted(picked.tolist())], ids, p, seed=seed)
 
     # -- the step -------------------------------------------------------------------------------
 
