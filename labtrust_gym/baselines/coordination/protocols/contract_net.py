@@ -238,7 +238,7 @@ class _Round:
         self.min_base = min(self.base, default=0.0)
 
     def _stream(self, zone: int, cap: str | None) -> list[Any]:
-        """The lazy candidate stream of an item group: ``[heap, next ring]``.
+        """The lazy candidate stream of an item group: ``[heap, next ring, its key bound]``.
 
         Heap entry = (key, load term, agent rank, agent position, bucket number or -1, position
         in bucket), ordered as bids are ranked. A bucket enters the heap through its head, with
@@ -250,12 +250,12 @@ class _Round:
         """
         stream = self.streams.get((zone, cap))
         if stream is None:
-            stream = self.streams[(zone, cap)] = [[], 0]
+            stream = self.streams[(zone, cap)] = [[], 0, -math.inf]
         return stream
 
     def _fill(self, stream: list[Any], zone: int, cap: str | None) -> None:
         """Add the next rings while one of them could hold a key <= the heap's best."""
-        heap, ring = stream
+        heap, ring, _ = stream
         rings = self.graph.rings[zone]
         dist = self.graph.dist[zone]
         wd = self.p.distance_weight
@@ -271,6 +271,7 @@ class _Round:
                         heapq.heappush(heap, (key, self.base[i], self.rank[i], i, b, 0))
             ring += 1
         stream[1] = ring
+        stream[2] = self._ring_bound(wd * ring) if ring < len(rings) else math.inf
 
     def _ring_bound(self, ring_distance: float) -> float:
         """No key in a ring ``ring_distance`` (= wd * hops) away is below this: every key is
@@ -311,9 +312,10 @@ class _Round:
             addressed: list[tuple[float, float, int, int]] = []
             silent: list[tuple[float, float, int, int]] = []
             while len(addressed) < k:
-                self._fill(stream, z, item.capability)
-                if not heap:
-                    break
+                if not heap or heap[0][0] >= stream[2]:
+                    self._fill(stream, z, item.capability)
+                    if not heap:
+                        break
                 key, term, r, i, b, pos = heappop(heap)
                 if b >= 0 and pos + 1 < len(buckets[b]):
                     nxt = buckets[b][pos + 1]
