@@ -20,7 +20,7 @@ from __future__ import annotations
 import math
 from collections import deque
 from collections.abc import Iterable, Mapping, Sequence
-from typing import Any, TypeVar
+from typing import Any, ClassVar, TypeVar
 
 import attrs
 import numpy as np
@@ -312,21 +312,33 @@ def seeded_rng(*keys: int) -> np.random.Generator:
     return np.random.default_rng([int(k) for k in keys])
 
 
-P = TypeVar("P")
+P = TypeVar("P", bound="ParamsRecord")
 
 
-def build_params(cls: type[P], params: Mapping[str, Any] | None, what: str) -> P:
-    """``cls(**params)`` for an attrs parameter record; an unknown key is an
-    :class:`InvalidInputError` naming the known ones (typo protection for ``default_params``)."""
-    params = dict(params or {})
-    known = [a.name for a in attrs.fields(cls)]  # type: ignore[arg-type]
-    for key in params:
-        if key not in known:
-            raise InvalidInputError(
-                f"Unknown {what} parameter {key!r}.{did_you_mean(key, known)} "
-                f"Known: {', '.join(known)}."
-            )
-    return cls(**params)
+class ParamsRecord:
+    """Base of the protocols' attrs parameter records (``protocol`` names the protocol in
+    errors): :meth:`from_mapping` builds one from a ``default_params``-style mapping, refusing an
+    unknown key with the known ones (typo protection); :meth:`coerce` accepts either."""
+
+    __slots__ = ()
+    protocol: ClassVar[str] = "protocol"
+
+    @classmethod
+    def from_mapping(cls: type[P], params: Mapping[str, Any] | None) -> P:
+        params = dict(params or {})
+        known = [a.name for a in attrs.fields(cls)]  # type: ignore[arg-type]
+        for key in params:
+            if key not in known:
+                raise InvalidInputError(
+                    f"Unknown {cls.protocol} parameter {key!r}.{did_you_mean(key, known)} "
+                    f"Known: {', '.join(known)}."
+                )
+        return cls(**params)
+
+    @classmethod
+    def coerce(cls: type[P], params: P | Mapping[str, Any] | None) -> P:
+        """``params`` itself when it is already this record, else :meth:`from_mapping`."""
+        return params if isinstance(params, cls) else cls.from_mapping(params)  # type: ignore[arg-type]
 
 
 def check_range(
@@ -362,10 +374,10 @@ __all__ = [
     "AgentInfo",
     "Counters",
     "LocalDecision",
+    "ParamsRecord",
     "WorkItem",
     "ZoneGraph",
     "assign_local_work",
-    "build_params",
     "can_do",
     "check_range",
     "choice_validator",

@@ -63,9 +63,9 @@ from labtrust_gym.errors import InvalidInputError
 from .common import (
     AgentInfo,
     Counters,
+    ParamsRecord,
     WorkItem,
     ZoneGraph,
-    build_params,
     range_validator,
     seeded_rng,
     service_key,
@@ -76,8 +76,10 @@ SCHEMES = ("shade", "rotate")
 
 
 @attrs.frozen(kw_only=True)
-class AuctionParams:
+class AuctionParams(ParamsRecord):
     """Parameters (defaults = the method's ``default_params``)."""
+
+    protocol = "contract-net"
 
     distance_weight: float = attrs.field(default=1.0, validator=range_validator(0.0))
     load_weight: float = attrs.field(default=0.5, validator=range_validator(0.0))
@@ -86,9 +88,6 @@ class AuctionParams:
     capacity: int = attrs.field(default=1, validator=range_validator(1))
     noise_sd: float = attrs.field(default=0.0, validator=range_validator(0.0))
 
-    @classmethod
-    def from_mapping(cls, params: Mapping[str, Any] | None) -> AuctionParams:
-        return build_params(cls, params, "contract-net")
 
 
 @attrs.frozen
@@ -131,9 +130,7 @@ class ContractNet:
     """A contract-net manager; :meth:`run_round` is pure in (seed, round_index, inputs)."""
 
     def __init__(self, params: AuctionParams | Mapping[str, Any] | None = None, *, seed: int = 0):
-        self.params = params if isinstance(params, AuctionParams) else AuctionParams.from_mapping(
-            params
-        )
+        self.params = AuctionParams.coerce(params)
         self.seed = int(seed)
 
     def run_round(

@@ -45,12 +45,14 @@ import numpy as np
 from labtrust_gym.errors import InvalidInputError
 
 from .channel import LossyChannel
-from .common import Counters, build_params, range_validator
+from .common import Counters, ParamsRecord, range_validator
 
 
 @attrs.frozen(kw_only=True)
-class GossipParams:
+class GossipParams(ParamsRecord):
     """Parameters (defaults = the method's ``default_params``)."""
+
+    protocol = "gossip"
 
     rounds_per_step: int = attrs.field(default=3, validator=range_validator(1))
     fanout: int = attrs.field(default=2, validator=range_validator(1))
@@ -58,9 +60,6 @@ class GossipParams:
     delay_rate: float = attrs.field(default=0.1, validator=range_validator(0.0, 1.0))
     max_delay_rounds: int = attrs.field(default=2, validator=range_validator(0))
 
-    @classmethod
-    def from_mapping(cls, params: Mapping[str, Any] | None) -> GossipParams:
-        return build_params(cls, params, "gossip")
 
 
 @attrs.frozen
@@ -94,9 +93,7 @@ class GossipNetwork:
         seed: int = 0,
         n_fields: int = 1,
     ) -> None:
-        self.params = params if isinstance(params, GossipParams) else GossipParams.from_mapping(
-            params
-        )
+        self.params = GossipParams.coerce(params)
         if len(agent_ids) < 2:
             raise InvalidInputError("Gossip needs at least two agents to exchange digests.")
         if n_zones < 1 or n_fields < 1:

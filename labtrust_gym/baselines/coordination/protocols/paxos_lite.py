@@ -61,7 +61,7 @@ import numpy as np
 from labtrust_gym.errors import InvalidInputError
 
 from .channel import LossyChannel
-from .common import Counters, build_params, range_validator, seeded_rng
+from .common import Counters, ParamsRecord, range_validator, seeded_rng
 
 _NONE = -1
 #: decided values and monitor records are kept for this many most recent instances
@@ -69,8 +69,10 @@ KEEP_INSTANCES = 16
 
 
 @attrs.frozen(kw_only=True)
-class PaxosParams:
+class PaxosParams(ParamsRecord):
     """Parameters (defaults = the method's ``default_params``)."""
+
+    protocol = "paxos-lite"
 
     acceptors: int = attrs.field(default=5, validator=range_validator(1))
     drop_rate: float = attrs.field(default=0.05, validator=range_validator(0.0, 1.0))
@@ -80,9 +82,6 @@ class PaxosParams:
     retry_after_rounds: int = attrs.field(default=8, validator=range_validator(4))
     proposers_per_step: int = attrs.field(default=1, validator=range_validator(1))
 
-    @classmethod
-    def from_mapping(cls, params: Mapping[str, Any] | None) -> PaxosParams:
-        return build_params(cls, params, "paxos-lite")
 
 
 @attrs.frozen
@@ -132,9 +131,7 @@ class PaxosLite:
         seed: int = 0,
         fates: Sequence[int] | None = None,
     ) -> None:
-        self.params = params if isinstance(params, PaxosParams) else PaxosParams.from_mapping(
-            params
-        )
+        self.params = PaxosParams.coerce(params)
         if not acceptors or not proposers:
             raise InvalidInputError("Paxos-lite needs at least one acceptor and one proposer.")
         for what, ids in (("acceptor", acceptors), ("proposer", proposers)):
@@ -178,7 +175,7 @@ class PaxosLite:
         """Every agent a proposer (rotation in id order); ``params.acceptors`` of them (all when
         there are fewer) acceptors, drawn with ``numpy.random.default_rng([seed, 0])`` from the
         sorted ids and kept in id order."""
-        p = params if isinstance(params, PaxosParams) else PaxosParams.from_mapping(params)
+        p = PaxosParams.coerce(params)
         ids = sorted(agent_ids)
         if not ids:
             raise InvalidInputError("Paxos-lite needs at least one agent.")

@@ -46,9 +46,9 @@ from .common import (
     AgentInfo,
     Counters,
     LocalDecision,
+    ParamsRecord,
     WorkItem,
     ZoneGraph,
-    build_params,
     choice_validator,
     range_validator,
     seeded_rng,
@@ -57,8 +57,10 @@ from .local_rules import local_decisions, local_scene
 
 
 @attrs.frozen(kw_only=True)
-class StigmergyParams:
+class StigmergyParams(ParamsRecord):
     """Parameters (defaults = the method's ``default_params``)."""
+
+    protocol = "stigmergy"
 
     deposit: float = attrs.field(default=1.0, validator=range_validator(0.0, low_open=True))
     priority_gain: float = attrs.field(default=1.0, validator=range_validator(0.0))
@@ -68,9 +70,6 @@ class StigmergyParams:
     explore: float = attrs.field(default=0.05, validator=range_validator(0.0, 1.0))
     choice: str = attrs.field(default="proportional", validator=choice_validator)
 
-    @classmethod
-    def from_mapping(cls, params: Mapping[str, Any] | None) -> StigmergyParams:
-        return build_params(cls, params, "stigmergy")
 
 
 @attrs.frozen
@@ -91,9 +90,7 @@ class PheromoneField:
         self, graph: ZoneGraph, params: StigmergyParams | Mapping[str, Any] | None = None,
         *, seed: int = 0,
     ) -> None:
-        self.params = (
-            params if isinstance(params, StigmergyParams) else StigmergyParams.from_mapping(params)
-        )
+        self.params = StigmergyParams.coerce(params)
         self.graph = graph
         self.seed = int(seed)
         z = len(graph.zone_ids)

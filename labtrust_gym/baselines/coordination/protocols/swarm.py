@@ -36,9 +36,9 @@ from .common import (
     AgentInfo,
     Counters,
     LocalDecision,
+    ParamsRecord,
     WorkItem,
     ZoneGraph,
-    build_params,
     choice_validator,
     range_validator,
     seeded_rng,
@@ -47,16 +47,15 @@ from .local_rules import local_decisions, local_scene
 
 
 @attrs.frozen(kw_only=True)
-class SwarmParams:
+class SwarmParams(ParamsRecord):
     """Parameters (defaults = the method's ``default_params``)."""
+
+    protocol = "swarm"
 
     repulsion: float = attrs.field(default=0.5, validator=range_validator(0.0))
     explore: float = attrs.field(default=0.05, validator=range_validator(0.0, 1.0))
     choice: str = attrs.field(default="proportional", validator=choice_validator)
 
-    @classmethod
-    def from_mapping(cls, params: Mapping[str, Any] | None) -> SwarmParams:
-        return build_params(cls, params, "swarm")
 
 
 @attrs.frozen
@@ -77,7 +76,7 @@ def swarm_step(
     step: int = 0,
 ) -> SwarmResult:
     """Every agent's decision for one step (see the module docstring)."""
-    p = params if isinstance(params, SwarmParams) else SwarmParams.from_mapping(params)
+    p = SwarmParams.coerce(params)
     scene = local_scene(agents, items, graph)
     # per zone: items nobody there took, counted by required capability (None = anyone)
     left_by_cap: list[dict[str | None, int]] = []
