@@ -67,6 +67,15 @@ def test_newer_version_wins_over_a_late_old_message() -> None:
     assert net.values[1, 0, 0] == 42.0 and net.versions[1, 0] == 9
 
 
+def test_convergence_counts_only_zones_someone_observes() -> None:
+    net = GossipNetwork(["a", "b", "c"], 4, GossipParams(drop_rate=0.0, delay_rate=0.0),
+                        seed=0)
+    for s in range(3):
+        c = net.step(s, [0, 1, 1], [1.0, 2.0, 3.0, 4.0]).counters
+    assert c["observed_zones"] == 2 and c["convergence"] == 1.0
+    assert c["unknown_fraction"] == 0.5  # zones 2 and 3: nobody there, nobody knows them
+
+
 def test_several_fields_per_zone() -> None:
     net = GossipNetwork([f"a{i}" for i in range(50)], 3, GossipParams(drop_rate=0.0,
                         delay_rate=0.0), seed=1, n_fields=2)

@@ -16,9 +16,10 @@ load figures (``n_fields`` floats, e.g. open work and queue length) as observed 
    a later step). On arrival each receiver keeps, per zone, the entry
    with the higher version (*last writer wins*); among equal versions arriving together the one
    delivered first wins (delivery order: due round, then send order).
-3. *measure* (against ``truth``): ``convergence`` = fraction of agents whose whole map equals the
-   truth (every zone known and equal), ``mean_age`` / ``max_age`` = ``s - version`` over known
-   entries, ``unknown_fraction`` = entries never heard of.
+3. *measure* (against ``truth``): ``convergence`` = fraction of agents whose belief equals the
+   truth on every zone some agent stands in this step (``observed_zones``; a zone nobody stands
+   in cannot be known, so it is left out), ``mean_age`` / ``max_age`` = ``s - version`` over
+   known entries, ``unknown_fraction`` = entries (of all zones) never heard of.
 
 Global rounds are numbered ``step · rounds_per_step + r``; steps must increase.
 
@@ -26,11 +27,12 @@ Global rounds are numbered ``step · rounds_per_step + r``; steps must increase.
 integer array per round) and the channel has its own generator seeded with ``seed + 1``.
 
 **Complexity.** O(rounds_per_step · N · fanout · Z · F) per step with numpy arrays (F =
-``n_fields``), plus a sort of the round's messages by receiver (O(m log m), m = N · fanout):
-no N x N term — each agent talks to ``fanout`` peers per round, whatever N is.
+``n_fields``), plus a sort of the entries that improve a receiver's belief (few once beliefs have
+spread): no N x N term — each agent talks to ``fanout`` peers per round, whatever N is.
 
 Counters (per step): ``rounds``, ``messages_sent``, ``messages_dropped``, ``messages_delayed``,
 ``messages_delivered``, ``entries_updated`` (belief entries a message improved), ``convergence``,
+``observed_zones``,
 ``mean_age``, ``max_age``, ``unknown_fraction``.
 """
 
@@ -153,7 +155,7 @@ class GossipNetwork:
         }
         counters["rounds"] = p.rounds_per_step
         counters["entries_updated"] = updated
-        counters.update(self._measure(step, true))
+        counters.update(self._measure(step, true, zones))
         values = self.values[:, :, 0] if self.f == 1 and np.ndim(truth) == 1 else self.values
         values = values.copy()
         versions = self.versions.copy()
@@ -196,13 +198,17 @@ class GossipNetwork:
                                                          zone[sel]]
         return int(first.shape[0])
 
-    def _measure(self, step: int, true: np.ndarray) -> Counters:
+    def _measure(self, step: int, true: np.ndarray, zones: np.ndarray) -> Counters:
         known = self.versions >= 0
-        equal = known & np.all(self.values == true[None, :, :], axis=2)
+        observed = np.zeros(self.z, dtype=bool)
+        observed[zones] = True
+        same = np.all(self.values[:, observed] == true[None, observed], axis=2)
+        equal = known[:, observed] & same
         n_known = int(known.sum())
         ages = (step - self.versions)[known]
         return {
             "convergence": float(np.all(equal, axis=1).mean()),
+            "observed_zones": int(observed.sum()),
             "mean_age": float(ages.mean()) if n_known else 0.0,
             "max_age": int(ages.max()) if n_known else 0,
             "unknown_fraction": 1.0 - n_known / known.size,
