@@ -47,6 +47,8 @@ def test_zone_graph_rejects_bad_input() -> None:
         ZoneGraph(["A", "A"], [[], []])
     with pytest.raises(InvalidInputError, match="unknown zone 'X'"):
         ZoneGraph.from_adjacency(["A"], {"A": ["X"]})
+    with pytest.raises(InvalidInputError, match="load=-1"):
+        agent("a", "Z0", load=-1)
     with pytest.raises(InvalidInputError, match="Agent 1 stands in unknown zone"):
         group_indices_by_zone(["Z0", "nowhere"], line_graph(2), "Agent")
 

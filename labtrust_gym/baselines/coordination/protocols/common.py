@@ -152,6 +152,11 @@ class ZoneGraph:
             ) from None
 
 
+def _non_negative(name: str, value: float) -> None:
+    if not value >= 0:
+        raise InvalidInputError(f"AgentInfo.{name}={value!r}: give a number >= 0.")
+
+
 @attrs.frozen
 class AgentInfo:
     """One agent as a protocol sees it.
@@ -165,7 +170,7 @@ class AgentInfo:
 
     agent_id: str
     zone: str
-    load: float = 0.0
+    load: float = attrs.field(default=0.0, validator=lambda _i, _a, v: _non_negative("load", v))
     capabilities: frozenset[str] = attrs.field(default=frozenset(), converter=str_frozenset)
 
 
@@ -190,10 +195,6 @@ class WorkItem:
 def service_key(item: WorkItem) -> tuple[int, float, str]:
     """The order work is served in: higher priority, then earlier deadline (None last), then id."""
     return (-item.priority, math.inf if item.deadline is None else item.deadline, item.item_id)
-
-
-def can_do(agent: AgentInfo, item: WorkItem) -> bool:
-    return item.capability is None or item.capability in agent.capabilities
 
 
 def group_indices_by_zone(
@@ -378,7 +379,6 @@ __all__ = [
     "WorkItem",
     "ZoneGraph",
     "assign_local_work",
-    "can_do",
     "check_range",
     "choice_validator",
     "group_indices_by_zone",

@@ -7,9 +7,9 @@ instance (a later ballot) — the decision is delayed, never replaced.
 
 **Nodes and ballots.** ``acceptors`` and ``proposers`` are agent ids (an agent may be both);
 :meth:`PaxosLite.for_agents` makes every agent a proposer and draws ``acceptors`` (a parameter,
-default 5) of them as acceptors. At
-step ``s`` the active proposers are ``proposers[(s + q) mod P]`` for ``q < proposers_per_step``
-(1 by default: one leader per step; more models dueling leaders). Ballot numbers are
+default 5) of them as acceptors. At step ``s`` the active proposers are
+``proposers[(s + q) mod P]`` for ``q < proposers_per_step`` (1 by default: one leader per step;
+more models dueling leaders). Ballot numbers are
 ``count · P + proposer index``, so no two proposers ever use the same ballot; a proposer's next
 ballot exceeds every ballot it has seen.
 
@@ -26,13 +26,14 @@ delay ``d`` is read in round ``r + 1 + d``)::
     nack(i, b, promised)          acceptor -> proposer   when it refuses a prepare or an accept
 
 A proposer that hears ``accepted`` from a majority for one of its ballots (even one it has since
-abandoned for a higher one) *learns* the decision; the step
-stops there and the instance is closed for every node (the coordination layer commits it; this
-announcement is not sent through the lossy channel), so late messages of a closed instance are
-ignored (``stale_messages``). An active proposer starts a new ballot when it has none, when it
-is refused (nack), or when ``retry_after_rounds`` rounds pass without a decision. A step runs
-at most ``max_rounds_per_step`` rounds. Without loss or delay a decision takes 5 rounds
-(prepare, promise, accept, accepted, learn: rounds 0..4 of the step).
+abandoned for a higher one) *learns* the decision; the step stops there and the instance is
+closed for every node (the coordination layer commits it; this announcement is not sent through
+the lossy channel), so late messages of a closed instance are ignored (``stale_messages``).
+
+An active proposer starts a new ballot when it has none, when it is refused (nack), or when
+``retry_after_rounds`` rounds pass without a decision. A step runs at most
+``max_rounds_per_step`` rounds. Without loss or delay a decision takes 5 rounds (prepare,
+promise, accept, accepted, learn: rounds 0..4 of the step).
 
 **Safety** is checked by a ghost monitor that sees every acceptance (not the messages): a value
 is *chosen* in instance ``i`` when a majority of acceptors accepted it in one ballot. Paxos
