@@ -20,12 +20,12 @@ from __future__ import annotations
 
 import base64
 import hmac
-import json
 from collections.abc import Iterable
 from typing import Any
 
 import orjson
 
+from labtrust_gym.engine.hashchain import parse_line
 from labtrust_gym.engine.signing import KeyRing, session_key, signing_message
 from labtrust_gym.errors import ChainIntegrityError
 
@@ -33,11 +33,8 @@ _SORT = orjson.OPT_SORT_KEYS
 
 
 def _records(lines: Iterable[bytes | str]) -> list[dict[str, Any]]:
-    out = []
-    for raw in lines:
-        line = raw.encode("utf-8") if isinstance(raw, str) else raw
-        out.append(json.loads(line)["record"])
-    return out
+    """The records of the lines, parsed under the chain's depth bound (hashchain.parse_line)."""
+    return [parse_line(line, lineno) for lineno, line in enumerate(lines, start=1)]
 
 
 def recheck_authentication(
@@ -45,7 +42,7 @@ def recheck_authentication(
 ) -> dict[str, Any]:
     """Re-check a verified log's authenticated events; returns the counts (see module doc)."""
     keyring = KeyRing(keys) if keys is not None else None
-    known = {k["key_id"] for k in keys or ()}
+    owners = {k["key_id"]: k.get("agent_id") for k in keys or ()}
     counts = {"signatures_checked": 0, "macs_checked": 0, "unchecked": 0}
     pending: list[tuple[int, dict[str, Any]]] = []  # MAC'd events of the open epoch
     last_seq: dict[str, int] = {}
@@ -69,8 +66,13 @@ def recheck_authentication(
             )
         last_seq[agent] = seq
         if "signature" in ev:
-            if keyring is None or ev.get("key_id") not in known:
+            if keyring is None or ev.get("key_id") not in owners:
                 counts["unchecked"] += 1
+            elif owners[ev["key_id"]] not in (None, agent):
+                raise ChainIntegrityError(
+                    f"Episode log line {lineno}: accepted event of {agent!r} signed with key "
+                    f"{ev['key_id']!r}, which belongs to {owners[ev['key_id']]!r}."
+                )
             elif not keyring.verify(ev["key_id"], ev["signature"], signing_message(ev)):
                 raise ChainIntegrityError(
                     f"Episode log line {lineno}: the Ed25519 signature of an accepted event "

@@ -247,9 +247,20 @@ def _fail(code: str, message: str) -> EvidenceError:
     return EvidenceError(message, code=code)
 
 
-def verify_bundle(bundle_dir: str | Path, trust: TrustStore) -> dict[str, Any]:
-    """Verify a receipt bundle; raise :class:`EvidenceError` naming the first problem."""
+def verify_bundle(
+    bundle_dir: str | Path,
+    trust: TrustStore,
+    *,
+    keys: list[dict[str, Any]] | None = None,
+    policy_root: Path | str | None = None,
+) -> dict[str, Any]:
+    """Verify a receipt bundle; raise :class:`EvidenceError` naming the first problem. Event
+    signatures are checked as by :func:`~labtrust_gym.security.anchor.verify_log` (trusted key
+    registry first; ``run_signer_only_agents`` names the agents whose keys only anchors vouch
+    for)."""
     from labtrust_gym.engine.hashchain import verify_chain
+
+    from .agent_keys import resolve_agent_keys, trusted_keys
 
     root = Path(bundle_dir)
     if not root.is_dir():
@@ -275,7 +286,10 @@ def verify_bundle(bundle_dir: str | Path, trust: TrustStore) -> dict[str, Any]:
             raise _fail(
                 "EVIDENCE.HASH_MISMATCH", f"{rel}: SHA-256 differs from the manifest (edited)."
             )
+    registry = trusted_keys(keys, policy_root)
     receipts = 0
+    signatures = {"checked": 0, "trusted": 0, "run_signer_only": 0}
+    vouched: set[str] = set()
     episodes = sorted({rel.split("/")[1] for rel in listed if rel.startswith("episodes/")})
     for stem in episodes:
         ep_dir = root / "episodes" / stem
@@ -297,7 +311,16 @@ def verify_bundle(bundle_dir: str | Path, trust: TrustStore) -> dict[str, Any]:
                 "EVIDENCE.ANCHOR_MISMATCH",
                 f"episodes/{stem}: the chain segment does not end at the anchored head.",
             )
-        check_event_signatures(iter_records(lines, first), anchor, where=f"episodes/{stem}")
+        where = f"episodes/{stem}"
+        sigs = check_event_signatures(
+            iter_records(lines, first),
+            anchor,
+            where=where,
+            agent_keys=resolve_agent_keys(anchor["keys"], registry, where=where),
+        )
+        for name in signatures:
+            signatures[name] += sigs[name]
+        vouched.update(sigs["run_signer_only_agents"])
         for path in sorted((ep_dir / "receipts").glob("*.json")):
             _check_receipt(root, path, lines, first, anchor)
             receipts += 1
@@ -307,7 +330,16 @@ def verify_bundle(bundle_dir: str | Path, trust: TrustStore) -> dict[str, Any]:
             f"{str(root)!r}: {receipts} receipts found, the manifest records "
             f"{manifest.get('receipts')}.",
         )
-    return {"ok": True, "receipts": receipts, "episodes": len(episodes), "signers": sorted(signers)}
+    return {
+        "ok": True,
+        "receipts": receipts,
+        "episodes": len(episodes),
+        "signers": sorted(signers),
+        "signatures_checked": signatures["checked"],
+        "signatures_trusted": signatures["trusted"],
+        "signatures_run_signer_only": signatures["run_signer_only"],
+        "run_signer_only_agents": sorted(vouched),
+    }
 
 
 def _check_receipt(
