@@ -18,7 +18,6 @@ digest), every episode log against its anchor, and every results summary against
 
 from __future__ import annotations
 
-import hashlib
 import shutil
 from collections.abc import Iterable, Mapping, Sequence
 from pathlib import Path
@@ -64,6 +63,7 @@ def run_official_pack(
         validate_with_schema,
     )
     from labtrust_gym.security.keys import load_run_key
+    from labtrust_gym.security.manifest import file_digests
     from labtrust_gym.security.partners import effective_policy, overlay_fingerprint, partner_dir
 
     from .official_pack import load_benchmark_pack
@@ -136,11 +136,7 @@ def run_official_pack(
         "safety_case": case["summary"],
     }
     atomic_write_text(out_dir / SUMMARY, pack_summary_markdown(manifest, docs, suite, case))
-    manifest["files"] = {
-        p.relative_to(out_dir).as_posix(): hashlib.sha256(p.read_bytes()).hexdigest()
-        for p in sorted(out_dir.rglob("*"))
-        if p.is_file() and p.name != MANIFEST
-    }
+    manifest["files"] = file_digests(out_dir, manifest=MANIFEST)
     signed = signer.sign(manifest)
     validate_with_schema(signed, policy_path(base, *MANIFEST_SCHEMA), what="pack manifest")
     atomic_write_json(out_dir / MANIFEST, signed)
@@ -239,15 +235,19 @@ def pack_summary_markdown(
     return "\n".join(lines) + "\n"
 
 
-def verify_pack(pack_dir: str | Path, trust: Any) -> dict[str, Any]:
-    """Re-verify a pack directory; raise :class:`EvidenceError` naming the first problem."""
-    import json
+def verify_pack(
+    pack_dir: str | Path, trust: Any, *, keys: list[dict[str, Any]] | None = None
+) -> dict[str, Any]:
+    """Re-verify a pack directory; raise :class:`EvidenceError` naming the first problem.
 
+    Event signatures are checked as by ``verify-log`` (``keys``: agent keys the verifier trusts
+    beyond the policy key registry); the report sums them over every log."""
     from labtrust_gym.config import get_repo_root, policy_path
     from labtrust_gym.errors import SchemaValidationError
     from labtrust_gym.fileio import validate_with_schema
     from labtrust_gym.security.anchor import verify_log
-    from labtrust_gym.security.keys import read_canonical_json, verify_signed
+    from labtrust_gym.security.keys import load_evidence_json, read_canonical_json, verify_signed
+    from labtrust_gym.security.manifest import check_files
 
     from .summary import check_summary
 
@@ -266,35 +266,37 @@ def verify_pack(pack_dir: str | Path, trust: Any) -> dict[str, Any]:
         )
     except SchemaValidationError as exc:
         raise EvidenceError(str(exc), code="EVIDENCE.MALFORMED") from None
-    listed: dict[str, str] = manifest["files"]
-    present = {p.relative_to(root).as_posix() for p in root.rglob("*") if p.is_file()} - {MANIFEST}
-    if present != set(listed):
-        raise EvidenceError(
-            f"{str(root)!r}: files not in the manifest {sorted(present - set(listed))}, listed "
-            f"but missing {sorted(set(listed) - present)}.",
-            code="EVIDENCE.MANIFEST_MISMATCH",
-        )
-    for rel, digest in sorted(listed.items()):
-        if hashlib.sha256((root / rel).read_bytes()).hexdigest() != digest:
-            raise EvidenceError(
-                f"{rel}: SHA-256 differs from the manifest (edited).", code="EVIDENCE.HASH_MISMATCH"
-            )
+    listed = check_files(root, manifest["files"], manifest=MANIFEST)
     logs = sorted(root.glob("logs/**/*.jsonl"))
-    events = sum(verify_log(log, trust)["length"] for log in logs)
+    report: dict[str, Any] = {
+        "ok": True,
+        "files": len(listed),
+        "logs": len(logs),
+        "events": 0,
+        "signatures_checked": 0,
+        "signatures_trusted": 0,
+        "signatures_run_signer_only": 0,
+        "run_signer_only_agents": [],
+        "signer": signer,
+    }
+    vouched: set[str] = set()
+    for log in logs:
+        res = verify_log(log, trust, keys=keys)
+        report["events"] += res["length"]
+        for name in ("signatures_checked", "signatures_trusted", "signatures_run_signer_only"):
+            report[name] += res[name]
+        vouched.update(res["run_signer_only_agents"])
+    report["run_signer_only_agents"] = sorted(vouched)
     results = sorted(root.glob("results/*.json"))
     for path in results:
-        doc = json.loads(path.read_bytes())
+        doc = load_evidence_json(path, what="Results file")
+        if not isinstance(doc, dict):
+            raise EvidenceError(f"{path.name}: not a results file.", code="EVIDENCE.MALFORMED")
         check_summary(doc, str(path))
         if doc.get("policy_fingerprint") != manifest["policy_fingerprint"]:
             raise EvidenceError(
                 f"{path.name}: policy fingerprint differs from the manifest's.",
                 code="EVIDENCE.MANIFEST_MISMATCH",
             )
-    return {
-        "ok": True,
-        "files": len(listed),
-        "logs": len(logs),
-        "events": events,
-        "results": len(results),
-        "signer": signer,
-    }
+    report["results"] = len(results)
+    return report

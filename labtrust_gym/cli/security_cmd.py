@@ -14,7 +14,7 @@ from typing import Annotated, Any
 
 import typer
 
-from labtrust_gym.cli.engine_cmd import TrustedKeyOpt
+from labtrust_gym.cli.engine_cmd import KeysOpt, TrustedKeyOpt, describe_authentication, key_file
 from labtrust_gym.hookspecs import hookimpl
 
 PartnerOpt = Annotated[
@@ -151,6 +151,7 @@ def run_official_pack_cmd(
 def verify_pack_cmd(
     pack_dir: Annotated[Path, typer.Argument(help="Output directory of run-official-pack.")],
     trusted_key: TrustedKeyOpt = None,
+    keys: KeysOpt = None,
 ) -> None:
     """Re-verify a pack: signed manifest, every file's SHA-256, every episode log against its
     anchor, every results summary; exit 2 naming the first problem."""
@@ -158,12 +159,13 @@ def verify_pack_cmd(
     from labtrust_gym.security.keys import load_trust
 
     trust = load_trust(tuple(trusted_key or ()))
-    res = verify_pack(pack_dir, trust)
+    res = verify_pack(pack_dir, trust, keys=key_file(keys))
     typer.echo(
         f"OK: {res['files']} files, {res['logs']} anchored logs ({res['events']} events), "
         f"{res['results']} results files; signed by {res['signer']} "
         f"({trust.sources[res['signer']]})"
     )
+    typer.echo("Event signatures re-checked: " + describe_authentication(res, macs=False))
 
 
 # ---- validate-policy -----------------------------------------------------------------------
