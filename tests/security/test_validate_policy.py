@@ -88,7 +88,7 @@ def test_a_broken_fixture_is_caught_with_file_and_path(
     code, out, _err = cli(capsys, "validate-policy", "--json")
     doc = json.loads(out)
     assert code == 1 and not doc["ok"]
-    assert {"file", "path", "message"} == set(doc["problems"][0])
+    assert {"file", "path", "message", "layer"} == set(doc["problems"][0])
 
 
 def test_a_broken_partner_overlay_names_the_overlay(tmp_path: Path) -> None:
