@@ -66,14 +66,16 @@ def run_official_pack(
     from labtrust_gym.security.manifest import file_digests
     from labtrust_gym.security.partners import effective_policy, overlay_fingerprint, partner_dir
 
+    from .executors import check_executor_options
     from .official_pack import load_benchmark_pack
-    from .results import git_sha, policy_fingerprint
+    from .results import check_results_version, git_sha, policy_fingerprint
     from .runner import run_benchmark
     from .security_runner import run_security_suite
 
     out_dir = Path(out)
     if out_dir.exists() and out_dir.is_dir() and any(out_dir.iterdir()):
         raise InvalidInputError(f"--out {str(out_dir)!r} is not empty; give a new directory.")
+    check_executor_options("local", workers, None)
     base = get_repo_root()
     partner = partner_id if partner_id is not None else get_active_profile().partner_id
     overlay = None
@@ -82,12 +84,16 @@ def run_official_pack(
         overlay = partner
     signer = load_run_key()  # fail on a bad key before hours of work, not after
     assert signer is not None
-    ensure_output_dir(out_dir, label="--out")
     with effective_policy(base, overlay) as root:
-        if overlay is not None:
-            shutil.copytree(root, out_dir / "policy")
         pack, version, pack_path = load_benchmark_pack(root, prefer_v02, partner)
         entries = list(pack.get("smoke") or pack["tasks"][:3]) if smoke else list(pack["tasks"])
+        results_version = str(pack.get("results_version", "0.3"))
+        check_results_version(results_version)
+        for entry in entries:  # every entry is checked before anything is created
+            _check_entry(entry, root)
+        ensure_output_dir(out_dir, label="--out")
+        if overlay is not None:
+            shutil.copytree(root, out_dir / "policy")
         docs = []
         for label, entry in zip(_entry_labels(entries), entries, strict=True):
             doc = run_benchmark(
@@ -102,7 +108,7 @@ def run_official_pack(
                 partner=partner,
                 workers=workers,
                 log_dir=_mk(out_dir / "logs" / label),
-                results_version=str(pack.get("results_version", "0.3")),
+                results_version=results_version,
                 policy_root=root,
             )
             docs.append((label, doc))
@@ -141,6 +147,22 @@ def run_official_pack(
     validate_with_schema(signed, policy_path(base, *MANIFEST_SCHEMA), what="pack manifest")
     atomic_write_json(out_dir / MANIFEST, signed)
     return signed
+
+
+def _check_entry(entry: Mapping[str, Any], root: Path) -> None:
+    """Resolve and check one pack entry as run_benchmark will (ids, seeds), creating nothing."""
+    from .runner import prepare_jobs
+
+    prepare_jobs(
+        str(entry["task"]),
+        int(entry.get("episodes", 1)),
+        int(entry.get("seed", 0)),
+        coord_method=entry.get("coord_method"),
+        scale=entry.get("scale"),
+        injection=entry.get("injection"),
+        timing=entry.get("timing"),
+        policy_root=root,
+    )
 
 
 def _has_overlay(root: Path, partner: str) -> bool:

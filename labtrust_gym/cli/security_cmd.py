@@ -55,9 +55,11 @@ def run_security_suite_cmd(
 ) -> None:
     """Run the security attack suite; write attack_results.json and the controls x risks
     coverage table; exit 1 naming every attack that did not pass."""
+    from labtrust_gym.benchmarks.runner import check_seeds
     from labtrust_gym.benchmarks.security_runner import describe_result, run_security_suite
     from labtrust_gym.security.partners import effective_policy
 
+    check_seeds(seed, 1)
     _check_partner(partner)
     with effective_policy(None, partner) as root:
         doc = run_security_suite(
