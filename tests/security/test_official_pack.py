@@ -54,6 +54,22 @@ def test_smoke_pack_writes_a_manifest_that_reverifies(
     code, _stdout, err = cli(capsys, "run-official-pack", "--out", str(out), "--smoke")
     assert code == 2 and "not empty" in err
 
+    # a second pack: every file identical but the attack durations and the manifest listing them
+    again = tmp_path / "again"
+    assert cli(capsys, "run-official-pack", "--out", str(again), "--smoke")[0] == 0
+    differ = sorted(
+        rel
+        for rel in manifest["files"]
+        if (out / rel).read_bytes() != (again / rel).read_bytes()
+    )
+    assert set(differ) <= {"security/attack_results.json"}, differ
+    from labtrust_gym.benchmarks.security_runner import without_durations
+
+    def results(d: Path) -> Any:
+        return without_durations(json.loads((d / "security" / "attack_results.json").read_text()))
+
+    assert results(out) == results(again)
+
 
 @pytest.mark.slow
 def test_partner_overlay_applies_and_is_fingerprinted(
