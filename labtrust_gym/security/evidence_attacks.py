@@ -266,6 +266,43 @@ def deleted_anchor(ctx: dict[str, Any]) -> dict[str, Any]:
     return _tampered_log(ctx, lambda log: anchor_path(log).unlink())
 
 
+@attack_callable
+def refusal_in_log(ctx: dict[str, Any]) -> dict[str, Any]:
+    """An agent tries an action outside its role and is refused; the episode log, written and
+    anchored, must still hold the attempt: a refusal record naming the event and the reason.
+    Reports the reason codes of the refusal records of that event found in the verified log."""
+    from labtrust_gym.engine.core import HospitalLabEngine
+    from labtrust_gym.engine.golden import scenario_initial_state
+
+    from .anchor import iter_records, verify_log, write_anchor
+
+    root = ctx.get("policy_root")
+    eng = HospitalLabEngine(None, {"policy_root": str(root)} if root else {})
+    eng.reset(scenario_initial_state({"id": "REFUSAL-LAB"}), deterministic=True, rng_seed=0)
+    attempt = {
+        "event_id": "ATTEMPT-1",
+        "t_s": 0,
+        "agent_id": "runner_0",
+        "action_type": "KILL_SWITCH",
+        "args": {},
+    }
+    if eng.step(dict(attempt))["status"] != "BLOCKED":
+        raise RuntimeError("the out-of-role attempt was accepted; the attack proves nothing")
+    eng.step({"event_id": "AFTER-1", "t_s": 0, "agent_id": "ops_0", "action_type": "TICK"})
+    log = Path(ctx["workdir"]) / "refusals.jsonl"
+    eng.write_episode_log(log)
+    key, trust = producer()
+    write_anchor(log, eng, key)
+    verify_log(log, trust)  # the refusal record is part of the verified, anchored chain
+    codes = [
+        str(rec["outcome"]["blocked_reason_code"])
+        for _seq, rec in iter_records(_lines(log))
+        if (rec.get("refused") or {}).get("event", {}).get("event_id") == attempt["event_id"]
+    ]
+    note = "refusal record in the anchored log" if codes else "no refusal record in the log"
+    return {"codes": codes, "note": note}
+
+
 def signed_bundle(workdir: Path, policy_root: Any) -> tuple[Path, TrustStore]:
     """A receipt bundle of the small strict lab (with a results file naming its log), exported
     and signed with the producer key; returns the bundle and the trust that accepts it."""
