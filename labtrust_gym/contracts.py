@@ -4,15 +4,24 @@ The plugin table (:data:`labtrust_gym.plugins.KINDS`) names one contract per ext
 ``Registry.get`` hands out the registered object wrapped by :func:`checked`, so every caller —
 the env building a domain adapter, the runner calling an aggregator, a command asking a provider
 for its suite — gets a value that has the documented shape, or a :class:`PluginError` that names
-the registration (id, plugin, distribution), what came back and what was expected. A wrong value
-never travels on to fail later somewhere unrelated (after every episode ran, or inside the
-results writer).
+the registration (id, plugin, distribution), what came back and what was expected.
+
+``get`` returns a *checked view*, not the registered object itself, and the view is meant to be
+invisible to a correct plugin: ``view.__wrapped__`` is the object; a function view keeps its
+signature and compares equal to the function; a provider view passes ``isinstance`` for the
+provider's class and reads/writes its attributes; a class stays a class (a subclass whose call
+returns a checked instance of the registered class itself, so ``issubclass`` works and instances
+are exactly the plugin's type); every view pickles (as a view again), copies and deep-copies.
+Only identity differs: ``get(...) is obj`` is False — compare with ``==`` or ``__wrapped__``.
+A wrong value never travels on to fail later somewhere unrelated (after every episode ran, or
+inside the results writer).
 
 This module sits beside ``plugins`` at the bottom of the house: it imports only ``errors``.
 """
 
 from __future__ import annotations
 
+import copyreg
 import functools
 import math
 from collections.abc import Callable, Mapping
@@ -45,18 +54,39 @@ Contract = Returns | MethodsReturn
 
 
 def checked(obj: Any, contract: Contract, where: str, fix: str) -> Any:
-    """``obj`` wrapped so that whatever it returns is checked against ``contract``.
+    """A *checked view* of ``obj``: whatever it returns is checked against ``contract``.
 
     ``where`` names the registration in messages (``"Metrics aggregator 'x' (plugin …)"``),
-    ``fix`` says what the user can do. A callable keeps its signature (``__wrapped__``)."""
+    ``fix`` says what the user can do. The view is transparent (see the module doc of each
+    kind): ``__wrapped__`` is ``obj``; a function keeps its signature, name and docstring and
+    compares equal to ``obj``; a provider passes ``isinstance`` checks for ``obj``'s class; a
+    class stays a class (``issubclass`` works; calling it returns a genuine instance of ``obj``,
+    checked); every view pickles, copies and deep-copies (as a view again). Only ``is`` tells a
+    view from ``obj``.
+    """
     if isinstance(contract, MethodsReturn):
-        return _CheckedProvider(obj, contract, where, fix)
+        return CheckedProvider(obj, contract, where, fix)
+    if isinstance(obj, type):
+        view = _class_view(obj, contract, where, fix)
+        if view is not None:
+            return view
+    return CheckedCallable(obj, contract, where, fix)
 
-    @functools.wraps(obj)
-    def call(*args: Any, **kwargs: Any) -> Any:
-        return _verify(obj(*args, **kwargs), contract, where, fix)
 
-    return call
+def _rebuild(obj: Any, name: str, where: str, fix: str) -> Any:
+    """Unpickling a view: the same view of ``obj`` (``name`` is the contract's, see CONTRACTS)."""
+    return checked(obj, CONTRACTS[name], where, fix)
+
+
+def _reduce(obj: Any, contract: Contract, where: str, fix: str) -> tuple[Any, tuple[Any, ...]]:
+    name = next((n for n, c in CONTRACTS.items() if c is contract), None)
+    if name is None:  # a contract of its own: the object itself travels, unchecked
+        return _identity, (obj,)
+    return _rebuild, (obj, name, where, fix)
+
+
+def _identity(obj: Any) -> Any:
+    return obj
 
 
 def _verify(value: Any, contract: Returns, where: str, fix: str) -> Any:
@@ -66,29 +96,133 @@ def _verify(value: Any, contract: Returns, where: str, fix: str) -> Any:
     return value
 
 
-class _CheckedProvider:
-    """A provider whose contract methods check their return values; everything else passes
-    through to the provider (``__wrapped__``)."""
+def _is_dunder(name: str) -> bool:
+    return name.startswith("__") and name.endswith("__")
+
+
+class CheckedCallable:
+    """A checked view of a function (or any callable that is not a class)."""
+
+    def __init__(self, wrapped: Any, contract: Returns, where: str, fix: str) -> None:
+        self.__dict__.update(_labtrust_view=(contract, where, fix))
+        functools.update_wrapper(self, wrapped, updated=())  # sets __wrapped__, name, doc …
+
+    def __call__(self, *args: Any, **kwargs: Any) -> Any:
+        contract, where, fix = self.__dict__["_labtrust_view"]
+        return _verify(self.__dict__["__wrapped__"](*args, **kwargs), contract, where, fix)
+
+    def __getattr__(self, name: str) -> Any:
+        # only reached for names not set on the view; dunders (pickle, copy probe them) and a
+        # half-built view (no __wrapped__ yet) must not recurse into the wrapped object
+        wrapped = self.__dict__.get("__wrapped__")
+        if wrapped is None or _is_dunder(name):
+            raise AttributeError(name)
+        return getattr(wrapped, name)
+
+    def __eq__(self, other: object) -> bool:
+        other = other.__dict__.get("__wrapped__") if isinstance(other, CheckedCallable) else other
+        return bool(self.__dict__["__wrapped__"] == other)
+
+    def __hash__(self) -> int:
+        return hash(self.__dict__["__wrapped__"])
+
+    def __reduce__(self) -> tuple[Any, tuple[Any, ...]]:
+        return _reduce(self.__dict__["__wrapped__"], *self.__dict__["_labtrust_view"])
+
+    def __repr__(self) -> str:
+        return f"checked({self.__dict__['__wrapped__']!r})"
+
+
+class CheckedProvider:
+    """A checked view of a provider object: its contract methods check their return values;
+    every other attribute is the provider's (read and written through); ``isinstance`` sees the
+    provider's class."""
 
     def __init__(self, provider: Any, contract: MethodsReturn, where: str, fix: str) -> None:
-        self.__wrapped__ = provider
-        for name, returns in contract.methods.items():
-            method = getattr(provider, name)
-            call = self._bind(method, returns, f"{where}: its {name}()", fix)
-            setattr(self, name, functools.wraps(method)(call))
+        self.__dict__.update(__wrapped__=provider, _labtrust_view=(contract, where, fix))
 
-    @staticmethod
-    def _bind(method: Any, returns: Returns, where: str, fix: str) -> Callable[..., Any]:
+    def __getattr__(self, name: str) -> Any:
+        wrapped = self.__dict__.get("__wrapped__")
+        if wrapped is None or _is_dunder(name):
+            raise AttributeError(name)
+        attr = getattr(wrapped, name)
+        contract, where, fix = self.__dict__["_labtrust_view"]
+        returns = contract.methods.get(name)
+        if returns is None or not callable(attr):
+            return attr
+        method = attr
+        label = f"{where}: its {name}()"
+
+        @functools.wraps(method)
         def call(*args: Any, **kwargs: Any) -> Any:
-            return _verify(method(*args, **kwargs), returns, where, fix)
+            return _verify(method(*args, **kwargs), returns, label, fix)
 
         return call
 
-    def __getattr__(self, name: str) -> Any:
-        return getattr(self.__wrapped__, name)
+    def __setattr__(self, name: str, value: Any) -> None:
+        setattr(self.__dict__["__wrapped__"], name, value)
+
+    @property  # type: ignore[misc]
+    def __class__(self) -> type:  # isinstance(view, ProviderClass) holds
+        return type(self.__dict__["__wrapped__"])
+
+    def __eq__(self, other: object) -> bool:
+        other = other.__dict__.get("__wrapped__") if isinstance(other, CheckedProvider) else other
+        return bool(self.__dict__["__wrapped__"] == other)
+
+    def __hash__(self) -> int:
+        return hash(self.__dict__["__wrapped__"])
+
+    def __reduce__(self) -> tuple[Any, tuple[Any, ...]]:
+        return _reduce(self.__dict__["__wrapped__"], *self.__dict__["_labtrust_view"])
 
     def __repr__(self) -> str:
-        return f"checked({self.__wrapped__!r})"
+        return f"checked({self.__dict__['__wrapped__']!r})"
+
+
+#: One view metaclass per metaclass of a viewed class (type, ABCMeta, …), created on demand.
+_VIEW_METAS: dict[type, type] = {}
+
+
+def _view_meta(meta: type) -> type:
+    """A subclass of ``meta`` whose classes construct the *viewed* class and check the result,
+    and pickle as views (copyreg: pickle consults it before treating a class as a global)."""
+    found = _VIEW_METAS.get(meta)
+    if found is not None:
+        return found
+
+    def __call__(cls: Any, *args: Any, **kwargs: Any) -> Any:  # the view classes' call
+        contract, where, fix = cls.__dict__["_labtrust_view"]
+        return _verify(cls.__dict__["__wrapped__"](*args, **kwargs), contract, where, fix)
+
+    view_meta = type(f"Checked{meta.__name__}", (meta,), {"__call__": __call__})
+    view_meta.__module__ = __name__
+    copyreg.pickle(view_meta, _reduce_class_view)
+    _VIEW_METAS[meta] = view_meta
+    return view_meta
+
+
+def _reduce_class_view(view: Any) -> tuple[Any, tuple[Any, ...]]:
+    return _reduce(view.__dict__["__wrapped__"], *view.__dict__["_labtrust_view"])
+
+
+def _class_view(cls: type, contract: Returns, where: str, fix: str) -> type | None:
+    """A checked view of the class ``cls``: a subclass (so ``issubclass``, class attributes and
+    classmethods work) whose call returns ``cls(...)`` itself, checked. None when ``cls`` cannot
+    be subclassed (then the caller wraps it as a callable)."""
+    namespace = {
+        "__wrapped__": cls,
+        "_labtrust_view": (contract, where, fix),
+        "__module__": cls.__module__,
+        "__qualname__": cls.__qualname__,
+        "__doc__": cls.__doc__,
+        "__slots__": (),
+    }
+    try:
+        view: type = _view_meta(type(cls))(cls.__name__, (cls,), namespace)
+    except TypeError:  # a final class, or a metaclass that refuses
+        return None
+    return view
 
 
 # --------------------------------------------------------------------------------------------
@@ -184,7 +318,8 @@ def _metric_problem(value: Any, depth: int) -> str | None:
 
 
 # --------------------------------------------------------------------------------------------
-# The contract of each extension kind (named by the plugin table)
+# The contract of each extension kind (named by the plugin table; CONTRACTS names them all so a
+# checked view pickles as a reference to its contract)
 # --------------------------------------------------------------------------------------------
 
 DOMAIN_ADAPTER = Returns(
@@ -213,3 +348,12 @@ SAFETY_CASE_PROVIDER = MethodsReturn(
         "build_safety_case": Returns("a dict (the safety case)", is_mapping),
     }
 )
+
+CONTRACTS: dict[str, Contract] = {
+    "domain_adapter": DOMAIN_ADAPTER,
+    "coordination_method": COORDINATION_METHOD,
+    "metrics": METRICS,
+    "benchmark_pack": BENCHMARK_PACK,
+    "security_suite_provider": SECURITY_SUITE_PROVIDER,
+    "safety_case_provider": SAFETY_CASE_PROVIDER,
+}
