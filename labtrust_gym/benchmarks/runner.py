@@ -235,6 +235,10 @@ def run_benchmark(
         from labtrust_gym.security.partners import check_partner_id, list_partners
 
         check_partner_id(partner, list_partners(root))
+    if log_dir is not None:  # logs are anchored with the run key: a bad key fails now, not last
+        from labtrust_gym.security.keys import load_run_key
+
+        load_run_key()
     task_obj, jobs = prepare_jobs(
         task,
         episodes,

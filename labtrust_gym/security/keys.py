@@ -195,16 +195,34 @@ def _create_private(path: Path) -> None:
 
 
 def load_run_key(*, create: bool = True) -> RunKey | None:
-    """The run key (``LABTRUST_RUN_KEY``, else the default path, created when ``create``)."""
+    """The run key (``LABTRUST_RUN_KEY``, else the default path, created when ``create``).
+
+    A key that cannot be read or created is a :class:`ConfigError` naming the path and the fix
+    (never an ``OSError`` traceback)."""
     explicit = os.environ.get(RUN_KEY_ENV)
     if explicit:
         return _load_private(Path(explicit).expanduser())
     path = default_run_key_path()
-    if not path.is_file():
-        if not create:
-            return None
-        _create_private(path)
+    try:
+        exists = path.is_file()
+        if not exists and create:
+            _create_private(path)
+    except OSError as exc:
+        raise ConfigError(
+            f"Cannot create the run key {str(path)!r}: {exc.strerror or exc}. Set {HOME_ENV} to "
+            f"a writable directory, or {RUN_KEY_ENV} to an existing key file (PKCS#8 PEM, "
+            "mode 0600)."
+        ) from None
+    if not exists and not create:
+        return None
     return _load_private(path)
+
+
+def run_key_path() -> Path:
+    """Where the run key is read from (``LABTRUST_RUN_KEY`` or the default path), resolved."""
+    explicit = os.environ.get(RUN_KEY_ENV)
+    path = Path(explicit).expanduser() if explicit else default_run_key_path()
+    return path.resolve()
 
 
 def read_public_key(path: Path) -> str:

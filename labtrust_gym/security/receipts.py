@@ -207,9 +207,9 @@ def export_receipts(
             f"No anchored episode logs referenced by a results file under {str(run)!r}; run "
             "`labtrust run-benchmark ... --log DIR --out FILE` with both inside the run directory."
         )
-    ensure_output_dir(out, label="--out")
-    signer = key if key is not None else load_run_key()
+    signer = key if key is not None else load_run_key()  # a bad key fails before any output
     assert signer is not None
+    ensure_output_dir(out, label="--out")
     copied: set[str] = set()
     n_receipts = 0
     for log, (name, res_path, doc, ep) in plan.items():
