@@ -100,7 +100,25 @@ def _is_dunder(name: str) -> bool:
     return name.startswith("__") and name.endswith("__")
 
 
-class CheckedCallable:
+class _View:
+    """What every instance view shares: equality, hashing, pickling and repr of the wrapped
+    object (kept in ``__dict__`` so no lookup goes through a view's ``__getattr__``)."""
+
+    def __eq__(self, other: object) -> bool:
+        other = other.__dict__.get("__wrapped__") if isinstance(other, _View) else other
+        return bool(self.__dict__["__wrapped__"] == other)
+
+    def __hash__(self) -> int:
+        return hash(self.__dict__["__wrapped__"])
+
+    def __reduce__(self) -> tuple[Any, tuple[Any, ...]]:
+        return _reduce(self.__dict__["__wrapped__"], *self.__dict__["_labtrust_view"])
+
+    def __repr__(self) -> str:
+        return f"checked({self.__dict__['__wrapped__']!r})"
+
+
+class CheckedCallable(_View):
     """A checked view of a function (or any callable that is not a class)."""
 
     def __init__(self, wrapped: Any, contract: Returns, where: str, fix: str) -> None:
@@ -119,21 +137,9 @@ class CheckedCallable:
             raise AttributeError(name)
         return getattr(wrapped, name)
 
-    def __eq__(self, other: object) -> bool:
-        other = other.__dict__.get("__wrapped__") if isinstance(other, CheckedCallable) else other
-        return bool(self.__dict__["__wrapped__"] == other)
-
-    def __hash__(self) -> int:
-        return hash(self.__dict__["__wrapped__"])
-
-    def __reduce__(self) -> tuple[Any, tuple[Any, ...]]:
-        return _reduce(self.__dict__["__wrapped__"], *self.__dict__["_labtrust_view"])
-
-    def __repr__(self) -> str:
-        return f"checked({self.__dict__['__wrapped__']!r})"
 
 
-class CheckedProvider:
+class CheckedProvider(_View):
     """A checked view of a provider object: its contract methods check their return values;
     every other attribute is the provider's (read and written through); ``isinstance`` sees the
     provider's class."""
@@ -166,18 +172,6 @@ class CheckedProvider:
     def __class__(self) -> type:  # isinstance(view, ProviderClass) holds
         return type(self.__dict__["__wrapped__"])
 
-    def __eq__(self, other: object) -> bool:
-        other = other.__dict__.get("__wrapped__") if isinstance(other, CheckedProvider) else other
-        return bool(self.__dict__["__wrapped__"] == other)
-
-    def __hash__(self) -> int:
-        return hash(self.__dict__["__wrapped__"])
-
-    def __reduce__(self) -> tuple[Any, tuple[Any, ...]]:
-        return _reduce(self.__dict__["__wrapped__"], *self.__dict__["_labtrust_view"])
-
-    def __repr__(self) -> str:
-        return f"checked({self.__dict__['__wrapped__']!r})"
 
 
 #: One view metaclass per metaclass of a viewed class (type, ABCMeta, …), created on demand.
