@@ -148,7 +148,16 @@ def describe_authentication(res: dict[str, Any], *, macs: bool = True) -> str:
             "check their authority)"
         )
     if macs:
-        parts.append(f"{res['macs_checked']} session MACs")
+        behind = res.get("macs_run_signer_only", 0)
+        parts.append(
+            f"{res['macs_checked']} session MACs"
+            + (
+                f" ({behind} in sessions opened with keys your registry does not hold, so no "
+                "stronger than those keys)"
+                if behind
+                else ""
+            )
+        )
     if macs and res["unchecked"]:
         parts.append(f"{res['unchecked']} not checkable (no trusted key, or an epoch never closed)")
     return "; ".join(parts) + "."

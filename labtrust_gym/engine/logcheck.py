@@ -14,6 +14,8 @@ effect:
 
 Anything that does not hold is a :class:`~labtrust_gym.errors.ChainIntegrityError` naming the
 line; what could not be checked (no keys given, an epoch never closed) is counted, not hidden.
+MACs are also counted by the key that opened their session (``macs_by_key``): a MAC is only as
+trustworthy as the handshake signature behind it.
 """
 
 from __future__ import annotations
@@ -43,7 +45,12 @@ def recheck_authentication(
     """Re-check a verified log's authenticated events; returns the counts (see module doc)."""
     keyring = KeyRing(keys) if keys is not None else None
     owners = {k["key_id"]: k.get("agent_id") for k in keys or ()}
-    counts = {"signatures_checked": 0, "macs_checked": 0, "unchecked": 0}
+    counts: dict[str, Any] = {
+        "signatures_checked": 0,
+        "macs_checked": 0,
+        "macs_by_key": {},
+        "unchecked": 0,
+    }
     pending: list[tuple[int, dict[str, Any]]] = []  # MAC'd events of the open epoch
     last_seq: dict[str, int] = {}
     for lineno, rec in enumerate(_records(lines), start=1):
@@ -89,7 +96,7 @@ def recheck_authentication(
 def _check_macs(
     closed: dict[str, Any],
     pending: list[tuple[int, dict[str, Any]]],
-    counts: dict[str, int],
+    counts: dict[str, Any],
 ) -> None:
     from cryptography.hazmat.primitives.asymmetric.x25519 import X25519PrivateKey
 
@@ -112,3 +119,5 @@ def _check_macs(
                 f"{sid!r}) does not verify under the disclosed session key."
             )
         counts["macs_checked"] += 1
+        opener = sid.rpartition("#")[0]  # a session id is "<key_id>#<seq>" of its handshake
+        counts["macs_by_key"][opener] = counts["macs_by_key"].get(opener, 0) + 1

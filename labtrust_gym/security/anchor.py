@@ -186,7 +186,9 @@ def verify_log(
     that registry does not know, against the keys the anchor lists, which only the run signer
     vouches for (:mod:`labtrust_gym.security.agent_keys`). Returns ``{"ok", "length",
     "head_hash", "records", "anchored", "signer", "signatures_checked", "signatures_trusted",
-    "signatures_run_signer_only", "run_signer_only_agents", "macs_checked", "unchecked"}``.
+    "signatures_run_signer_only", "run_signer_only_agents", "macs_checked",
+    "macs_run_signer_only", "unchecked"}`` (``macs_run_signer_only``: MACs in sessions opened
+    with a key the trusted registry does not hold).
     """
     from labtrust_gym.engine.hashchain import read_log, verify_chain
 
@@ -211,10 +213,11 @@ def verify_log(
         "signatures_run_signer_only": 0,
         "run_signer_only_agents": [],
         "macs_checked": 0,
+        "macs_run_signer_only": 0,
         "unchecked": 0,
     }
     if chain_only:  # no anchor: the chain and what the trusted registry lets us re-check
-        return _recheck(report, lines, registry, path)
+        return _recheck(report, lines, registry, path, frozenset(k["key_id"] for k in registry))
     anchor, signer = read_anchor(anchor_path(path), trust)
     want = anchor["chain"]
     if chain["length"] != want["length"]:
@@ -246,11 +249,15 @@ def verify_log(
     report["signatures_trusted"] = sigs["trusted"]
     report["signatures_run_signer_only"] = sigs["run_signer_only"]
     report["run_signer_only_agents"] = sigs["run_signer_only_agents"]
-    return _recheck(report, lines, list(agent_keys.keys), path)
+    return _recheck(report, lines, list(agent_keys.keys), path, agent_keys.trusted)
 
 
 def _recheck(
-    report: dict[str, Any], lines: list[bytes], keys: list[dict[str, Any]], path: Path
+    report: dict[str, Any],
+    lines: list[bytes],
+    keys: list[dict[str, Any]],
+    path: Path,
+    trusted: frozenset[str],
 ) -> dict[str, Any]:
     """Sequence numbers (no replay), session MACs once their epoch key is disclosed, and the
     Ed25519 signatures ``keys`` cover (:mod:`labtrust_gym.engine.logcheck`)."""
@@ -264,5 +271,9 @@ def _recheck(
         report["signatures_trusted"] = auth["signatures_checked"]
     report["signatures_checked"] = max(report["signatures_checked"], auth["signatures_checked"])
     report["macs_checked"] = auth["macs_checked"]
+    # a MAC rests on the handshake that opened its session: only as trusted as that key
+    report["macs_run_signer_only"] = sum(
+        n for key_id, n in auth["macs_by_key"].items() if key_id not in trusted
+    )
     report["unchecked"] = auth["unchecked"]
     return report

@@ -102,3 +102,14 @@ def test_the_anchor_lists_what_the_verifier_compares(tmp_path: Path) -> None:
     log = signed_episode(tmp_path, None)
     anchor = json.loads(anchor_path(log).read_bytes())
     assert {k["key_id"] for k in anchor["keys"]} == {k["key_id"] for k in agent_registry()}
+
+
+def test_macs_are_no_stronger_than_the_key_that_opened_their_session(tmp_path: Path) -> None:
+    from labtrust_gym.security.keys import load_trust
+    from tests.security.helpers import run_with_logs
+
+    run_with_logs(tmp_path / "run")  # insider_key_misuse: a strict lab in session mode
+    log = next((tmp_path / "run" / "logs").glob("*.jsonl"))
+    report = verify_log(log, load_trust())
+    assert report["macs_checked"] > 0
+    assert report["macs_run_signer_only"] == report["macs_checked"]  # benchmark keys only
