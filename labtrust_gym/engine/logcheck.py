@@ -56,7 +56,7 @@ def recheck_authentication(
     for lineno, rec in enumerate(_records(lines), start=1):
         closed = rec.get("sessions_closed")
         if closed is not None:
-            _check_macs(closed, pending, counts)
+            _check_macs(_closure(closed, lineno), pending, counts)
             pending = []
             continue
         refused = rec.get("refused")
@@ -65,6 +65,7 @@ def recheck_authentication(
             continue
         if refused is not None or "seq" not in ev:
             continue  # refused events took no effect; unauthenticated ones carry nothing
+        check_auth_fields(ev, lineno)
         agent, seq = ev["agent_id"], ev["seq"]
         if seq <= last_seq.get(agent, 0):
             raise ChainIntegrityError(
@@ -93,6 +94,65 @@ def recheck_authentication(
     return counts
 
 
+#: The types of the authentication fields of an accepted event, as the engine writes them (it
+#: refuses any other event), so the re-check never trips over a hand-made line.
+_AUTH_FIELDS: dict[str, type] = {
+    "agent_id": str,
+    "seq": int,
+    "key_id": str,
+    "signature": str,
+    "session_id": str,
+    "mac": str,
+    "session_pub": str,
+}
+
+
+class MalformedRecordError(ChainIntegrityError):
+    """A chain line the engine could not have written (it verifies as a chain, but its fields
+    have types or values the engine never logs)."""
+
+
+def _malformed(lineno: int, what: str) -> MalformedRecordError:
+    return MalformedRecordError(
+        f"Episode log line {lineno}: {what}; the engine never logs that, so the line was made "
+        "by hand."
+    )
+
+
+def check_auth_fields(ev: dict[str, Any], lineno: int) -> None:
+    """Refuse (:class:`MalformedRecordError`) an accepted, authenticated event whose
+    authentication fields are not what the engine writes (types, a negative ``seq``, values
+    canonical JSON cannot hold)."""
+    for name, kind in _AUTH_FIELDS.items():
+        value = ev.get(name)
+        if (name in ev or name in ("agent_id", "seq")) and (
+            not isinstance(value, kind) or isinstance(value, bool)
+        ):
+            raise _malformed(lineno, f"an accepted event whose {name} is {value!r:.40}")
+    if ev["seq"] < 0:
+        raise _malformed(lineno, f"an accepted event with the sequence number {ev['seq']}")
+    try:
+        orjson.dumps(ev, option=_SORT)
+    except TypeError:  # e.g. an integer beyond 64 bits: no signature could cover it
+        raise _malformed(lineno, "an accepted event with values no canonical JSON holds") from None
+
+
+def _closure(closed: Any, lineno: int) -> dict[str, Any]:
+    """A ``sessions_closed`` record, its fields checked (the epoch key: 32 bytes of base64)."""
+    key = closed.get("engine_session_private_b64") if isinstance(closed, dict) else None
+    sessions = closed.get("sessions") if isinstance(closed, dict) else None
+    try:
+        raw = base64.b64decode(key, validate=True) if isinstance(key, str) else b""
+    except ValueError:
+        raw = b""
+    if len(raw) != 32 or not isinstance(sessions, dict) or not all(
+        isinstance(v, list) and len(v) == 2 and all(isinstance(x, str) for x in v)
+        for v in sessions.values()
+    ):
+        raise _malformed(lineno, "a session closure without a 32-byte epoch key and session list")
+    return {**closed, "engine_session_private": raw}
+
+
 def _check_macs(
     closed: dict[str, Any],
     pending: list[tuple[int, dict[str, Any]]],
@@ -100,9 +160,7 @@ def _check_macs(
 ) -> None:
     from cryptography.hazmat.primitives.asymmetric.x25519 import X25519PrivateKey
 
-    engine_key = X25519PrivateKey.from_private_bytes(
-        base64.b64decode(closed["engine_session_private_b64"])
-    )
+    engine_key = X25519PrivateKey.from_private_bytes(closed["engine_session_private"])
     keys: dict[str, bytes | None] = {}
     for lineno, ev in pending:
         sid = ev["session_id"]

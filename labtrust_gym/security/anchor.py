@@ -133,6 +133,7 @@ def check_event_signatures(
     Returns ``{"checked", "trusted", "run_signer_only", "run_signer_only_agents"}``: how many
     signatures were checked, how many against the verifier's trusted registry and how many
     against keys only the anchor (the run signer) vouches for, and whose those were."""
+    from labtrust_gym.engine.logcheck import MalformedRecordError, check_auth_fields
     from labtrust_gym.engine.signing import signing_message
 
     ring = agent_keys.ring()
@@ -147,12 +148,18 @@ def check_event_signatures(
             continue
         if not strict and "signature" not in event:
             continue
-        agent = event.get("agent_id")
+        t = record["outcome"].get("t_s", 0.0)
+        try:
+            if isinstance(t, bool) or not isinstance(t, int | float):
+                raise MalformedRecordError(f"Episode log line {seq}: outcome.t_s is {t!r:.40}.")
+            check_auth_fields({"seq": 0, **event}, seq)
+        except MalformedRecordError as exc:
+            raise EvidenceError(f"{where}: {exc}", code="EVIDENCE.MALFORMED") from None
+        agent = event["agent_id"]
         key_id, sig = event.get("key_id"), event.get("signature")
         if not isinstance(key_id, str) or not isinstance(sig, str):
             code: str | None = "SIG.MISSING"
         else:
-            t = float(record["outcome"].get("t_s", 0.0))
             code = ring.key_check(key_id, str(agent), t, roles.get(agent))
             if code is None and not ring.verify(key_id, sig, signing_message(event)):
                 code = "SIG.INVALID"
@@ -261,10 +268,12 @@ def _recheck(
 ) -> dict[str, Any]:
     """Sequence numbers (no replay), session MACs once their epoch key is disclosed, and the
     Ed25519 signatures ``keys`` cover (:mod:`labtrust_gym.engine.logcheck`)."""
-    from labtrust_gym.engine.logcheck import recheck_authentication
+    from labtrust_gym.engine.logcheck import MalformedRecordError, recheck_authentication
 
     try:
         auth = recheck_authentication(lines, keys)
+    except MalformedRecordError as exc:
+        raise EvidenceError(f"{str(path)!r}: {exc}", code="EVIDENCE.MALFORMED") from None
     except ChainIntegrityError as exc:
         raise EvidenceError(f"{str(path)!r}: {exc}", code="EVIDENCE.EVENT_SIGNATURE") from None
     if not report["anchored"]:  # chain only: every key checked with is a trusted one

@@ -2,11 +2,15 @@
 
 from __future__ import annotations
 
+import functools
 import json
+import tempfile
 from pathlib import Path
 from typing import Any
 
 import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
 from labtrust_gym.errors import ChainIntegrityError, EvidenceError
 from labtrust_gym.fileio import canonical_json
@@ -100,3 +104,68 @@ def _resign_manifest(bundle: Path) -> None:
         rel: hashlib.sha256((bundle / rel).read_bytes()).hexdigest() for rel in manifest["files"]
     }
     atomic_write_json(bundle / "manifest.json", producer()[0].sign(manifest))
+
+
+_json = st.recursive(
+    st.none()
+    | st.booleans()
+    | st.integers(min_value=-(2**70), max_value=2**70)
+    | st.floats(allow_nan=False, allow_infinity=False)
+    | st.text(max_size=5),
+    lambda inner: st.lists(inner, max_size=3)
+    | st.dictionaries(st.text(max_size=4), inner, max_size=3),
+    max_leaves=8,
+)
+_FIELDS = ("agent_id", "seq", "key_id", "signature", "session_id", "mac", "t_s", "args")
+
+
+@functools.cache
+def _genuine_log() -> tuple[bytes, bytes]:
+    """A signed episode's log and anchor (made once: the examples only edit copies)."""
+    with tempfile.TemporaryDirectory() as tmp:
+        log = signed_episode(Path(tmp), None)
+        return log.read_bytes(), anchor_path(log).read_bytes()
+
+
+def _evidence_codes() -> set[str]:
+    from labtrust_gym.config import policy_path
+    from labtrust_gym.fileio import load_yaml
+
+    doc = load_yaml(policy_path(None, "reason_codes", "evidence_code_registry.v0.1.yaml"))
+    return {c["code"] for c in doc["codes"]}
+
+
+@settings(
+    max_examples=30, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+)
+@given(data=st.data())
+def test_a_run_signer_rewriting_any_field_gets_an_evidence_error_never_a_crash(
+    tmp_path_factory: pytest.TempPathFactory, data: st.DataObject
+) -> None:
+    """The run signer (trusted to anchor) rewrites one field of one record to any JSON value,
+    recomputes the chain and re-anchors: verify-log answers OK or with an EvidenceError
+    carrying a registered evidence code — never another exception."""
+    from labtrust_gym.security.anchor import verify_log
+    from labtrust_gym.security.evidence_attacks import _reanchor, rechain
+
+    genuine, anchor = _genuine_log()
+    lines = [ln for ln in genuine.split(b"\n") if ln]
+    index = data.draw(st.integers(0, len(lines) - 1))
+    field = data.draw(st.sampled_from(_FIELDS))
+    value = data.draw(_json)
+
+    def edit(record: dict[str, Any]) -> None:
+        target = record["outcome"] if field == "t_s" else record["event"]
+        target[field] = value
+
+    log = tmp_path_factory.mktemp("hostile") / "episode.jsonl"
+    anchor_path(log).write_bytes(anchor)
+    log.write_bytes(b"".join(ln + b"\n" for ln in rechain(lines, index, edit)))
+    key, trust = producer()
+    _reanchor(log, key)
+    try:
+        report = verify_log(log, trust)
+    except EvidenceError as exc:
+        assert exc.code in _evidence_codes()
+    else:
+        assert report["ok"] and report["length"] == len(lines)
