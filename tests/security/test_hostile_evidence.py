@@ -146,7 +146,7 @@ def test_a_run_signer_rewriting_any_field_gets_an_evidence_error_never_a_crash(
     recomputes the chain and re-anchors: verify-log answers OK or with an EvidenceError
     carrying a registered evidence code — never another exception."""
     from labtrust_gym.security.anchor import verify_log
-    from labtrust_gym.security.evidence_attacks import _reanchor, rechain
+    from labtrust_gym.security.evidence_attacks import _reanchor
 
     genuine, anchor = _genuine_log()
     lines = [ln for ln in genuine.split(b"\n") if ln]
@@ -160,7 +160,7 @@ def test_a_run_signer_rewriting_any_field_gets_an_evidence_error_never_a_crash(
 
     log = tmp_path_factory.mktemp("hostile") / "episode.jsonl"
     anchor_path(log).write_bytes(anchor)
-    log.write_bytes(b"".join(ln + b"\n" for ln in rechain(lines, index, edit)))
+    log.write_bytes(b"".join(ln + b"\n" for ln in _rechain_any(lines, index, edit)))
     key, trust = producer()
     _reanchor(log, key)
     try:
@@ -169,3 +169,22 @@ def test_a_run_signer_rewriting_any_field_gets_an_evidence_error_never_a_crash(
         assert exc.code in _evidence_codes()
     else:
         assert report["ok"] and report["length"] == len(lines)
+
+
+def _rechain_any(lines: list[bytes], index: int, edit: Any) -> list[bytes]:
+    """Like evidence_attacks.rechain, but serialising with the standard library, which writes
+    what orjson refuses (integers beyond 64 bits): a forger is not bound to our encoder."""
+    import hashlib
+
+    from labtrust_gym.engine.hashchain import GENESIS_HASH, line_bytes
+
+    out, prev = [], GENESIS_HASH
+    for i, line in enumerate(lines):
+        record = json.loads(line[84:-1])
+        if i == index:
+            edit(record)
+        record["prev_hash"] = prev
+        rec = json.dumps(record, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
+        prev = hashlib.sha256(rec.encode("utf-8")).hexdigest()
+        out.append(line_bytes(prev, rec.encode("utf-8")))
+    return out
