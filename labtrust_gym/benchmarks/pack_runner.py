@@ -265,12 +265,13 @@ def verify_pack(
     Event signatures are checked as by ``verify-log`` (``keys``: agent keys the verifier trusts
     beyond the policy key registry); the report sums them over every log."""
     from labtrust_gym.config import get_repo_root, policy_path
-    from labtrust_gym.errors import SchemaValidationError
+    from labtrust_gym.errors import LabTrustError, SchemaValidationError
     from labtrust_gym.fileio import validate_with_schema
     from labtrust_gym.security.anchor import verify_log
     from labtrust_gym.security.keys import load_evidence_json, read_canonical_json, verify_signed
     from labtrust_gym.security.manifest import check_files
 
+    from .results import validate_results
     from .summary import check_summary
 
     root = Path(pack_dir)
@@ -312,8 +313,12 @@ def verify_pack(
     results = sorted(root.glob("results/*.json"))
     for path in results:
         doc = load_evidence_json(path, what="Results file")
-        if not isinstance(doc, dict):
-            raise EvidenceError(f"{path.name}: not a results file.", code="EVIDENCE.MALFORMED")
+        try:
+            if not isinstance(doc, dict):
+                raise InvalidInputError("not a JSON object")
+            validate_results(doc, what=f"{path.name}")
+        except LabTrustError as exc:  # not a results document: its summary cannot be checked
+            raise EvidenceError(f"{path.name}: {exc}", code="EVIDENCE.MALFORMED") from None
         check_summary(doc, str(path))
         if doc.get("policy_fingerprint") != manifest["policy_fingerprint"]:
             raise EvidenceError(
