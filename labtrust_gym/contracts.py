@@ -1,6 +1,8 @@
-"""What plugin objects must return, checked where their values enter the platform.
+"""What plugin objects must be and return, checked where they enter the platform.
 
-The plugin table (:data:`labtrust_gym.plugins.KINDS`) names one contract per extension kind;
+The plugin table (:data:`labtrust_gym.plugins.KINDS`) names, per extension kind, a *resolver*
+(what the registered object must be: a callable, a task class, a provider with its methods —
+checked once, when its id is first resolved) and a *contract* (what it must return);
 ``Registry.get`` hands out the registered object wrapped by :func:`checked`, so every caller —
 the env building a domain adapter, the runner calling an aggregator, a command asking a provider
 for its suite — gets a value that has the documented shape, or a :class:`PluginError` that names
@@ -217,6 +219,68 @@ def _class_view(cls: type, contract: Returns, where: str, fix: str) -> type | No
     except TypeError:  # a final class, or a metaclass that refuses
         return None
     return view
+
+
+# --------------------------------------------------------------------------------------------
+# What a registered object must be (the plugin table's resolvers: run once, when an id is first
+# resolved; a resolver returns the object to use or raises PluginError)
+# --------------------------------------------------------------------------------------------
+
+
+def require_callable(kind_label: str) -> Callable[[str, Any], Any]:
+    """Resolver of a callable registration (factories, handlers, aggregators, loaders)."""
+
+    def check(ident: str, obj: Any) -> Any:
+        if not callable(obj):
+            raise PluginError(
+                f"{kind_label.capitalize()} {ident!r} must be callable, got {type(obj).__name__}."
+            )
+        return obj
+
+    return check
+
+
+#: The task contract, named (not imported): the core sits below the benchmarks layer that
+#: defines it, just as it names its built-in plugins by module path.
+TASK_BASE = "labtrust_gym.benchmarks.tasks.BenchmarkTask"
+
+
+def check_task_class(ident: str, obj: Any) -> Any:
+    """Resolver of a task: a class deriving from :data:`TASK_BASE`."""
+    bases = getattr(obj, "__mro__", ()) if isinstance(obj, type) else ()
+    if not any(f"{base.__module__}.{base.__qualname__}" == TASK_BASE for base in bases):
+        shown = obj.__name__ if isinstance(obj, type) else type(obj).__name__ + " instance"
+        raise PluginError(f"Task {ident!r} must be a class deriving from {TASK_BASE}, got {shown}.")
+    return obj
+
+
+def provider_resolver(kind_label: str, methods: tuple[str, ...]) -> Callable[[str, Any], Any]:
+    """Providers may be an instance, a class or a zero-argument factory returning one."""
+
+    title = kind_label[:1].upper() + kind_label[1:]  # "LLM backend", not "Llm backend"
+
+    def has_methods(candidate: Any) -> bool:
+        return all(callable(getattr(candidate, m, None)) for m in methods)
+
+    def resolve(ident: str, obj: Any) -> Any:
+        candidate = obj
+        if isinstance(obj, type) or (callable(obj) and not has_methods(obj)):
+            try:
+                candidate = obj()
+            except Exception as exc:
+                raise PluginError(
+                    f"{title} {ident!r}: calling {obj!r} to build the provider "
+                    f"failed: {type(exc).__name__}: {exc}."
+                ) from exc
+        missing = [m for m in methods if not callable(getattr(candidate, m, None))]
+        if missing:
+            raise PluginError(
+                f"{title} {ident!r} lacks required method(s) "
+                f"{', '.join(missing)}; it must provide {', '.join(methods)}."
+            )
+        return candidate
+
+    return resolve
 
 
 # --------------------------------------------------------------------------------------------
