@@ -565,9 +565,9 @@ PROVIDER_FIELDS: dict[str, str] = {
 
 def profile_problems(root: Path | str | None = None) -> tuple[list[str], list[str]]:
     """``(problems, notes)`` of every lab profile: a profile that does not load, or selects an
-    id nobody registers, is a problem. A profile's installed extension packages are loaded first
-    (they may register the ids); one that is not installed is a note, since only runs with that
-    profile need it."""
+    id nobody registers (a provider field, or its ``llm.backend_id``), is a problem. A profile's
+    installed extension packages are loaded first (they may register the ids); one that is not
+    installed is a note, since only runs with that profile need it."""
     from labtrust_gym.errors import LabTrustError, UnknownIdError
     from labtrust_gym.plugins import load_extension_package, registry
 
@@ -584,8 +584,11 @@ def profile_problems(root: Path | str | None = None) -> tuple[list[str], list[st
                 load_extension_package(package, profile_id=profile_id)
             except LabTrustError as exc:
                 notes.append(f"lab profile {profile_id!r}: {exc}")
-        for field, kind in PROVIDER_FIELDS.items():
-            ident = getattr(profile, field)
+        selected = [(f, kind, getattr(profile, f)) for f, kind in PROVIDER_FIELDS.items()]
+        backend = (profile.llm or {}).get("backend_id")
+        if backend is not None:  # the llm: section selects a backend too
+            selected.append(("llm.backend_id", "llm_backends", backend))
+        for field, kind, ident in selected:
             reg = registry(kind)
             if ident not in reg:
                 error = UnknownIdError.for_id(reg.spec.label, ident, reg.ids())

@@ -15,6 +15,10 @@ recorded as a :class:`PluginProblem` naming the plugin, its distribution, versio
 the other plugins keep working. ``LABTRUST_STRICT_PLUGINS=1`` (or ``--strict-plugins``) turns any
 problem into an error. ``LABTRUST_DISABLE_PLUGINS=a,b`` blocks plugins by name, entry-point name
 or distribution name.
+
+The records kept here (problems, plugin infos, registrations) are defined in
+:mod:`labtrust_gym.plugin_records`; what a registered object must be and return (resolvers and
+contracts) in :mod:`labtrust_gym.contracts`. Both are importable from this module too.
 """
 
 from __future__ import annotations
@@ -28,7 +32,7 @@ import types
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Literal
+from typing import TYPE_CHECKING, Any
 
 import pluggy
 
@@ -40,6 +44,16 @@ from labtrust_gym.errors import (
     UnknownIdError,
     did_you_mean,
 )
+from labtrust_gym.plugin_records import (
+    EntryPointRef,
+    PluginInfo,
+    PluginProblem,
+    Registration,
+    dist_of,
+    identity_of,
+    normalize_dist,
+)
+from labtrust_gym.plugin_records import Source as Source  # re-exported, as PluginProblem …
 
 if TYPE_CHECKING:  # real or light (labtrust_gym.entry_points) entry points, duck-typed
     from importlib.metadata import EntryPoint
@@ -60,65 +74,12 @@ BUILTIN_PLUGINS: tuple[str, ...] = (
 #: The pluggy entry-point group whose values are modules of hookimpls.
 PLUGIN_GROUP = "labtrust_gym"
 
-Source = Literal["builtin", "entrypoint", "runtime", "extension"]
-
-
 # --------------------------------------------------------------------------------------------
 # Extension kinds
 # --------------------------------------------------------------------------------------------
 
-
-def _require_callable(kind_label: str) -> Callable[[str, Any], Any]:
-    def check(ident: str, obj: Any) -> Any:
-        if not callable(obj):
-            raise PluginError(
-                f"{kind_label.capitalize()} {ident!r} must be callable, got {type(obj).__name__}."
-            )
-        return obj
-
-    return check
-
-
-#: The task contract, named (not imported): the core sits below the benchmarks layer that
-#: defines it, just as it names its built-in plugins by module path.
-TASK_BASE = "labtrust_gym.benchmarks.tasks.BenchmarkTask"
-
-
-def _check_task_class(ident: str, obj: Any) -> Any:
-    bases = getattr(obj, "__mro__", ()) if isinstance(obj, type) else ()
-    if not any(f"{base.__module__}.{base.__qualname__}" == TASK_BASE for base in bases):
-        shown = obj.__name__ if isinstance(obj, type) else type(obj).__name__ + " instance"
-        raise PluginError(f"Task {ident!r} must be a class deriving from {TASK_BASE}, got {shown}.")
-    return obj
-
-
-def _provider_resolver(kind_label: str, methods: tuple[str, ...]) -> Callable[[str, Any], Any]:
-    """Providers may be an instance, a class or a zero-argument factory returning one."""
-
-    title = kind_label[:1].upper() + kind_label[1:]  # "LLM backend", not "Llm backend"
-
-    def has_methods(candidate: Any) -> bool:
-        return all(callable(getattr(candidate, m, None)) for m in methods)
-
-    def resolve(ident: str, obj: Any) -> Any:
-        candidate = obj
-        if isinstance(obj, type) or (callable(obj) and not has_methods(obj)):
-            try:
-                candidate = obj()
-            except Exception as exc:
-                raise PluginError(
-                    f"{title} {ident!r}: calling {obj!r} to build the provider "
-                    f"failed: {type(exc).__name__}: {exc}."
-                ) from exc
-        missing = [m for m in methods if not callable(getattr(candidate, m, None))]
-        if missing:
-            raise PluginError(
-                f"{title} {ident!r} lacks required method(s) "
-                f"{', '.join(missing)}; it must provide {', '.join(methods)}."
-            )
-        return candidate
-
-    return resolve
+#: The task contract, named (not imported): see labtrust_gym.contracts.TASK_BASE.
+TASK_BASE = contracts.TASK_BASE
 
 
 @dataclass(frozen=True)
@@ -142,7 +103,7 @@ KINDS: dict[str, KindSpec] = {
             "domain",
             "labtrust_register_domains",
             "labtrust_gym.domains",
-            _require_callable("domain factory"),
+            contracts.require_callable("domain factory"),
             contracts.DOMAIN_ADAPTER,
         ),
         KindSpec(
@@ -150,25 +111,29 @@ KINDS: dict[str, KindSpec] = {
             "coordination method",
             "labtrust_register_coordination_methods",
             "labtrust_gym.coordination_methods",
-            _require_callable("coordination method factory"),
+            contracts.require_callable("coordination method factory"),
             contracts.COORDINATION_METHOD,
         ),
         KindSpec(
-            "tasks", "task", "labtrust_register_tasks", "labtrust_gym.tasks", _check_task_class
+            "tasks",
+            "task",
+            "labtrust_register_tasks",
+            "labtrust_gym.tasks",
+            contracts.check_task_class,
         ),
         KindSpec(
             "invariant_handlers",
             "invariant handler",
             "labtrust_register_invariant_handlers",
             "labtrust_gym.invariant_handlers",
-            _require_callable("invariant handler"),
+            contracts.require_callable("invariant handler"),
         ),
         KindSpec(
             "security_suite_providers",
             "security suite provider",
             "labtrust_register_security_suite_providers",
             "labtrust_gym.security_suite_providers",
-            _provider_resolver("security suite provider", ("load_suite", "run_suite")),
+            contracts.provider_resolver("security suite provider", ("load_suite", "run_suite")),
             contracts.SECURITY_SUITE_PROVIDER,
         ),
         KindSpec(
@@ -176,7 +141,9 @@ KINDS: dict[str, KindSpec] = {
             "safety case provider",
             "labtrust_register_safety_case_providers",
             "labtrust_gym.safety_case_providers",
-            _provider_resolver("safety case provider", ("load_claims", "build_safety_case")),
+            contracts.provider_resolver(
+                "safety case provider", ("load_claims", "build_safety_case")
+            ),
             contracts.SAFETY_CASE_PROVIDER,
         ),
         KindSpec(
@@ -184,7 +151,7 @@ KINDS: dict[str, KindSpec] = {
             "metrics aggregator",
             "labtrust_register_metrics_aggregators",
             "labtrust_gym.metrics_aggregators",
-            _require_callable("metrics aggregator"),
+            contracts.require_callable("metrics aggregator"),
             contracts.METRICS,
         ),
         KindSpec(
@@ -192,7 +159,7 @@ KINDS: dict[str, KindSpec] = {
             "benchmark pack loader",
             "labtrust_register_benchmark_pack_loaders",
             "labtrust_gym.benchmark_pack_loaders",
-            _require_callable("benchmark pack loader"),
+            contracts.require_callable("benchmark pack loader"),
             contracts.BENCHMARK_PACK,
         ),
         KindSpec(
@@ -200,84 +167,10 @@ KINDS: dict[str, KindSpec] = {
             "LLM backend",
             "labtrust_register_llm_backends",
             "labtrust_gym.llm_backends",
-            _provider_resolver("LLM backend", ("complete", "configure")),
+            contracts.provider_resolver("LLM backend", ("complete", "configure")),
         ),
     )
 }
-
-
-# --------------------------------------------------------------------------------------------
-# Records
-# --------------------------------------------------------------------------------------------
-
-
-@dataclass(frozen=True)
-class PluginProblem:
-    """A plugin that could not be loaded or used, with everything needed to find it."""
-
-    plugin: str
-    cause: str
-    distribution: str | None = None
-    version: str | None = None
-    entry_point: str | None = None
-
-    def describe(self) -> str:
-        origin = []
-        if self.distribution:
-            origin.append(f"distribution {self.distribution} {self.version or '?'}")
-        if self.entry_point:
-            origin.append(f"entry point {self.entry_point}")
-        where = f" ({'; '.join(origin)})" if origin else ""
-        return f"plugin {self.plugin!r}{where}: {self.cause}"
-
-
-@dataclass
-class PluginInfo:
-    """What ``labtrust plugins list`` shows for one registered plugin."""
-
-    name: str
-    source: Source
-    distribution: str | None = None
-    version: str | None = None
-    entry_point: str | None = None
-
-    def problem(self, cause: str) -> PluginProblem:
-        """A problem of this plugin, attributed to its distribution and entry point."""
-        return PluginProblem(self.name, cause, self.distribution, self.version, self.entry_point)
-
-
-@dataclass(frozen=True)
-class _EntryPointRef:
-    """An entry-point object not imported yet; loaded when its id is first resolved."""
-
-    entry_point: EntryPoint
-    plugin: str
-
-    @property
-    def identity(self) -> tuple[str, str]:
-        return ("entrypoint", self.entry_point.value)
-
-
-@dataclass
-class Registration:
-    """One id of one kind, as provided by one plugin."""
-
-    kind: str
-    ident: str
-    value: Any
-    plugin: str
-    replace: bool = False
-    resolved: Any = None
-    is_resolved: bool = False
-    loaded: Any = None  # the object as registered/imported, before checking and wrapping
-
-    @property
-    def lazy(self) -> bool:
-        return isinstance(self.value, _EntryPointRef)
-
-
-def _identity(value: Any) -> Any:
-    return value.identity if isinstance(value, _EntryPointRef) else ("object", id(value))
 
 
 # --------------------------------------------------------------------------------------------
@@ -298,20 +191,6 @@ def _iter_entry_points(group: str) -> list[EntryPoint]:
 
         _STATE.all_entry_points = installed_entry_points()  # light: no importlib.metadata
     return list(_STATE.all_entry_points.get(group, ()))
-
-
-def _dist_of(ep: EntryPoint) -> tuple[str | None, str | None]:
-    dist = getattr(ep, "dist", None)
-    if dist is None:
-        return None, None
-    try:
-        return dist.metadata["Name"] or dist.name, dist.version
-    except Exception:  # broken metadata must not stop the report
-        return getattr(dist, "name", None), None
-
-
-def _normalize_dist(name: str) -> str:
-    return re.sub(r"[-_.]+", "-", name).lower()
 
 
 class _PluginState:
@@ -420,8 +299,8 @@ def _disabled_names() -> set[str]:
 
 
 def _is_disabled(disabled: set[str], *names: str | None) -> bool:
-    normalized = {_normalize_dist(d) for d in disabled}
-    return any(n and (n in disabled or _normalize_dist(n) in normalized) for n in names)
+    normalized = {normalize_dist(d) for d in disabled}
+    return any(n and (n in disabled or normalize_dist(n) in normalized) for n in names)
 
 
 def _register_plugin(plugin: object, info: PluginInfo) -> bool:
@@ -483,7 +362,7 @@ def load_plugins() -> list[PluginProblem]:
         _register_plugin(module, PluginInfo(module_path, "builtin", "labtrust-gym", _own_version()))
 
     for ep in _iter_entry_points(PLUGIN_GROUP):
-        dist, version = _dist_of(ep)
+        dist, version = dist_of(ep)
         info = PluginInfo(
             ep.name, "entrypoint", dist, version, f"{PLUGIN_GROUP}: {ep.name} = {ep.value}"
         )
@@ -499,7 +378,7 @@ def load_plugins() -> list[PluginProblem]:
 
     for spec in KINDS.values():
         for ep in _iter_entry_points(spec.group):
-            dist, version = _dist_of(ep)
+            dist, version = dist_of(ep)
             name = f"{spec.group}:{ep.name}"
             if _STATE.pm.has_plugin(name):  # same entry-point name from another distribution
                 name = f"{name}@{dist or ep.value}"
@@ -517,7 +396,7 @@ def load_plugins() -> list[PluginProblem]:
                     )
                 )
                 continue
-            plugin = _single_registration_plugin(spec.hook, ep.name, _EntryPointRef(ep, name))
+            plugin = _single_registration_plugin(spec.hook, ep.name, EntryPointRef(ep, name))
             _register_plugin(plugin, info)
     return list(state.problems)
 
@@ -605,7 +484,7 @@ class Registry:
         if existing is None or replace:
             records[ident] = Registration(self.spec.kind, ident, value, plugin, replace)
             return
-        if existing.replace or _identity(existing.value) == _identity(value):
+        if existing.replace or identity_of(existing.value) == identity_of(value):
             return  # an identical re-registration, or a deliberate runtime override, wins
         problem = _problem_of(
             plugin,
@@ -640,7 +519,7 @@ class Registry:
         if record.is_resolved:
             return record.resolved
         value = record.value
-        if isinstance(value, _EntryPointRef):
+        if isinstance(value, EntryPointRef):
             try:
                 value = value.entry_point.load()
             except Exception as exc:
@@ -678,7 +557,7 @@ class Registry:
         if record is None:
             return "not registered"
         value = record.value
-        if isinstance(value, _EntryPointRef):
+        if isinstance(value, EntryPointRef):
             name = value.entry_point.value
         else:
             qualname = getattr(value, "__qualname__", type(value).__qualname__)

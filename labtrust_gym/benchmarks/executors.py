@@ -294,9 +294,17 @@ def _forwarded_env() -> dict[str, str]:
         "LABTRUST_DISABLE_PLUGINS",
         "LABTRUST_STRICT_PLUGINS",
         "LABTRUST_PROFILE",
+        "LABTRUST_HOME",
         "PYTHONPATH",
     )
     env = {k: os.environ[k] for k in keys if k in os.environ}
+    # Workers sign log anchors with the driver's run key, named by path: a worker that cannot
+    # read it fails with that path (a remote node needs the same file), never makes its own.
+    from labtrust_gym.security.keys import RUN_KEY_ENV, run_key_path
+
+    key = run_key_path()
+    if RUN_KEY_ENV in os.environ or key.is_file():
+        env[RUN_KEY_ENV] = str(key)
     # Ray workers start in a temp dir; pin the policy root the driver resolved.
     if "LABTRUST_POLICY_DIR" not in env:
         try:

@@ -18,7 +18,6 @@ digest), every episode log against its anchor, and every results summary against
 
 from __future__ import annotations
 
-import hashlib
 import shutil
 from collections.abc import Iterable, Mapping, Sequence
 from pathlib import Path
@@ -64,16 +63,19 @@ def run_official_pack(
         validate_with_schema,
     )
     from labtrust_gym.security.keys import load_run_key
+    from labtrust_gym.security.manifest import file_digests
     from labtrust_gym.security.partners import effective_policy, overlay_fingerprint, partner_dir
 
+    from .executors import check_executor_options
     from .official_pack import load_benchmark_pack
-    from .results import git_sha, policy_fingerprint
+    from .results import check_results_version, git_sha, policy_fingerprint
     from .runner import run_benchmark
     from .security_runner import run_security_suite
 
     out_dir = Path(out)
     if out_dir.exists() and out_dir.is_dir() and any(out_dir.iterdir()):
         raise InvalidInputError(f"--out {str(out_dir)!r} is not empty; give a new directory.")
+    check_executor_options("local", workers, None)
     base = get_repo_root()
     partner = partner_id if partner_id is not None else get_active_profile().partner_id
     overlay = None
@@ -82,12 +84,16 @@ def run_official_pack(
         overlay = partner
     signer = load_run_key()  # fail on a bad key before hours of work, not after
     assert signer is not None
-    ensure_output_dir(out_dir, label="--out")
     with effective_policy(base, overlay) as root:
-        if overlay is not None:
-            shutil.copytree(root, out_dir / "policy")
         pack, version, pack_path = load_benchmark_pack(root, prefer_v02, partner)
         entries = list(pack.get("smoke") or pack["tasks"][:3]) if smoke else list(pack["tasks"])
+        results_version = str(pack.get("results_version", "0.3"))
+        check_results_version(results_version)
+        for entry in entries:  # every entry is checked before anything is created
+            _check_entry(entry, root)
+        ensure_output_dir(out_dir, label="--out")
+        if overlay is not None:
+            shutil.copytree(root, out_dir / "policy")
         docs = []
         for label, entry in zip(_entry_labels(entries), entries, strict=True):
             doc = run_benchmark(
@@ -102,7 +108,7 @@ def run_official_pack(
                 partner=partner,
                 workers=workers,
                 log_dir=_mk(out_dir / "logs" / label),
-                results_version=str(pack.get("results_version", "0.3")),
+                results_version=results_version,
                 policy_root=root,
             )
             docs.append((label, doc))
@@ -136,15 +142,27 @@ def run_official_pack(
         "safety_case": case["summary"],
     }
     atomic_write_text(out_dir / SUMMARY, pack_summary_markdown(manifest, docs, suite, case))
-    manifest["files"] = {
-        p.relative_to(out_dir).as_posix(): hashlib.sha256(p.read_bytes()).hexdigest()
-        for p in sorted(out_dir.rglob("*"))
-        if p.is_file() and p.name != MANIFEST
-    }
+    manifest["files"] = file_digests(out_dir, manifest=MANIFEST)
     signed = signer.sign(manifest)
     validate_with_schema(signed, policy_path(base, *MANIFEST_SCHEMA), what="pack manifest")
     atomic_write_json(out_dir / MANIFEST, signed)
     return signed
+
+
+def _check_entry(entry: Mapping[str, Any], root: Path) -> None:
+    """Resolve and check one pack entry as run_benchmark will (ids, seeds), creating nothing."""
+    from .runner import prepare_jobs
+
+    prepare_jobs(
+        str(entry["task"]),
+        int(entry.get("episodes", 1)),
+        int(entry.get("seed", 0)),
+        coord_method=entry.get("coord_method"),
+        scale=entry.get("scale"),
+        injection=entry.get("injection"),
+        timing=entry.get("timing"),
+        policy_root=root,
+    )
 
 
 def _has_overlay(root: Path, partner: str) -> bool:
@@ -239,16 +257,21 @@ def pack_summary_markdown(
     return "\n".join(lines) + "\n"
 
 
-def verify_pack(pack_dir: str | Path, trust: Any) -> dict[str, Any]:
-    """Re-verify a pack directory; raise :class:`EvidenceError` naming the first problem."""
-    import json
+def verify_pack(
+    pack_dir: str | Path, trust: Any, *, keys: list[dict[str, Any]] | None = None
+) -> dict[str, Any]:
+    """Re-verify a pack directory; raise :class:`EvidenceError` naming the first problem.
 
+    Event signatures are checked as by ``verify-log`` (``keys``: agent keys the verifier trusts
+    beyond the policy key registry); the report sums them over every log."""
     from labtrust_gym.config import get_repo_root, policy_path
-    from labtrust_gym.errors import SchemaValidationError
+    from labtrust_gym.errors import LabTrustError, SchemaValidationError
     from labtrust_gym.fileio import validate_with_schema
     from labtrust_gym.security.anchor import verify_log
-    from labtrust_gym.security.keys import read_canonical_json, verify_signed
+    from labtrust_gym.security.keys import load_evidence_json, read_canonical_json, verify_signed
+    from labtrust_gym.security.manifest import check_files
 
+    from .results import validate_results
     from .summary import check_summary
 
     root = Path(pack_dir)
@@ -266,35 +289,41 @@ def verify_pack(pack_dir: str | Path, trust: Any) -> dict[str, Any]:
         )
     except SchemaValidationError as exc:
         raise EvidenceError(str(exc), code="EVIDENCE.MALFORMED") from None
-    listed: dict[str, str] = manifest["files"]
-    present = {p.relative_to(root).as_posix() for p in root.rglob("*") if p.is_file()} - {MANIFEST}
-    if present != set(listed):
-        raise EvidenceError(
-            f"{str(root)!r}: files not in the manifest {sorted(present - set(listed))}, listed "
-            f"but missing {sorted(set(listed) - present)}.",
-            code="EVIDENCE.MANIFEST_MISMATCH",
-        )
-    for rel, digest in sorted(listed.items()):
-        if hashlib.sha256((root / rel).read_bytes()).hexdigest() != digest:
-            raise EvidenceError(
-                f"{rel}: SHA-256 differs from the manifest (edited).", code="EVIDENCE.HASH_MISMATCH"
-            )
+    listed = check_files(root, manifest["files"], manifest=MANIFEST)
     logs = sorted(root.glob("logs/**/*.jsonl"))
-    events = sum(verify_log(log, trust)["length"] for log in logs)
+    report: dict[str, Any] = {
+        "ok": True,
+        "files": len(listed),
+        "logs": len(logs),
+        "events": 0,
+        "signatures_checked": 0,
+        "signatures_trusted": 0,
+        "signatures_run_signer_only": 0,
+        "run_signer_only_agents": [],
+        "signer": signer,
+    }
+    vouched: set[str] = set()
+    for log in logs:
+        res = verify_log(log, trust, keys=keys)
+        report["events"] += res["length"]
+        for name in ("signatures_checked", "signatures_trusted", "signatures_run_signer_only"):
+            report[name] += res[name]
+        vouched.update(res["run_signer_only_agents"])
+    report["run_signer_only_agents"] = sorted(vouched)
     results = sorted(root.glob("results/*.json"))
     for path in results:
-        doc = json.loads(path.read_bytes())
+        doc = load_evidence_json(path, what="Results file")
+        try:
+            if not isinstance(doc, dict):
+                raise InvalidInputError("not a JSON object")
+            validate_results(doc, what=f"{path.name}")
+        except LabTrustError as exc:  # not a results document: its summary cannot be checked
+            raise EvidenceError(f"{path.name}: {exc}", code="EVIDENCE.MALFORMED") from None
         check_summary(doc, str(path))
         if doc.get("policy_fingerprint") != manifest["policy_fingerprint"]:
             raise EvidenceError(
                 f"{path.name}: policy fingerprint differs from the manifest's.",
                 code="EVIDENCE.MANIFEST_MISMATCH",
             )
-    return {
-        "ok": True,
-        "files": len(listed),
-        "logs": len(logs),
-        "events": events,
-        "results": len(results),
-        "signer": signer,
-    }
+    report["results"] = len(results)
+    return report

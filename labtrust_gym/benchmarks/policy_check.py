@@ -1,8 +1,12 @@
 """``labtrust validate-policy``: every policy file against its schema, every id cross-referenced.
 
-Schemas are found by naming convention: ``<dir>/<name>.v<ver>.yaml`` is validated against
+The effective policy is validated: every layer merged (the shipped policy, every plugin's policy
+directory, the user's), so a user directory holding one lab profile is checked together with
+what it overrides, and a plugin's files are checked too. Schemas are found by naming convention
+in the merged ``schemas/``: ``<dir>/<name>.v<ver>.yaml`` is validated against
 ``schemas/<name>.v<ver>.schema.json`` (or ``schemas/<dir>_<name>.v<ver>.schema.json``; lab
-profiles: ``lab_profile.v0.1.schema.json``); a YAML file without a schema is itself a problem.
+profiles ``lab_profiles/<id>.v<ver>.yaml``: ``lab_profile.v<ver>.schema.json``); a YAML file
+without a schema is itself a problem. A schema may ``$ref`` another by file name.
 Every schema error of a file is reported, not just the first. Then :data:`REFS` — reference
 rules as data — checks that every id a file uses is defined (reason codes, actions, zones,
 roles, invariants, emits, injections, tasks, methods, scale presets, attacks, risks, providers
@@ -27,14 +31,17 @@ Ids = Callable[[dict[str, Any]], set[str]]
 
 @dataclass(frozen=True)
 class Problem:
-    """One problem: the policy-relative file, the JSON path inside it and what is wrong."""
+    """One problem: the policy-relative file, the JSON path inside it and what is wrong; ``layer``
+    names the policy layer the file comes from when it is not the shipped policy."""
 
     file: str
     path: str
     message: str
+    layer: str | None = None
 
     def __str__(self) -> str:
-        return f"{self.file}: {self.path or '(file)'}: {self.message}"
+        where = f" (in {self.layer})" if self.layer else ""
+        return f"{self.file}: {self.path or '(file)'}: {self.message}{where}"
 
 
 _VERSIONED = re.compile(r"(?P<name>.+)\.v(?P<ver>\d+(?:\.\d+)*)\.ya?ml")
@@ -43,14 +50,14 @@ _VERSIONED = re.compile(r"(?P<name>.+)\.v(?P<ver>\d+(?:\.\d+)*)\.ya?ml")
 def schema_names(rel: str) -> list[str]:
     """Schema files that may validate policy-relative ``rel``, by the naming convention:
     ``<dir>/<name>.v<ver>.yaml`` -> ``<name>.v<ver>.schema.json``, else the directory-prefixed
-    ``<dir>_<name>.v<ver>.schema.json``; lab profiles -> ``lab_profile.v0.1.schema.json``.
+    ``<dir>_<name>.v<ver>.schema.json``; lab profiles -> ``lab_profile.v<ver>.schema.json``.
     Empty for a file that is not named ``<name>.v<ver>.yaml``."""
     parts = rel.split("/")
-    if parts[0] == "lab_profiles":
-        return ["lab_profile.v0.1.schema.json"]
     m = _VERSIONED.fullmatch(parts[-1])
     if m is None:
         return []
+    if parts[0] == "lab_profiles" and len(parts) == 2:  # <profile id>.v<ver>.yaml
+        return [f"lab_profile.v{m['ver']}.schema.json"]
     names = [f"{m['name']}.v{m['ver']}.schema.json"]
     if len(parts) > 1:
         names.append(f"{parts[-2]}_{m['name']}.v{m['ver']}.schema.json")
@@ -258,29 +265,73 @@ def check_special(docs: dict[str, Any]) -> list[Problem]:
 # --------------------------------------------------------------------------------------------
 
 
-def _schema_problems(base: Path, rel: str, doc: Any) -> list[Problem]:
+def policy_files(root: Path | str | None) -> dict[str, tuple[Path, str | None]]:
+    """Every file of the effective policy with ``root`` as its user layer — every layer merged,
+    partner overlays left out — as ``{relative path: (file, layer)}``; ``layer`` describes a
+    layer other than the shipped one (``user …``, ``plugin …``), None for the shipped policy."""
+    from labtrust_gym.config import policy_layers
+
+    return {
+        rel: (path, None if layer.kind == "shipped" else layer.describe())
+        for rel, (path, layer) in policy_layers(root).files().items()
+        if rel.split("/", 1)[0] != "partners"
+    }
+
+
+def _schema_registry(schemas: dict[str, Path]) -> Any:
+    """Every schema of the effective policy, by file name (and ``$id``), so a schema — a
+    plugin's included — may ``$ref`` another by file name
+    (``{"$ref": "invariant_registry.v0.1.schema.json"}``)."""
+    import json
+
+    from referencing import Registry, Resource
+    from referencing.jsonschema import DRAFT202012
+
+    resources = []
+    for name, path in schemas.items():
+        try:
+            contents = json.loads(path.read_bytes())
+        except ValueError:
+            continue  # reported by the schema check
+        resource = Resource.from_contents(contents, default_specification=DRAFT202012)
+        resources.append((name, resource))
+        if isinstance(contents, dict) and isinstance(contents.get("$id"), str):
+            resources.append((contents["$id"], resource))
+    return Registry().with_resources(resources)
+
+
+def _schema_problems(
+    schemas: dict[str, Path], registry: Any, rel: str, doc: Any
+) -> list[Problem]:
     import jsonschema
+    from referencing.exceptions import Unresolvable
 
     from labtrust_gym.fileio import load_json
 
     names = schema_names(rel)
     if not names:
         return [Problem(rel, "", "policy files are named <name>.v<version>.yaml")]
-    schema_path = next(
-        (base / "schemas" / n for n in names if (base / "schemas" / n).is_file()), None
-    )
+    schema_path = next((schemas[n] for n in names if n in schemas), None)
     if schema_path is None:
         return [Problem(rel, "", f"no schema: expected schemas/{' or schemas/'.join(names)}")]
     schema = load_json(schema_path)
-    validator = jsonschema.validators.validator_for(schema)(schema)
+    validator = jsonschema.validators.validator_for(schema)(schema, registry=registry)
+    try:
+        errors = sorted(
+            validator.iter_errors(doc), key=lambda e: list(map(str, e.absolute_path))
+        )
+    except Unresolvable as exc:  # a $ref to a schema the merged policy does not have
+        return [Problem(rel, "", f"schema {schema_path.name} cannot be used: {exc}")]
     return [
-        Problem(rel, "/".join(str(p) for p in err.absolute_path), err.message)
-        for err in sorted(validator.iter_errors(doc), key=lambda e: list(map(str, e.absolute_path)))
+        Problem(rel, "/".join(str(p) for p in err.absolute_path), err.message) for err in errors
     ]
 
 
-def validate_tree(base: Path) -> tuple[list[Problem], int]:
-    """All problems of the policy directory ``base`` and the number of files checked."""
+def validate_tree(base: Path, *, layers_of: Path | None = None) -> tuple[list[Problem], int]:
+    """All problems of the effective policy with ``base`` as its user layer (every layer: the
+    shipped policy, plugins' directories, the user's) and the number of files checked. A
+    problem in a file from a plugin or user layer names that layer (as found with
+    ``layers_of`` as the user layer, when ``base`` is a materialised copy)."""
     import json
 
     import jsonschema
@@ -288,42 +339,40 @@ def validate_tree(base: Path) -> tuple[list[Problem], int]:
     from labtrust_gym.errors import LabTrustError
     from labtrust_gym.fileio import load_yaml
 
+    files = policy_files(base)
+    labels = {
+        rel: layer for rel, (_p, layer) in policy_files(layers_of or base).items() if layer
+    }
     problems: list[Problem] = []
     docs: dict[str, Any] = {}
-    files = sorted(
-        p
-        for p in base.rglob("*")
-        if p.is_file()
-        and p.suffix in (".yaml", ".yml")
-        and p.relative_to(base).parts[0] != "partners"
-    )
-    for path in files:
-        rel = path.relative_to(base).as_posix()
+    schemas = {
+        rel.removeprefix("schemas/"): path
+        for rel, (path, _layer) in files.items()
+        if rel.startswith("schemas/") and rel.count("/") == 1 and rel.endswith(".json")
+    }
+    registry = _schema_registry(schemas)
+    yaml_files = [rel for rel in files if rel.endswith((".yaml", ".yml"))]
+    for rel in yaml_files:
+        path = files[rel][0]
+        found: list[Problem]
         try:
             doc = load_yaml(path)
         except LabTrustError as exc:
-            problems.append(Problem(rel, "", str(exc)))
-            continue
-        found = _schema_problems(base, rel, doc)
-        problems += found
-        if not found:
-            docs[rel] = doc
-    schemas = sorted((base / "schemas").glob("*.json"))
-    for path in schemas:
+            found = [Problem(rel, "", str(exc))]
+        else:
+            found = _schema_problems(schemas, registry, rel, doc)
+            if not found:
+                docs[rel] = doc
+        problems += [_in_layer(p, labels.get(rel)) for p in found]
+    for name, path in sorted(schemas.items()):
         try:
-            jsonschema.validators.validator_for(json.loads(path.read_bytes())).check_schema(
-                json.loads(path.read_bytes())
-            )
+            schema = json.loads(path.read_bytes())
+            jsonschema.validators.validator_for(schema).check_schema(schema)
         except (ValueError, jsonschema.SchemaError) as exc:
-            problems.append(
-                Problem(
-                    path.relative_to(base).as_posix(),
-                    "",
-                    f"not a valid JSON Schema: {str(exc).splitlines()[0]}",
-                )
-            )
-    problems += check_refs(docs)
-    problems += check_special(docs)
+            why = f"not a valid JSON Schema: {str(exc).splitlines()[0]}"
+            rel = f"schemas/{name}"
+            problems.append(_in_layer(Problem(rel, "", why), labels.get(rel)))
+    problems += [_in_layer(p, labels.get(p.file)) for p in check_refs(docs) + check_special(docs)]
     if not problems:
         from labtrust_gym.engine.policy import load_policy
 
@@ -331,18 +380,24 @@ def validate_tree(base: Path) -> tuple[list[Problem], int]:
             load_policy(base)
         except LabTrustError as exc:
             problems.append(Problem("(engine)", "", str(exc)))
-    return problems, len(files) + len(schemas)
+    return problems, len(yaml_files) + len(schemas)
+
+
+def _in_layer(problem: Problem, layer: str | None) -> Problem:
+    return Problem(problem.file, problem.path, problem.message, layer) if layer else problem
 
 
 def validate_policy(
     root: Path | str | None = None, partner_id: str | None = None
 ) -> tuple[list[Problem], int]:
-    """Problems of the policy under ``root`` (with ``partner_id``'s overlay applied)."""
-    from labtrust_gym.config import get_repo_root, policy_dir
+    """Problems of the effective policy with ``root`` as its user layer (with ``partner_id``'s
+    overlay applied: the merged tree is validated, and a problem in a file the partner overlays
+    names the overlay too)."""
+    from labtrust_gym.config import get_repo_root
     from labtrust_gym.errors import LabTrustError
     from labtrust_gym.security.partners import materialise, overlay_files, partner_dir
 
-    base = policy_dir(root if root is not None else get_repo_root())
+    base = Path(root) if root is not None else get_repo_root()
     if not partner_id:
         return validate_tree(base)
     partner_dir(base, partner_id)
@@ -352,7 +407,7 @@ def validate_policy(
             eff = materialise(base, partner_id, Path(tmp) / "policy")
         except LabTrustError as exc:
             return [Problem(f"partners/{partner_id}", "", str(exc))], len(overlaid)
-        problems, n = validate_tree(eff)
+        problems, n = validate_tree(eff, layers_of=base)
     tag = f"partners/{partner_id}/"
     return [
         Problem(f"{p.file} (+ {tag}{p.file})", p.path, p.message) if p.file in overlaid else p

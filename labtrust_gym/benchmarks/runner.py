@@ -231,6 +231,14 @@ def run_benchmark(
     check_seeds(seed, episodes)
     out_path = check_output_path(out, label="--out") if out is not None else None
     root = policy_root if policy_root is not None else get_repo_root()
+    if partner is not None:  # recorded only, but always a plain partner name
+        from labtrust_gym.security.partners import check_partner_id, list_partners
+
+        check_partner_id(partner, list_partners(root))
+    if log_dir is not None:  # logs are anchored with the run key: a bad key fails now, not last
+        from labtrust_gym.security.keys import load_run_key
+
+        load_run_key()
     task_obj, jobs = prepare_jobs(
         task,
         episodes,

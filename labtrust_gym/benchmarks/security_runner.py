@@ -22,7 +22,7 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
-from labtrust_gym.errors import InvalidInputError, PluginError
+from labtrust_gym.errors import PluginError
 from labtrust_gym.plugins import registry
 from labtrust_gym.security.attack_suite import (
     VERDICTS,
@@ -278,9 +278,9 @@ def run_security_suite(
     )
 
     from .results import policy_fingerprint
+    from .runner import check_seeds
 
-    if isinstance(seed, bool) or not isinstance(seed, int):
-        raise InvalidInputError(f"--seed must be an integer, got {seed!r}.")
+    check_seeds(seed, 1)  # the runner's rule: 0 .. 2**63 - 1
     ensure_output_dir(out_dir, label="--out")
     root = policy_root if policy_root is not None else get_repo_root()
     chosen = provider_id or get_active_profile().security_suite_provider_id

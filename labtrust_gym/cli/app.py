@@ -178,7 +178,8 @@ def _run(args: list[str]) -> int:
     except LabTrustError as exc:
         if debug:
             raise
-        _echo_err(f"error: {exc}")
+        evidence_code = getattr(exc, "code", None)  # EvidenceError: name the evidence code
+        _echo_err(f"error: {exc}" + (f" ({evidence_code})" if evidence_code else ""))
         code = exc.exit_code
     except typer.Exit as exc:
         code = exc.exit_code

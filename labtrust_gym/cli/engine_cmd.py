@@ -59,6 +59,23 @@ TrustedKeyOpt = Annotated[
 ]
 
 
+KeysOpt = Annotated[
+    Path | None,
+    typer.Option(
+        "--keys",
+        help="Agent keys you trust (YAML/JSON: a list of keys or {keys: [...]}, as in "
+        "policy/keys), added to the policy key registry. Events of an agent with a trusted "
+        "key are checked against it only; an anchor that lists another key for such an "
+        "agent is refused.",
+    ),
+]
+
+
+def key_file(keys: Path | None) -> list[dict[str, Any]] | None:
+    """The keys of a ``--keys`` file (None without one)."""
+    return _key_file(keys) if keys is not None else None
+
+
 def _key_file(keys: Path) -> list[dict[str, Any]]:
     """The keys of a key-registry file (``--keys``)."""
     from labtrust_gym.errors import InvalidInputError
@@ -90,15 +107,7 @@ def verify_log(
             "then go unnoticed.",
         ),
     ] = False,
-    keys: Annotated[
-        Path | None,
-        typer.Option(
-            "--keys",
-            help="Key registry you trust (YAML/JSON: a list of keys or {keys: [...]}, as in "
-            "policy/keys) to re-check event signatures against, instead of the keys the "
-            "anchor lists.",
-        ),
-    ] = None,
+    keys: KeysOpt = None,
 ) -> None:
     """Verify an episode log: its hash chain (accepted events, refusal records, session
     closures), its signed anchor (chain head and length, so a truncated or rewritten log is
@@ -107,7 +116,7 @@ def verify_log(
     from labtrust_gym.security.anchor import verify_log as verify
     from labtrust_gym.security.keys import load_trust
 
-    key_list = _key_file(keys) if keys is not None else None
+    key_list = key_file(keys)
     trust = load_trust(tuple(trusted_key or ()))
     res = verify(path, trust, chain_only=chain_only, keys=key_list)
     kinds = res["records"]
@@ -115,21 +124,43 @@ def verify_log(
         f"{res['length']} records ({kinds['event']} accepted, {kinds['refused']} refused, "
         f"{kinds['sessions_closed']} session closures), head {res['head_hash']}"
     )
-    auth = (
-        f"{res['signatures_checked']} signatures, {res['macs_checked']} MACs, "
-        f"{res['unchecked']} not checkable"
-    )
-    if not res["anchored"]:
-        typer.echo(
-            f"OK (chain only): {records}; not checked against an anchor; authentication "
-            f"re-checked: {auth}{'' if keys is not None else ' (pass --keys to check signatures)'}."
-        )
-        return
     typer.echo(
-        f"OK: {records}, anchored and signed by {res['signer']} "
-        f"({trust.sources[res['signer']]}); authentication re-checked against the "
-        f"{'given' if keys is not None else 'anchored'} keys: {auth}."
+        f"OK (chain only): {records}; not checked against an anchor."
+        if not res["anchored"]
+        else f"OK: {records}, anchored and signed by {res['signer']} "
+        f"({trust.sources[res['signer']]})."
     )
+    typer.echo("Authentication re-checked: " + describe_authentication(res))
+
+
+def describe_authentication(res: dict[str, Any], *, macs: bool = True) -> str:
+    """What the signature re-check of a verify report proves, in one line (``macs``: the
+    report also counts session MACs and unchecked events, as verify-log's does)."""
+    parts = [
+        f"{res['signatures_trusted']} signatures against your trusted key registry "
+        "(policy/keys plus --keys)"
+    ]
+    if res["signatures_run_signer_only"]:
+        parts.append(
+            f"{res['signatures_run_signer_only']} against keys vouched for by the run signer "
+            f"only (agents {', '.join(res['run_signer_only_agents'])}: they show the events were "
+            "signed consistently, not who held the keys; pass --keys with those agents' keys to "
+            "check their authority)"
+        )
+    if macs:
+        behind = res.get("macs_run_signer_only", 0)
+        parts.append(
+            f"{res['macs_checked']} session MACs"
+            + (
+                f" ({behind} in sessions opened with keys your registry does not hold, so no "
+                "stronger than those keys)"
+                if behind
+                else ""
+            )
+        )
+    if macs and res["unchecked"]:
+        parts.append(f"{res['unchecked']} not checkable (no trusted key, or an epoch never closed)")
+    return "; ".join(parts) + "."
 
 
 @hookimpl

@@ -12,7 +12,7 @@ from typing import Annotated
 
 import typer
 
-from labtrust_gym.cli.engine_cmd import TrustedKeyOpt
+from labtrust_gym.cli.engine_cmd import KeysOpt, TrustedKeyOpt, describe_authentication, key_file
 from labtrust_gym.hookspecs import hookimpl
 
 keys_app = typer.Typer(
@@ -44,6 +44,7 @@ def export_receipts_cmd(
 def verify_bundle_cmd(
     bundle: Annotated[Path, typer.Argument(help="Receipt bundle directory.")],
     trusted_key: TrustedKeyOpt = None,
+    keys: KeysOpt = None,
 ) -> None:
     """Verify a receipt bundle: manifest signature, every file's SHA-256 (any one-byte edit),
     each chain segment against its signed anchor, each receipt against the chain."""
@@ -51,11 +52,12 @@ def verify_bundle_cmd(
     from labtrust_gym.security.receipts import verify_bundle
 
     trust = load_trust(tuple(trusted_key or ()))
-    res = verify_bundle(bundle, trust)
+    res = verify_bundle(bundle, trust, keys=key_file(keys))
     signers = ", ".join(f"{fp} ({trust.sources[fp]})" for fp in res["signers"])
     typer.echo(
         f"OK: {res['receipts']} receipts in {res['episodes']} episode(s); signed by {signers}"
     )
+    typer.echo("Event signatures re-checked: " + describe_authentication(res, macs=False))
 
 
 @keys_app.command("show")

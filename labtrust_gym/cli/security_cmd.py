@@ -14,7 +14,7 @@ from typing import Annotated, Any
 
 import typer
 
-from labtrust_gym.cli.engine_cmd import TrustedKeyOpt
+from labtrust_gym.cli.engine_cmd import KeysOpt, TrustedKeyOpt, describe_authentication, key_file
 from labtrust_gym.hookspecs import hookimpl
 
 PartnerOpt = Annotated[
@@ -55,9 +55,11 @@ def run_security_suite_cmd(
 ) -> None:
     """Run the security attack suite; write attack_results.json and the controls x risks
     coverage table; exit 1 naming every attack that did not pass."""
+    from labtrust_gym.benchmarks.runner import check_seeds
     from labtrust_gym.benchmarks.security_runner import describe_result, run_security_suite
     from labtrust_gym.security.partners import effective_policy
 
+    check_seeds(seed, 1)
     _check_partner(partner)
     with effective_policy(None, partner) as root:
         doc = run_security_suite(
@@ -151,6 +153,7 @@ def run_official_pack_cmd(
 def verify_pack_cmd(
     pack_dir: Annotated[Path, typer.Argument(help="Output directory of run-official-pack.")],
     trusted_key: TrustedKeyOpt = None,
+    keys: KeysOpt = None,
 ) -> None:
     """Re-verify a pack: signed manifest, every file's SHA-256, every episode log against its
     anchor, every results summary; exit 2 naming the first problem."""
@@ -158,12 +161,13 @@ def verify_pack_cmd(
     from labtrust_gym.security.keys import load_trust
 
     trust = load_trust(tuple(trusted_key or ()))
-    res = verify_pack(pack_dir, trust)
+    res = verify_pack(pack_dir, trust, keys=key_file(keys))
     typer.echo(
         f"OK: {res['files']} files, {res['logs']} anchored logs ({res['events']} events), "
         f"{res['results']} results files; signed by {res['signer']} "
         f"({trust.sources[res['signer']]})"
     )
+    typer.echo("Event signatures re-checked: " + describe_authentication(res, macs=False))
 
 
 # ---- validate-policy -----------------------------------------------------------------------

@@ -81,6 +81,32 @@ def _nests_deeper_than(record: bytes, limit: int) -> bool:
     return False
 
 
+def parse_record(rec: bytes, lineno: int) -> Any:
+    """The JSON value of a line's record bytes, refusing nesting deeper than
+    :data:`MAX_RECORD_DEPTH` before parsing (every reader of chain lines goes through here, so
+    no hostile line can exhaust a parser's recursion). Errors are ``ChainIntegrityError``."""
+    if _nests_deeper_than(rec, MAX_RECORD_DEPTH):
+        raise ChainIntegrityError(
+            f"Episode log line {lineno}: record nests deeper than {MAX_RECORD_DEPTH} levels, "
+            "which no engine log does; refusing to parse it."
+        )
+    try:
+        return json.loads(rec)
+    except (ValueError, RecursionError):
+        raise ChainIntegrityError(f"Episode log line {lineno}: record is not valid JSON.") from None
+
+
+def parse_line(line: bytes | str, lineno: int) -> Any:
+    """The record of one chain line (shape and depth checked, hash not: see verify_chain)."""
+    raw = line.encode("utf-8") if isinstance(line, str) else line
+    return parse_record(_split_line(raw.rstrip(b"\r\n"), lineno)[1], lineno)
+
+
+def nests_deeper_than(data: bytes, limit: int = MAX_RECORD_DEPTH) -> bool:
+    """Whether the JSON text ``data`` nests more than ``limit`` containers deep."""
+    return _nests_deeper_than(data, limit)
+
+
 #: record kinds by their top-level keys: an accepted event, a refused (BLOCKED) one, and the
 #: disclosure that closes a signature epoch's sessions (docs/engine.md, "Hash chain")
 _KINDS = {
@@ -122,17 +148,7 @@ def verify_chain(
             raise ChainIntegrityError(
                 f"Episode log line {lineno}: hash does not match the record (the line was edited)."
             )
-        if _nests_deeper_than(rec, MAX_RECORD_DEPTH):
-            raise ChainIntegrityError(
-                f"Episode log line {lineno}: record nests deeper than {MAX_RECORD_DEPTH} levels, "
-                "which no engine log does; refusing to parse it."
-            )
-        try:
-            record = json.loads(rec)
-        except ValueError:
-            raise ChainIntegrityError(
-                f"Episode log line {lineno}: record is not valid JSON."
-            ) from None
+        record = parse_record(rec, lineno)
         kind = _KINDS.get(frozenset(record)) if isinstance(record, dict) else None
         if kind is None:
             raise ChainIntegrityError(

@@ -230,7 +230,7 @@ class LLMRequest:
         fields = {k: v for k, v in data.items() if k != "format"}
         try:
             return cls(**fields)
-        except TypeError as exc:
+        except (TypeError, ValueError) as exc:
             raise InvalidInputError(f"Malformed LLM request: {exc}.") from None
 
     def chat_messages(self) -> list[dict[str, str]]:
@@ -296,6 +296,27 @@ def _optional_count(_inst: Any, attr: attrs.Attribute[Any], value: Any) -> None:
         raise InvalidInputError(f"{attr.name} must be a count >= 0 or None, got {value!r}.")
 
 
+def _seconds(value: Any) -> float:
+    """A duration: a finite number >= 0 (ints are made floats; text is refused, not parsed)."""
+    import math
+
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        raise InvalidInputError(f"latency_s must be a number of seconds, got {value!r}.")
+    if not math.isfinite(value) or value < 0:
+        raise InvalidInputError(f"latency_s must be finite and >= 0, got {value!r}.")
+    return float(value)
+
+
+def _count(_inst: Any, attr: attrs.Attribute[Any], value: Any) -> None:
+    if isinstance(value, bool) or not isinstance(value, int) or value < 0:
+        raise InvalidInputError(f"{attr.name} must be a count >= 0, got {value!r}.")
+
+
+def _optional_text(_inst: Any, attr: attrs.Attribute[Any], value: Any) -> None:
+    if value is not None and not isinstance(value, str):
+        raise InvalidInputError(f"{attr.name} must be a string or None, got {value!r}.")
+
+
 @attrs.frozen(kw_only=True)
 class LLMResponse:
     """What a backend answered to one request.
@@ -312,13 +333,13 @@ class LLMResponse:
     request_hash: str = attrs.field(validator=_check_str)
     answer_hash: str = attrs.field(validator=_check_str)
     answer: Any = None
-    parse_error: str | None = None
-    model: str | None = None
+    parse_error: str | None = attrs.field(default=None, validator=_optional_text)
+    model: str | None = attrs.field(default=None, validator=_optional_text)
     prompt_tokens: int | None = attrs.field(default=None, validator=_optional_count)
     completion_tokens: int | None = attrs.field(default=None, validator=_optional_count)
-    latency_s: float = attrs.field(default=0.0, converter=float)
-    finish_reason: str | None = None
-    repairs: int = 0
+    latency_s: float = attrs.field(default=0.0, converter=_seconds)
+    finish_reason: str | None = attrs.field(default=None, validator=_optional_text)
+    repairs: int = attrs.field(default=0, validator=_count)
 
     @property
     def valid(self) -> bool:
@@ -343,9 +364,13 @@ class LLMResponse:
 
     @classmethod
     def from_dict(cls, data: Mapping[str, Any]) -> LLMResponse:
+        if not isinstance(data, Mapping):
+            raise InvalidInputError(f"Malformed LLM response: {type(data).__name__}, not a dict.")
         try:
             return cls(**data)
-        except TypeError as exc:
+        except InvalidInputError as exc:
+            raise InvalidInputError(f"Malformed LLM response: {exc}") from None
+        except (TypeError, ValueError) as exc:
             raise InvalidInputError(f"Malformed LLM response: {exc}.") from None
 
 
@@ -388,3 +413,20 @@ def build_response(
         answer_hash=digest,
         repairs=repairs,
     )
+
+
+def response_problem(request: LLMRequest, response: LLMResponse) -> str | None:
+    """Why ``response`` is not what :func:`build_response` makes of its own text for
+    ``request`` (its answer, parse error or answer hash differ), or None. A recording is held to
+    this, so an answer edited after the fact — or made up by a backend — is refused."""
+    rebuilt = build_response(
+        request, response.text, backend_id=response.backend_id, model=response.model
+    )
+    for name in ("answer", "parse_error", "answer_hash"):
+        ours, theirs = getattr(rebuilt, name), getattr(response, name)
+        if canonical_json(ours) != canonical_json(theirs):
+            return (
+                f"its {name} ({theirs!r:.60}) is not what its text gives ({ours!r:.60}); the "
+                "answer was edited or not built with build_response"
+            )
+    return None

@@ -8,8 +8,12 @@ line, which ``replay`` skips with a warning. Several processes may append to one
 
 ``replay`` answers each request from the records with its request hash, in recorded order (a
 hash recorded twice is answered twice, in order); a request with no record left is an
-:class:`~labtrust_gym.errors.LLMReplayError` naming the hash and the file. Every record's hash is
-recomputed on load, so an edited file is refused. A replayed response is the recorded one, byte
+:class:`~labtrust_gym.errors.LLMReplayError` naming the hash and the file. Every record is
+checked on load: the request hash recomputed, every response field well-formed, and the response
+rebuilt from its recorded text (``build_response``) must give the recorded answer, parse error
+and answer hash — so an edited request or answer is refused, as is a malformed field, each an
+``LLMReplayError`` naming the file and line. ``record`` holds a backend to the same rule before
+it writes a line. A replayed response is the recorded one, byte
 for byte — its ``backend_id`` and ``latency_s`` are those of the recording.
 """
 
@@ -28,8 +32,13 @@ from labtrust_gym.errors import (
     LLMReplayError,
 )
 from labtrust_gym.fileio import canonical_json, check_output_path
-from labtrust_gym.llm.contract import LLMRequest, LLMResponse
-from labtrust_gym.llm.registry import LLMBackend, complete_checked, create_llm_backend
+from labtrust_gym.llm.contract import LLMRequest, LLMResponse, response_problem
+from labtrust_gym.llm.registry import (
+    LLMBackend,
+    backend_name,
+    complete_checked,
+    create_llm_backend,
+)
 from labtrust_gym.llm.settings import LLMSettings
 
 RECORD_FORMAT = "labtrust.llm.record.v1"
@@ -121,11 +130,25 @@ def _check_record(raw: bytes, where: str) -> dict[str, Any]:
             response = LLMResponse.from_dict(entry["response"])
             if response.request_hash != request.request_hash:
                 raise InvalidInputError("the response belongs to another request.")
-        elif not isinstance(entry.get("error"), dict):
-            raise InvalidInputError("it has neither a response nor an error.")
+            problem = response_problem(request, response)
+            if problem is not None:
+                raise InvalidInputError(f"the response is inconsistent: {problem}.")
+        elif not _is_error(entry.get("error")):
+            raise InvalidInputError(
+                "it has neither a response nor an error {kind, message, backend_id, attempts}."
+            )
     except InvalidInputError as exc:
         raise LLMReplayError(f"Replay file {where}: {exc}") from None
     return entry
+
+
+def _is_error(error: Any) -> bool:
+    return (
+        isinstance(error, dict)
+        and all(isinstance(error.get(k), str) for k in ("kind", "message", "backend_id"))
+        and isinstance(error.get("attempts"), int)
+        and not isinstance(error.get("attempts"), bool)
+    )
 
 
 class ReplayBackend:
@@ -215,6 +238,14 @@ class RecordBackend:
             )
         try:
             response = complete_checked(self.inner, request)
+            problem = response_problem(request, response)
+            if problem is not None:  # never record what replay would refuse
+                name = backend_name(self.inner)
+                raise LLMBackendError(
+                    f"LLM backend {name!r} returned an inconsistent response: {problem}.",
+                    kind="bad_response",
+                    backend_id=name,
+                )
         except LLMBackendError as exc:
             append_line(self.settings.record_path, record_line(request, error=exc))
             raise

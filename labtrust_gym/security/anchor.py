@@ -2,13 +2,14 @@
 
 A hash chain alone cannot show that lines were cut off the end, nor that someone rewrote the log
 and recomputed every hash. The anchor (``<log>.anchor.json``) fixes the chain's length and head
-hash, the log's SHA-256, and the public keys and roles needed to re-check the events' own
-signatures, and the run signer signs it (``labtrust_gym.security.keys``). :func:`verify_log`
-checks all of it: chain, anchor signature and signer trust, head/length/digest, and every
-event signature of a strict-signature lab.
+hash, the log's SHA-256, and the public keys and roles of the episode, and the run signer signs
+it (``labtrust_gym.security.keys``). :func:`verify_log` checks all of it: chain, anchor
+signature and signer trust, head/length/digest, and every event signature of a strict-signature
+lab — against the verifier's trusted key registry wherever it knows the agent, never against a
+key only the anchor vouches for (``labtrust_gym.security.agent_keys``).
 
-Chain records may in future carry ``outcome.status`` (``BLOCKED`` refusal records); a record
-without it is an accepted event. Only accepted events are required to be validly signed.
+Refusal records (``refused``) and session closures carry no accepted event; only accepted
+events are required to be validly signed.
 """
 
 from __future__ import annotations
@@ -20,6 +21,7 @@ from typing import Any
 
 from labtrust_gym.errors import ChainIntegrityError, EvidenceError
 
+from .agent_keys import AgentKeys
 from .keys import RunKey, TrustStore, load_run_key, read_canonical_json, verify_signed
 
 ANCHOR_FORMAT = "labtrust-log-anchor/0.1"
@@ -111,10 +113,10 @@ def read_anchor(path: Path, trust: TrustStore) -> tuple[dict[str, Any], str]:
 
 def iter_records(lines: list[bytes], start_seq: int = 1) -> Iterator[tuple[int, dict[str, Any]]]:
     """``(seq, record)`` of chain lines already verified by ``verify_chain``/``verify_segment``."""
-    import json
+    from labtrust_gym.engine.hashchain import parse_record
 
     for i, line in enumerate(lines):
-        yield start_seq + i, json.loads(line[84:-1])
+        yield start_seq + i, parse_record(line[84:-1], start_seq + i)
 
 
 def check_event_signatures(
@@ -122,18 +124,23 @@ def check_event_signatures(
     anchor: dict[str, Any],
     *,
     where: str,
-    keys: list[dict[str, Any]] | None = None,
-) -> int:
-    """Re-check every Ed25519-signed accepted event against ``keys`` (default: the keys the
-    anchor lists; a strict lab's accepted events must all be authenticated). Session-MAC'd events
-    are re-checked over the whole log by :func:`labtrust_gym.engine.logcheck.
-    recheck_authentication`. Returns how many signatures were checked."""
-    from labtrust_gym.engine.signing import KeyRing, signing_message
+    agent_keys: AgentKeys,
+) -> dict[str, Any]:
+    """Re-check every Ed25519-signed accepted event against ``agent_keys`` (a strict lab's
+    accepted events must all be authenticated). Session-MAC'd events are re-checked over the
+    whole log by :func:`labtrust_gym.engine.logcheck.recheck_authentication`.
 
-    ring = KeyRing(keys if keys is not None else anchor["keys"])
+    Returns ``{"checked", "trusted", "run_signer_only", "run_signer_only_agents"}``: how many
+    signatures were checked, how many against the verifier's trusted registry and how many
+    against keys only the anchor (the run signer) vouches for, and whose those were."""
+    from labtrust_gym.engine.logcheck import MalformedRecordError, check_auth_fields
+    from labtrust_gym.engine.signing import signing_message
+
+    ring = agent_keys.ring()
     roles = anchor["agents"]
     strict = anchor["strict_signatures"]
-    checked = 0
+    counts = {"checked": 0, "trusted": 0, "run_signer_only": 0}
+    vouched: set[str] = set()
     for seq, record in records:
         event = record.get("event")
         accepted = record_status(record) == "ACCEPTED"
@@ -141,12 +148,18 @@ def check_event_signatures(
             continue
         if not strict and "signature" not in event:
             continue
-        agent = event.get("agent_id")
+        t = record["outcome"].get("t_s", 0.0)
+        try:
+            if isinstance(t, bool) or not isinstance(t, int | float):
+                raise MalformedRecordError(f"Episode log line {seq}: outcome.t_s is {t!r:.40}.")
+            check_auth_fields({"seq": 0, **event}, seq)
+        except MalformedRecordError as exc:
+            raise EvidenceError(f"{where}: {exc}", code="EVIDENCE.MALFORMED") from None
+        agent = event["agent_id"]
         key_id, sig = event.get("key_id"), event.get("signature")
         if not isinstance(key_id, str) or not isinstance(sig, str):
             code: str | None = "SIG.MISSING"
         else:
-            t = float(record["outcome"].get("t_s", 0.0))
             code = ring.key_check(key_id, str(agent), t, roles.get(agent))
             if code is None and not ring.verify(key_id, sig, signing_message(event)):
                 code = "SIG.INVALID"
@@ -156,8 +169,13 @@ def check_event_signatures(
                 f"({code}); it was not signed by the agent's key.",
                 code="EVIDENCE.EVENT_SIGNATURE",
             )
-        checked += 1
-    return checked
+        counts["checked"] += 1
+        if key_id in agent_keys.trusted:
+            counts["trusted"] += 1
+        else:
+            counts["run_signer_only"] += 1
+            vouched.add(str(agent))
+    return {**counts, "run_signer_only_agents": sorted(vouched)}
 
 
 def verify_log(
@@ -166,17 +184,25 @@ def verify_log(
     *,
     chain_only: bool = False,
     keys: list[dict[str, Any]] | None = None,
+    policy_root: Path | str | None = None,
 ) -> dict[str, Any]:
     """Verify an episode log and its anchor; raise :class:`EvidenceError` on the first problem.
 
-    Returns ``{"ok", "length", "head_hash", "records", "anchored", "signer",
-    "signatures_checked", "macs_checked", "unchecked", "keys_from"}``. Event signatures are
-    checked against ``keys`` (a key registry the verifier trusts) or, without it, against the
-    keys the anchor lists — which only the anchor's signer vouches for (docs/security.md).
+    Event signatures are checked against the verifier's trusted key registry — the policy key
+    registry of ``policy_root``'s layered policy plus ``keys`` (``--keys``) — and, for agents
+    that registry does not know, against the keys the anchor lists, which only the run signer
+    vouches for (:mod:`labtrust_gym.security.agent_keys`). Returns ``{"ok", "length",
+    "head_hash", "records", "anchored", "signer", "signatures_checked", "signatures_trusted",
+    "signatures_run_signer_only", "run_signer_only_agents", "macs_checked",
+    "macs_run_signer_only", "unchecked"}`` (``macs_run_signer_only``: MACs in sessions opened
+    with a key the trusted registry does not hold).
     """
     from labtrust_gym.engine.hashchain import read_log, verify_chain
 
+    from .agent_keys import resolve_agent_keys, trusted_keys
+
     path = Path(log_path)
+    registry = trusted_keys(keys, policy_root)
     lines = read_log(path)
     try:
         chain = verify_chain(lines)
@@ -190,12 +216,15 @@ def verify_log(
         "anchored": False,
         "signer": None,
         "signatures_checked": 0,
+        "signatures_trusted": 0,
+        "signatures_run_signer_only": 0,
+        "run_signer_only_agents": [],
         "macs_checked": 0,
+        "macs_run_signer_only": 0,
         "unchecked": 0,
-        "keys_from": "--keys" if keys is not None else None,
     }
-    if chain_only:  # no anchor: the chain and what the log itself lets us re-check
-        return _recheck(report, lines, keys, path)
+    if chain_only:  # no anchor: the chain and what the trusted registry lets us re-check
+        return _recheck(report, lines, registry, path, frozenset(k["key_id"] for k in registry))
     anchor, signer = read_anchor(anchor_path(path), trust)
     want = anchor["chain"]
     if chain["length"] != want["length"]:
@@ -219,25 +248,41 @@ def verify_log(
         )
     report["anchored"] = True
     report["signer"] = signer
-    report["signatures_checked"] = check_event_signatures(
-        iter_records(lines), anchor, where=str(path), keys=keys
+    agent_keys = resolve_agent_keys(anchor["keys"], registry, where=str(path))
+    sigs = check_event_signatures(
+        iter_records(lines), anchor, where=str(path), agent_keys=agent_keys
     )
-    report["keys_from"] = "--keys" if keys is not None else "anchor"
-    return _recheck(report, lines, keys if keys is not None else anchor["keys"], path)
+    report["signatures_checked"] = sigs["checked"]
+    report["signatures_trusted"] = sigs["trusted"]
+    report["signatures_run_signer_only"] = sigs["run_signer_only"]
+    report["run_signer_only_agents"] = sigs["run_signer_only_agents"]
+    return _recheck(report, lines, list(agent_keys.keys), path, agent_keys.trusted)
 
 
 def _recheck(
-    report: dict[str, Any], lines: list[bytes], keys: list[dict[str, Any]] | None, path: Path
+    report: dict[str, Any],
+    lines: list[bytes],
+    keys: list[dict[str, Any]],
+    path: Path,
+    trusted: frozenset[str],
 ) -> dict[str, Any]:
     """Sequence numbers (no replay), session MACs once their epoch key is disclosed, and the
     Ed25519 signatures ``keys`` cover (:mod:`labtrust_gym.engine.logcheck`)."""
-    from labtrust_gym.engine.logcheck import recheck_authentication
+    from labtrust_gym.engine.logcheck import MalformedRecordError, recheck_authentication
 
     try:
         auth = recheck_authentication(lines, keys)
+    except MalformedRecordError as exc:
+        raise EvidenceError(f"{str(path)!r}: {exc}", code="EVIDENCE.MALFORMED") from None
     except ChainIntegrityError as exc:
         raise EvidenceError(f"{str(path)!r}: {exc}", code="EVIDENCE.EVENT_SIGNATURE") from None
+    if not report["anchored"]:  # chain only: every key checked with is a trusted one
+        report["signatures_trusted"] = auth["signatures_checked"]
     report["signatures_checked"] = max(report["signatures_checked"], auth["signatures_checked"])
     report["macs_checked"] = auth["macs_checked"]
+    # a MAC rests on the handshake that opened its session: only as trusted as that key
+    report["macs_run_signer_only"] = sum(
+        n for key_id, n in auth["macs_by_key"].items() if key_id not in trusted
+    )
     report["unchecked"] = auth["unchecked"]
     return report

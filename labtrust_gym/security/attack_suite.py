@@ -134,7 +134,7 @@ def suite_problems(doc: Mapping[str, Any], allowlist: Iterable[str]) -> list[tup
                     (f"{where}/engine/steps", f"{len(marked)} steps marked attack: true (need 1)")
                 )
             elif expected["outcome"] == "blocked" and not (
-                "action" in spec["steps"][marked[0]] or "raw" in spec["steps"][marked[0]]
+                {"action", "raw", "repeat"} & set(spec["steps"][marked[0]])
             ):
                 problems.append(
                     (f"{where}/engine/steps/{marked[0]}", "a blocked outcome needs an event step")
@@ -304,6 +304,7 @@ def run_engine_attack(
     eng.drain_system_emits()
     obs = Observation()
     in_window = False
+    sent: dict[int, Any] = {}  # events by step number, for `repeat`
     try:
         for n, step in enumerate(sc["steps"], start=1):
             is_attack = bool(step.get("attack"))
@@ -312,12 +313,17 @@ def run_engine_attack(
                 eng.advance_to(step["advance_to"])
             elif "corrupt_log_line" in step:
                 eng.corrupt_log_line_for_test(step["corrupt_log_line"])
+            elif "close_sessions" in step:
+                eng.close_sessions()
             else:
-                event = build_event(eng, sc, step, n, signers)
-                for key, value in (step.get("tamper_after_sign") or {}).items():
-                    # edit the event after it was signed (mappings are updated, not replaced)
-                    old = event.get(key)
-                    event[key] = {**old, **value} if isinstance(old, dict) else value
+                if "repeat" in step:  # the event of that step again, byte for byte (a replay)
+                    if int(step["repeat"]) not in sent:
+                        raise AttackSetupError(f"step {n} repeats step {step['repeat']}, no event")
+                    event = copy.deepcopy(sent[int(step["repeat"])])
+                else:
+                    event = build_event(eng, sc, step, n, signers)
+                    _tamper(event, step, signers)
+                    sent[n] = copy.deepcopy(event)
                 res = eng.step(event)
                 if not in_window and res["status"] != "ACCEPTED":
                     raise AttackSetupError(
@@ -328,11 +334,50 @@ def run_engine_attack(
                     _observe(obs, res, is_attack)
             if in_window:
                 obs.emits.extend(e["emit"] for e in eng.drain_system_emits())
+                obs.criteria.extend(_query_checks(eng, step))
             else:
                 eng.drain_system_emits()
     finally:
         eng.close()
     return obs
+
+
+def _tamper(event: dict[str, Any], step: Mapping[str, Any], signers: Any) -> None:
+    """Edit an authenticated event the way the step says: ``tamper_after_sign`` (fields
+    changed after signing; mappings updated, not replaced) and ``mac_key_of`` (the MAC
+    recomputed with another agent's session key, the session id kept)."""
+    from labtrust_gym.engine.signing import mac_sign
+
+    for key, value in (step.get("tamper_after_sign") or {}).items():
+        old = event.get(key)
+        event[key] = {**old, **value} if isinstance(old, dict) else value
+    other = step.get("mac_key_of")
+    if other is not None:
+        if other not in signers.sessions or "mac" not in event:
+            raise AttackSetupError(f"mac_key_of: {other!r} has no open session (or no mac step)")
+        del event["mac"]
+        mac_sign(event, event["session_id"], event["seq"], signers.sessions[other][1])
+
+
+def _query_checks(eng: Any, step: Mapping[str, Any]) -> list[dict[str, Any]]:
+    """A step's ``queries: {expr: value}`` as criteria judged with the verdict (e.g. the clock
+    did not move after a refused event)."""
+    from .criteria import holds
+
+    out = []
+    for expr, want in (step.get("queries") or {}).items():
+        got = eng.query(expr)
+        out.append(
+            {
+                "metric": f"query {expr}",
+                "op": "==",
+                "value": want,
+                "observed": got,
+                "missing": False,
+                "ok": holds(got, "==", want),
+            }
+        )
+    return out
 
 
 def _observe(obs: Observation, res: Mapping[str, Any], is_attack: bool) -> None:

@@ -83,9 +83,9 @@ def signed_episode(workdir: Path, policy_root: Any) -> Path:
     return log
 
 
-def rechain(lines: list[bytes], index: int, edit: Any) -> list[bytes]:
-    """The log with record ``index`` edited by ``edit(record)`` and every hash recomputed, as a
-    forger who can write the file would do it."""
+def rechain(lines: list[bytes], index: int | None, edit: Any) -> list[bytes]:
+    """The log with record ``index`` (None: every record, in order) edited by ``edit(record)``
+    and every hash recomputed, as a forger who can write the file would do it."""
     import hashlib
 
     from labtrust_gym.engine.hashchain import GENESIS_HASH, canonical_bytes, line_bytes
@@ -94,7 +94,7 @@ def rechain(lines: list[bytes], index: int, edit: Any) -> list[bytes]:
     prev = GENESIS_HASH
     for i, line in enumerate(lines):
         record = json.loads(line[84:-1])
-        if i == index:
+        if index is None or i == index:
             edit(record)
         record["prev_hash"] = prev
         rec = canonical_bytes(record)
@@ -151,7 +151,8 @@ def _impersonate(record: dict[str, Any]) -> None:
     record["event"]["key_id"] = "K_supervisor_0"  # the signature stays qc_0's
 
 
-def _reanchor(log: Path, key: RunKey) -> None:
+def _reanchor(log: Path, key: RunKey, keys: list[dict[str, Any]] | None = None) -> None:
+    """Re-sign the anchor for the log as it now is (``keys`` replaces the listed agent keys)."""
     from labtrust_gym.fileio import atomic_write_json
 
     from .anchor import anchor_path, build_anchor
@@ -164,9 +165,24 @@ def _reanchor(log: Path, key: RunKey) -> None:
         length=len(lines),
         strict_signatures=old["strict_signatures"],
         agents=old["agents"],
-        keys=old["keys"],
+        keys=old["keys"] if keys is None else keys,
     )
     atomic_write_json(anchor_path(log), key.sign(doc))
+
+
+def agent_registry() -> list[dict[str, Any]]:
+    """The lab agents' genuine public keys, as a verifier who provisioned them holds them."""
+    from labtrust_gym.engine.signing import derive_keypair
+
+    return [
+        {
+            "key_id": k["key_id"],
+            "agent_id": k["agent_id"],
+            "status": "active",
+            "public_key_b64": derive_keypair(k["agent_id"])[1],
+        }
+        for k in _LAB["signing_keys"]
+    ]
 
 
 @attack_callable
@@ -200,10 +216,91 @@ def fabricated_event(ctx: dict[str, Any]) -> dict[str, Any]:
 
 
 @attack_callable
+def swapped_key(ctx: dict[str, Any]) -> dict[str, Any]:
+    """The run signer fabricates an agent's event, signs it with a fresh key of its own, swaps
+    that key into the anchor under the agent's key id and re-anchors: every signature in the
+    log verifies against the anchor. A verifier holding the agents' key registry refuses it."""
+    from labtrust_gym.engine.signing import derive_keypair, sign_event
+
+    from .anchor import verify_log
+
+    registry = agent_registry()
+    log = signed_episode(Path(ctx["workdir"]), ctx.get("policy_root"))
+    key, trust = producer()
+    verify_log(log, trust, keys=registry)  # the genuine log verifies against the registry
+    fresh, fresh_pub = derive_keypair("supervisor_0", secret=ATTACKER_SEED)
+
+    seq = 0
+
+    def forge(record: dict[str, Any]) -> None:  # the release becomes the supervisor's, and
+        nonlocal seq  # every supervisor event is renumbered and re-signed with the fresh key
+        event = record.get("event") or {}
+        if event.get("action_type") == "RELEASE_RESULT":
+            event["agent_id"], event["key_id"] = "supervisor_0", "K_supervisor_0"
+        if event.get("agent_id") == "supervisor_0":
+            seq += 1
+            event["seq"] = seq
+            event["signature"] = sign_event(event, fresh)
+
+    _write_lines(log, rechain(_lines(log), None, forge))
+    anchored = json.loads((log.parent / (log.name + ".anchor.json")).read_bytes())["keys"]
+    swapped = [
+        {**k, "public_key_b64": fresh_pub} if k["key_id"] == "K_supervisor_0" else k
+        for k in anchored
+    ]
+    _reanchor(log, key, swapped)
+    try:
+        verify_log(log, trust)
+        without = "without the registry the forgery verifies (run-signer-only keys); "
+    except EvidenceError as exc:
+        without = f"even without the registry it is refused ({exc.code}); "
+    outcome = _outcome(lambda: verify_log(log, trust, keys=registry))
+    outcome["note"] = without + outcome["note"]
+    return outcome
+
+
+@attack_callable
 def deleted_anchor(ctx: dict[str, Any]) -> dict[str, Any]:
     from .anchor import anchor_path
 
     return _tampered_log(ctx, lambda log: anchor_path(log).unlink())
+
+
+@attack_callable
+def refusal_in_log(ctx: dict[str, Any]) -> dict[str, Any]:
+    """An agent tries an action outside its role and is refused; the episode log, written and
+    anchored, must still hold the attempt: a refusal record naming the event and the reason.
+    Reports the reason codes of the refusal records of that event found in the verified log."""
+    from labtrust_gym.engine.core import HospitalLabEngine
+    from labtrust_gym.engine.golden import scenario_initial_state
+
+    from .anchor import iter_records, verify_log, write_anchor
+
+    root = ctx.get("policy_root")
+    eng = HospitalLabEngine(None, {"policy_root": str(root)} if root else {})
+    eng.reset(scenario_initial_state({"id": "REFUSAL-LAB"}), deterministic=True, rng_seed=0)
+    attempt = {
+        "event_id": "ATTEMPT-1",
+        "t_s": 0,
+        "agent_id": "runner_0",
+        "action_type": "KILL_SWITCH",
+        "args": {},
+    }
+    if eng.step(dict(attempt))["status"] != "BLOCKED":
+        raise RuntimeError("the out-of-role attempt was accepted; the attack proves nothing")
+    eng.step({"event_id": "AFTER-1", "t_s": 0, "agent_id": "ops_0", "action_type": "TICK"})
+    log = Path(ctx["workdir"]) / "refusals.jsonl"
+    eng.write_episode_log(log)
+    key, trust = producer()
+    write_anchor(log, eng, key)
+    verify_log(log, trust)  # the refusal record is part of the verified, anchored chain
+    codes = [
+        str(rec["outcome"]["blocked_reason_code"])
+        for _seq, rec in iter_records(_lines(log))
+        if (rec.get("refused") or {}).get("event", {}).get("event_id") == attempt["event_id"]
+    ]
+    note = "refusal record in the anchored log" if codes else "no refusal record in the log"
+    return {"codes": codes, "note": note}
 
 
 def signed_bundle(workdir: Path, policy_root: Any) -> tuple[Path, TrustStore]:

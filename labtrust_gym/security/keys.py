@@ -115,12 +115,26 @@ class RunKey:
 
 
 def _message(body: dict[str, Any]) -> bytes:
-    from labtrust_gym.engine.hashchain import canonical_bytes
-
     fmt = body.get("format")
     if not isinstance(fmt, str) or not fmt:
         raise EvidenceError("Signed document has no 'format' field.", code="EVIDENCE.MALFORMED")
-    return b"labtrust-gym:" + fmt.encode("utf-8") + b"\n" + canonical_bytes(body)
+    return b"labtrust-gym:" + fmt.encode("utf-8") + b"\n" + signed_bytes(body, what="Document")
+
+
+def signed_bytes(doc: Any, *, what: str) -> bytes:
+    """The canonical bytes a signature covers. Documents we write always have them; a value
+    the encoder cannot take (an integer beyond 64 bits, nesting deeper than 254 levels) means
+    the document was not written by us: ``EVIDENCE.MALFORMED``, never a crash."""
+    from labtrust_gym.engine.hashchain import canonical_bytes
+
+    try:
+        return canonical_bytes(doc)
+    except TypeError as exc:  # orjson.JSONEncodeError is a TypeError
+        raise EvidenceError(
+            f"{what} holds a value no LabTrust-Gym document has ({exc}); it was not written "
+            "by LabTrust-Gym.",
+            code="EVIDENCE.MALFORMED",
+        ) from None
 
 
 def _check_private_mode(path: Path) -> None:
@@ -181,16 +195,34 @@ def _create_private(path: Path) -> None:
 
 
 def load_run_key(*, create: bool = True) -> RunKey | None:
-    """The run key (``LABTRUST_RUN_KEY``, else the default path, created when ``create``)."""
+    """The run key (``LABTRUST_RUN_KEY``, else the default path, created when ``create``).
+
+    A key that cannot be read or created is a :class:`ConfigError` naming the path and the fix
+    (never an ``OSError`` traceback)."""
     explicit = os.environ.get(RUN_KEY_ENV)
     if explicit:
         return _load_private(Path(explicit).expanduser())
     path = default_run_key_path()
-    if not path.is_file():
-        if not create:
-            return None
-        _create_private(path)
+    try:
+        exists = path.is_file()
+        if not exists and create:
+            _create_private(path)
+    except OSError as exc:
+        raise ConfigError(
+            f"Cannot create the run key {str(path)!r}: {exc.strerror or exc}. Set {HOME_ENV} to "
+            f"a writable directory, or {RUN_KEY_ENV} to an existing key file (PKCS#8 PEM, "
+            "mode 0600)."
+        ) from None
+    if not exists and not create:
+        return None
     return _load_private(path)
+
+
+def run_key_path() -> Path:
+    """Where the run key is read from (``LABTRUST_RUN_KEY`` or the default path), resolved."""
+    explicit = os.environ.get(RUN_KEY_ENV)
+    path = Path(explicit).expanduser() if explicit else default_run_key_path()
+    return path.resolve()
 
 
 def read_public_key(path: Path) -> str:
@@ -290,24 +322,51 @@ def verify_signed(document: Any, trust: TrustStore, *, what: str) -> str:
     return fp
 
 
+def parse_evidence_json(data: bytes, *, what: str) -> Any:
+    """Parse JSON evidence bytes under the depth bound every verifier applies (the hash
+    chain's, :data:`labtrust_gym.engine.hashchain.MAX_RECORD_DEPTH`), checked before parsing;
+    anything that is not JSON LabTrust-Gym could have written is ``EVIDENCE.MALFORMED``."""
+    import json
+
+    from labtrust_gym.engine.hashchain import MAX_RECORD_DEPTH, nests_deeper_than
+
+    if nests_deeper_than(data, MAX_RECORD_DEPTH):
+        raise EvidenceError(
+            f"{what}: nests deeper than {MAX_RECORD_DEPTH} levels, which no LabTrust-Gym "
+            "document does; refusing to parse it.",
+            code="EVIDENCE.MALFORMED",
+        )
+    try:
+        doc = json.loads(data)
+    except (ValueError, UnicodeDecodeError, RecursionError):
+        raise EvidenceError(f"{what}: not valid JSON.", code="EVIDENCE.MALFORMED") from None
+    signed_bytes(doc, what=what)  # e.g. integers beyond 64 bits
+    return doc
+
+
+def _read_evidence(path: Path, what: str) -> bytes:
+    try:
+        return path.read_bytes()
+    except OSError:
+        raise EvidenceError(
+            f"{what}: {str(path)!r} is missing or unreadable.", code="EVIDENCE.MISSING"
+        ) from None
+
+
+def load_evidence_json(path: Path, *, what: str) -> Any:
+    """:func:`parse_evidence_json` of a file (a missing or unreadable file is
+    ``EVIDENCE.MISSING``)."""
+    return parse_evidence_json(_read_evidence(path, what), what=f"{what} {str(path)!r}")
+
+
 def read_canonical_json(path: Path, *, what: str) -> Any:
     """Parse a JSON evidence file that must be byte-for-byte in the canonical form LabTrust-Gym
     writes (sorted keys, two-space indent, trailing newline): whitespace edits are edits too."""
-    import json
-
     from labtrust_gym.fileio import canonical_json
 
-    try:
-        data = path.read_bytes()
-    except FileNotFoundError:
-        raise EvidenceError(f"{what}: {str(path)!r} is missing.", code="EVIDENCE.MISSING") from None
-    try:
-        doc = json.loads(data)
-        canonical = (canonical_json(doc, indent=2) + "\n").encode("utf-8")
-    except (ValueError, UnicodeDecodeError):
-        raise EvidenceError(
-            f"{what}: {str(path)!r} is not valid JSON.", code="EVIDENCE.MALFORMED"
-        ) from None
+    data = _read_evidence(path, what)
+    doc = parse_evidence_json(data, what=f"{what} {str(path)!r}")
+    canonical = (canonical_json(doc, indent=2) + "\n").encode("utf-8")
     if data != canonical:
         raise EvidenceError(
             f"{what}: {str(path)!r} is not in canonical form (it was edited).",

@@ -9,20 +9,23 @@ with no base counterpart is added. Merge rules (docs/security.md, "Partner overl
   id: a record with a known id is merged into the base record, a new id is appended;
 * ``$remove: {<list key>: [ids]}`` inside a mapping drops records from that mapping's list.
 
-The effective policy (base + overlay) is validated like any policy; its fingerprint differs from
-the base's, and results record it together with the partner id.
+The effective policy is every file of the layered policy (shipped, plugins', user's: a user
+directory with one lab profile is enough) with the overlay merged on; overlay files are found in
+every layer too. It is validated like any policy; its fingerprint differs from the base's, and
+results record it together with the partner id.
 """
 
 from __future__ import annotations
 
 import contextlib
 import os
+import re
 import shutil
 from collections.abc import Iterator, Mapping
 from pathlib import Path
 from typing import Any
 
-from labtrust_gym.errors import PolicyError, UnknownIdError
+from labtrust_gym.errors import InvalidInputError, PolicyError, UnknownIdError
 
 PARTNERS_DIR = "partners"
 REMOVE_KEY = "$remove"
@@ -52,20 +55,53 @@ ID_KEYS: tuple[str, ...] = (
 )
 
 
-def list_partners(root: Path | str | None) -> list[str]:
-    from labtrust_gym.config import policy_path
+#: A partner id is one path component: letters, digits, ``_``, ``-`` and ``.`` (not leading).
+_PARTNER_ID = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.-]*")
+#: Marks a materialised effective policy (a dot-file: never listed or fingerprinted), so the
+#: overlay is not applied a second time by code that reads it with the partner id.
+EFFECTIVE_MARKER = ".labtrust_effective_policy"
 
-    base = policy_path(root, PARTNERS_DIR)
-    return sorted(p.name for p in base.iterdir() if p.is_dir()) if base.is_dir() else []
+
+def _overlay_files_by_partner(root: Path | str | None) -> dict[str, dict[str, Path]]:
+    """``{partner id: {policy-relative path: overlay file}}`` over every policy layer."""
+    from labtrust_gym.config import policy_layers
+
+    found: dict[str, dict[str, Path]] = {}
+    for rel, (path, _layer) in policy_layers(root).files().items():
+        parts = rel.split("/", 2)
+        overlay = path.suffix in (".yaml", ".yml", ".json")
+        if parts[0] == PARTNERS_DIR and len(parts) == 3 and overlay:
+            found.setdefault(parts[1], {})[parts[2]] = path
+    return found
+
+
+def list_partners(root: Path | str | None) -> list[str]:
+    """Ids of the partners with an overlay in any policy layer, sorted."""
+    return sorted(_overlay_files_by_partner(root))
+
+
+def check_partner_id(partner_id: str, known: list[str] | None = None) -> str:
+    """``partner_id`` if it is one plain path component; else an error listing ``known``."""
+    if not isinstance(partner_id, str) or not _PARTNER_ID.fullmatch(partner_id) or set(
+        partner_id
+    ) == {"."}:
+        listed = f" Known partners: {', '.join(known)}." if known else ""
+        raise InvalidInputError(
+            f"Partner id {partner_id!r} is not valid: a partner id is one name (letters, digits, "
+            f"'_', '-', '.'), the name of a directory policy/partners/<id>/.{listed}"
+        )
+    return partner_id
 
 
 def partner_dir(root: Path | str | None, partner_id: str) -> Path:
-    """The overlay directory of ``partner_id``; an unknown partner lists the known ones."""
+    """The (highest layer's) overlay directory of ``partner_id``; an invalid or unknown partner
+    is an error listing the known ones."""
     from labtrust_gym.config import policy_path
 
+    known = list_partners(root)
+    check_partner_id(partner_id, known)
     path = policy_path(root, PARTNERS_DIR, partner_id)
-    if not path.is_dir():
-        known = list_partners(root)
+    if partner_id not in known:
         error = UnknownIdError.for_id("partner", partner_id, known)
         raise UnknownIdError(
             f"{error} A partner is a directory of overlays; looked for {str(path)!r}.",
@@ -128,25 +164,25 @@ def merge(base: Any, overlay: Any, where: str = "") -> Any:
 
 
 def overlay_files(root: Path | str | None, partner_id: str) -> list[str]:
-    """Policy-relative paths of the partner's overlay files, sorted."""
-    base = partner_dir(root, partner_id)
-    return sorted(
-        p.relative_to(base).as_posix()
-        for p in base.rglob("*")
-        if p.is_file() and p.suffix in (".yaml", ".yml", ".json")
-    )
+    """Policy-relative paths of the partner's overlay files (from every layer), sorted."""
+    partner_dir(root, partner_id)
+    return sorted(_overlay_files_by_partner(root).get(partner_id, {}))
+
+
+def is_effective_policy(root: Path | str | None) -> bool:
+    """Whether ``root``'s user layer is a materialised effective policy (overlay applied)."""
+    from labtrust_gym.config import policy_dir
+
+    return (policy_dir(root) / EFFECTIVE_MARKER).is_file()
 
 
 def overlay_path(root: Path | str | None, partner_id: str | None, rel: str) -> Path | None:
     """The partner's overlay of policy-relative ``rel``, if it has one. Lenient on purpose: an
-    effective policy (already merged, no ``partners/``) has none, so nothing applies twice;
-    commands check an explicit ``--partner`` with :func:`partner_dir` first."""
-    from labtrust_gym.config import policy_path
-
-    if not partner_id:
+    effective policy (already merged) has none, so nothing applies twice; commands check an
+    explicit ``--partner`` with :func:`partner_dir` first."""
+    if not partner_id or is_effective_policy(root):
         return None
-    path = policy_path(root, PARTNERS_DIR, partner_id, rel)
-    return path if path.is_file() else None
+    return _overlay_files_by_partner(root).get(partner_id, {}).get(rel)
 
 
 def load_overlaid(
@@ -163,35 +199,52 @@ def load_overlaid(
 
 
 def materialise(root: Path | str | None, partner_id: str, dest: Path) -> Path:
-    """Write the effective policy (base without ``partners/``, overlay applied) to ``dest``."""
+    """Write the effective policy to ``dest``: every file of the layered policy with ``root``
+    as its user layer (shipped, plugins', user's; ``partners/`` left out), the overlay of
+    ``partner_id`` merged onto the files it changes."""
     import yaml
 
-    from labtrust_gym.config import policy_dir
-    from labtrust_gym.fileio import atomic_write_text
+    from labtrust_gym.config import policy_layers
+    from labtrust_gym.fileio import atomic_write_text, load_yaml
 
-    src = policy_dir(root)
-    files = overlay_files(root, partner_id)
+    overlays = _overlay_by_rel(root, partner_id)
+    base = policy_layers(root).files()
     if dest.exists():
         shutil.rmtree(dest)
-    shutil.copytree(
-        src,
-        dest,
-        ignore=lambda d, names: [PARTNERS_DIR] if Path(d) == src else ["__pycache__"],
-    )
-    for rel in files:
-        doc = load_overlaid(root, src / rel, rel, partner_id)
+    dest.mkdir(parents=True)
+    for rel, (path, _layer) in base.items():
+        if rel.split("/", 1)[0] == PARTNERS_DIR or rel in overlays:
+            continue
+        target = dest / rel
+        target.parent.mkdir(parents=True, exist_ok=True)
+        shutil.copyfile(path, target)
+    for rel, over in sorted(overlays.items()):
+        doc = load_yaml(over)
+        if rel in base:
+            doc = merge(load_yaml(base[rel][0]), doc, rel)
         target = dest / rel
         target.parent.mkdir(parents=True, exist_ok=True)
         text = yaml.safe_dump(doc, sort_keys=False, allow_unicode=True, width=100)
         header = f"# Effective policy: base merged with partners/{partner_id}/{rel}\n"
         atomic_write_text(target, header + text)
+    (dest / EFFECTIVE_MARKER).write_text(f"partner: {partner_id}\n", encoding="utf-8")
     return dest
 
 
-def overlay_fingerprint(root: Path | str | None, partner_id: str) -> str:
-    from labtrust_gym.fileio import tree_fingerprint
+def _overlay_by_rel(root: Path | str | None, partner_id: str) -> dict[str, Path]:
+    partner_dir(root, partner_id)
+    return dict(_overlay_files_by_partner(root).get(partner_id, {}))
 
-    return tree_fingerprint(partner_dir(root, partner_id))
+
+def overlay_fingerprint(root: Path | str | None, partner_id: str) -> str:
+    """``sha256:<hex>`` over the partner's overlay files (relative path and bytes, sorted)."""
+    import hashlib
+
+    digest = hashlib.sha256()
+    for rel, path in sorted(_overlay_by_rel(root, partner_id).items()):
+        digest.update(rel.encode("utf-8") + b"\0")
+        digest.update(path.read_bytes() + b"\0")
+    return "sha256:" + digest.hexdigest()
 
 
 @contextlib.contextmanager

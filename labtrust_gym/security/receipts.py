@@ -11,7 +11,9 @@ they reference (``episodes[].log_sha256``) and writes::
     OUT/episodes/<log>/chain_proof.json        where the segment starts: seq and prev_hash
     OUT/episodes/<log>/receipts/<result_id>.json  one receipt per released result
 
-where ``<log>`` is the log's path under the run directory (``/`` written ``__``, no suffix).
+where ``<log>`` is the log's path under the run directory without its suffix, and results
+files keep theirs, each flattened to one name by :func:`flat_name` (``%`` -> ``%25``, ``/`` ->
+``%2F``: distinct paths never share a name).
 
 A linear hash chain proves a record by the records after it: the segment re-hashes from its
 first line to the anchored head, so any line it contains is in the anchored log. A receipt cites
@@ -40,9 +42,18 @@ from .anchor import (
     record_status,
     verify_log,
 )
-from .keys import RunKey, TrustStore, load_run_key, read_canonical_json, verify_signed
+from .keys import (
+    RunKey,
+    TrustStore,
+    load_evidence_json,
+    load_run_key,
+    read_canonical_json,
+    verify_signed,
+)
+from .manifest import check_files, file_digests
 
 BUNDLE_FORMAT = "labtrust-receipt-bundle/0.1"
+MANIFEST = "manifest.json"
 RECEIPT_FORMAT = "labtrust-receipt/0.1"
 PROOF_FORMAT = "labtrust-chain-proof/0.1"
 RELEASE_ACTION = "RELEASE_RESULT"
@@ -68,9 +79,9 @@ def _find_run_files(run_dir: Path) -> tuple[list[tuple[Path, dict[str, Any]]], d
         if path.name.endswith(".anchor.json"):
             continue
         try:
-            doc = json.loads(path.read_bytes())
-        except (OSError, ValueError):
-            continue
+            doc = load_evidence_json(path, what="Results file")
+        except EvidenceError:
+            continue  # not JSON we wrote: not a results file of this run
         if _is_results(doc):
             results.append((path, doc))
     logs = {
@@ -79,6 +90,12 @@ def _find_run_files(run_dir: Path) -> tuple[list[tuple[Path, dict[str, Any]]], d
         if anchor_path(p).is_file()
     }
     return results, logs
+
+
+def flat_name(rel: str) -> str:
+    """A run-relative path as one file name, injectively: ``%`` is written ``%25`` and ``/``
+    ``%2F`` (so ``a/b`` and ``a__b`` or ``a%2Fb`` never meet in one bundle directory)."""
+    return rel.replace("%", "%25").replace("/", "%2F")
 
 
 def _specimen_of(result_id: str, specimens: set[str]) -> str | None:
@@ -173,7 +190,7 @@ def export_receipts(
     results, logs = _find_run_files(run)
     plan: dict[Path, tuple[str, Path, dict[str, Any], dict[str, Any]]] = {}
     for res_path, doc in results:
-        name = res_path.relative_to(run).as_posix().replace("/", "__")
+        name = flat_name(res_path.relative_to(run).as_posix())
         for ep in doc["episodes"]:
             digest = ep.get("log_sha256")
             if digest is None:
@@ -190,13 +207,13 @@ def export_receipts(
             f"No anchored episode logs referenced by a results file under {str(run)!r}; run "
             "`labtrust run-benchmark ... --log DIR --out FILE` with both inside the run directory."
         )
-    ensure_output_dir(out, label="--out")
-    signer = key if key is not None else load_run_key()
+    signer = key if key is not None else load_run_key()  # a bad key fails before any output
     assert signer is not None
+    ensure_output_dir(out, label="--out")
     copied: set[str] = set()
     n_receipts = 0
     for log, (name, res_path, doc, ep) in plan.items():
-        ep_name = log.relative_to(run).with_suffix("").as_posix().replace("/", "__")
+        ep_name = flat_name(log.relative_to(run).with_suffix("").as_posix())
         verify_log(log, trust)  # never issue receipts for a log that does not verify
         if name not in copied:
             shutil.copyfile(res_path, _mk(out / "results") / name)
@@ -228,13 +245,9 @@ def export_receipts(
                 rdir / f"{receipt['result_id']}.json", {**receipt, "episode": context}
             )
             n_receipts += 1
-    files = {
-        p.relative_to(out).as_posix(): _sha256(p.read_bytes())
-        for p in sorted(out.rglob("*"))
-        if p.is_file()
-    }
+    files = file_digests(out, manifest=MANIFEST)
     manifest = {"format": BUNDLE_FORMAT, "files": files, "receipts": n_receipts}
-    atomic_write_json(out / "manifest.json", signer.sign(manifest))
+    atomic_write_json(out / MANIFEST, signer.sign(manifest))
     return {"receipts": n_receipts, "episodes": len(plan), "files": len(files) + 1}
 
 
@@ -247,46 +260,44 @@ def _fail(code: str, message: str) -> EvidenceError:
     return EvidenceError(message, code=code)
 
 
-def verify_bundle(bundle_dir: str | Path, trust: TrustStore) -> dict[str, Any]:
-    """Verify a receipt bundle; raise :class:`EvidenceError` naming the first problem."""
+def verify_bundle(
+    bundle_dir: str | Path,
+    trust: TrustStore,
+    *,
+    keys: list[dict[str, Any]] | None = None,
+    policy_root: Path | str | None = None,
+) -> dict[str, Any]:
+    """Verify a receipt bundle; raise :class:`EvidenceError` naming the first problem. Event
+    signatures are checked as by :func:`~labtrust_gym.security.anchor.verify_log` (trusted key
+    registry first; ``run_signer_only_agents`` names the agents whose keys only anchors vouch
+    for)."""
     from labtrust_gym.engine.hashchain import verify_chain
+
+    from .agent_keys import resolve_agent_keys, trusted_keys
 
     root = Path(bundle_dir)
     if not root.is_dir():
         raise InvalidInputError(f"{str(root)!r} is not a directory (expected a receipt bundle).")
-    manifest = read_canonical_json(root / "manifest.json", what="Bundle manifest")
+    manifest = read_canonical_json(root / MANIFEST, what="Bundle manifest")
     if not isinstance(manifest, dict) or manifest.get("format") != BUNDLE_FORMAT:
-        raise _fail("EVIDENCE.MALFORMED", f"{str(root)!r}: manifest.json is not a receipt bundle.")
+        raise _fail("EVIDENCE.MALFORMED", f"{str(root)!r}: {MANIFEST} is not a receipt bundle.")
     signers = {verify_signed(manifest, trust, what="Bundle manifest")}
-    listed = manifest.get("files")
-    if not isinstance(listed, dict) or not all(isinstance(v, str) for v in listed.values()):
-        raise _fail("EVIDENCE.MALFORMED", f"{str(root)!r}: the manifest has no 'files' mapping.")
-    on_disk = {p.relative_to(root).as_posix() for p in root.rglob("*") if p.is_file()} - {
-        "manifest.json"
-    }
-    if on_disk != set(listed):
-        extra, missing = sorted(on_disk - set(listed)), sorted(set(listed) - on_disk)
-        raise _fail(
-            "EVIDENCE.MANIFEST_MISMATCH",
-            f"{str(root)!r}: files not in the manifest {extra}, listed but missing {missing}.",
-        )
-    for rel, digest in sorted(listed.items()):
-        if _sha256((root / rel).read_bytes()) != digest:
-            raise _fail(
-                "EVIDENCE.HASH_MISMATCH", f"{rel}: SHA-256 differs from the manifest (edited)."
-            )
+    listed = check_files(root, manifest.get("files"), manifest=MANIFEST)
+    registry = trusted_keys(keys, policy_root)
     receipts = 0
+    signatures = {"checked": 0, "trusted": 0, "run_signer_only": 0}
+    vouched: set[str] = set()
     episodes = sorted({rel.split("/")[1] for rel in listed if rel.startswith("episodes/")})
     for stem in episodes:
         ep_dir = root / "episodes" / stem
         anchor, signer = read_anchor(ep_dir / "anchor.json", trust)
         signers.add(signer)
         proof = read_canonical_json(ep_dir / "chain_proof.json", what="Chain proof")
+        first, prev = _proof_start(proof, stem)
         seg_bytes = (ep_dir / "chain_segment.jsonl").read_bytes()
         lines = [ln for ln in seg_bytes.split(b"\n") if ln]
-        first = int(proof["first_seq"])
         try:
-            chain = verify_chain(lines, prev_hash=str(proof["prev_hash"]), first_seq=first)
+            chain = verify_chain(lines, prev_hash=prev, first_seq=first)
         except ChainIntegrityError as exc:
             raise _fail("EVIDENCE.CHAIN_BROKEN", f"episodes/{stem}: {exc}") from None
         if (chain["length"], chain["head_hash"]) != (
@@ -297,7 +308,16 @@ def verify_bundle(bundle_dir: str | Path, trust: TrustStore) -> dict[str, Any]:
                 "EVIDENCE.ANCHOR_MISMATCH",
                 f"episodes/{stem}: the chain segment does not end at the anchored head.",
             )
-        check_event_signatures(iter_records(lines, first), anchor, where=f"episodes/{stem}")
+        where = f"episodes/{stem}"
+        sigs = check_event_signatures(
+            iter_records(lines, first),
+            anchor,
+            where=where,
+            agent_keys=resolve_agent_keys(anchor["keys"], registry, where=where),
+        )
+        for name in signatures:
+            signatures[name] += sigs[name]
+        vouched.update(sigs["run_signer_only_agents"])
         for path in sorted((ep_dir / "receipts").glob("*.json")):
             _check_receipt(root, path, lines, first, anchor)
             receipts += 1
@@ -307,7 +327,33 @@ def verify_bundle(bundle_dir: str | Path, trust: TrustStore) -> dict[str, Any]:
             f"{str(root)!r}: {receipts} receipts found, the manifest records "
             f"{manifest.get('receipts')}.",
         )
-    return {"ok": True, "receipts": receipts, "episodes": len(episodes), "signers": sorted(signers)}
+    return {
+        "ok": True,
+        "receipts": receipts,
+        "episodes": len(episodes),
+        "signers": sorted(signers),
+        "signatures_checked": signatures["checked"],
+        "signatures_trusted": signatures["trusted"],
+        "signatures_run_signer_only": signatures["run_signer_only"],
+        "run_signer_only_agents": sorted(vouched),
+    }
+
+
+def _proof_start(proof: Any, stem: str) -> tuple[int, str]:
+    first = proof.get("first_seq") if isinstance(proof, dict) else None
+    prev = proof.get("prev_hash") if isinstance(proof, dict) else None
+    if (
+        not isinstance(first, int)
+        or isinstance(first, bool)
+        or first < 1
+        or not isinstance(prev, str)
+        or proof.get("format") != PROOF_FORMAT
+    ):
+        raise _fail(
+            "EVIDENCE.MALFORMED",
+            f"episodes/{stem}/chain_proof.json: expected {{format, first_seq >= 1, prev_hash}}.",
+        )
+    return first, prev
 
 
 def _check_receipt(
@@ -352,11 +398,11 @@ def _check_results_link(
     root: Path, episode: dict[str, Any], anchor: dict[str, Any], bad: Any
 ) -> None:
     results_path = root / episode["results_file"]
-    try:
-        doc = json.loads(results_path.read_bytes())
-    except (OSError, ValueError):
-        raise bad(f"results file {episode['results_file']!r} is unreadable.") from None
-    matches = [ep for ep in doc.get("episodes", ()) if ep.get("seed") == episode["seed"]]
+    doc = load_evidence_json(results_path, what="Results file")
+    episodes = doc.get("episodes") if isinstance(doc, dict) else None
+    if not isinstance(episodes, list) or not all(isinstance(ep, dict) for ep in episodes):
+        raise _fail("EVIDENCE.MALFORMED", f"{episode['results_file']}: not a results file.")
+    matches = [ep for ep in episodes if ep.get("seed") == episode["seed"]]
     want = {"head_hash": anchor["chain"]["head_hash"], "length": anchor["chain"]["length"]}
     if not any(
         ep.get("log_sha256") == anchor["log_sha256"] and ep.get("log_anchor", want) == want

@@ -110,7 +110,8 @@ def test_ctrl_c_leaves_no_results_file(tmp_path: Path) -> None:
     code, err = _interrupt_mid_run(tmp_path)
     assert code == 130, err
     assert [p.name for p in tmp_path.iterdir()] == ["logs"]  # no r.json, no temp file
-    assert not [p for p in (tmp_path / "logs").iterdir() if p.suffix != ".jsonl"]
+    complete = (".jsonl", ".jsonl.anchor.json")  # a log and its anchor: nothing partial
+    assert not [p for p in (tmp_path / "logs").iterdir() if not p.name.endswith(complete)]
 
 
 def test_ctrl_c_with_workers_leaves_no_results_file(tmp_path: Path) -> None:

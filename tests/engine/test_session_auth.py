@@ -73,7 +73,13 @@ def test_session_mode_handshakes_once_then_macs_and_verify_log_rechecks(tmp_path
     assert sorted(eng.close_sessions()["sessions"]) == ["K_ops_0#1", "K_runner_0#1", "K_runner_1#1"]
     lines = eng.episode_log_lines()
     counts = recheck_authentication(lines)
-    assert counts == {"signatures_checked": 0, "macs_checked": 15, "unchecked": 3}
+    by_key = {"K_ops_0": 5, "K_runner_0": 5, "K_runner_1": 5}  # MACs by their session's opener
+    assert counts == {
+        "signatures_checked": 0,
+        "macs_checked": 15,
+        "macs_by_key": by_key,
+        "unchecked": 3,
+    }
     keys = [{"key_id": f"K_{a}", "public_key_b64": derive_keypair(a)[1]} for a in AGENTS]
     assert recheck_authentication(lines, keys)["signatures_checked"] == 3
     log = eng.write_episode_log(tmp_path / "log.jsonl")
@@ -108,6 +114,7 @@ def test_ed25519_mode_signs_every_event_and_keys_recheck_signatures(tmp_path: Pa
     assert recheck_authentication(lines, keys) == {
         "signatures_checked": 9,
         "macs_checked": 0,
+        "macs_by_key": {},
         "unchecked": 0,
     }
     keyfile = tmp_path / "keys.yaml"

@@ -143,3 +143,55 @@ def test_two_processes_appending_to_one_file_leave_whole_lines(tmp_path: Path) -
     lines = [json.loads(line) for line in path.read_text().splitlines()]
     assert sorted(line["w"] for line in lines) == ["a"] * 40 + ["b"] * 40
     assert all(line["pad"] == line["w"] * 20000 for line in lines)
+
+
+@pytest.mark.parametrize(
+    ("field", "value", "message"),
+    [
+        ("answer", {"action": "RELEASE_RESULT"}, "its answer"),
+        ("text", '{"action": "RELEASE_RESULT"}', "its answer"),
+        ("answer_hash", "0" * 64, "its answer_hash"),
+        ("parse_error", "not valid JSON", "its parse_error"),
+        ("latency_s", "abc", "latency_s must be a number"),
+        ("repairs", -1, "repairs must be a count"),
+        ("model", 5, "model must be a string"),
+    ],
+)
+def test_an_edited_answer_or_malformed_field_is_refused(
+    tmp_path: Path, field: str, value: object, message: str
+) -> None:
+    """Replay rebuilds each response from its recorded text: an edit of the answer (or of the
+    text alone) is an LLMReplayError naming the line, never a silently different answer."""
+    path = tmp_path / "calls.jsonl"
+    req = request("MOVE")
+    line = json.loads(record_line(req, EchoBackend().complete(req)))
+    path.write_text(json.dumps(line) + "\n")
+    assert read_records(path)[0]["response"]["answer"] == {"action": "MOVE"}  # genuine: fine
+    line["response"][field] = value
+    path.write_text(json.dumps(line) + "\n")
+    with pytest.raises(LLMReplayError, match=rf"calls\.jsonl:1: .*{message}"):
+        read_records(path)
+    line["response"] = "nope"
+    line.pop("error", None)
+    path.write_text(json.dumps(line) + "\n")
+    with pytest.raises(LLMReplayError, match="not a dict"):
+        read_records(path)
+
+
+def test_record_refuses_a_backend_whose_answer_is_not_its_text(tmp_path: Path) -> None:
+    import attrs
+
+    class Liar(EchoBackend):
+        backend_id = "liar"
+
+        def configure(self, settings: LLMSettings) -> Liar:
+            return Liar(settings)
+
+        def complete(self, req):  # type: ignore[no-untyped-def]
+            return attrs.evolve(super().complete(req), answer={"action": "RELEASE_RESULT"})
+
+    register_llm_backend("liar", Liar)
+    path = tmp_path / "calls.jsonl"
+    recorded = _record_all(path, ["MOVE"], record_wraps="liar")
+    assert recorded[0].startswith("error bad_response: LLM backend 'liar' returned an inconsistent")
+    assert _replay_all(path, ["MOVE"]) == recorded  # the refusal replays as the same error

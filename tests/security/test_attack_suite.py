@@ -235,3 +235,55 @@ def test_partner_overlay_adds_an_attack_that_needs_its_policy(
     )
     assert base[0]["verdict"] == "failed"
     assert "LABTRUST_POLICY_DIR" not in os.environ  # the effective policy was a temporary root
+
+
+def test_the_engine_rounds_controls_each_fail_their_attack_when_weakened(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Holderless entry tokens allowed, no lead bound on event time: the attacks that probe
+    those controls fail by name (the clock check of ATK-INPUT-004 too)."""
+    import shutil
+
+    layer = tmp_path / "weak"
+    for rel in ("tokens/token_types.v0.1.yaml", "engine/engine.v0.1.yaml"):
+        (layer / rel).parent.mkdir(parents=True, exist_ok=True)
+        shutil.copyfile(policy_path(get_repo_root(), rel), layer / rel)
+
+    def bearer(doc: dict[str, Any]) -> None:
+        doc["token_types"]["RESTRICTED_ENTRY"]["bearer"] = True
+
+    def no_lead(doc: dict[str, Any]) -> None:
+        doc["max_event_lead_s"] = 10**9
+
+    edit_yaml(layer / "tokens" / "token_types.v0.1.yaml", bearer)
+    edit_yaml(layer / "engine" / "engine.v0.1.yaml", no_lead)
+    monkeypatch.setenv("LABTRUST_POLICY_DIR", str(layer))
+    args = ["--attack", "ATK-ENTRY-012", "--attack", "ATK-INPUT-004", "--attack", "ATK-SIG-009"]
+    code, out, err = cli(capsys, "run-security-suite", "--out", str(tmp_path / "o"), *args)
+    assert code == 1, out + err
+    assert "FAILED: ATK-ENTRY-012: expected BLOCKED TOKEN.HOLDER_REQUIRED; observed ACCEPTED" in err
+    assert "FAILED: ATK-INPUT-004: expected BLOCKED TIME.TOO_FAR_AHEAD; observed ACCEPTED" in err
+    assert "query now == 100.0 (observed 86501.0)" in err
+    assert "PASS  ATK-SIG-009" in out  # replay protection does not depend on these files
+
+
+def test_replay_and_session_steps_need_what_they_name(suite: dict[str, Any]) -> None:
+    base = {
+        "attack_id": "ATK-X",
+        "title": "x",
+        "risk_id": "R-INPUT",
+        "control_id": "CTL-SIGNED-EVENTS",
+        "expected_outcome": {"outcome": "blocked", "reason_code": "SIG.REPLAY"},
+    }
+    steps = {
+        "repeat": [{"attack": True, "repeat": 4}],
+        "mac_key_of": [
+            {"agent": "ops_0", "action": "TICK", "key_id": "K_OPS", "open_session": True},
+            {"attack": True, "agent": "ops_0", "action": "TICK", "mac": True, "mac_key_of": "qc_0"},
+        ],
+    }
+    for label, body in steps.items():
+        attack = {**base, "engine": {"fixture": "strict_lab", "steps": body}}
+        result = run_attack(attack, suite, get_repo_root(), 0, [])
+        assert result["verdict"] == "error", (label, result)
+        assert label in result["reason"] or "repeats" in result["reason"], result["reason"]

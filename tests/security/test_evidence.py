@@ -148,7 +148,7 @@ def _bundle(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> Path:
     bundle = tmp_path / "bundle"
     code, out, err = cli(capsys, "export-receipts", "--run", str(run), "--out", str(bundle))
     assert code == 0 and "receipts from 4 episode(s)" in out, err
-    assert (bundle / "episodes" / "c__logs__throughput_sla_seed0" / "anchor.json").is_file()
+    assert (bundle / "episodes" / "c%2Flogs%2Fthroughput_sla_seed0" / "anchor.json").is_file()
     return bundle
 
 

@@ -54,6 +54,33 @@ def test_smoke_pack_writes_a_manifest_that_reverifies(
     code, _stdout, err = cli(capsys, "run-official-pack", "--out", str(out), "--smoke")
     assert code == 2 and "not empty" in err
 
+    # a results file that is no results document, listed and signed anyway: malformed evidence
+    results = out / "results" / "throughput_sla.json"
+    genuine = results.read_bytes()
+    results.write_text(json.dumps({"schema_version": "0.3", "episodes": [1], "summary": []}))
+    _resign(out)
+    with pytest.raises(EvidenceError, match=r"throughput_sla\.json") as exc:
+        verify_pack(out, trust)
+    assert exc.value.code == "EVIDENCE.MALFORMED"
+    results.write_bytes(genuine)
+    _resign(out)
+
+    # a second pack: every file identical but the attack durations and the manifest listing them
+    again = tmp_path / "again"
+    assert cli(capsys, "run-official-pack", "--out", str(again), "--smoke")[0] == 0
+    differ = sorted(
+        rel
+        for rel in manifest["files"]
+        if (out / rel).read_bytes() != (again / rel).read_bytes()
+    )
+    assert set(differ) <= {"security/attack_results.json"}, differ
+    from labtrust_gym.benchmarks.security_runner import without_durations
+
+    def results(d: Path) -> Any:
+        return without_durations(json.loads((d / "security" / "attack_results.json").read_text()))
+
+    assert results(out) == results(again)
+
 
 @pytest.mark.slow
 def test_partner_overlay_applies_and_is_fingerprinted(
@@ -81,6 +108,19 @@ def test_partner_overlay_applies_and_is_fingerprinted(
     assert {"ATK-PARTNER-001", "ATK-ENTRY-003"} <= {a["attack_id"] for a in attacks}
     assert all(a["verdict"] == "passed" for a in attacks)
     assert cli(capsys, "verify-pack", str(out))[0] == 0
+
+
+def _resign(pack: Path) -> None:
+    """Re-list every file and re-sign the manifest with the run key (as the run signer can)."""
+    from labtrust_gym.fileio import atomic_write_json
+    from labtrust_gym.security.keys import load_run_key
+    from labtrust_gym.security.manifest import file_digests
+
+    manifest = json.loads((pack / "pack_manifest.json").read_text())
+    manifest["files"] = file_digests(pack, manifest="pack_manifest.json")
+    key = load_run_key()
+    assert key is not None
+    atomic_write_json(pack / "pack_manifest.json", key.sign(manifest))
 
 
 def test_unknown_partner_is_refused(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:

@@ -88,7 +88,7 @@ def test_a_broken_fixture_is_caught_with_file_and_path(
     code, out, _err = cli(capsys, "validate-policy", "--json")
     doc = json.loads(out)
     assert code == 1 and not doc["ok"]
-    assert {"file", "path", "message"} == set(doc["problems"][0])
+    assert {"file", "path", "message", "layer"} == set(doc["problems"][0])
 
 
 def test_a_broken_partner_overlay_names_the_overlay(tmp_path: Path) -> None:
@@ -122,3 +122,19 @@ def test_doctor_fails_when_a_profile_selects_an_unregistered_provider(
     )
     code, out, _err = cli(capsys, "plugins", "doctor", "--json")
     assert code == 1 and json.loads(out)["profile_problems"]
+
+
+def test_doctor_fails_when_a_profile_selects_an_unregistered_llm_backend(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    profiles = tmp_path / "policy" / "lab_profiles"
+    profiles.mkdir(parents=True)
+    (profiles / "gpu_lab.v0.1.yaml").write_text(
+        'version: "0.1"\nprofile_id: gpu_lab\nllm: {backend_id: openai_compatibel}\n',
+        encoding="utf-8",
+    )
+    monkeypatch.setenv("LABTRUST_POLICY_DIR", str(tmp_path / "policy"))
+    code, out, _err = cli(capsys, "plugins", "doctor")
+    assert code == 1
+    assert "PROBLEM: lab profile 'gpu_lab': llm.backend_id: Unknown LLM backend" in out
+    assert "Did you mean 'openai_compatible'?" in out
