@@ -40,7 +40,7 @@ from labtrust_gym.engine.records import (
     SpecimenRec,
     TokenRec,
 )
-from labtrust_gym.engine.rules import gate
+from labtrust_gym.engine.rules import gate, init_space
 from labtrust_gym.engine.validate import check_args, parse_event
 from labtrust_gym.errors import ChainIntegrityError, InvalidInputError, PolicyError
 
@@ -54,6 +54,13 @@ _dumps, _SORT = dumps_with_option()
 
 class HospitalLabEngine:
     """The hospital_lab domain adapter (see docs/engine.md)."""
+
+    # space (set per reset by rules.init_space, read by rules.move_space)
+    zone_capacity: list[int]
+    zone_occupancy: list[int]
+    edge_lanes: dict[int, int]
+    edge_instant: float | None
+    edge_traffic: dict[int, list[int]]
 
     def __init__(self, workflow_spec: Any = None, config: dict[str, Any] | None = None) -> None:
         cfg = dict(config or {})
@@ -151,6 +158,7 @@ class HospitalLabEngine:
             [role_index[a["role"]] if a["role"] else -1 for a in st["agents"]], dtype=np.int16
         )
         self.agent_throttled_until = np.full(na, -np.inf, dtype=np.float64)
+        init_space(self, st)  # zone capacities and occupancy, edge lanes (rules.move_space)
 
         # devices
         self.device_type_ids = sorted(pol.device_types)
@@ -676,6 +684,9 @@ class HospitalLabEngine:
             "timeline_seq": self._tl_seq,
             "restricted_unauthorized": sorted(self.restricted_unauthorized),
             "frozen_zones": sorted(self.frozen_zones),
+            "zone_occupancy": list(self.zone_occupancy),
+            "edge_traffic": {k: list(v) for k, v in sorted(self.edge_traffic.items())},
+            "edge_instant": self.edge_instant,
             "killed": self.killed,
             "chain": self.chain_head(),
             "log_len": len(self._log_ends),

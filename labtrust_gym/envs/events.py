@@ -52,9 +52,9 @@ _BARE_ARG = {
 
 class StepOutcome:
     """The events of one step: per issued event its agent row, type, entry and result; and the
-    rows that chose a contended entry."""
+    rows that chose a contended entry, with the reason code the engine's rules gave for it."""
 
-    __slots__ = ("args", "contended", "entries", "results", "rows", "types")
+    __slots__ = ("args", "contended", "contended_codes", "entries", "results", "rows", "types")
 
     def __init__(self) -> None:
         self.args: list[dict[str, Any]] = []
@@ -63,6 +63,7 @@ class StepOutcome:
         self.entries: list[str | None] = []
         self.results: list[dict[str, Any]] = []
         self.contended: list[int] = []
+        self.contended_codes: list[str | None] = []
 
 
 class EventBuilder:
@@ -85,6 +86,7 @@ class EventBuilder:
         self.rng = np.random.default_rng(0)
         self._pick = random.Random(0).randrange
         self._signer: Any = None
+        self._why: str | None = None  # why the last resolution found no valid candidate
         # device index -> catalog columns of its QUEUE_RUN / START_RUN entries
         self._dev_cols = {
             at: {
@@ -161,6 +163,7 @@ class EventBuilder:
                 resolved = self._resolve(agent, e, mask, everything, touched)
                 if resolved is None:  # masked in, but taken by an earlier agent this step
                     out.contended.append(r)
+                    out.contended_codes.append(self._why)
                     continue
                 e, ev = resolved
                 entry_name = models[e].name
@@ -256,14 +259,21 @@ class EventBuilder:
         eng = self.engine
         at = model.action_type
         if everything:
-            if gate(eng, agent, at, None, eng.now_s) is not None:
+            code = gate(eng, agent, at, None, eng.now_s)
+            if code is not None:
+                self._why = code
                 return None
         elif model.kind in _SINGLE and (not touched or model.deps.isdisjoint(touched)):
             return model.first_event(eng, agent)  # one candidate, valid as the mask said
         check_fn = CHECKS.get(at)
+        self._why = None  # no candidate left at all
         for ev in model.events(eng, agent):
-            if check_fn is None or not isinstance(check_fn(eng, agent, ev["args"], ev), str):
+            if check_fn is None:
                 return ev
+            out = check_fn(eng, agent, ev["args"], ev)
+            if not isinstance(out, str):
+                return ev
+            self._why = out
         return None
 
     def _bare_choices(
