@@ -590,6 +590,7 @@ class LabTrustParallelEnv(ParallelEnv):
             "device_busy": eng.device_busy.tolist(),
             "device_down": (eng.device_fault | eng.device_qc_fail).tolist(),
             "device_qc_failed": eng.device_qc_fail.tolist(),
+            "device_reagent": eng.device_reagent.tolist(),
             "contended": {},
         }
 

@@ -194,6 +194,49 @@ def _build(name: str, body: Mapping[str, Any]) -> ScaleConfig:
     return ScaleConfig(name=name, **fields)
 
 
+def sustainable_rate_per_min(cfg: ScaleConfig, policy_root: Any = None) -> float:
+    """Specimens per simulated minute the lab's devices sustain with the preset's panel mix: per
+    device type, ``devices x batch capacity x 60 / service_time_s`` divided by the share of
+    specimens whose panel visits that type; the smallest over the types (the bottleneck)."""
+    from labtrust_gym.engine.policy import load_policy
+
+    pol = load_policy(policy_root)
+    mix = cfg.panel_mix or load_placement()["panel_mix"]
+    total = sum(float(w) for w in mix.values()) or 1.0
+    rate = math.inf
+    for dtype, count in cfg.devices_per_type.items():
+        spec = pol.device_types[dtype]
+        share = sum(
+            float(w) for panel, w in mix.items() if dtype in pol.panels[panel]["route"]
+        ) / total
+        if count and share > 0:
+            per_min = count * float(spec["capacity"]) * 60.0 / float(spec["service_time_s"])
+            rate = min(rate, per_min / share)
+    return 0.0 if rate == math.inf else rate
+
+
+def episode_load(
+    cfg: ScaleConfig,
+    steps: int,
+    *,
+    load: float,
+    backlog_per_device: float,
+    policy_root: Any = None,
+) -> ScaleConfig:
+    """``cfg`` loaded for an episode of ``steps`` steps: arrivals spread over the episode (not the
+    preset's horizon) at ``load`` x the lab's sustainable rate, plus an initial backlog of
+    ``backlog_per_device`` specimens per device — so the work grows with the devices, which grow
+    with the preset's agents, and a lab that is not run well falls behind."""
+    devices = sum(cfg.devices_per_type.values())
+    rate = load * sustainable_rate_per_min(cfg, policy_root)
+    return attrs.evolve(
+        cfg,
+        horizon_steps=int(steps),
+        arrival_rate_per_min=round(rate, 6),
+        initial_backlog=math.ceil(backlog_per_device * devices),
+    )
+
+
 # --------------------------------------------------------------------------------------------
 # The generator
 # --------------------------------------------------------------------------------------------
