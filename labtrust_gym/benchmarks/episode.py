@@ -523,7 +523,7 @@ def run_episode(job: EpisodeJob) -> dict[str, Any]:
     if injector.active:
         metrics["injected_actions_dropped"] = injector.dropped
     if drivers.method is not None:
-        metrics.update(coordination_metrics(drivers, metrics))
+        metrics.update(coordination_metrics(drivers, metrics, deterministic=job.deterministic))
         drivers.method.on_episode_end(metrics)
     outcome: dict[str, Any] = {"seed": job.seed, "metrics": metrics}
     if drivers.external is not None:

@@ -71,6 +71,9 @@ class EpisodeJob:
     agent_spec: str | None = None
     agent_ids: tuple[str, ...] = ()
     run_id: str = ""
+    #: False only for benchmarks of the code itself (bench/): wall-clock metrics are filled in,
+    #: so the outcome is no longer a pure function of the job. Results files always use True.
+    deterministic: bool = True
 
 
 def run_episode_job(job: EpisodeJob) -> dict[str, Any]:

@@ -53,7 +53,7 @@ class CentralizedPlanner(ScaleCapable):
         )
 
     def decide(self, view: CoordinationView) -> dict[int, int]:
-        pool = AgentPool(self.layout, self.routes, self._rings)
+        pool = AgentPool(self.layout, self.routes, self._rings, self.compute_budget)
         pool.fill(view, view.rows)
         pairs = assign_by_distance(pool, self.items, walkers=self.walkers)
         self.counters.planning_work += pool.work + len(self.items)

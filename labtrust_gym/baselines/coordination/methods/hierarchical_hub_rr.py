@@ -93,8 +93,10 @@ class HierarchicalHubRR(ScaleCapable):
 
     def decide(self, view: CoordinationView) -> dict[int, int]:
         pools = []
+        budget = self.compute_budget
+        share = None if budget is None else max(1, budget // self.n_regions)
         for rows in self.members:
-            pool = AgentPool(self.layout, self.routes, self._rings)
+            pool = AgentPool(self.layout, self.routes, self._rings, share)
             pool.fill(view, rows)
             pools.append(pool)
         r = self.n_regions

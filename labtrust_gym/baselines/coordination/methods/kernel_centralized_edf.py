@@ -49,7 +49,7 @@ class KernelCentralizedEDF(ScaleCapable):
         return items
 
     def decide(self, view: CoordinationView) -> dict[int, int]:
-        pool = AgentPool(self.layout, self.routes, self._rings)
+        pool = AgentPool(self.layout, self.routes, self._rings, self.compute_budget)
         pool.fill(view, view.rows)
         pairs = assign_in_order(pool, self.items, walkers=self.walkers)
         self.counters.planning_work += pool.work + len(self.items)

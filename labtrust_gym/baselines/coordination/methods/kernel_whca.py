@@ -132,7 +132,7 @@ class KernelWHCA(ScaleCapable):
 
     # ---- centralised path ---------------------------------------------------------------------
     def decide(self, view: CoordinationView) -> dict[int, int]:
-        pool = AgentPool(self.layout, self.routes, self._rings)
+        pool = AgentPool(self.layout, self.routes, self._rings, self.compute_budget)
         pool.fill(view, view.rows)
         room = [c - o for c, o in zip(self.layout.capacity, view.occupancy, strict=True)]
         pairs = assign_by_distance(pool, self.items, walkers=self.walkers, room=room)

@@ -21,13 +21,22 @@ Ring = list[tuple[int, int, str]]  # (distance, zone, role), nearest first
 class AgentPool:
     """The free agents of one step, by (role, zone)."""
 
-    def __init__(self, layout: LabLayout, routes: Routes, rings: dict[tuple[object, ...], Ring]):
+    def __init__(
+        self,
+        layout: LabLayout,
+        routes: Routes,
+        rings: dict[tuple[object, ...], Ring],
+        budget: int | None = None,
+    ) -> None:
         self.layout = layout
         self.routes = routes
         self._rings = rings  # shared across steps (static)
         self.buckets: dict[str, list[list[int]]] = {}
         self.free: dict[str, int] = {}
         self.work = 0  # bucket visits: the assignment's planning work
+        #: the most bucket visits this step (a method's ``compute_budget``); then nobody more
+        #: is assigned
+        self.budget = budget if budget is not None else 1 << 62
 
     def fill(self, view: CoordinationView, rows: Iterable[int]) -> None:
         """Put ``rows`` (in this order; the last one is taken first) into their buckets."""
@@ -71,7 +80,7 @@ class AgentPool:
         buckets = self.buckets
         walking = 0
         for d, q, role in self.ring(item.roles, item.zones):
-            if len(out) >= count or (d > 0 and walking >= walkers):
+            if len(out) >= count or (d > 0 and walking >= walkers) or self.work >= self.budget:
                 break
             b = buckets.get(role)
             if b is None:
@@ -83,26 +92,6 @@ class AgentPool:
                 self.free[role] -= 1
                 if d > 0:
                     walking += 1
-        return out
-
-    def take_at(self, item: WorkItem, distance: int, count: int) -> list[int]:
-        """Up to ``count`` free agents exactly ``distance`` hops from ``item`` (global
-        nearest-first rounds)."""
-        out: list[int] = []
-        buckets = self.buckets
-        for d, q, role in self.ring(item.roles, item.zones):
-            if d < distance:
-                continue
-            if d > distance or len(out) >= count:
-                break
-            b = buckets.get(role)
-            if b is None:
-                continue
-            self.work += 1
-            cell = b[q]
-            while cell and len(out) < count:
-                out.append(cell.pop())
-                self.free[role] -= 1
         return out
 
     def has(self, roles: frozenset[str]) -> bool:
@@ -153,6 +142,8 @@ def assign_by_distance(
             ring = rings[i]
             cur = cursor[i]
             while cur < len(ring) and ring[cur][0] == d and left[i] > 0:
+                if pool.work >= pool.budget:
+                    return out
                 if d > 0 and not may_walk(i, it):
                     left[i] = 0
                     break
