@@ -79,7 +79,7 @@ def _with_method_entries(
                 "max_agents": entry.get("max_agents"),
             }
         )
-    columns = ("id", "class", "description")
+    columns: tuple[str, ...] = ("id", "class", "description")
     if verbose:
         columns = ("id", "class", "scale_capable", "max_agents", "plugin", "description")
     return out, columns

@@ -12,8 +12,8 @@ from labtrust_gym.baselines.coordination.methods.hierarchical_hub_rr import regi
 from labtrust_gym.baselines.coordination.methods.kernel_whca import Reservations
 from labtrust_gym.baselines.coordination.toolkit import (
     FAR,
-    AgeTracker,
     AgentPool,
+    AgeTracker,
     ClaimSet,
     CoordinationView,
     LabLayout,

@@ -167,10 +167,10 @@ def test_a_method_that_cannot_act_at_this_n_says_so(
         "scale_capable: false}\n"
     )
     monkeypatch.setenv("LABTRUST_POLICY_DIR", str(tmp_path / "policy"))
-    with registered("coordination_methods", "tiny_planner", FACTORIES["centralized_planner"]):
-        with pytest.raises(InvalidInputError, match="at most 2 agents.*not scale_capable.*4"):
-            run_benchmark("coord_scale", 1, 0, None, coord_method="tiny_planner",
-                          scale="small_smoke")
+    with registered(
+        "coordination_methods", "tiny_planner", FACTORIES["centralized_planner"]
+    ), pytest.raises(InvalidInputError, match=r"at most 2 agents.*not scale_capable.*4"):
+        run_benchmark("coord_scale", 1, 0, None, coord_method="tiny_planner", scale="small_smoke")
 
 
 def test_a_run_that_releases_nothing_warns_naming_the_method() -> None:

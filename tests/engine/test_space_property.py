@@ -45,7 +45,8 @@ def test_space_is_never_overcommitted(steps: list[tuple[int, int, bool]]) -> Non
         nbrs = sorted(eng.policy.neighbors[here])
         to = nbrs[pick % len(nbrs)]
         before = eng.snapshot()
-        res = eng.step({"t_s": t, "agent_id": agent, "action_type": "MOVE", "args": {"to_zone": to}})
+        ev = {"t_s": t, "agent_id": agent, "action_type": "MOVE", "args": {"to_zone": to}}
+        res = eng.step(ev)
         if res["status"] == "BLOCKED":
             after = eng.snapshot()
             before.pop("now_s")
@@ -60,5 +61,5 @@ def test_space_is_never_overcommitted(steps: list[tuple[int, int, bool]]) -> Non
         assert all(o <= c for o, c in zip(counts, eng.zone_capacity, strict=True))
         for (a, b), movers in crossings.items():
             back = crossings.get((b, a), set())
-            assert not back or movers == back and len(movers) == 1  # only a lone agent's return
+            assert not back or (movers == back and len(movers) == 1)  # a lone agent's return
             assert len(movers) <= 1 or eng.edge_lanes[eng.policy.edges[a][b][0]] >= len(movers)
