@@ -33,6 +33,8 @@ from collections.abc import Iterable, Mapping
 from pathlib import Path
 from typing import Any, Protocol
 
+from labtrust_gym.baselines.coordination.toolkit.layout import QUEUE_ENTRIES, LabLayout
+
 PRIORITY_RANK = {"STAT": 0, "URGENT": 1, "ROUTINE": 2}
 OPERATOR_ROLES = ("ops", "runner")
 RECEPTION_ZONES = ("Z_RECEPTION", "Z_ACCESSIONING")
@@ -43,19 +45,6 @@ RESTOCK_BELOW = 5
 BATCH_WAIT_S = 60.0
 
 NOOP: dict[str, Any] = {"action_index": 0, "action_type": "NOOP"}
-#: Work-queue entries (``<KEY>@next``) the role scripts use.
-QUEUE_KEYS = (
-    "CREATE_ACCESSION",
-    "ACCEPT_SPECIMEN",
-    "HOLD_SPECIMEN",
-    "REJECT_SPECIMEN",
-    "RELEASE_RESULT",
-    "NOTIFY_CRITICAL",
-    "ACK_CRITICAL",
-    "RECEIVE_TRANSPORT",
-    "CHAIN_OF_CUSTODY_SIGN",
-    "APPROVE_TOKEN",
-)
 
 
 def _act(action_type: str, args: Mapping[str, Any] | None = None, **extra: Any) -> dict[str, Any]:
@@ -95,8 +84,6 @@ class ScriptedLabController:
         initial_state: Mapping[str, Any] | None = None,
     ) -> None:
         """Drive ``env``'s agents this episode (the lab's boards read from the env)."""
-        from labtrust_gym.baselines.coordination.toolkit.layout import LabLayout
-
         self.env = env
         self.engine = env.engine
         self.attach(LabLayout.from_env(env), EnvBoard(env, initial_state), seed, policy_root)
@@ -131,7 +118,7 @@ class ScriptedLabController:
         self._move = list(layout.move)
         self._open = dict(layout.open_door)
         self._edge_door = dict(layout.edge_door)
-        self.q = {key: col(f"{key}@next") for key in QUEUE_KEYS}
+        self.q = {key: col(f"{key}@next") for key in QUEUE_ENTRIES}
         self.q["MINT_STABILITY"] = col("MINT_TOKEN@STABILITY_OVERRIDE")
         self._dispatch = list(layout.dispatch)
         self.result_seen: dict[str, float] = {}

@@ -31,6 +31,7 @@ from labtrust_gym.baselines.coordination.toolkit import (
     ScaleCapable,
     WorkItem,
     assign_by_distance,
+    batch_due,
 )
 
 
@@ -43,27 +44,18 @@ class CentralizedPlanner(ScaleCapable):
         self.walkers = int(self.params.get("walkers", 2))
 
     def step_items(self, view: CoordinationView) -> list[WorkItem]:
-        return [it for it in self.work.items(view) if it.kind != "start" or self._start(view, it)]
-
-    def _start(self, view: CoordinationView, it: WorkItem) -> bool:
-        return (
-            it.full
-            or view.t_s - it.since_s >= self.batch_wait_s
-            or not view.ready.get(self.layout.device_type[it.device], 0)
-        )
+        return [
+            it
+            for it in self.work.items(view)
+            if it.kind != "start" or batch_due(view, self.layout, it, self.batch_wait_s)
+        ]
 
     def decide(self, view: CoordinationView) -> dict[int, int]:
         pool = AgentPool(self.layout, self.routes, self._rings, self.compute_budget)
         pool.fill(view, view.rows)
         pairs = assign_by_distance(pool, self.items, walkers=self.walkers)
         self.counters.planning_work += pool.work + len(self.items)
-        out: dict[int, int] = {}
-        act = self.router.act_on
-        for row, it in pairs:
-            e = act(view, row, it)
-            if e is not None:
-                out[row] = e
-        return out
+        return self.act(view, pairs)
 
     def rank(self, row: int, item: WorkItem | None, distance: int) -> tuple[int, int]:
         return (distance, 0)

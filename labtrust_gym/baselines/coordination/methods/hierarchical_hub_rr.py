@@ -32,6 +32,7 @@ from labtrust_gym.baselines.coordination.toolkit import (
     LocalBoard,
     ScaleCapable,
     WorkItem,
+    batch_due,
     resolve_claims,
 )
 
@@ -83,10 +84,7 @@ class HierarchicalHubRR(ScaleCapable):
         items = [
             it
             for it in self.work.items(view)
-            if it.kind != "start"
-            or it.full
-            or view.t_s - it.since_s >= self.batch_wait_s
-            or not view.ready.get(self.layout.device_type[it.device], 0)
+            if it.kind != "start" or batch_due(view, self.layout, it, self.batch_wait_s)
         ]
         self.turn = view.t % self.n_regions  # the region dealt to first rotates every step
         return items

@@ -53,13 +53,7 @@ class KernelCentralizedEDF(ScaleCapable):
         pool.fill(view, view.rows)
         pairs = assign_in_order(pool, self.items, walkers=self.walkers)
         self.counters.planning_work += pool.work + len(self.items)
-        out: dict[int, int] = {}
-        act = self.router.act_on
-        for row, it in pairs:
-            e = act(view, row, it)
-            if e is not None:
-                out[row] = e
-        return out
+        return self.act(view, pairs)
 
     def rank(self, row: int, item: WorkItem | None, distance: int) -> tuple[float, int]:
         return (item.deadline_s if item is not None else float("inf"), distance)

@@ -47,6 +47,7 @@ from labtrust_gym.baselines.coordination.toolkit import (
     ScaleCapable,
     WorkItem,
     assign_by_distance,
+    batch_due,
 )
 
 
@@ -124,10 +125,7 @@ class KernelWHCA(ScaleCapable):
         return [
             it
             for it in self.work.items(view)
-            if it.kind != "start"
-            or it.full
-            or view.t_s - it.since_s >= self.batch_wait_s
-            or not view.ready.get(self.layout.device_type[it.device], 0)
+            if it.kind != "start" or batch_due(view, self.layout, it, self.batch_wait_s)
         ]
 
     # ---- centralised path ---------------------------------------------------------------------

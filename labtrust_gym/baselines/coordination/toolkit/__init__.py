@@ -50,7 +50,12 @@ from labtrust_gym.baselines.coordination.toolkit.view import (
     AgeTracker,
     CoordinationView,
 )
-from labtrust_gym.baselines.coordination.toolkit.work import ClaimSet, WorkItem, WorkModel
+from labtrust_gym.baselines.coordination.toolkit.work import (
+    ClaimSet,
+    WorkItem,
+    WorkModel,
+    batch_due,
+)
 
 __all__ = [
     "FAR",
@@ -71,6 +76,7 @@ __all__ = [
     "WorkModel",
     "assign_by_distance",
     "assign_in_order",
+    "batch_due",
     "lab_layout",
     "resolve_claims",
     "submission",

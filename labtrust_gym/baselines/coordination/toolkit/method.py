@@ -119,6 +119,16 @@ class ToolkitMethod(CoordinationMethod):
         """``{agent row: catalog entry}`` for this step (rows left out wait)."""
         raise NotImplementedError
 
+    def act(self, view: CoordinationView, pairs: list[tuple[int, WorkItem]]) -> dict[int, int]:
+        """The router's entry for every assigned ``(row, item)`` (walk there, or do it)."""
+        out: dict[int, int] = {}
+        act_on = self.router.act_on
+        for row, it in pairs:
+            e = act_on(view, row, it)
+            if e is not None:
+                out[row] = e
+        return out
+
 
 class ScaleCapable(ToolkitMethod):
     """A method with a per-agent path (``scale_capable`` in its policy entry): above its

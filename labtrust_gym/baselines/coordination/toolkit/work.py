@@ -212,9 +212,19 @@ class WorkModel:
             ready -= room
 
 
+def batch_due(view: CoordinationView, layout: LabLayout, item: WorkItem, wait_s: float) -> bool:
+    """A *start* item worth doing now: its batch is full (or the device runs one at a time),
+    its queue has waited ``wait_s``, or no more specimens of its type are ready to join."""
+    return (
+        item.full
+        or view.t_s - item.since_s >= wait_s
+        or not view.ready.get(layout.device_type[item.device], 0)
+    )
+
+
 def _enters(layout: LabLayout, role: str, zone: int) -> bool:
     zones = layout.role_zones.get(role)
     return zones is None or zone in zones
 
 
-__all__ = ["ClaimSet", "WorkItem", "WorkModel"]
+__all__ = ["ClaimSet", "WorkItem", "WorkModel", "batch_due"]
