@@ -120,6 +120,7 @@ class KernelWHCA(ScaleCapable):
             ]
         self._base: Reservations | None = None
         self._budget_left = 0
+        self._moves = frozenset(e for e in lay.move if e is not None)
 
     def step_items(self, view: CoordinationView) -> list[WorkItem]:
         return [
@@ -252,12 +253,15 @@ class KernelWHCA(ScaleCapable):
         return self._base
 
     def submit(self, view: CoordinationView, row: int) -> dict[str, Any]:
-        sub = self.local().choose(self.router, row, self.rank)
-        target = self.local().walk_to.get((self.layout.agent_role[row] or "", view.zone[row]), -1)
-        e = sub.get("entry")
-        if e is None or target < 0 or e not in self.layout.move:
-            return sub
+        local = self.local()
+        sub = local.choose(self.router, row, self.rank)
+        e = sub["entry"]
+        if e is None or e not in self._moves:
+            return sub  # work where it stands, or nothing: no path to plan
         here = view.zone[row]
+        target = local.walk_to.get((self.layout.agent_role[row] or "", here), -1)
+        if target < 0:
+            return sub
         table = self._base_table(view)
         old = self.plans.get(row)
         if old is not None and old[0] == target and old[1] and old[1][0] == here:

@@ -117,16 +117,21 @@ def resolve_claims(
     out: dict[int, int] = {}
     refused = 0
     order = sorted(
-        (sub["rank"], row) for row, sub in submissions.items() if sub.get("entry") is not None
+        (sub["rank"], row) for row, sub in submissions.items() if sub["entry"] is not None
     )
+    left = claims.left
+    take = claims.take
     for _rank, row in order:
         sub = submissions[row]
-        keys = [k for k in (sub.get("claim"), sub.get("also")) if k is not None]
-        if any(claims.left(k) <= 0 for k in keys):
+        claim = sub["claim"]
+        also = sub.get("also")
+        if (claim is not None and left(claim) <= 0) or (also is not None and left(also) <= 0):
             refused += 1
             continue
-        for k in keys:
-            claims.take(k)
+        if claim is not None:
+            take(claim)
+        if also is not None:
+            take(also)
         out[row] = sub["entry"]
     return out, refused
 
