@@ -59,36 +59,40 @@ class CoordinationTally:
     def observe(self, infos: Mapping[str, Any]) -> None:
         """One step's infos (after ``env.step``)."""
         self.steps += 1
-        lab: Mapping[str, Any] = {}
         work = self.work
+        idle = decisions = stale = moves = 0
+        info: Any = None
         for aid in self.driven:
             info = infos.get(aid)
             if info is None:
                 continue
-            if not lab:
-                lab = info.get("lab") or {}
-            res = info.get("step_result")
-            at = info.get("action_type")
-            if res is None:
-                if info.get("contended"):
-                    self.decisions += 1
-                    self.stale += 1
-                self.idle += 1
+            res = info["step_result"]
+            if res is None:  # NOOP, or a contended choice (counted below)
+                idle += 1
                 continue
-            self.decisions += 1
+            decisions += 1
             if res["status"] == "BLOCKED":
-                self.stale += 1
+                stale += 1
+                idle += 1
                 self._space(res.get("blocked_reason_code"))
-                self.idle += 1
                 continue
-            if at == "TICK":
-                self.idle += 1
-            elif at == "MOVE":
-                self.moves += 1
+            at = info["action_type"]
+            if at == "MOVE":
+                moves += 1
+            elif at == "TICK":
+                idle += 1
             elif at not in NOT_WORK:
                 work[aid] += 1
-        for code in (lab.get("contended") or {}).values():
-            self._space(code)
+        lab = (info or {}).get("lab") or {}
+        for aid, code in (lab.get("contended") or {}).items():
+            if aid in work:  # a driven agent's valid choice, taken by an earlier agent
+                decisions += 1
+                stale += 1
+                self._space(code)
+        self.idle += idle
+        self.decisions += decisions
+        self.stale += stale
+        self.moves += moves
 
     def _space(self, code: str | None) -> None:
         if code in CELL_CODES:

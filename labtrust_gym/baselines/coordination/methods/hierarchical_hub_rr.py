@@ -141,7 +141,7 @@ class HierarchicalHubRR(ScaleCapable):
             ]
         return self._boards
 
-    def submit(self, view: CoordinationView, row: int) -> dict[str, Any]:
+    def submit(self, view: CoordinationView, row: int) -> Mapping[str, Any]:
         self.counters.planning_work += 1
         board = self._region_boards()[self.agent_region[row]]
         return board.choose(self.router, row, self.rank)

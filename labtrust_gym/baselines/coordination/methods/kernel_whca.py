@@ -252,16 +252,17 @@ class KernelWHCA(ScaleCapable):
             )
         return self._base
 
-    def submit(self, view: CoordinationView, row: int) -> dict[str, Any]:
+    def submit(self, view: CoordinationView, row: int) -> Mapping[str, Any]:
         local = self.local()
-        sub = local.choose(self.router, row, self.rank)
-        e = sub["entry"]
+        chosen = local.choose(self.router, row, self.rank)
+        e = chosen["entry"]
         if e is None or e not in self._moves:
-            return sub  # work where it stands, or nothing: no path to plan
+            return chosen  # work where it stands, or nothing: no path to plan
         here = view.zone[row]
         target = local.walk_to.get((self.layout.agent_role[row] or "", here), -1)
         if target < 0:
-            return sub
+            return chosen
+        sub = dict(chosen)
         table = self._base_table(view)
         old = self.plans.get(row)
         if old is not None and old[0] == target and old[1] and old[1][0] == here:

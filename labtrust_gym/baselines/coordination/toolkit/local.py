@@ -15,6 +15,7 @@ submission or none; every refused submission is a counted conflict.
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping
+from types import MappingProxyType
 from typing import Any
 
 from labtrust_gym.baselines.coordination.toolkit.act import Router, submission
@@ -24,6 +25,8 @@ from labtrust_gym.baselines.coordination.toolkit.work import ClaimSet, WorkItem
 
 #: rank(row, item or None, distance) -> sortable; smaller wins a contested claim.
 Rank = Callable[[int, WorkItem | None, int], Any]
+#: The submission of an agent that waits (shared: never modified).
+WAIT: Mapping[str, Any] = MappingProxyType(submission(None))
 
 
 class LocalBoard:
@@ -80,26 +83,37 @@ class LocalBoard:
                 if (r, w) in self.here and 0 < dist[z][w] < best_d:
                     best, best_d = w, dist[z][w]
             self.walk_to[(r, z)] = best
+        #: (role, zone) keys whose agents have nothing to do this step (the common case)
+        self.nothing = frozenset(
+            key
+            for key in seen
+            if key[0] is None
+            or (
+                key not in self.here
+                and key[0] not in self.anywhere
+                and self.walk_to.get(key, -1) < 0  # type: ignore[arg-type]
+            )
+        )
 
-    def choose(self, router: Router, row: int, rank: Rank) -> dict[str, Any]:
+    def choose(self, router: Router, row: int, rank: Rank) -> Mapping[str, Any]:
         """Agent ``row``'s own submission (see the module docstring)."""
         view = self.view
-        role = self.layout.agent_role[row]
-        if role is None:
-            return submission(None)
-        z = view.zone[row]
+        key = (self.layout.agent_role[row], view.zone[row])
+        if key in self.nothing:  # nothing here, nothing anywhere, nowhere to go: wait
+            return WAIT
+        role = key[0]
         pos = self.position[row]
-        items = self.here.get((role, z))
+        items = self.here.get(key)  # type: ignore[arg-type]
         if items:
             it = items[pos % len(items)]
             return submission(router.entry_for(view, row, it), it.key, rank(row, it, 0))
-        anywhere = self.anywhere.get(role)
+        anywhere = self.anywhere.get(role)  # type: ignore[arg-type]
         if anywhere:
             it = anywhere[pos % len(anywhere)]
             return submission(router.entry_for(view, row, it), it.key, rank(row, it, 0))
-        target = self.walk_to.get((role, z), -1)
+        target = self.walk_to.get(key, -1)  # type: ignore[arg-type]
         if target < 0:
-            return submission(None)
+            return WAIT
         e = router.step_toward(view, row, target)
         if e is None or e not in router.layout.move:
             return submission(e, f"need:{target}", rank(row, None, 1))

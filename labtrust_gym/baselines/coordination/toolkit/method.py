@@ -158,8 +158,10 @@ class ScaleCapable(ToolkitMethod):
 
     def propose_agent(
         self, agent_id: str, obs: Mapping[str, Any], infos: Mapping[str, Any], t: int
-    ) -> dict[str, Any]:
-        view = self.observe(obs, infos, t)
+    ) -> Mapping[str, Any]:
+        view = self.view
+        if view.t != t:
+            view = self.observe(obs, infos, t)
         return self.submit(view, self.layout.agent_row[agent_id])
 
     def combine_submissions(
@@ -170,7 +172,7 @@ class ScaleCapable(ToolkitMethod):
         ids = self.layout.agent_ids
         return {ids[r]: e for r, e in chosen.items()}
 
-    def submit(self, view: CoordinationView, row: int) -> dict[str, Any]:
+    def submit(self, view: CoordinationView, row: int) -> Mapping[str, Any]:
         """One agent's own decision (a :func:`~labtrust_gym.baselines.coordination.toolkit.act.
         submission`), from its own zone and the step's shared facts."""
         self.counters.planning_work += 1

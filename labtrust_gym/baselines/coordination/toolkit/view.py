@@ -1,14 +1,14 @@
 """The coordination view: what a method observes each step, built from ``obs``/``infos`` only.
 
-:meth:`CoordinationView.update` reads, in one O(N) pass over the agents plus O(devices + work)
-for the lab: every agent's zone (``infos[a]["zone_id"]``) and action mask (``obs[a]
-["action_mask"]``; masks are shared per (role, zone), so each distinct mask is turned into bytes
-once), the zone occupancy (counted from the zones), last step's outcome per agent (entry, status,
-contention) and the lab's boards: ready work per device type (``obs[...]["observation"]["work"]``),
-the work-list counts (``["lab"]``, :data:`WORK_FIELDS`) and the device boards (``infos[a]["lab"]``:
-queue lengths, busy, down, QC-failed). It also keeps, from these counts alone, how long the oldest
-item of each work list has waited (:class:`AgeTracker`) — what earliest-deadline rules need —
-and since when each idle device has had a queue (batch waiting).
+:meth:`CoordinationView.update` reads, in one O(N) pass over the agents plus O(devices + work) for
+the lab: every agent's zone (``infos[a]["zone_id"]``) and action mask (``obs[a] ["action_mask"]``;
+masks are shared per (role, zone), so each distinct mask is turned into bytes once), the zone
+occupancy (counted from the zones), last step's contention and the lab's boards: ready work per
+device type (``obs[...]["observation"]["work"]``), the work-list counts (``["lab"]``,
+:data:`WORK_FIELDS`) and the device boards (``infos[a]["lab"]``: queue lengths, busy, down,
+QC-failed). It also keeps, from these counts alone, how long the oldest item of each work list has
+waited (:class:`AgeTracker`) — what earliest-deadline rules need — and since when each idle device
+has had a queue (batch waiting).
 
 Nothing here touches the env or the engine: a method using the view sees what an RL policy sees.
 """
@@ -62,8 +62,7 @@ class CoordinationView:
     """Per-step observation of the whole lab for one method (see the module docstring).
 
     Per agent row (``layout.agent_ids`` order): ``zone[row]``, ``ok[row]`` (mask bytes: ``ok[row]
-    [entry]`` is 1 when the entry is allowed now), ``last_entry[row]`` / ``last_status[row]`` (the
-    previous step's entry name and ``ACCEPTED``/``BLOCKED``/``None``). Per zone: ``occupancy``.
+    [entry]`` is 1 when the entry is allowed now). Per zone: ``occupancy``.
     Per device: ``queue_len``, ``busy``, ``down``, ``qc_failed``, ``reagent`` (-1: uses none),
     ``waiting_since`` (t_s since
     which an idle device has had a queue, or None). Lab: ``ready[device_type]``, ``counts[name]``
@@ -82,8 +81,6 @@ class CoordinationView:
         self.zone: list[int] = list(layout.agent_start)
         self.ok: list[bytes] = [b""] * n
         self.occupancy: list[int] = [0] * len(layout.zone_ids)
-        self.last_entry: list[str | None] = [None] * n
-        self.last_status: list[str | None] = [None] * n
         self.contended: Mapping[str, str | None] = {}
         self.queue_len = [0] * nd
         self.busy = [0] * nd
@@ -105,21 +102,16 @@ class CoordinationView:
         zi = lay.zone_index
         zone = self.zone
         ok = self.ok
-        last_entry, last_status = self.last_entry, self.last_status
         occupancy = [0] * len(lay.zone_ids)
         as_bytes: dict[int, bytes] = {}
-        lab: Mapping[str, Any] | None = None
+        info: Any = None
         for row, aid in enumerate(ids):
             info = infos.get(aid)
             if info is not None:
-                z = zi[info["zone_id"]]
-                zone[row] = z
-                last_entry[row] = info.get("entry")
-                res = info.get("step_result")
-                last_status[row] = res["status"] if res is not None else None
-                if lab is None:
-                    lab = info.get("lab")
-            occupancy[zone[row]] += 1
+                z = zone[row] = zi[info["zone_id"]]
+            else:
+                z = zone[row]
+            occupancy[z] += 1
             ob = obs.get(aid)
             if ob is None:
                 ok[row] = b""
@@ -133,6 +125,7 @@ class CoordinationView:
             ok[row] = flags
         self.occupancy = occupancy
         self.t = t
+        lab = info.get("lab") if info is not None else None  # one dict shared by every agent
         if lab is not None:
             self._read_lab(lab)
         first = next((obs[a] for a in ids if a in obs), None)
