@@ -31,7 +31,6 @@ from labtrust_gym.baselines.coordination.toolkit import (
     ScaleCapable,
     WorkItem,
     assign_by_distance,
-    batch_due,
 )
 
 
@@ -42,13 +41,6 @@ class CentralizedPlanner(ScaleCapable):
         self._rings: dict[tuple[object, ...], Any] = {}
         self.batch_wait_s = float(self.params.get("batch_wait_s", 60.0))
         self.walkers = int(self.params.get("walkers", 2))
-
-    def step_items(self, view: CoordinationView) -> list[WorkItem]:
-        return [
-            it
-            for it in self.work.items(view)
-            if it.kind != "start" or batch_due(view, self.layout, it, self.batch_wait_s)
-        ]
 
     def decide(self, view: CoordinationView) -> dict[int, int]:
         pool = AgentPool(self.layout, self.routes, self._rings, self.compute_budget)

@@ -32,7 +32,6 @@ from labtrust_gym.baselines.coordination.toolkit import (
     LocalBoard,
     ScaleCapable,
     WorkItem,
-    batch_due,
     resolve_claims,
 )
 
@@ -81,13 +80,8 @@ class HierarchicalHubRR(ScaleCapable):
         self.dealt: dict[str, int] = {}
 
     def step_items(self, view: CoordinationView) -> list[WorkItem]:
-        items = [
-            it
-            for it in self.work.items(view)
-            if it.kind != "start" or batch_due(view, self.layout, it, self.batch_wait_s)
-        ]
         self.turn = view.t % self.n_regions  # the region dealt to first rotates every step
-        return items
+        return super().step_items(view)
 
     def decide(self, view: CoordinationView) -> dict[int, int]:
         pools = []

@@ -47,7 +47,6 @@ from labtrust_gym.baselines.coordination.toolkit import (
     ScaleCapable,
     WorkItem,
     assign_by_distance,
-    batch_due,
 )
 
 
@@ -121,13 +120,6 @@ class KernelWHCA(ScaleCapable):
         self._base: Reservations | None = None
         self._budget_left = 0
         self._moves = frozenset(e for e in lay.move if e is not None)
-
-    def step_items(self, view: CoordinationView) -> list[WorkItem]:
-        return [
-            it
-            for it in self.work.items(view)
-            if it.kind != "start" or batch_due(view, self.layout, it, self.batch_wait_s)
-        ]
 
     # ---- centralised path ---------------------------------------------------------------------
     def decide(self, view: CoordinationView) -> dict[int, int]:

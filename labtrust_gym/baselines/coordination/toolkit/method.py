@@ -19,7 +19,7 @@ from labtrust_gym.baselines.coordination.toolkit.act import Counters, Router
 from labtrust_gym.baselines.coordination.toolkit.layout import LabLayout, Routes
 from labtrust_gym.baselines.coordination.toolkit.local import LocalBoard, resolve_claims
 from labtrust_gym.baselines.coordination.toolkit.view import CoordinationView
-from labtrust_gym.baselines.coordination.toolkit.work import WorkItem, WorkModel
+from labtrust_gym.baselines.coordination.toolkit.work import WorkItem, WorkModel, batch_due
 from labtrust_gym.errors import InvalidInputError
 
 #: Turnaround budget (s) deadlines are estimated against when the task has no SLA.
@@ -141,14 +141,19 @@ class ScaleCapable(ToolkitMethod):
     """
 
     items: list[WorkItem] = []
+    #: a batch device's queue waits this long for a full batch (``batch_wait_s`` param)
+    batch_wait_s = 60.0
 
     def on_observe(self, view: CoordinationView) -> None:
         self.items = self.step_items(view)
         self._local: LocalBoard | None = None
 
     def step_items(self, view: CoordinationView) -> list[WorkItem]:
-        """The work this method acts on this step (default: the whole work list)."""
-        return self.work.items(view)
+        """The work this method acts on this step (default: the work list, starting a batch
+        device only when :func:`batch_due` says so)."""
+        lay, wait = self.layout, self.batch_wait_s
+        items = self.work.items(view)
+        return [it for it in items if it.kind != "start" or batch_due(view, lay, it, wait)]
 
     def local(self) -> LocalBoard:
         """This step's :class:`LocalBoard` (built on first use)."""
