@@ -5,6 +5,7 @@ Usage (from the repo root)::
     python bench/env_throughput.py                       # N = 5, 200, 1000, 2000
     python bench/env_throughput.py --sizes 200 --steps 300 --obs-mode flat
     python bench/env_throughput.py --json bench_out.json
+    python bench/env_throughput.py --sizes 200 --policy noop   # the env's own cost, no events
 
 Defaults: 10 warm-up steps + 5 timed segments of 60 steps = a 310-step episode, about the
 presets' 300-step horizon, with the engine's in-memory episode log on (its default), so the
@@ -63,6 +64,7 @@ def run_child(
     record_log: bool,
     preset: str | None = None,
     unmasked: bool = False,
+    policy: str = "random",
 ) -> dict[str, Any]:
     import statistics
 
@@ -82,6 +84,8 @@ def run_child(
     rng = np.random.default_rng(seed)
 
     def draw(observations: dict[str, Any]) -> dict[str, int]:
+        if policy == "noop":  # the env's own cost: observations and masks, no events
+            return dict.fromkeys(agents, 0)
         masks = np.stack([observations[a]["action_mask"] for a in agents])
         if unmasked:  # random agents: every index equally likely, valid or not (many BLOCKED)
             masks = np.ones_like(masks)
@@ -162,6 +166,12 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--steps", type=int, default=60)
     parser.add_argument("--warmup", type=int, default=10)
     parser.add_argument("--obs-mode", choices=["dict", "flat"], default="dict")
+    parser.add_argument(
+        "--policy",
+        choices=["random", "noop"],
+        default="random",
+        help="random: uniform over each agent's mask; noop: every agent NOOP (masks still built)",
+    )
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument(
         "--no-record-log",
@@ -197,6 +207,7 @@ def main(argv: list[str] | None = None) -> int:
             not args.no_record_log,
             args.preset,
             args.unmasked,
+            args.policy,
         )
         print(json.dumps(result))
         return 0
@@ -214,6 +225,8 @@ def main(argv: list[str] | None = None) -> int:
             str(args.warmup),
             "--obs-mode",
             args.obs_mode,
+            "--policy",
+            args.policy,
             "--seed",
             str(args.seed),
             "--repeat",
@@ -229,7 +242,7 @@ def main(argv: list[str] | None = None) -> int:
             f"N={row['n_agents']:>5}  {row['agent_steps_per_s']:>9,} agent-steps/s "
             f"(env.step, best; median {row['median_agent_steps_per_s']:,}; "
             f"per CPU-second {row['cpu_agent_steps_per_s']:,})  "
-            f"{row['loop_agent_steps_per_s']:>9,} (with random policy)  "
+            f"{row['loop_agent_steps_per_s']:>9,} (with the {args.policy} policy)  "
             f"{row['ms_per_env_step']:>8.3f} ms/step  peak RSS {row['peak_rss_mb']:>7.1f} MB  "
             f"[{row['preset']}, obs_mode={row['obs_mode']}, record_log={row['record_log']}, "
             f"{row['episode_steps']} steps{', unmasked' if row['unmasked'] else ''}, "

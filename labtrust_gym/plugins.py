@@ -62,6 +62,7 @@ if TYPE_CHECKING:  # real or light (labtrust_gym.entry_points) entry points, duc
 BUILTIN_PLUGINS: tuple[str, ...] = (
     "labtrust_gym.engine.builtin_plugin",
     "labtrust_gym.benchmarks.builtin_plugin",
+    "labtrust_gym.baselines.coordination.builtin_plugin",
     "labtrust_gym.llm.builtin_plugin",
     "labtrust_gym.cli.plugins_cmd",
     "labtrust_gym.cli.list_cmd",

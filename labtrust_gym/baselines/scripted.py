@@ -31,7 +31,9 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol
+
+from labtrust_gym.baselines.coordination.toolkit.layout import QUEUE_ENTRIES, LabLayout
 
 PRIORITY_RANK = {"STAT": 0, "URGENT": 1, "ROUTINE": 2}
 OPERATOR_ROLES = ("ops", "runner")
@@ -81,22 +83,31 @@ class ScriptedLabController:
         policy_root: Path | str | None = None,
         initial_state: Mapping[str, Any] | None = None,
     ) -> None:
+        """Drive ``env``'s agents this episode (the lab's boards read from the env)."""
         self.env = env
-        eng = env.engine
-        self.engine = eng
+        self.engine = env.engine
+        self.attach(LabLayout.from_env(env), EnvBoard(env, initial_state), seed, policy_root)
+
+    def attach(
+        self, layout: Any, board: LabBoard, seed: int, policy_root: Path | str | None = None
+    ) -> None:
+        """Drive the agents of ``layout`` (a coordination ``LabLayout``) reading the lab through
+        ``board``: the env's boards for the baseline, a coordination view for the ``scripted``
+        coordination method."""
+        self.board = board
         self.seed = seed
-        cat = env.action_catalog
+        cat = layout.catalog
         self.catalog = cat
         names = set(cat.names())
 
         def col(name: str) -> int | None:
             return cat.index(name) if name in names else None
 
-        self.zone_ids = list(eng.zone_ids)
-        self.zone_index = dict(eng.zone_index)
-        self.device_ids = list(eng.device_ids)
-        self.device_type_ids = list(eng.device_type_ids)
-        self._dtype = [self.device_type_ids[int(t)] for t in eng.device_type]
+        self.zone_ids = list(layout.zone_ids)
+        self.zone_index = dict(layout.zone_index)
+        self.device_ids = list(layout.device_ids)
+        self.device_type_ids = list(layout.device_type_ids)
+        self._dtype = list(layout.device_type)
         self._dev_cols = [
             {
                 kind: col(f"{kind}@{d}")
@@ -104,54 +115,24 @@ class ScriptedLabController:
             }
             for d in self.device_ids
         ]
-        self._move = [col(f"MOVE@{z}") for z in self.zone_ids]
-        self._open = {d: col(f"OPEN_DOOR@{d}") for d in eng.door_ids}
-        self._edge_door = {
-            (self.zone_index[a], self.zone_index[b]): door
-            for a, nbrs in eng.policy.neighbors.items()
-            for b, door in nbrs.items()
-            if door is not None
-        }
-        self.q = {
-            key: col(f"{key}@next")
-            for key in (
-                "CREATE_ACCESSION",
-                "ACCEPT_SPECIMEN",
-                "HOLD_SPECIMEN",
-                "REJECT_SPECIMEN",
-                "RELEASE_RESULT",
-                "NOTIFY_CRITICAL",
-                "ACK_CRITICAL",
-                "RECEIVE_TRANSPORT",
-                "CHAIN_OF_CUSTODY_SIGN",
-                "APPROVE_TOKEN",
-            )
-        }
+        self._move = list(layout.move)
+        self._open = dict(layout.open_door)
+        self._edge_door = dict(layout.edge_door)
+        self.q = {key: col(f"{key}@next") for key in QUEUE_ENTRIES}
         self.q["MINT_STABILITY"] = col("MINT_TOKEN@STABILITY_OVERRIDE")
-        self._dispatch = [e.index for e in cat if e.action_type == "DISPATCH_TRANSPORT"]
-        # Service-order keys known from the arrival schedule (labels; no engine query).
-        self.static: dict[str, tuple[int, float, str]] = {
-            a["specimen_id"]: (
-                PRIORITY_RANK.get(a.get("priority"), 2),
-                float(a["t_s"]),
-                a["specimen_id"],
-            )
-            for a in (initial_state or {}).get("arrivals") or ()
-        }
+        self._dispatch = list(layout.dispatch)
         self.result_seen: dict[str, float] = {}
         self._queue_since: dict[int, float] = {}
-        roles = list(eng.role_ids)
-        self.role_of = {
-            aid: (roles[int(r)] if int(r) >= 0 else None)
-            for aid, r in zip(eng.agent_ids, eng.agent_role, strict=True)
-        }
-        controlled = [a for a in eng.agent_ids if self.only is None or a in self.only]
+        self.role_of = dict(zip(layout.agent_ids, layout.agent_role, strict=True))
+        controlled = [a for a in layout.agent_ids if self.only is None or a in self.only]
         self.controlled = controlled
         self.capacity, self.queue_max = _device_limits(policy_root)
         self.devices_by_zone: dict[int, list[int]] = {}
-        for di, zi in enumerate(eng.device_zone):
+        for di, zi in enumerate(layout.device_zone):
             self.devices_by_zone.setdefault(int(zi), []).append(di)
+        self._device_zone = list(layout.device_zone)
         self._assign_operators(controlled)
+        self._operator_rows = [layout.agent_row[a] for a in self.operators]
         handlers = {
             "reception": self._reception,
             "ops": self._operator,
@@ -159,9 +140,9 @@ class ScriptedLabController:
             "qc": self._qc,
             "supervisor": self._supervisor,
         }
-        # (agent, row in the engine's agent arrays, role script); roles without a script idle.
+        # (agent, row in the lab's agent order, role script); roles without a script idle.
         self._dispatch_roles = [
-            (aid, eng.agent_index[aid], handlers[str(self.role_of[aid])])
+            (aid, layout.agent_row[aid], handlers[str(self.role_of[aid])])
             for aid in controlled
             if self.role_of.get(aid) in handlers
         ]
@@ -196,18 +177,17 @@ class ScriptedLabController:
         self, obs: Mapping[str, Any] | None, infos: Mapping[str, Any] | None, t: int
     ) -> dict[str, Any]:
         """One catalog index per controlled agent (agents with nothing to do are left out)."""
-        eng = self.engine
-        env = self.env
+        board = self.board
         actions: dict[str, Any] = {}
-        zones = eng.agent_zone.tolist()
-        agent_index = eng.agent_index
+        zones = board.zones()
         self._claims: set[str] = set()
-        self._op_zones = {zones[agent_index[a]] for a in self.operators}
+        self._op_zones = {zones[row] for row in self._operator_rows}
+        self._now = board.now()
         self._snapshot_devices()
         self._track_queues()
+        mask = board.mask
         for aid, row, handler in self._dispatch_roles:
-            mask = env.action_mask(aid)
-            action = handler(aid, zones[row], mask.tobytes())
+            action = handler(aid, zones[row], mask(aid, row))
             if action is not None:
                 actions[aid] = action
         return actions
@@ -218,7 +198,7 @@ class ScriptedLabController:
         the way (None when neither is possible now)."""
         if zone == target:
             return None
-        nxt = int(self.engine.next_hop_table[zone, target])
+        nxt = self.board.next_hop(zone, target)
         if nxt < 0:
             return None
         move = self._move[nxt]
@@ -235,10 +215,10 @@ class ScriptedLabController:
         key = (a, b)
         d = self._dist.get(key)
         if d is None:
-            table = self.engine.next_hop_table
+            next_hop = self.board.next_hop
             d, cur = 0, a
             while cur != b and d <= len(self.zone_ids):
-                nxt = int(table[cur, b])
+                nxt = next_hop(cur, b)
                 if nxt < 0:
                     d = 10**6
                     break
@@ -264,7 +244,7 @@ class ScriptedLabController:
         hold = self._valid(ok, "HOLD_SPECIMEN")
         if hold is not None:
             # the inspection finding of the tube in hand decides: reject or hold
-            preview = self.env.resolve(aid, hold)
+            preview = self.board.resolve(aid, hold)
             reject = self._valid(ok, "REJECT_SPECIMEN")
             if preview is not None and preview.get("reason_code") in REJECT_CODES and reject:
                 return reject
@@ -312,13 +292,8 @@ class ScriptedLabController:
     def _snapshot_devices(self) -> None:
         """Per-step plain-Python copies of the lab's device boards, best device per type, and
         the zones where some operator action is possible."""
-        eng = self.engine
-        self._fault = eng.device_fault.tolist()
-        self._qlen = eng.device_queue_len.tolist()
-        self._busy = eng.device_busy.tolist()
-        self._qcbad = eng.device_qc_fail.tolist()
-        self._reagent = eng.device_reagent.tolist()
-        work = eng.work_by_device_type.tolist()
+        self._fault, self._qlen, self._busy, self._qcbad, self._reagent = self.board.devices()
+        work = self.board.ready()
         self._ready_left = {t: work[i] for i, t in enumerate(self.device_type_ids)}
         best: dict[str, tuple[int, int]] = {}
         for di, dtype in enumerate(self._dtype):
@@ -397,29 +372,18 @@ class ScriptedLabController:
     def _batch_waited(self, di: int) -> bool:
         """A batch device starts a partial batch once its queue head waited ``BATCH_WAIT_S``."""
         since = self._queue_since.get(di)
-        return since is not None and float(self.engine.now_s) - since >= BATCH_WAIT_S
+        return since is not None and self._now - since >= BATCH_WAIT_S
 
     def _stat_waiting(self, di: int) -> bool:
         """A STAT specimen at the head of a batch device's queue does not wait for the batch."""
-        head = self.engine.query(f"queue_head({self.device_ids[di]})")
-        return head is not None and self._rank(head)[0] == 0
-
-    def _rank(self, sid: str) -> tuple[int, float, str]:
-        """Service-order key of a specimen (its label: priority, arrival)."""
-        key = self.static.get(sid)
-        if key is None:
-            spec = self.engine.query(f"specimen({sid})")
-            key = (PRIORITY_RANK.get(spec.get("priority"), 2), spec.get("arrival_t_s", 0.0), sid)
-            self.static[sid] = key
-        return key
+        return self.board.stat_at_head(self.device_ids[di])
 
     def _upstream(self) -> bool:
         """Specimens still before acceptance (they may join a batch soon)."""
-        counts = self.engine.stage_counts
-        return bool(counts.get("arrived") or counts.get("accessioned") or counts.get("accepted"))
+        return self.board.upstream()
 
     def _track_queues(self) -> None:
-        now = float(self.engine.now_s)
+        now = self._now
         busy = self._busy
         for di, qlen in enumerate(self._qlen):
             if qlen and not busy[di]:
@@ -440,7 +404,6 @@ class ScriptedLabController:
 
     # ---- qc / supervisor -------------------------------------------------------------------
     def _qc(self, aid: str, zone: int, ok: bytes) -> int | None:
-        eng = self.engine
         for di in range(len(self.device_ids)):
             if self._qcbad[di] and not self._busy[di]:
                 dev = self.device_ids[di]
@@ -450,7 +413,7 @@ class ScriptedLabController:
                 if rerun is not None and ok[rerun]:
                     self._claims.add("qc:" + dev)
                     return rerun
-                move = self._move_toward(zone, int(eng.device_zone[di]), ok)
+                move = self._move_toward(zone, self._device_zone[di], ok)
                 if move is not None:
                     self._claims.add("qc:" + dev)
                     return move
@@ -472,14 +435,112 @@ class ScriptedLabController:
             return None
         review = self.release_review_s
         if review > 0.0:  # technical validation: only results available for `review` seconds
-            preview = self.env.resolve(aid, release)
+            preview = self.board.resolve(aid, release)
             rid = preview["args"]["result_id"] if preview else None
             if rid is None:
                 return None
-            now = float(self.engine.now_s)
+            now = self._now
             if now - self.result_seen.setdefault(rid, now) < review:
                 return None
         return release
+
+
+class LabBoard(Protocol):
+    """What the role scripts read of the lab each step (besides the static layout)."""
+
+    def zones(self) -> list[int]:
+        """Every agent's zone index (layout agent order)."""
+
+    def mask(self, agent_id: str, row: int) -> bytes:
+        """The agent's action mask as bytes (``mask[entry] == 1``: allowed now)."""
+
+    def devices(self) -> tuple[list[int], list[int], list[int], list[int], list[int]]:
+        """Per device: faulted, queue length, busy, QC failed, reagent left (-1: none used)."""
+
+    def ready(self) -> list[int]:
+        """Specimens ready to queue per device type (sorted type order)."""
+
+    def now(self) -> float:
+        """The lab clock (simulated seconds)."""
+
+    def next_hop(self, zone: int, target: int) -> int:
+        """The next zone from ``zone`` towards ``target`` (-1: none)."""
+
+    def resolve(self, agent_id: str, entry: int) -> dict[str, Any] | None:
+        """What ``entry`` would send for the agent now (None when unknown or nothing)."""
+
+    def stat_at_head(self, device_id: str) -> bool:
+        """Whether a STAT specimen heads the device's queue (False when unknown)."""
+
+    def upstream(self) -> bool:
+        """Whether specimens are still before acceptance (they may join a batch soon)."""
+
+
+class EnvBoard:
+    """The baseline's board: the env's masks and previews and the engine's fast views."""
+
+    def __init__(self, env: Any, initial_state: Mapping[str, Any] | None) -> None:
+        self.env = env
+        self.engine = env.engine
+        self._hop = self.engine.next_hop_table
+        # Service-order keys known from the arrival schedule (labels; no engine query).
+        self.static: dict[str, tuple[int, float, str]] = {
+            a["specimen_id"]: (
+                PRIORITY_RANK.get(a.get("priority"), 2),
+                float(a["t_s"]),
+                a["specimen_id"],
+            )
+            for a in (initial_state or {}).get("arrivals") or ()
+        }
+
+    def zones(self) -> list[int]:
+        zones: list[int] = self.engine.agent_zone.tolist()
+        return zones
+
+    def mask(self, agent_id: str, row: int) -> bytes:
+        flags: bytes = self.env.action_mask(agent_id).tobytes()
+        return flags
+
+    def devices(self) -> tuple[list[int], list[int], list[int], list[int], list[int]]:
+        eng = self.engine
+        return (
+            eng.device_fault.tolist(),
+            eng.device_queue_len.tolist(),
+            eng.device_busy.tolist(),
+            eng.device_qc_fail.tolist(),
+            eng.device_reagent.tolist(),
+        )
+
+    def ready(self) -> list[int]:
+        work: list[int] = self.engine.work_by_device_type.tolist()
+        return work
+
+    def now(self) -> float:
+        return float(self.engine.now_s)
+
+    def next_hop(self, zone: int, target: int) -> int:
+        return int(self._hop[zone, target])
+
+    def resolve(self, agent_id: str, entry: int) -> dict[str, Any] | None:
+        preview: dict[str, Any] | None = self.env.resolve(agent_id, entry)
+        return preview
+
+    def stat_at_head(self, device_id: str) -> bool:
+        head = self.engine.query(f"queue_head({device_id})")
+        return head is not None and self._rank(head)[0] == 0
+
+    def _rank(self, sid: str) -> tuple[int, float, str]:
+        """Service-order key of a specimen (its label: priority, arrival)."""
+        key = self.static.get(sid)
+        if key is None:
+            spec = self.engine.query(f"specimen({sid})")
+            key = (PRIORITY_RANK.get(spec.get("priority"), 2), spec.get("arrival_t_s", 0.0), sid)
+            self.static[sid] = key
+        return key
+
+    def upstream(self) -> bool:
+        counts = self.engine.stage_counts
+        return bool(counts.get("arrived") or counts.get("accessioned") or counts.get("accepted"))
 
 
 _LIMITS_CACHE: dict[str, tuple[dict[str, int], dict[str, int]]] = {}
@@ -503,4 +564,4 @@ def _device_limits(policy_root: Path | str | None) -> tuple[dict[str, int], dict
     return _LIMITS_CACHE[key]
 
 
-__all__ = ["PRIORITY_RANK", "ScriptedLabController"]
+__all__ = ["PRIORITY_RANK", "EnvBoard", "LabBoard", "ScriptedLabController"]

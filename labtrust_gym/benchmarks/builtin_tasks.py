@@ -8,6 +8,8 @@ docs/benchmarks.md.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
+from pathlib import Path
 from typing import Any
 
 from .tasks import DEFAULT_AGENTS, BenchmarkTask
@@ -185,24 +187,67 @@ class InsiderKeyMisuse(BenchmarkTask):
         return {"arrival_rate_per_min": 2.5, "initial_backlog": 4, **insider_lab_options()}
 
 
-class CoordScale(BenchmarkTask):
-    """A generated lab from a scale preset (default small_8); pair it with --coord-method."""
+class _LoadedScaleLab(BenchmarkTask):
+    """A generated lab loaded for the episode (``labtrust_gym.envs.scale.episode_load``): the
+    preset's agents, devices and floor plan; arrivals over the whole episode at ``load`` x what
+    the devices sustain, plus ``backlog_per_device`` specimens waiting at t = 0; device rooms
+    hold ``cells_per_device`` agents per device and the operators start outside them
+    (``labtrust_gym.benchmarks.labs.stage_outside_device_rooms``)."""
+
+    load = 1.1
+    backlog_per_device = 1.0
+    cells_per_device = 2
+
+    def get_initial_state(
+        self,
+        seed: int,
+        calibration: Mapping[str, Any] | None = None,
+        policy_root: Path | str | None = None,
+    ) -> dict[str, Any]:
+        from labtrust_gym.envs.scale import episode_load, load_scale_config
+
+        from .labs import build_lab
+
+        cfg = episode_load(
+            load_scale_config(self.scale_config or "small_8"),
+            self.max_steps,
+            load=self.load,
+            backlog_per_device=self.backlog_per_device,
+            policy_root=policy_root,
+        )
+        from .labs import stage_outside_device_rooms
+
+        state = build_lab(self, seed, calibration=calibration, policy_root=policy_root, scale=cfg)
+        return stage_outside_device_rooms(state, self.cells_per_device, policy_root)
+
+
+class CoordScale(_LoadedScaleLab):
+    """A generated lab from a scale preset (default small_8), loaded so that coordination
+    matters; pair it with --coord-method."""
 
     name = "coord_scale"
-    description = "Generated lab from a scale preset (--scale, default small_8)."
-    max_steps = 100
+    description = (
+        "Generated lab from a scale preset (--scale, default small_8), loaded for the episode: "
+        "arrivals throughout at 1.1x what its devices sustain plus one waiting specimen per "
+        "device at the start; device rooms hold two agents per device and the operators start "
+        "outside them."
+    )
+    max_steps = 120
     scale_config = "small_8"
     sla_turnaround_s = 600.0
     reward_config = _REWARDS
     scripted_agents = ()
 
 
-class CoordRisk(BenchmarkTask):
+class CoordRisk(_LoadedScaleLab):
     """coord_scale plus a risk injection (default INJ-DEVICE-FAULT-001)."""
 
     name = "coord_risk"
-    description = "Generated lab from a scale preset with a risk injection (--injection)."
-    max_steps = 100
+    description = (
+        "coord_scale's loaded generated lab with a risk injection (--injection, default "
+        "INJ-DEVICE-FAULT-001)."
+    )
+    max_steps = 120
     scale_config = "small_8"
     sla_turnaround_s = 600.0
     default_injection = "INJ-DEVICE-FAULT-001"

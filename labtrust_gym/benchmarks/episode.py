@@ -11,6 +11,7 @@ Who acts:
 from __future__ import annotations
 
 import hashlib
+import time
 from collections.abc import Mapping
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -189,8 +190,15 @@ class _Drivers:
         self.external: Any = None
         self.external_ids: tuple[str, ...] = ()
         baseline_ids: list[str] = lab_agents
+        self.lab_agents = lab_agents
+        self.per_agent = False
+        self.tally: Any = None
         if job.coord_method is not None:
-            self.method = _build_method(job, task, state, scale, env)
+            self.method, self.method_policy = _build_method(job, task, state, scale, env)
+            self.per_agent = _per_agent_path(job, self.method, len(lab_agents))
+            from .coord_metrics import CoordinationTally
+
+            self.tally = CoordinationTally(lab_agents)
             baseline_ids = []
         elif job.agent_spec is not None:
             self.external = load_external_agent(job.agent_spec)
@@ -209,7 +217,7 @@ class _Drivers:
         )
         self.baseline.reset(env, job.seed, job.policy_root, state)
         if self.method is not None:
-            self.method.reset(job.seed, _method_policy(task, state, job, env), scale)
+            self.method.reset(job.seed, self.method_policy, scale)
         if self.external is not None and callable(getattr(self.external, "reset", None)):
             self.external.reset(job.seed, list(self.external_ids))
         self.engine = eng
@@ -223,7 +231,9 @@ class _Drivers:
 
     def act(self, obs: Mapping[str, Any], infos: Mapping[str, Any], t: int) -> dict[str, Any]:
         if self.method is not None:
-            proposed = _actions_of(self.method.propose_actions(obs, infos, t), self.source, t)
+            start = time.perf_counter()
+            proposed = _actions_of(self._propose(obs, infos, t), self.source, t)
+            self.tally.wall_s += time.perf_counter() - start
             actions = {a: act for a, act in proposed.items() if a not in self.threats}
         else:
             actions = self.baseline.act(obs, infos, t)
@@ -235,6 +245,17 @@ class _Drivers:
         for aid, agent in self.threats.items():
             actions[aid] = agent.act(self.engine, t)
         return actions
+
+    def _propose(self, obs: Mapping[str, Any], infos: Mapping[str, Any], t: int) -> Any:
+        """The method's joint action: ``propose_actions``, or on the scale path every agent's
+        own ``propose_agent`` merged by ``combine_submissions``."""
+        method = self.method
+        if not self.per_agent:
+            return method.propose_actions(obs, infos, t)
+        self.tally.per_agent_steps += 1
+        propose = method.propose_agent
+        subs = {a: propose(a, obs, infos, t) for a in self.lab_agents}
+        return method.combine_submissions(subs, obs, t)
 
     def observe(
         self, infos: Mapping[str, Any], step_results: list[Mapping[str, Any]], t: int
@@ -249,6 +270,7 @@ class _Drivers:
             agent.log.resolve(infos.get(aid))
             agent.log.mark_detected_since(t, violations)
         if self.method is not None:
+            self.tally.observe(infos)
             self.method.on_step_result(step_results)
 
     def attempts(self) -> list[dict[str, Any]]:
@@ -330,20 +352,35 @@ def signing_keys_for(state: Mapping[str, Any]) -> dict[str, tuple[str, Any]]:
     return keys
 
 
-def _method_policy(
-    task: BenchmarkTask, state: Mapping[str, Any], job: EpisodeJob, env: Any = None
+def method_policy(
+    task_fields: Mapping[str, Any],
+    state: Mapping[str, Any],
+    policy_root: str,
+    params: Mapping[str, Any],
+    env: Any,
 ) -> dict[str, Any]:
-    policy = {
-        "task": task.describe(),
-        "policy_root": job.policy_root,
+    """The ``policy`` argument of a coordination method's factory and ``reset``
+    (docs/coordination.md): the task's fields, the policy root, the lab's agents and devices, the
+    params, the static lab layout (``lab``, a ``LabLayout``) and the action catalog."""
+    from labtrust_gym.baselines.coordination.toolkit.layout import LabLayout
+
+    return {
+        "task": dict(task_fields),
+        "policy_root": policy_root,
         "agents": [dict(a) for a in state.get("agents") or ()],
         "devices": [dict(d) for d in state.get("devices") or ()],
-        "params": dict(job.coord_params),
+        "params": dict(params),
+        "lab": LabLayout.from_env(env),
+        "action_catalog": env.action_catalog,
     }
-    catalog = getattr(env, "action_catalog", None)
-    if catalog is not None:  # what every action index does (docs/envs.md, the catalog)
-        policy["action_catalog"] = catalog.to_list()
-    return policy
+
+
+def method_params(params: Mapping[str, Any], env: Any) -> dict[str, Any]:
+    """The factory's ``params``: the job's (default_params + runner options) plus
+    ``pz_to_engine``, the env agent name -> engine agent id map (the identity here)."""
+    out = dict(params)
+    out["pz_to_engine"] = {a: a for a in env.possible_agents}
+    return out
 
 
 def _build_method(
@@ -351,18 +388,19 @@ def _build_method(
     task: BenchmarkTask,
     state: Mapping[str, Any],
     scale: Mapping[str, Any] | None,
-    env: Any = None,
-) -> Any:
+    env: Any,
+) -> tuple[Any, dict[str, Any]]:
     from labtrust_gym.plugins import registry
 
     # the plugin table's contract checks what the factory returns (a CoordinationMethod)
     factory = registry("coordination_methods").get(str(job.coord_method))
+    policy = method_policy(task.describe(), state, job.policy_root, job.coord_params, env)
     try:
         method = factory(
-            _method_policy(task, state, job, env),
+            policy,
             Path(job.policy_root),
             dict(scale) if scale else None,
-            dict(job.coord_params),
+            method_params(job.coord_params, env),
         )
     except LabTrustError:
         raise
@@ -371,7 +409,33 @@ def _build_method(
             f"Coordination method {job.coord_method!r}: factory failed: "
             f"{type(exc).__name__}: {exc}."
         ) from exc
-    return method
+    return method, policy
+
+
+def _per_agent_path(job: EpisodeJob, method: Any, n_agents: int) -> bool:
+    """Whether this episode uses the scale path: more agents than the method's ``max_agents``.
+    A method that is not ``scale_capable`` (or has no ``propose_agent``) cannot act at that N:
+    a clear error, never a silent fallback."""
+    limit = job.coord_max_agents
+    if limit is None or n_agents <= limit:
+        return False
+    where = "policy/coordination/coordination_methods.v0.1.yaml"
+    if not job.coord_scale_capable:
+        raise InvalidInputError(
+            f"Coordination method {job.coord_method!r} plans for at most {limit} agents at once "
+            f"(max_agents in {where}) and is not scale_capable; this lab has {n_agents} agents. "
+            "Use a smaller --scale or a scale_capable method (labtrust list "
+            "coordination-methods --verbose)."
+        )
+    if not callable(getattr(method, "propose_agent", None)) or not callable(
+        getattr(method, "combine_submissions", None)
+    ):
+        raise PluginError(
+            f"Coordination method {job.coord_method!r} is scale_capable in {where} but has no "
+            f"propose_agent(agent_id, obs, infos, t) / combine_submissions: it cannot act at "
+            f"{n_agents} agents (max_agents {limit})."
+        )
+    return True
 
 
 def load_external_agent(spec: str) -> Any:
@@ -460,6 +524,7 @@ def run_episode(job: EpisodeJob) -> dict[str, Any]:
     if injector.active:
         metrics["injected_actions_dropped"] = injector.dropped
     if drivers.method is not None:
+        metrics.update(coordination_metrics(drivers, metrics, deterministic=job.deterministic))
         drivers.method.on_episode_end(metrics)
     outcome: dict[str, Any] = {"seed": job.seed, "metrics": metrics}
     if drivers.external is not None:
@@ -474,6 +539,25 @@ def run_episode(job: EpisodeJob) -> dict[str, Any]:
 
         outcome["log_anchor"] = write_anchor(log_path, eng)
     return outcome
+
+
+def coordination_metrics(
+    drivers: _Drivers, metrics: Mapping[str, Any], *, deterministic: bool = True
+) -> dict[str, Any]:
+    """The ``coord_*`` metrics of the episode (docs/metrics.md, Coordination), with what the
+    method reports through its optional ``coordination_report()``."""
+    report_fn = getattr(drivers.method, "coordination_report", None)
+    report = report_fn() if callable(report_fn) else None
+    if report is not None and not isinstance(report, Mapping):
+        raise PluginError(
+            f"{drivers.source}: coordination_report() returned {type(report).__name__}; "
+            "expected a dict {counter: number} (docs/coordination.md)."
+        )
+    throughput = int(metrics.get("throughput") or 0)
+    out: dict[str, Any] = drivers.tally.metrics(
+        throughput, report, deterministic=deterministic
+    )
+    return out
 
 
 def _lab_step_results(infos: Mapping[str, Any]) -> list[Mapping[str, Any]]:

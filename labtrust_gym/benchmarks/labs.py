@@ -155,13 +155,16 @@ def build_lab(
     *,
     calibration: Mapping[str, Any] | None = None,
     policy_root: Path | str | None = None,
+    scale: Any = None,
 ) -> dict[str, Any]:
-    """The initial_state of ``task``'s episode ``seed``."""
+    """The initial_state of ``task``'s episode ``seed`` (``scale``: a ``ScaleConfig`` to generate
+    instead of the task's ``scale_config`` preset as it is)."""
     opts = lab_options_for(task, calibration)
-    if task.scale_config is not None:
+    if scale is not None or task.scale_config is not None:
         from labtrust_gym.envs.scale import generate_initial_state, load_scale_config
 
-        generated = generate_initial_state(load_scale_config(task.scale_config), seed)
+        cfg = scale if scale is not None else load_scale_config(task.scale_config or "")
+        generated = generate_initial_state(cfg, seed, policy_root=policy_root)
         return _apply_scale_extras(generated, opts, task, seed)
 
     from labtrust_gym.engine import default_initial_state
@@ -262,6 +265,70 @@ def _apply_scale_extras(
     if opts["strict_signatures"]:
         state["strict_signatures"] = True
     return state
+
+
+#: Roles that work at devices and start a coordination episode outside the device rooms.
+STAGED_ROLES = frozenset({"ops", "runner", "qc"})
+
+
+def stage_outside_device_rooms(
+    state: dict[str, Any], cells_per_device: int, policy_root: Path | str | None = None
+) -> dict[str, Any]:
+    """A coordination lab: device rooms are small and start empty.
+
+    Every agent of a :data:`STAGED_ROLES` role standing in a zone with devices starts instead in
+    the nearest zone without devices that its role may enter (BFS over the floor plan, ties by
+    zone order; restricted zones excluded); a zone with devices holds ``cells_per_device`` agents
+    per device there; every other zone holds at least the agents that start in it. So the work
+    is done only by agents that walk into rooms with few cells, through doorways others use too.
+    Returns the edited state (``agents`` and ``zone_capacity`` replaced)."""
+    from collections import deque
+
+    from labtrust_gym.engine.initial_state import validate_initial_state, zone_capacities
+    from labtrust_gym.engine.policy import load_policy
+
+    pol = load_policy(policy_root)
+    devices_in: dict[str, int] = {}
+    for d in state.get("devices") or ():
+        devices_in[d["zone_id"]] = devices_in.get(d["zone_id"], 0) + 1
+    order = {z: i for i, z in enumerate(pol.zone_ids)}
+
+    def staging(role: str, start: str) -> str:
+        allowed = pol.roles[role].zones
+        seen = {start}
+        queue = deque([start])
+        while queue:
+            z = queue.popleft()
+            if z not in devices_in and z not in pol.restricted_zones:
+                return z
+            for nb in sorted(pol.neighbors[z], key=order.__getitem__):
+                if nb not in seen and (allowed is None or nb in allowed):
+                    seen.add(nb)
+                    queue.append(nb)
+        return start
+
+    agents = []
+    for a in state["agents"]:
+        a = dict(a)
+        if a.get("role") in STAGED_ROLES and a["zone_id"] in devices_in:
+            a["zone_id"] = staging(a["role"], a["zone_id"])
+        agents.append(a)
+    out = dict(state)
+    out["agents"] = agents
+    out.pop("zone_capacity", None)
+    base = dict(zip(pol.zone_ids, zone_capacities(out, pol), strict=True))
+    starters: dict[str, int] = {}
+    for a in agents:
+        starters[a["zone_id"]] = starters.get(a["zone_id"], 0) + 1
+    out["zone_capacity"] = {
+        z: cells_per_device * devices_in[z]
+        if z in devices_in
+        else max(base[z], starters.get(z, 0))
+        for z in pol.zone_ids
+        if z in devices_in or starters.get(z, 0) > base[z]
+    }
+    validate_initial_state(dict(out), pol)  # the staged lab must be a valid lab
+    return out
 
 
 def check_initial_state(state: Any, task_name: str) -> dict[str, Any]:

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import os
 import secrets
+import warnings
 from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any
@@ -38,6 +39,10 @@ from .results import (
 
 BASELINE_ID = "scripted_v1"
 
+
+class NothingReleasedWarning(UserWarning):
+    """A run with a coordination method in which no episode released a result."""
+
 #: Largest episode seed: seeds are written to results files and handed to RNGs as 64-bit ints.
 MAX_SEED = 2**63 - 1
 
@@ -57,6 +62,8 @@ class EpisodeJob:
     domain_id: str = "hospital_lab"
     coord_method: str | None = None
     coord_params: Mapping[str, Any] = attrs.field(factory=dict)
+    coord_max_agents: int | None = None
+    coord_scale_capable: bool = False
     scale: str | None = None
     injection: str | None = None
     timing: str | None = None
@@ -64,6 +71,9 @@ class EpisodeJob:
     agent_spec: str | None = None
     agent_ids: tuple[str, ...] = ()
     run_id: str = ""
+    #: False only for benchmarks of the code itself (bench/): wall-clock metrics are filled in,
+    #: so the outcome is no longer a pure function of the job. Results files always use True.
+    deterministic: bool = True
 
 
 def run_episode_job(job: EpisodeJob) -> dict[str, Any]:
@@ -92,18 +102,10 @@ def resolve_coord_params(
     coord_method: str, policy_root: Path, overrides: Mapping[str, Any] | None
 ) -> dict[str, Any]:
     """``default_params`` of ``coord_method`` from coordination_methods.v0.1.yaml + overrides."""
-    from labtrust_gym.config import get_active_profile, policy_path
-    from labtrust_gym.fileio import load_yaml, validate_with_schema
+    from labtrust_gym.baselines.coordination.policy import method_entry
 
-    path = get_active_profile().resolve_path("coordination_methods_path", policy_root)
-    params: dict[str, Any] = {}
-    if path.is_file():
-        doc = load_yaml(path) or {}
-        schema = policy_path(policy_root, "schemas", "coordination_methods.v0.1.schema.json")
-        validate_with_schema(doc, schema, what=str(path))
-        for entry in doc.get("methods") or ():
-            if isinstance(entry, Mapping) and entry.get("method_id") == coord_method:
-                params.update(entry.get("default_params") or {})
+    entry = method_entry(coord_method, policy_root)
+    params: dict[str, Any] = dict((entry or {}).get("default_params") or {})
     params.update(overrides or {})
     return params
 
@@ -122,6 +124,9 @@ def prepare_jobs(
     agent_spec: str | None = None,
     agent_ids: tuple[str, ...] = (),
     policy_root: Path | None = None,
+    compute_budget: int | None = None,
+    proposal_backend: str | None = None,
+    coord_entry_id: str | None = None,
 ) -> tuple[Any, list[EpisodeJob]]:
     """Resolve and check every id, then build one job per episode (seeds ``seed + i``)."""
     from labtrust_gym.config import get_active_profile, get_repo_root
@@ -155,7 +160,17 @@ def prepare_jobs(
         from .episode import load_external_agent
 
         load_external_agent(agent_spec)  # a bad --agent fails before any episode runs
-    params = resolve_coord_params(coord_method, root, coord_params) if coord_method else {}
+    params: dict[str, Any] = {}
+    max_agents: int | None = None
+    scale_capable = False
+    if coord_method:
+        from labtrust_gym.baselines.coordination.policy import method_entry
+
+        params = resolve_coord_params(coord_method, root, coord_params)
+        params.update(_runner_params(params, compute_budget, proposal_backend))
+        entry = method_entry(coord_entry_id or coord_method, root) or {}
+        max_agents = entry.get("max_agents")
+        scale_capable = bool(entry.get("scale_capable", False))
     log = _check_log_dir(log_dir)
     run_id = secrets.token_hex(8)
     jobs = [
@@ -168,6 +183,8 @@ def prepare_jobs(
             domain_id=profile.domain_id,
             coord_method=coord_method,
             coord_params=params,
+            coord_max_agents=max_agents,
+            coord_scale_capable=scale_capable,
             scale=scale,
             injection=injection,
             timing=timing,
@@ -179,6 +196,29 @@ def prepare_jobs(
         for i in range(episodes)
     ]
     return task_obj, jobs
+
+
+def _runner_params(
+    params: Mapping[str, Any], compute_budget: int | None, proposal_backend: str | None
+) -> dict[str, Any]:
+    """The runner's own keys in a method's params (docs/coordination.md, "Parameters"):
+    ``compute_budget`` (planning-work units per step, None = unbounded) and
+    ``proposal_backend`` (an LLM backend id, None = none); a value given to the runner wins over
+    the method's default_params, an unset one keeps it. (``pz_to_engine`` is added per episode.)"""
+    bad_budget = isinstance(compute_budget, bool) or not isinstance(compute_budget, int)
+    if compute_budget is not None and (bad_budget or compute_budget < 1):
+        raise InvalidInputError(
+            f"--compute-budget must be a positive integer (planning-work units per step), got "
+            f"{compute_budget!r}."
+        )
+    if proposal_backend is not None:
+        from labtrust_gym.plugins import registry
+
+        registry("llm_backends").get(proposal_backend)  # unknown ids list the known ones
+    out: dict[str, Any] = {}
+    for key, value in (("compute_budget", compute_budget), ("proposal_backend", proposal_backend)):
+        out[key] = value if value is not None else params.get(key)
+    return out
 
 
 def check_seeds(seed: int, episodes: int) -> None:
@@ -217,11 +257,16 @@ def run_benchmark(
     agent_ids: tuple[str, ...] = (),
     on_episode_done: Callable[[int], None] | None = None,
     policy_root: Path | None = None,
+    compute_budget: int | None = None,
+    proposal_backend: str | None = None,
+    coord_entry_id: str | None = None,
 ) -> dict[str, Any]:
     """Run ``episodes`` episodes of ``task`` (seeds ``seed + i``) and write results to ``out``.
 
     Returns the (validated) results document; ``out=None`` skips writing. Raises a
-    :class:`LabTrustError` for any bad input before running anything.
+    :class:`LabTrustError` for any bad input before running anything. ``coord_entry_id`` names
+    the coordination_methods.v0.1.yaml entry (max_agents, scale_capable) when the method runs
+    under another id (default: ``coord_method``; ``labtrust_gym.testing`` wraps methods).
     """
     from labtrust_gym.config import get_active_profile, get_repo_root
     from labtrust_gym.plugins import registry
@@ -252,6 +297,9 @@ def run_benchmark(
         agent_spec=agent_spec,
         agent_ids=agent_ids,
         policy_root=root,
+        compute_budget=compute_budget,
+        proposal_backend=proposal_backend,
+        coord_entry_id=coord_entry_id,
     )
     profile = get_active_profile()
     config = {
@@ -302,6 +350,13 @@ def run_benchmark(
             on_done=on_episode_done,
             check=check_episode,
         )
+        if coord_method and all(not o["metrics"].get("throughput") for o in outcomes):
+            warnings.warn(
+                f"coordination method {coord_method!r} released nothing in any of the "
+                f"{len(outcomes)} episode(s) of task {task!r}.",
+                NothingReleasedWarning,
+                stacklevel=2,
+            )
         if agent_spec:
             driven = sorted({a for o in outcomes for a in o.pop("external_agent_ids", ())})
             config["external_agent"] = {"spec": agent_spec, "agent_ids": driven}
@@ -322,4 +377,11 @@ def run_benchmark(
     return doc
 
 
-__all__ = ["BASELINE_ID", "EpisodeJob", "prepare_jobs", "run_benchmark", "run_episode_job"]
+__all__ = [
+    "BASELINE_ID",
+    "EpisodeJob",
+    "NothingReleasedWarning",
+    "prepare_jobs",
+    "run_benchmark",
+    "run_episode_job",
+]

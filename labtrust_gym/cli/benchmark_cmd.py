@@ -150,6 +150,24 @@ def run_benchmark_cmd(
     results_version: Annotated[
         ResultsVersion, typer.Option("--results-version", help="Results schema version.")
     ] = ResultsVersion.v03,
+    compute_budget: Annotated[
+        int | None,
+        typer.Option(
+            "--compute-budget",
+            metavar="UNITS",
+            help="Planning-work units per step a coordination method may spend (its params' "
+            "compute_budget; docs/coordination.md).",
+        ),
+    ] = None,
+    proposal_backend: Annotated[
+        str | None,
+        typer.Option(
+            "--proposal-backend",
+            metavar="ID",
+            help="LLM backend a coordination method may use for proposals (its params' "
+            "proposal_backend; see `labtrust list llm-backends`).",
+        ),
+    ] = None,
     quiet: Annotated[bool, typer.Option("--quiet", "-q", help="No progress bar.")] = False,
 ) -> None:
     """Run a benchmark task and write a validated results file."""
@@ -171,6 +189,8 @@ def run_benchmark_cmd(
         ray_address=ray_address,
         log_dir=log,
         results_version=results_version.value,
+        compute_budget=compute_budget,
+        proposal_backend=proposal_backend,
     )
     thr = _mean_throughput(doc)
     typer.echo(

@@ -49,11 +49,40 @@ def _list_extensions(key: str, verbose: bool, as_json: bool) -> int:
             typer.echo(f"broken: {reg.spec.label} {record.ident!r}: {exc}", err=True)
             continue
         rows.append({"id": record.ident, "plugin": record.plugin})
-    _emit(rows, as_json, ("id", "plugin") if verbose else ("id",))
+    columns: tuple[str, ...] = ("id", "plugin") if verbose else ("id",)
+    if key == "coordination_methods":
+        rows, columns = _with_method_entries(rows, verbose)
+    _emit(rows, as_json, columns)
     if broken and plugins.is_strict():
         typer.echo(f"{broken} broken {reg.spec.label}(s) (strict mode).", err=True)
         return 1
     return 0
+
+
+def _with_method_entries(
+    rows: list[dict[str, Any]], verbose: bool
+) -> tuple[list[dict[str, Any]], tuple[str, ...]]:
+    """Coordination methods with their policy entry: class and description (and, verbose,
+    scale_capable and max_agents); a method without an entry shows ``-``."""
+    from labtrust_gym.baselines.coordination.policy import load_method_entries
+
+    entries = load_method_entries()
+    out = []
+    for row in rows:
+        entry = entries.get(row["id"], {})
+        out.append(
+            {
+                **row,
+                "class": entry.get("coordination_class"),
+                "description": entry.get("description"),
+                "scale_capable": entry.get("scale_capable"),
+                "max_agents": entry.get("max_agents"),
+            }
+        )
+    columns: tuple[str, ...] = ("id", "class", "description")
+    if verbose:
+        columns = ("id", "class", "scale_capable", "max_agents", "plugin", "description")
+    return out, columns
 
 
 def _list_profiles(verbose: bool, as_json: bool) -> None:
@@ -100,8 +129,9 @@ def list_kind(
         typer.Option(
             "--verbose",
             "-v",
-            help="More columns: the providing plugin; a profile's file; a scale's agent count; "
-            "an injection's kind and description.",
+            help="More columns: the providing plugin (a coordination method's scale_capable and "
+            "max_agents too); a profile's file; a scale's agent count; an injection's kind and "
+            "description.",
         ),
     ] = False,
     as_json: Annotated[bool, typer.Option("--json", help="Print JSON.")] = False,

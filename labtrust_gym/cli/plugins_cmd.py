@@ -86,8 +86,9 @@ def list_plugins(
 def doctor(
     as_json: Annotated[bool, typer.Option("--json", help="Print JSON.")] = False,
 ) -> None:
-    """Load every plugin, resolve everything it registers, check the policy layers plugins ship
-    and that every lab profile selects registered ids; exit 1 if anything is wrong."""
+    """Load every plugin, resolve everything it registers, build every coordination method once,
+    check the policy layers plugins ship and that every lab profile selects registered ids; exit
+    1 if anything is wrong."""
     from labtrust_gym import plugins
     from labtrust_gym.config import policy_layers, profile_problems
     from labtrust_gym.errors import PolicyError
@@ -97,6 +98,9 @@ def doctor(
         policy_layers()  # plugin policy dirs: not a directory, or a file shipped twice
     except PolicyError as exc:
         found.append(plugins.PluginProblem("policy layers", str(exc)))
+    from labtrust_gym.benchmarks.coord_check import check_coordination_methods
+
+    found.extend(check_coordination_methods())  # every method built once
     found = list(dict.fromkeys([*found, *plugins.problems()]))
     profiles, notes = profile_problems()
     if as_json:

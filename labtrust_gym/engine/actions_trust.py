@@ -16,8 +16,10 @@ from labtrust_gym.engine.rules import (
     door_access,
     door_can_close,
     door_can_open,
-    move_passable,
+    move_open,
+    move_space,
     move_static,
+    record_move,
 )
 
 if TYPE_CHECKING:
@@ -83,15 +85,21 @@ def consume(tok: TokenRec) -> None:
 def check_move(
     eng: HospitalLabEngine, agent: AgentRec, args: dict[str, Any], ev: dict[str, Any] | None
 ) -> str | TokenRec | None:
-    """A move's reason code, else the RESTRICTED_ENTRY token it uses (None: no token needed)."""
+    """A move's reason code, else the RESTRICTED_ENTRY token it uses (None: no token needed).
+
+    In order: the static rules, an open way, the entry token, then space (authorisation is
+    judged before congestion)."""
     to = args["to_zone"]
     here = agent.zone_id
-    code = move_static(eng.policy, agent._policy, here, to) or move_passable(eng, here, to)
+    code = move_static(eng.policy, agent._policy, here, to) or move_open(eng, here, to)
     if code is not None:
         return code
     if to in eng.policy.restricted_zones:
-        return check_token(eng, agent, ev or {}, "RESTRICTED_ENTRY", to, "ZONE.RESTRICTED_NO_TOKEN")
-    return None
+        tok = check_token(eng, agent, ev or {}, "RESTRICTED_ENTRY", to, "ZONE.RESTRICTED_NO_TOKEN")
+        if isinstance(tok, str):
+            return tok
+        return move_space(eng, here, to, agent.idx) or tok
+    return move_space(eng, here, to, agent.idx)
 
 
 def move(eng: HospitalLabEngine, agent: AgentRec, args: dict[str, Any], ev: dict[str, Any]) -> Out:
@@ -105,6 +113,7 @@ def move(eng: HospitalLabEngine, agent: AgentRec, args: dict[str, Any], ev: dict
         agent.authorized_zones.discard(here)
     if eng.restricted_unauthorized:
         eng.restricted_unauthorized.discard(agent.agent_id)
+    record_move(eng, here, to, agent.idx)
     agent.zone_id = to
     eng.agent_zone[agent.idx] = eng.zone_index[to]
     if tok is not None:

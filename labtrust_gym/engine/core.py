@@ -39,7 +39,7 @@ from labtrust_gym.engine.records import (
     SpecimenRec,
     TokenRec,
 )
-from labtrust_gym.engine.rules import gate
+from labtrust_gym.engine.rules import gate, init_space
 from labtrust_gym.engine.validate import check_args, event_bytes, parse_event, refusal_summary
 from labtrust_gym.errors import ChainIntegrityError, InvalidInputError, PolicyError
 
@@ -55,6 +55,13 @@ DEFAULT_SECRET = b"labtrust-gym/engine-secret/v0.1"
 
 class HospitalLabEngine:
     """The hospital_lab domain adapter (see docs/engine.md)."""
+
+    # space (set per reset by rules.init_space, read by rules.move_space)
+    zone_capacity: list[int]
+    zone_occupancy: list[int]
+    edge_lanes: dict[int, int]
+    edge_instant: float | None
+    edge_traffic: dict[int, list[int]]
 
     def __init__(self, workflow_spec: Any = None, config: dict[str, Any] | None = None) -> None:
         cfg = dict(config or {})
@@ -162,6 +169,7 @@ class HospitalLabEngine:
             [role_index[a["role"]] if a["role"] else -1 for a in st["agents"]], dtype=np.int16
         )
         self.agent_throttled_until = np.full(na, -np.inf, dtype=np.float64)
+        init_space(self, st)  # zone capacities and occupancy, edge lanes (rules.move_space)
 
         # devices
         self.device_type_ids = sorted(pol.device_types)

@@ -9,6 +9,7 @@ device types, panels, sites), raising ``InvalidInputError`` that names the field
 
 from __future__ import annotations
 
+import math
 import random
 from typing import Any
 
@@ -212,5 +213,59 @@ def validate_initial_state(state: Any, policy: CompiledPolicy | None = None) -> 
                 f"token type {t['token_type']!r} is not a bearer type (policy/tokens): "
                 "name the agent who holds it.",
             )
+    _check_capacities(st, pol)
     st.setdefault("signature_mode", pol.engine["signatures"]["mode"])
     return st
+
+
+#: Capacity of a zone without one (the layout's "unlimited").
+UNLIMITED = 1 << 62
+
+
+def zone_capacities(st: dict[str, Any], pol: CompiledPolicy) -> list[int]:
+    """Agents each zone (policy order) holds at once: the layout's ``capacity`` times the
+    state's ``capacity_scale`` (rounded up), overridden by its ``zone_capacity``; unlimited
+    zones get :data:`UNLIMITED`."""
+    scale = float(st.get("capacity_scale", 1))
+    override = st.get("zone_capacity") or {}
+    out = []
+    for z in pol.zone_ids:
+        cap = override.get(z)
+        if cap is None:
+            base = pol.zone_capacity.get(z)
+            cap = UNLIMITED if base is None else math.ceil(base * scale - 1e-9)
+        out.append(int(cap))
+    return out
+
+
+def edge_lanes(st: dict[str, Any], pol: CompiledPolicy) -> dict[int, int]:
+    """Lanes of every edge (edge index -> traversals per direction per instant), scaled by the
+    state's ``capacity_scale`` (rounded up)."""
+    scale = float(st.get("capacity_scale", 1))
+    return {
+        idx: max(1, math.ceil(lanes * scale - 1e-9))
+        for nbrs in pol.edges.values()
+        for idx, _direction, lanes in nbrs.values()
+    }
+
+
+def _check_capacities(st: dict[str, Any], pol: CompiledPolicy) -> None:
+    """Zone ids of ``zone_capacity`` exist and no zone starts with more agents than it holds."""
+    from labtrust_gym.errors import did_you_mean
+
+    zones = set(pol.zone_ids)
+    for z in st.get("zone_capacity") or {}:
+        if z not in zones:
+            raise _bad("zone_capacity", f"unknown zone {z!r}.{did_you_mean(z, zones)}")
+    caps = dict(zip(pol.zone_ids, zone_capacities(st, pol), strict=True))
+    counts: dict[str, int] = {}
+    for a in st["agents"]:
+        counts[a["zone_id"]] = counts.get(a["zone_id"], 0) + 1
+    for z, n in counts.items():
+        if n > caps[z]:
+            raise _bad(
+                "agents",
+                f"{n} agents start in zone {z!r}, which holds {caps[z]} "
+                "(zone_layout capacity x capacity_scale, or zone_capacity); raise the "
+                "capacity or place fewer agents there.",
+            )

@@ -90,6 +90,10 @@ class CompiledPolicy:
     invariants: list[dict[str, Any]]
     enforcement: dict[str, dict[str, Any]]
     engine: dict[str, Any]  # limits and signature scheme (policy/engine/engine.v0.1.yaml)
+    #: zone -> agents it holds at once (None = unlimited); zone_layout ``capacity``
+    zone_capacity: dict[str, int | None] = field(default_factory=dict)
+    #: zone -> {adjacent zone: (edge index, direction 0/1, lanes)}; zone_layout ``edges``
+    edges: dict[str, dict[str, tuple[int, int, int]]] = field(default_factory=dict)
     files: dict[str, Path] = field(default_factory=dict)
     derived: dict[str, Any] = field(
         default_factory=dict
@@ -177,11 +181,16 @@ def _compile(root: Path, files: dict[str, tuple[Path, Path]]) -> CompiledPolicy:
         for d in zones_doc["doors"]
     }
     neighbors: dict[str, dict[str, str | None]] = {z: {} for z in zone_ids}
+    edges: dict[str, dict[str, tuple[int, int, int]]] = {z: {} for z in zone_ids}
     for i, e in enumerate(zones_doc["edges"]):
         a, b, door = e["a"], e["b"], e.get("door_id")
         _need(
             a in zone_set and b in zone_set, fz, f"field 'edges/{i}': unknown zone {a!r} or {b!r}."
         )
+        _need(a != b and b not in neighbors[a], fz, f"field 'edges/{i}': duplicate edge {a}-{b}.")
+        lanes = int(e.get("lanes", 1))
+        edges[a][b] = (i, 0, lanes)
+        edges[b][a] = (i, 1, lanes)
         if door is not None:
             _need(door in doors, fz, f"field 'edges/{i}/door_id': door {door!r} is not in 'doors'.")
             doors[door]["zones"] = (a, b)
@@ -314,6 +323,8 @@ def _compile(root: Path, files: dict[str, tuple[Path, Path]]) -> CompiledPolicy:
         raw=raw,
         zone_ids=zone_ids,
         restricted_zones=frozenset(z["zone_id"] for z in zones_doc["zones"] if z.get("restricted")),
+        zone_capacity={z["zone_id"]: z.get("capacity") for z in zones_doc["zones"]},
+        edges=edges,
         neighbors=neighbors,
         doors=doors,
         action_zones=action_zones,

@@ -11,6 +11,7 @@ from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
 from labtrust_gym.engine.actions_lab import acceptance_failure, heard_read_back, inspect_specimen
+from labtrust_gym.engine.initial_state import UNLIMITED
 from labtrust_gym.errors import InvalidInputError, did_you_mean
 
 if TYPE_CHECKING:
@@ -126,9 +127,13 @@ def _results(e: HospitalLabEngine, status: str) -> list[str]:
 
 def _zone_state(e: HospitalLabEngine, z: str) -> dict[str, Any]:
     _zone(e, z)
+    zi = e.zone_index[z]
+    cap = e.zone_capacity[zi]
     return {
         "zone_id": z,
         "agents": [a for a, r in e.agents.items() if r.zone_id == z],
+        "occupancy": e.zone_occupancy[zi],
+        "capacity": cap if cap < UNLIMITED else None,
         "frozen": z in e.frozen_zones,
         "restricted": z in e.policy.restricted_zones,
         "devices": [d for d, r in e.devices.items() if r.zone_id == z],

@@ -94,14 +94,75 @@ def move_static(pol: CompiledPolicy, role: RolePolicy | None, here: str, to: str
 
 
 def move_passable(eng: HospitalLabEngine, here: str, to: str) -> str | None:
-    """Rules of a move that depend on the lab's state: the target is not frozen and the edge's
-    door (if any) is open. ``here`` and ``to`` must be adjacent."""
+    """Rules of a move that depend on the lab's state (the same for every agent): the way is
+    open (:func:`move_open`) and there is space (:func:`move_space`). ``here`` and ``to`` must
+    be adjacent."""
+    return move_open(eng, here, to) or move_space(eng, here, to)
+
+
+def move_open(eng: HospitalLabEngine, here: str, to: str) -> str | None:
+    """The target is not frozen and the edge's door (if any) is open."""
     if to in eng.frozen_zones:
         return "ENF.ZONE_FROZEN"
     door = eng.policy.neighbors[to][here]
     if door is not None and door not in eng.doors_open:
         return "DOOR.CLOSED"
     return None
+
+
+# ------------------------------------------------------------------ space (cells and doorways)
+def init_space(eng: HospitalLabEngine, st: dict[str, Any]) -> None:
+    """Per reset: each zone's capacity and occupancy, each edge's lanes, no traversals yet."""
+    from labtrust_gym.engine.initial_state import edge_lanes, zone_capacities
+
+    eng.zone_capacity = zone_capacities(st, eng.policy)
+    occupancy = [0] * len(eng.zone_ids)
+    index = eng.zone_index
+    for a in st["agents"]:
+        occupancy[index[a["zone_id"]]] += 1
+    eng.zone_occupancy = occupancy
+    eng.edge_lanes = edge_lanes(st, eng.policy)
+    eng.edge_instant = None  # the event time of the traversals in edge_traffic
+    eng.edge_traffic = {}  # edge index -> [direction, traversals, lone agent] (record_move)
+
+
+def move_space(eng: HospitalLabEngine, here: str, to: str, agent_idx: int = -1) -> str | None:
+    """Space for a move, O(1): the target zone has a free cell (``ZONE.AT_CAPACITY``), and the
+    edge has not carried another agent the other way at this instant (``ZONE.SWAP``; an agent
+    turning back through the doorway it alone just crossed is not a swap) nor used up its lanes
+    this way (``ZONE.EDGE_BUSY``). An instant is one event time."""
+    zi = eng.zone_index[to]
+    if eng.zone_occupancy[zi] >= eng.zone_capacity[zi]:
+        return "ZONE.AT_CAPACITY"
+    if eng.edge_instant == eng.now_s:
+        edge, direction, _lanes = eng.policy.edges[here][to]
+        used = eng.edge_traffic.get(edge)
+        if used is not None:
+            if used[0] != direction:
+                return None if used[2] == agent_idx >= 0 else "ZONE.SWAP"
+            if used[1] >= eng.edge_lanes[edge]:
+                return "ZONE.EDGE_BUSY"
+    return None
+
+
+def record_move(eng: HospitalLabEngine, here: str, to: str, agent_idx: int) -> None:
+    """Book an accepted move: occupancy of both zones and the edge's traversal at this instant
+    (``edge_traffic[edge] = [direction, traversals, the one agent that made them or -1]``)."""
+    index = eng.zone_index
+    eng.zone_occupancy[index[here]] -= 1
+    eng.zone_occupancy[index[to]] += 1
+    now = eng.now_s
+    if eng.edge_instant != now:
+        eng.edge_instant = now
+        eng.edge_traffic = {}
+    edge, direction, _lanes = eng.policy.edges[here][to]
+    used = eng.edge_traffic.get(edge)
+    if used is None or used[0] != direction:  # first crossing, or the lone agent turning back
+        eng.edge_traffic[edge] = [direction, 1, agent_idx]
+    else:
+        used[1] += 1
+        if used[2] != agent_idx:
+            used[2] = -1
 
 
 # ------------------------------------------------------------------ doors
@@ -130,7 +191,11 @@ __all__ = [
     "door_can_close",
     "door_can_open",
     "gate",
+    "init_space",
+    "move_open",
     "move_passable",
+    "move_space",
     "move_static",
     "probe",
+    "record_move",
 ]

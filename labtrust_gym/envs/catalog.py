@@ -61,8 +61,14 @@ Event = dict[str, Any]
 #: device, or the work queues (specimens, results, tokens, consignments). ``None`` = anything
 #: (the gate's inputs: enforcement, freezes, the kill switch, or an unknown action type).
 QUEUES = "queues"
+#: A plain move changes where agents are: occupancy of two zones and a doorway's traffic at this
+#: instant, which later moves of the same step depend on (engine.rules.move_space); masks see
+#: occupancy through their own cache key, so it does not count as a change of the lab.
+MOVES = "moves"
 _NOTHING: frozenset[str] = frozenset()
 _QUEUES = frozenset({QUEUES})
+_MOVES = frozenset({MOVES})
+_MOVES_QUEUES = frozenset({MOVES, QUEUES})
 _QUEUE_WORK = frozenset(
     {
         "CREATE_ACCESSION",
@@ -96,8 +102,8 @@ def touched_by(
         return None
     if action_type in ("TICK", "NOOP"):
         return _NOTHING
-    if action_type == "MOVE":  # changes the mover's zone only (and a token it used)
-        return _QUEUES if result["token_consumed"] else _NOTHING
+    if action_type == "MOVE":  # changes where agents are (and a token it used)
+        return _MOVES_QUEUES if result["token_consumed"] else _MOVES
     if action_type in ("OPEN_DOOR", "CLOSE_DOOR"):
         return frozenset({"door:" + str(args.get("door_id"))})
     if action_type == "RESTOCK_REAGENT":
@@ -110,8 +116,10 @@ def touched_by(
 
 
 def mutates_lab(action_type: str, args: dict[str, Any], result: dict[str, Any]) -> bool:
-    """Whether an event may have changed what any agent's mask depends on."""
-    return touched_by(action_type, args, result) != _NOTHING
+    """Whether an event may have changed what any agent's mask depends on, beyond where agents
+    stand (the masks key their move rows on zone occupancy themselves)."""
+    what = touched_by(action_type, args, result)
+    return what is None or not what <= _MOVES
 
 
 #: Bare indices: how their target is chosen among the agent's valid entries of that kind.
@@ -352,7 +360,9 @@ class MoveEntry(Entry):
     def __init__(self, zone_id: str, restricted: bool, doors: list[str]) -> None:
         super().__init__("MOVE", zone_id)
         self.restricted = restricted
-        self.deps = frozenset(["door:" + d for d in doors] + ([QUEUES] if restricted else []))
+        self.deps = frozenset(
+            ["door:" + d for d in doors] + [MOVES] + ([QUEUES] if restricted else [])
+        )
         self.args_doc = f"to_zone={zone_id}" + (
             "; token_refs=a usable RESTRICTED_ENTRY token" if restricted else ""
         )
@@ -736,6 +746,7 @@ def valid_for(eng: Any, agent: AgentRec, model: Entry) -> bool:
 
 __all__ = [
     "BARE_ARGS",
+    "MOVES",
     "QUEUES",
     "Entry",
     "bind",

@@ -54,9 +54,9 @@ _BARE_ARG = {
 
 class StepOutcome:
     """The events of one step: per issued event its agent row, type, entry and result; and the
-    rows that chose a contended entry."""
+    rows that chose a contended entry, with the reason code the engine's rules gave for it."""
 
-    __slots__ = ("args", "contended", "entries", "results", "rows", "types")
+    __slots__ = ("args", "contended", "contended_codes", "entries", "results", "rows", "types")
 
     def __init__(self) -> None:
         self.args: list[dict[str, Any]] = []
@@ -65,6 +65,7 @@ class StepOutcome:
         self.entries: list[str | None] = []
         self.results: list[dict[str, Any]] = []
         self.contended: list[int] = []
+        self.contended_codes: list[str | None] = []
 
 
 class EventBuilder:
@@ -87,6 +88,7 @@ class EventBuilder:
         self.rng = np.random.default_rng(0)
         self._pick = random.Random(0).randrange
         self._signer: Any = None
+        self._why: str | None = None  # why the last resolution found no valid candidate
         # device index -> catalog columns of its QUEUE_RUN / START_RUN entries
         self._dev_cols = {
             at: {
@@ -170,12 +172,14 @@ class EventBuilder:
                     first = model.first_event(eng, agent)
                     if first is None:  # cannot happen while the mask holds; never send junk
                         out.contended.append(r)
+                        out.contended_codes.append(None)
                         continue
                     ev = first
                 else:
                     resolved = self._resolve(agent, e, mask, everything, touched)
                     if resolved is None:  # masked in, but taken by an earlier agent this step
                         out.contended.append(r)
+                        out.contended_codes.append(self._why)
                         continue
                     e, ev = resolved
                     model = models[e]
@@ -188,8 +192,9 @@ class EventBuilder:
                 signer.sign([ev], self.engine)
             res = step(ev)
             at = ev["action_type"]
-            if not everything and (  # a plain TICK or move changes nothing others depend on
-                (at != "TICK" and at != "MOVE") or len(res["emits"]) > 1 or res["token_consumed"]
+            if not everything and (  # a plain TICK changes nothing others depend on (a move
+                # changes occupancy and a doorway's traffic: later moves are re-checked)
+                at != "TICK" or len(res["emits"]) > 1 or res["token_consumed"]
             ):
                 what = touched_by(at, ev["args"], res)
                 if what is None:
@@ -274,14 +279,21 @@ class EventBuilder:
         eng = self.engine
         at = model.action_type
         if everything:
-            if gate(eng, agent, at, None, eng.now_s) is not None:
+            code = gate(eng, agent, at, None, eng.now_s)
+            if code is not None:
+                self._why = code
                 return None
         elif model.kind in _SINGLE and (not touched or model.deps.isdisjoint(touched)):
             return model.first_event(eng, agent)  # one candidate, valid as the mask said
         check_fn = CHECKS.get(at)
+        self._why = None  # no candidate left at all
         for ev in model.events(eng, agent):
-            if check_fn is None or not isinstance(check_fn(eng, agent, ev["args"], ev), str):
+            if check_fn is None:
                 return ev
+            out = check_fn(eng, agent, ev["args"], ev)
+            if not isinstance(out, str):
+                return ev
+            self._why = out
         return None
 
     def _bare_choices(

@@ -10,8 +10,9 @@ evaluated over the smallest domain it depends on:
   switch change;
 * ``A[r, z, e]`` — the entry's role/zone rules (device access, door access, static move rules),
   once per env;
-* ``P[z, e]`` — rules that depend on the agent's zone and the lab's state (a move's door and
-  frozen target), recomputed when doors or frozen zones change;
+* ``P[z, e]`` — rules that depend on the agent's zone and the lab's state (a move's door,
+  frozen target and space: the target zone full), recomputed when doors, frozen zones or the
+  set of full zones change;
 * ``S[r, e]`` — the entry's state rules (device, work queue, tokens), every step; per role only
   for entries whose check reads the role (token minting and approval).
 
@@ -160,7 +161,15 @@ class MaskTables:
                     np.zeros(nkeys, dtype=bool),
                 )
             self._gates, self._gates_done = cached
-        pk = eng.door_open.tobytes() + gk
+        # occupancy enters through the set of full zones only; a doorway's traffic belongs to the
+        # instant of the events just applied, never to the instant masks are published for
+        occupancy = getattr(eng, "zone_occupancy", None)  # domains without space: None
+        full = (
+            bytes(o >= c for o, c in zip(occupancy, eng.zone_capacity, strict=True))
+            if occupancy is not None
+            else b""
+        )
+        pk = eng.door_open.tobytes() + gk + full
         kb = keys.tobytes()
         if not changed and pk == self._pass_key and kb == self._keys_sig and self.rows:
             # only time passed and nobody moved: the rows stand unless a time-dependent entry

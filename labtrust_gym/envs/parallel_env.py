@@ -281,6 +281,11 @@ class LabTrustParallelEnv(ParallelEnv):
         )
         self._refresh(changed)
         common = self._common(out.results, system_emits)
+        if out.contended:
+            ids = self._views.agent_ids
+            common["contended"] = {
+                ids[r]: code for r, code in zip(out.contended, out.contended_codes, strict=True)
+            }
         obs = self._observe()
         infos = self._infos(out, common)
         rew = dict(zip(agents, rewards.tolist(), strict=True))
@@ -575,12 +580,18 @@ class LabTrustParallelEnv(ParallelEnv):
         return idx, custom or None
 
     def _common(self, results: list[Any], system_emits: list[Any]) -> dict[str, Any]:
+        eng = self.engine
         return {
             "step": self._steps,
-            "t_s": float(self.engine.now_s),
+            "t_s": float(eng.now_s),
             "step_results": results,
             "system_emits": system_emits,
-            "device_queue_lengths": self.engine.device_queue_len.tolist(),
+            "device_queue_lengths": eng.device_queue_len.tolist(),
+            "device_busy": eng.device_busy.tolist(),
+            "device_down": (eng.device_fault | eng.device_qc_fail).tolist(),
+            "device_qc_failed": eng.device_qc_fail.tolist(),
+            "device_reagent": eng.device_reagent.tolist(),
+            "contended": {},
         }
 
     def _agent_masks(self) -> list[np.ndarray]:

@@ -38,6 +38,8 @@ _DEFAULTS: dict[str, Any] = {
     "qc_failures": 0,
     "device_faults": 0,
     "strict_signatures": False,
+    "capacity_scale": 1.0,
+    "initial_backlog": 0,
 }
 
 
@@ -66,6 +68,8 @@ class ScaleConfig:
     strict_signatures: bool = False
     panel_mix: dict[str, float] | None = None
     defect_fraction: float | None = None
+    capacity_scale: float = 1.0
+    initial_backlog: int = 0
 
     def to_dict(self) -> dict[str, Any]:
         """Plain-dict form (what coordination methods receive as ``scale_config``)."""
@@ -188,6 +192,49 @@ def _build(name: str, body: Mapping[str, Any]) -> ScaleConfig:
     fields = {**_DEFAULTS, **body}
     fields.pop("name", None)
     return ScaleConfig(name=name, **fields)
+
+
+def sustainable_rate_per_min(cfg: ScaleConfig, policy_root: Any = None) -> float:
+    """Specimens per simulated minute the lab's devices sustain with the preset's panel mix: per
+    device type, ``devices x batch capacity x 60 / service_time_s`` divided by the share of
+    specimens whose panel visits that type; the smallest over the types (the bottleneck)."""
+    from labtrust_gym.engine.policy import load_policy
+
+    pol = load_policy(policy_root)
+    mix = cfg.panel_mix or load_placement()["panel_mix"]
+    total = sum(float(w) for w in mix.values()) or 1.0
+    rate = math.inf
+    for dtype, count in cfg.devices_per_type.items():
+        spec = pol.device_types[dtype]
+        share = sum(
+            float(w) for panel, w in mix.items() if dtype in pol.panels[panel]["route"]
+        ) / total
+        if count and share > 0:
+            per_min = count * float(spec["capacity"]) * 60.0 / float(spec["service_time_s"])
+            rate = min(rate, per_min / share)
+    return 0.0 if rate == math.inf else rate
+
+
+def episode_load(
+    cfg: ScaleConfig,
+    steps: int,
+    *,
+    load: float,
+    backlog_per_device: float,
+    policy_root: Any = None,
+) -> ScaleConfig:
+    """``cfg`` loaded for an episode of ``steps`` steps: arrivals spread over the episode (not the
+    preset's horizon) at ``load`` x the lab's sustainable rate, plus an initial backlog of
+    ``backlog_per_device`` specimens per device — so the work grows with the devices, which grow
+    with the preset's agents, and a lab that is not run well falls behind."""
+    devices = sum(cfg.devices_per_type.values())
+    rate = load * sustainable_rate_per_min(cfg, policy_root)
+    return attrs.evolve(
+        cfg,
+        horizon_steps=int(steps),
+        arrival_rate_per_min=round(rate, 6),
+        initial_backlog=math.ceil(backlog_per_device * devices),
+    )
 
 
 # --------------------------------------------------------------------------------------------
@@ -318,6 +365,7 @@ def generate_initial_state(
         "qc_failures": qc_failures,
         "device_faults": device_faults,
         "strict_signatures": bool(cfg.strict_signatures),
+        "capacity_scale": float(cfg.capacity_scale),
     }
     if cfg.strict_signatures:
         from labtrust_gym.engine.signing import derive_keypair
@@ -341,17 +389,22 @@ def _arrivals(
 
     horizon_s = cfg.horizon_steps * cfg.dt_s
     rate_per_s = cfg.arrival_rate_per_min / 60.0
-    if rate_per_s <= 0:
+    times = np.zeros(0, dtype=np.int64)
+    if rate_per_s > 0:
+        # Poisson process: draw a few more gaps than expected, keep those inside the horizon.
+        expected = rate_per_s * horizon_s
+        n_draw = int(expected + 6 * math.sqrt(expected) + 16)
+        gaps = np.cumsum(rng.exponential(1.0 / rate_per_s, n_draw))
+        while gaps[-1] < horizon_s:  # astronomically rare; keep the process exact anyway
+            gaps = np.concatenate(
+                [gaps, gaps[-1] + np.cumsum(rng.exponential(1.0 / rate_per_s, n_draw))]
+            )
+        times = gaps[gaps < horizon_s].astype(np.int64)
+    backlog = int(cfg.initial_backlog)
+    if backlog:  # already waiting at the lab site at t = 0
+        times = np.concatenate([np.zeros(backlog, dtype=np.int64), times])
+    if not times.size:
         return []
-    # Poisson process: draw a few more gaps than expected, keep those inside the horizon.
-    expected = rate_per_s * horizon_s
-    n_draw = int(expected + 6 * math.sqrt(expected) + 16)
-    times = np.cumsum(rng.exponential(1.0 / rate_per_s, n_draw))
-    while times[-1] < horizon_s:  # astronomically rare; keep the process exact anyway
-        times = np.concatenate(
-            [times, times[-1] + np.cumsum(rng.exponential(1.0 / rate_per_s, n_draw))]
-        )
-    times = times[times < horizon_s].astype(np.int64)
     n = int(times.size)
 
     mix = cfg.panel_mix or placement["panel_mix"]
@@ -360,6 +413,7 @@ def _arrivals(
     panel_idx = rng.choice(len(panels), size=n, p=weights / weights.sum())
     u_prio = rng.random(n)
     site_idx = rng.integers(0, len(sites), n)
+    site_idx[:backlog] = 0
     defect_p = (
         cfg.defect_fraction if cfg.defect_fraction is not None else placement["defect_fraction"]
     )

@@ -141,6 +141,16 @@ class _CheckedMethod:
         self._tally.masked += masked
         return actions
 
+    def combine_submissions(
+        self, submissions: Mapping[str, Any], obs: Mapping[str, Any], t: int
+    ) -> Any:
+        """The scale path's joint action, checked like ``propose_actions``'."""
+        actions = self._inner.combine_submissions(submissions, obs, t)
+        count, masked = check_actions(actions, obs, t, who=f"{self.method_id}.combine_submissions")
+        self._tally.proposals += count
+        self._tally.masked += masked
+        return actions
+
     def __getattr__(self, name: str) -> Any:  # reset, on_step_result, on_episode_end, …
         return getattr(self._inner, name)
 
@@ -202,6 +212,7 @@ def run_steps(
     task_id = f"{probe.name}:checked"
     tally = _Tally()
     method_id: str | None = None
+    entry_id: str | None = None
     params: dict[str, Any] = {}
     with contextlib.ExitStack() as stack:
         stack.enter_context(registered("tasks", task_id, _limited(task_class, steps)))
@@ -209,7 +220,7 @@ def run_steps(
             if isinstance(coord_method, str):
                 factory = registry("coordination_methods").get(coord_method)
                 params = resolve_coord_params(coord_method, get_repo_root(), None)
-                base = coord_method
+                base = entry_id = coord_method
             else:
                 factory, base = coord_method, getattr(coord_method, "__name__", "method")
             method_id = f"{base}:checked"
@@ -217,7 +228,14 @@ def run_steps(
                 registered("coordination_methods", method_id, _checked_factory(factory, tally))
             )
         doc = run_benchmark(
-            task_id, 1, seed, None, coord_method=method_id, scale=scale, coord_params=params
+            task_id,
+            1,
+            seed,
+            None,
+            coord_method=method_id,
+            scale=scale,
+            coord_params=params,
+            coord_entry_id=entry_id,
         )
     metrics = dict(doc["episodes"][0]["metrics"])
     return StepsReport(

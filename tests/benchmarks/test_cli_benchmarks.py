@@ -245,7 +245,7 @@ def test_seed_style_plugin_task_and_minimal_coordination_method(
 ) -> None:
     from labtrust_gym.baselines.coordination.interface import CoordinationMethod
     from labtrust_gym.baselines.coordination.registry import register_coordination_method
-    from labtrust_gym.benchmarks.tasks import BenchmarkTask, register_task
+    from labtrust_gym.benchmarks.tasks import DEFAULT_AGENTS, BenchmarkTask, register_task
     from labtrust_gym.envs.action_contract import ACTION_NOOP
 
     class MyTask(BenchmarkTask):
@@ -293,7 +293,13 @@ def test_seed_style_plugin_task_and_minimal_coordination_method(
     doc = read_results(coord)
     assert doc["agent_baseline_id"] == "coord:noop_coord"
     assert doc["episodes"][0]["metrics"]["throughput"] == 0  # nobody worked
-    assert seen["params"] == {}
+    # the runner's keys (docs/coordination.md): no default_params for a plugin method
+    agents = list(DEFAULT_AGENTS)
+    assert seen["params"] == {
+        "compute_budget": None,
+        "proposal_backend": None,
+        "pz_to_engine": {a: a for a in agents},
+    }
     # Any task accepts --coord-method, including the security ones (threats stay scripted).
     adv = tmp_path / "adv.json"
     assert (

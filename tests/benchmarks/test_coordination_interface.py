@@ -69,7 +69,7 @@ class GreedyByName(CoordinationMethod):
         return "greedy_by_name"
 
     def reset(self, seed: int, policy: dict[str, Any], scale_config: Any) -> None:
-        self.names = [e["name"] for e in policy["action_catalog"]]
+        self.names = policy["action_catalog"].names()
         self.rank = {n: i for i, n in enumerate(self.PREFER)}
 
     def propose_actions(self, obs: Any, infos: Any, t: int) -> dict[str, Any]:

@@ -7,8 +7,14 @@ registered under their id::
     def factory(policy, repo_root, scale_config, params) -> CoordinationMethod
 
 ``params`` is the method's ``default_params`` from
-``policy/coordination/coordination_methods.v0.1.yaml`` merged with the runner's keyword arguments
-(runner kwargs win). The factory's four positional parameters may have any names.
+``policy/coordination/coordination_methods.v0.1.yaml`` merged with the runner's keys
+(``compute_budget``, ``pz_to_engine``, ``proposal_backend``; docs/coordination.md). The factory's
+four positional parameters may have any names.
+
+Two optional members beyond the seed's: ``coordination_report()`` (counters for the coordination
+metrics; default: none reported) and ``propose_agent(agent_id, obs, infos, t)`` — one agent's own
+submission on the scale path, required of a method that is ``scale_capable`` in its policy entry
+(above its ``max_agents`` the runner calls it for every agent, then ``combine_submissions``).
 
 This module is imported by plugins; it must stay free of numpy, gymnasium and the engine.
 """
@@ -55,6 +61,12 @@ class CoordinationMethod(ABC):
     def on_episode_end(self, metrics: Mapping[str, Any]) -> None:
         """Observe the finished episode's metrics (optional)."""
         return None
+
+    def coordination_report(self) -> Mapping[str, int | float]:
+        """Counters for the coordination metrics (``planning_work``, ``replans``,
+        ``cell_conflicts_avoided``, ``swaps_avoided``, ``combine_conflicts``, ``messages_sent``,
+        ``messages_dropped``; docs/metrics.md). A counter left out is reported as ``None``."""
+        return {}
 
     def combine_submissions(
         self, submissions: Mapping[str, Mapping[str, Any]], obs: Mapping[str, Any], t: int
