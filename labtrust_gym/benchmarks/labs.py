@@ -159,7 +159,7 @@ def build_lab(
     """The initial_state of ``task``'s episode ``seed``."""
     opts = lab_options_for(task, calibration)
     if task.scale_config is not None:
-        from labtrust_gym.envs.scale import generate_initial_state, load_scale_config
+        from labtrust_gym.engine.scale import generate_initial_state, load_scale_config
 
         generated = generate_initial_state(load_scale_config(task.scale_config), seed)
         return _apply_scale_extras(generated, opts, task, seed)

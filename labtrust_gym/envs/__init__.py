@@ -16,18 +16,18 @@ import importlib
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
+    from labtrust_gym.engine.scale import ScaleConfig, generate_initial_state, load_scale_config
     from labtrust_gym.envs.aec_env import make_aec_env
     from labtrust_gym.envs.parallel_env import LabTrustParallelEnv
     from labtrust_gym.envs.protocol import BenchmarkEnv
-    from labtrust_gym.envs.scale import ScaleConfig, generate_initial_state, load_scale_config
 
 _LAZY = {
     "LabTrustParallelEnv": "labtrust_gym.envs.parallel_env",
     "make_aec_env": "labtrust_gym.envs.aec_env",
     "BenchmarkEnv": "labtrust_gym.envs.protocol",
-    "ScaleConfig": "labtrust_gym.envs.scale",
-    "generate_initial_state": "labtrust_gym.envs.scale",
-    "load_scale_config": "labtrust_gym.envs.scale",
+    "ScaleConfig": "labtrust_gym.engine.scale",
+    "generate_initial_state": "labtrust_gym.engine.scale",
+    "load_scale_config": "labtrust_gym.engine.scale",
 }
 
 __all__ = [
