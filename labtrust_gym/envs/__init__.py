@@ -1,10 +1,11 @@
-"""Multi-agent environments over the hospital_lab engine.
+"""Multi-agent environments over any registered domain (default ``hospital_lab``).
 
 * :mod:`labtrust_gym.envs.action_contract` — action indices, the catalog types (no heavy imports);
-* :class:`LabTrustParallelEnv` — the PettingZoo Parallel env (``labtrust_gym.envs.parallel_env``);
+* :class:`LabTrustParallelEnv` — the PettingZoo Parallel env (``labtrust_gym.envs.parallel_env``),
+  driving a domain through its env side (:class:`labtrust_gym.domain.protocol.DomainEnv`);
 * :func:`make_aec_env` — the AEC view through PettingZoo's conversion;
 * :class:`BenchmarkEnv` — the protocol the benchmark runner depends on;
-* :mod:`labtrust_gym.envs.scale` — scale presets and the deterministic lab generator.
+* :mod:`labtrust_gym.envs.scale` — scale presets and hospital_lab's lab generator.
 
 Exports are resolved lazily so that ``import labtrust_gym.envs.action_contract`` (done by plugins
 and the CLI) never imports numpy, gymnasium or pettingzoo.
