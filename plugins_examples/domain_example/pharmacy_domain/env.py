@@ -24,6 +24,7 @@ BOARD = ("arrived", "verified", "compounding", "compounded", "released")
 
 
 class PharmacyEnv(SimpleDomainEnv):
+    _seen = 0  # released orders already paid (attribution)
     reward_signals = RewardSignals(
         release_emits=frozenset({"ORDER_RELEASED"}),
         progress_actions=frozenset({"START_COMPOUNDING"}),

@@ -44,7 +44,7 @@ def build_line(
         for i in range(int(formulary["staff"][role]))
     ]
     drugs = formulary["drugs"]
-    orders = []
+    orders: list[dict[str, Any]] = []
     t = 0.0
     while True:
         t += rng.expovariate(orders_per_min / 60.0)

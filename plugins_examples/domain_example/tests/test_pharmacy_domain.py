@@ -37,7 +37,8 @@ def test_the_readme_snippet() -> None:
     env = LabTrustParallelEnv(domain_id="pharmacy", max_steps=60)
     obs, infos = env.reset(seed=0)
     assert env.action_catalog.names()[:3] == ["NOOP", "TICK", "VERIFY_ORDER@next"]
-    assert set(obs) == {"pharmacist_0", "pharmacist_1", "technician_0", "technician_1"}
+    assert set(obs) == set(infos) == {"pharmacist_0", "pharmacist_1", "technician_0",
+                                      "technician_1"}
 
 
 def test_the_benchmark_releases_orders_and_its_results_validate() -> None:
