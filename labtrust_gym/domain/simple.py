@@ -86,8 +86,9 @@ class SimpleDomainEnv:
     reusable = False
 
     def __init__(self, adapter: Any, options: Mapping[str, Any] | None = None) -> None:
+        opts = dict(options or {})
         self.adapter = adapter
-        self.domain_id = str((options or {}).get("domain_id", type(self).__name__))
+        self.domain_id = str(opts.get("domain_id", type(self).__name__))
         self._t = 0.0
         self._catalog: ActionCatalog | None = None
         self._specs: list[EntrySpec] = []
@@ -96,8 +97,7 @@ class SimpleDomainEnv:
         self.agent_ids: list[str] = []
         self.agent_roles: list[str | None] = []
         self._masks: list[np.ndarray] = []
-        if (options or {}).get("signing_keys"):
-            self.set_signing_keys(options["signing_keys"])  # type: ignore[index]
+        self.set_signing_keys(opts.get("signing_keys") or {})
 
     # ------------------------------------------------------------------ to implement
     def lab_agents(self) -> list[tuple[str, str | None]]:

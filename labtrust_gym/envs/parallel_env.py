@@ -463,21 +463,39 @@ class LabTrustParallelEnv(ParallelEnv):
         contended = [False] * n
         for r in out.contended:
             contended[r] = True
-        infos = {
-            a: {
-                "step_result": res,
-                "action_type": ty,
-                "entry": en,
-                "contended": c,
-                "lab": common,
+        agents = self.possible_agents
+        columns = self.domain.info_columns()
+        if len(columns) == 1:  # the usual extra (hospital_lab: the zone), in the same pass
+            [(key, column)] = columns.items()
+            infos = {
+                a: {
+                    "step_result": res,
+                    "action_type": ty,
+                    "entry": en,
+                    "contended": c,
+                    "lab": common,
+                    key: v,
+                }
+                for a, res, ty, en, c, v in zip(
+                    agents, res_by_row, type_by_row, entry_by_row, contended, column, strict=True
+                )
             }
-            for a, res, ty, en, c in zip(
-                self.possible_agents, res_by_row, type_by_row, entry_by_row, contended, strict=True
-            )
-        }
-        for key, column in self.domain.info_columns().items():
-            for info, value in zip(infos.values(), column, strict=True):
-                info[key] = value
+        else:
+            infos = {
+                a: {
+                    "step_result": res,
+                    "action_type": ty,
+                    "entry": en,
+                    "contended": c,
+                    "lab": common,
+                }
+                for a, res, ty, en, c in zip(
+                    agents, res_by_row, type_by_row, entry_by_row, contended, strict=True
+                )
+            }
+            for key, column in columns.items():
+                for info, value in zip(infos.values(), column, strict=True):
+                    info[key] = value
         if self._box:  # the mask is not in a Box observation: it rides in the info
             for info, m in zip(infos.values(), self.domain.masks(), strict=True):
                 info["action_mask"] = m

@@ -199,8 +199,12 @@ class HospitalDomainEnv:
         return masks
 
     def mask(self, row: int) -> np.ndarray:
-        assert self._masks is not None
-        return self._masks.row(row, self._views.keys_list[row])
+        """One agent's mask (``MaskTables.row``, inlined: scripted agents ask once per agent
+        per step)."""
+        tables = self._masks
+        assert tables is not None
+        own = tables.overrides.get(row)
+        return own if own is not None else tables.rows[self._views.keys_list[row]]
 
     def state(self, time_fraction: float) -> np.ndarray:
         """Agent zone index per agent (N), agents per zone (Z), device queue length, busy and
