@@ -90,8 +90,7 @@ class LabTrustParallelEnv(ParallelEnv):
         from labtrust_gym.domain.registry import get_domain_adapter_factory
 
         self.domain_id = domain_id
-        if domain_id != "hospital_lab":
-            self.metadata = {**self.metadata, "name": f"labtrust_{domain_id}_v0"}
+        self.metadata = {**self.metadata, "name": f"labtrust_{domain_id}_v0"}
         #: The domain adapter (``LabTrustEnvAdapter``), for privileged scripted agents.
         self.engine: Any = get_domain_adapter_factory(domain_id)(
             None, _with_profile_overlays(engine_config)
