@@ -29,7 +29,7 @@ def build_line(
     policy_root: Path | str | None = None,
     *,
     horizon_s: float = 1200.0,
-    orders_per_min: float = 1.5,
+    orders_per_min: float = 1.8,
     stat_fraction: float = 0.2,
     over_limit_fraction: float = 0.05,
 ) -> dict[str, Any]:

@@ -10,8 +10,9 @@ from labtrust_gym.benchmarks.tasks import BenchmarkTask
 
 
 class CompoundingTask(BenchmarkTask):
-    """Orders arrive about every 40 s (a fifth STAT); every order should be released within
-    15 minutes of arriving. Runs on the ``pharmacy`` domain (``labtrust --profile pharmacy``)."""
+    """Orders arrive about every 33 s (a fifth STAT), near what two hoods can compound; every
+    order should be released within 15 minutes of arriving. Runs on the ``pharmacy`` domain
+    (``labtrust --profile pharmacy``)."""
 
     name = "pharmacy_compounding"
     description = "Pharmacy compounding line: verify, compound, independent check, release."
