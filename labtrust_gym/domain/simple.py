@@ -3,7 +3,7 @@
 A small domain subclasses :class:`SimpleDomainEnv` and says, per agent, what it can do and what
 it sees; this class turns that into the batched :class:`~labtrust_gym.domain.protocol.DomainEnv`
 the env drives (catalog, masks, resolution with contention, observations in every mode, spaces,
-state, rewards signals, metrics inputs, a default scripted baseline). It evaluates every entry
+state, reward signals, metrics inputs, a default scripted baseline). It evaluates every entry
 for every agent every step — N·K candidate checks — which is what a domain of tens of agents
 wants; a large domain implements :class:`DomainEnv` with tables instead (hospital_lab does).
 

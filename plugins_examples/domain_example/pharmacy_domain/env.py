@@ -3,7 +3,7 @@
 A :class:`~labtrust_gym.domain.simple.SimpleDomainEnv`: the methods below say, per agent, which
 actions exist, which events each may send and what the agent observes; the base class turns
 them into the catalog, truthful masks (through the line's dry run ``check``), contention,
-observations in every mode, rewards signals and the metrics inputs.
+observations in every mode, reward signals and the metrics inputs.
 """
 
 from __future__ import annotations
