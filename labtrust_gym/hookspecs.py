@@ -37,7 +37,9 @@ def labtrust_register_domains(register: Register) -> None:
     """Register domain adapter factories.
 
     Called when the domain registry is first used. A factory has the signature
-    ``factory(workflow_spec: dict | None, config: dict | None) -> LabTrustEnvAdapter``.
+    ``factory(workflow_spec: dict | None, config: dict | None) -> LabTrustEnvAdapter``; the
+    adapter's ``domain_env(options)`` gives the env and the runner its env side
+    (``labtrust_gym.domain.protocol.DomainEnv``, docs/domains.md).
 
     :param register: ``register(domain_id, factory)``.
 

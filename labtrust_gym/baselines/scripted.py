@@ -546,6 +546,13 @@ class EnvBoard:
 _LIMITS_CACHE: dict[str, tuple[dict[str, int], dict[str, int]]] = {}
 
 
+def scripted_baseline(agent_ids: Iterable[str], task: Any) -> ScriptedLabController:
+    """hospital_lab's scripted baseline for ``task``, driving ``agent_ids`` (the hospital
+    domain's ``DomainEnv.scripted_baseline`` names this factory)."""
+    review = float(getattr(task, "release_review_s", 0.0) or 0.0)
+    return ScriptedLabController(agent_ids, release_review_s=review)
+
+
 def _device_limits(policy_root: Path | str | None) -> tuple[dict[str, int], dict[str, int]]:
     """Batch capacity and maximum queue length per device type (policy/equipment)."""
     from labtrust_gym.config import get_repo_root, policy_path
@@ -564,4 +571,4 @@ def _device_limits(policy_root: Path | str | None) -> tuple[dict[str, int], dict
     return _LIMITS_CACHE[key]
 
 
-__all__ = ["PRIORITY_RANK", "EnvBoard", "LabBoard", "ScriptedLabController"]
+__all__ = ["PRIORITY_RANK", "EnvBoard", "LabBoard", "ScriptedLabController", "scripted_baseline"]

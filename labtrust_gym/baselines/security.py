@@ -223,3 +223,15 @@ def _last_signed_event(engine: Any, not_agent: str) -> dict[str, Any] | None:
         if event is not None and event.get("signature") and event.get("agent_id") != not_agent:
             return dict(event)
     return None
+
+
+def threat_agents(env: Any, task: Any, seed: int) -> dict[str, Any]:
+    """The task's threat scripts, one per agent whose role is ``adversary`` or ``insider``,
+    acting from the episode seed (hospital_lab's ``DomainEnv.threat_agents`` names this)."""
+    threats: dict[str, Any] = {}
+    for aid, role in zip(env.possible_agents, env.domain.agent_roles, strict=True):
+        if role == "adversary":
+            threats[aid] = AdversaryAgent(aid, task.attack_start_step or 0, seed=seed)
+        elif role == "insider":
+            threats[aid] = InsiderAgent(aid, tuple(task.insider_attack_steps), seed=seed)
+    return threats

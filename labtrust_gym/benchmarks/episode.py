@@ -2,10 +2,13 @@
 
 Who acts:
 
-* the scripted baseline (:class:`ScriptedLabController`) drives every lab agent by default;
+* the domain's scripted baseline (``DomainEnv.scripted_baseline``; hospital_lab:
+  :class:`~labtrust_gym.baselines.scripted.ScriptedLabController`) drives every lab agent by
+  default;
 * with ``--coord-method`` the coordination method proposes every agent's action;
 * with ``eval-agent`` an external agent drives ``agent_ids`` and the baseline the rest;
-* threat agents (role ``adversary``/``insider``) are always driven by the task's attack scripts.
+* threat agents (``DomainEnv.threat_agents``; hospital_lab: role ``adversary``/``insider``) are
+  always driven by the task's attack scripts.
 """
 
 from __future__ import annotations
@@ -92,7 +95,7 @@ def resolve_timing_mode(
 def _scale_dict(task: BenchmarkTask) -> dict[str, Any] | None:
     if task.scale_config is None:
         return None
-    from labtrust_gym.envs.scale import load_scale_config
+    from labtrust_gym.engine.scale import load_scale_config
 
     return load_scale_config(task.scale_config).to_dict()
 
@@ -101,10 +104,11 @@ def _scale_dict(task: BenchmarkTask) -> dict[str, Any] | None:
 #: than building an env (about 10% of a short episode; docs/performance.md). A cached env is
 #: used only for a job identical but for its seed and log dir (the key is the whole rest of the
 #: job), only within one run (``run_benchmark`` empties the cache first, so an earlier run's
-#: profile or policy never leaks in), only for the built-in domain (whose reset is tested to
-#: re-initialise everything; a plugin adapter might keep state across resets), and only if it
-#: accepts the episode's lab — a lab whose devices differ by seed gets a fresh env. So whether
-#: an episode ran on a reused env or a fresh one, in-process or in a worker, cannot change it.
+#: profile or policy never leaks in), only for a domain whose reset re-initialises everything
+#: (``DomainEnv.reusable``: tested for hospital_lab; a plugin adapter might keep state across
+#: resets), and only if it accepts the episode's lab — a lab whose devices differ by seed gets a
+#: fresh env. So whether an episode ran on a reused env or a fresh one, in-process or in a
+#: worker, cannot change it.
 _ENV_CACHE: dict[str, Any] = {}
 
 
@@ -113,13 +117,7 @@ def clear_env_cache() -> None:
     _ENV_CACHE.clear()
 
 
-def _cache_key(job: EpisodeJob) -> str | None:
-    from labtrust_gym.engine.builtin_plugin import hospital_lab_factory
-    from labtrust_gym.plugins import registry
-
-    factory = registry("domains").get(job.domain_id)
-    if getattr(factory, "__wrapped__", factory) is not hospital_lab_factory:
-        return None
+def _cache_key(job: EpisodeJob) -> str:
     return repr(attrs.evolve(job, seed=0, log_dir=None))  # includes the job's run_id
 
 
@@ -150,7 +148,7 @@ def _reset_env(
     keys = signing_keys_for(state) if state.get("strict_signatures") else {}
     options = {"initial_state": state}
     key = _cache_key(job)
-    env = _ENV_CACHE.pop(key, None) if key is not None else None
+    env = _ENV_CACHE.pop(key, None)
     if env is not None:
         env.set_signing_keys(keys)  # never the previous episode's keys
         try:
@@ -164,14 +162,15 @@ def _reset_env(
             obs, infos = env.reset(seed=job.seed, options=options)
         except LabTrustError as exc:
             raise type(exc)(f"Task {task.name!r}: {exc}") from None
-    if key is not None:
-        _ENV_CACHE.clear()
+    _ENV_CACHE.clear()
+    if env.domain.reusable is True:
         _ENV_CACHE[key] = env
     return env, obs, infos
 
 
 class _Drivers:
-    """Combines the baseline, an optional coordination method / external agent and threats."""
+    """Combines the domain's baseline, an optional coordination method / external agent and
+    the domain's threat scripts."""
 
     def __init__(
         self,
@@ -181,11 +180,8 @@ class _Drivers:
         state: dict[str, Any],
         scale: Mapping[str, Any] | None,
     ) -> None:
-        from labtrust_gym.baselines.scripted import ScriptedLabController
-
-        eng = env.engine
-        self.threats: dict[str, Any] = threat_agents(task, eng, job.seed)
-        lab_agents = [a for a in eng.agent_ids if a not in self.threats]
+        self.threats: dict[str, Any] = threat_agents(env, task, job.seed)
+        lab_agents = [a for a in env.possible_agents if a not in self.threats]
         self.method: Any = None
         self.external: Any = None
         self.external_ids: tuple[str, ...] = ()
@@ -202,9 +198,12 @@ class _Drivers:
             baseline_ids = []
         elif job.agent_spec is not None:
             self.external = load_external_agent(job.agent_spec)
-            # Default: the lab agents the task does not list as scripted (ops_0 if it lists all).
+            # Default: the lab agents the task does not list as scripted (if it lists them
+            # all: ops_0 in hospital_lab, else the first lab agent).
             listed = set(task.scripted_agents)
-            default_ids = tuple(a for a in lab_agents if listed and a not in listed) or ("ops_0",)
+            default_ids = tuple(a for a in lab_agents if listed and a not in listed) or (
+                ("ops_0",) if "ops_0" in lab_agents else tuple(lab_agents[:1])
+            )
             self.external_ids = job.agent_ids or default_ids
             unknown = [a for a in self.external_ids if a not in lab_agents]
             if unknown:
@@ -212,15 +211,13 @@ class _Drivers:
 
                 raise UnknownIdError.for_id("agent", unknown[0], lab_agents)
             baseline_ids = [a for a in lab_agents if a not in self.external_ids]
-        self.baseline = ScriptedLabController(
-            baseline_ids, release_review_s=float(getattr(task, "release_review_s", 0.0) or 0.0)
-        )
+        self.baseline = scripted_policy(env, task, baseline_ids)
         self.baseline.reset(env, job.seed, job.policy_root, state)
         if self.method is not None:
             self.method.reset(job.seed, self.method_policy, scale)
         if self.external is not None and callable(getattr(self.external, "reset", None)):
             self.external.reset(job.seed, list(self.external_ids))
-        self.engine = eng
+        self.engine = env.engine
         self.source = (
             f"coordination method {job.coord_method!r}"
             if self.method is not None
@@ -290,20 +287,40 @@ def _actions_of(value: Any, source: str, t: int) -> Mapping[str, Any]:
     return value
 
 
-def threat_agents(task: BenchmarkTask, eng: Any, seed: int) -> dict[str, Any]:
-    """The task's threat scripts, one per agent whose role is ``adversary`` or ``insider``,
-    acting from the episode seed."""
-    from labtrust_gym.baselines.security import AdversaryAgent, InsiderAgent
+def scripted_policy(env: Any, task: Any, agent_ids: list[str]) -> Any:
+    """The domain's scripted baseline (``DomainEnv.scripted_baseline``) driving ``agent_ids``."""
+    from labtrust_gym.domain.protocol import resolve_ref
 
-    roles = list(eng.role_ids)
-    threats: dict[str, Any] = {}
-    for aid, r in zip(eng.agent_ids, eng.agent_role.tolist(), strict=True):
-        role = roles[r] if r >= 0 else None
-        if role == "adversary":
-            threats[aid] = AdversaryAgent(aid, task.attack_start_step or 0, seed=seed)
-        elif role == "insider":
-            threats[aid] = InsiderAgent(aid, tuple(task.insider_attack_steps), seed=seed)
-    return threats
+    what = f"Domain {env.domain_id!r}: scripted baseline"
+    factory = resolve_ref(env.domain.scripted_baseline, what)
+    policy = _call_domain_factory(factory, what, list(agent_ids), task)
+    if not (callable(getattr(policy, "reset", None)) and callable(getattr(policy, "act", None))):
+        raise PluginError(
+            f"{what} {factory!r} returned {type(policy).__name__}; expected an object with "
+            "reset(env, seed, policy_root, initial_state) and act(obs, infos, t) "
+            "(docs/domains.md)."
+        )
+    return policy
+
+
+def threat_agents(env: Any, task: Any, seed: int) -> dict[str, Any]:
+    """The domain's threat scripts for this task (``DomainEnv.threat_agents``), by agent id."""
+    ref = env.domain.threat_agents
+    if ref is None:
+        return {}
+    from labtrust_gym.domain.protocol import resolve_ref
+
+    what = f"Domain {env.domain_id!r}: threat agents"
+    return dict(_call_domain_factory(resolve_ref(ref, what), what, env, task, seed))
+
+
+def _call_domain_factory(factory: Any, what: str, *args: Any) -> Any:
+    try:
+        return factory(*args)
+    except LabTrustError:
+        raise
+    except Exception as exc:
+        raise PluginError(f"{what} {factory!r} failed: {type(exc).__name__}: {exc}.") from exc
 
 
 BENCH_KEY_SECRET = b"labtrust-gym/benchmarks/scripted-keys/v0.1"
@@ -475,8 +492,6 @@ def _log_path(job: EpisodeJob) -> Path | None:
 
 def run_episode(job: EpisodeJob) -> dict[str, Any]:
     """Run one episode; return ``{"seed", "metrics"}`` (+ ``log_sha256`` when logging)."""
-    import numpy as np
-
     from labtrust_gym.plugins import registry
 
     from .injections import ActionInjector, apply_state_injection, check_injection
@@ -495,13 +510,17 @@ def run_episode(job: EpisodeJob) -> dict[str, Any]:
     if state.get("strict_signatures"):
         state = add_agent_keys(state)
     env, obs, infos = _reset_env(task, state, job, scale)
-    eng = env.engine
+    eng, dom = env.engine, env.domain
+    log_path = _log_path(job)
+    if log_path is not None and not callable(getattr(eng, "write_episode_log", None)):
+        raise InvalidInputError(
+            f"Domain {job.domain_id!r} does not write episode logs (its adapter has no "
+            "write_episode_log); run without --log."
+        )
     drivers = _Drivers(task, job, env, state, scale)
     injector = ActionInjector(injection, job.seed)
     steps: list[list[Mapping[str, Any]]] = []
     rewards: dict[str, float] = {a: 0.0 for a in env.possible_agents}
-    busy_steps = np.zeros(len(eng.device_ids), dtype=np.int64)
-    queue_totals: list[int] = []
     t = 0
     while env.agents:
         actions = injector.apply(drivers.act(obs, infos, t))
@@ -513,12 +532,10 @@ def run_episode(job: EpisodeJob) -> dict[str, Any]:
         steps.append(step_results)
         for aid, r in step_rewards.items():
             rewards[aid] += float(r)
-        busy_steps += eng.device_busy
-        queue_totals.append(int(eng.device_queue_len.sum()))
+        dom.metrics_sample()
         drivers.observe(infos, step_results, t)
         t += 1
-    dt_s = float(env.get_dt_s())
-    context = _metrics_context(eng, task, drivers, busy_steps, dt_s, queue_totals, rewards)
+    context = _metrics_context(dom.metrics_inputs(float(env.get_dt_s())), task, drivers, rewards, t)
     aggregator = registry("metrics_aggregators").get(job.aggregator_id)
     metrics = dict(aggregator(steps, **context))  # checked by the plugin table's contract
     if injector.active:
@@ -529,7 +546,6 @@ def run_episode(job: EpisodeJob) -> dict[str, Any]:
     outcome: dict[str, Any] = {"seed": job.seed, "metrics": metrics}
     if drivers.external is not None:
         outcome["external_agent_ids"] = list(drivers.external_ids)
-    log_path = _log_path(job)
     if log_path is not None:
         if hasattr(eng, "close_sessions"):  # disclose the session key: verify-log re-checks MACs
             eng.close_sessions()
@@ -569,78 +585,31 @@ def _lab_step_results(infos: Mapping[str, Any]) -> list[Mapping[str, Any]]:
 
 
 def _metrics_context(
-    eng: Any,
+    inputs: Mapping[str, Any],
     task: BenchmarkTask,
     drivers: _Drivers,
-    busy_steps: Any,
-    dt_s: float,
-    queue_totals: list[int],
     rewards: dict[str, float],
+    steps: int,
 ) -> dict[str, Any]:
-    q = eng.query
-    released = {r["specimen_id"]: r for r in q("released_results")}
-    # Turnaround needs arrival/priority of released specimens; the unreleased ones their
-    # arrival and status (on-time rate: still in the workflow and past the SLA = late).
-    specimens: list[dict[str, Any]] = []
-    for sid in q("specimens(all)"):
-        rel = released.get(sid)
-        if rel is None:
-            spec = eng.specimens[sid] if hasattr(eng, "specimens") else None
-            specimens.append(
-                {
-                    "specimen_id": sid,
-                    "released_s": None,
-                    "arrival_s": float(spec.arrival_t_s) if spec is not None else None,
-                    "status": spec.status if spec is not None else None,
-                }
+    """The aggregator's keyword context: the domain's metrics inputs (items, clock, devices…)
+    and what the runner knows (the SLA, the attacks, the rewards, the step count)."""
+    context = dict(inputs)
+    context.update(
+        {
+            "sla_turnaround_s": task.sla_turnaround_s,
+            "attack_attempts": drivers.attempts() if drivers.threats else None,
+            # when the threat scripts actually started (they act from the seed)
+            "attack_start_step": min(
+                (a.start_step for a in drivers.threats.values() if hasattr(a, "start_step")),
+                default=task.attack_start_step,
+            ),
+            "insider_attack_steps": sorted(
+                {s for a in drivers.threats.values() for s in getattr(a, "attack_steps", ())}
             )
-        else:
-            specimens.append(
-                {
-                    "specimen_id": sid,
-                    "priority": rel.get("priority"),
-                    "arrival_s": float(rel["arrival_t_s"]),
-                    "released_s": float(rel["release_t_s"]),
-                }
-            )
-    qc_held = list(q("results(qc_hold)"))
-    invalidated = list(q("results(invalidated)"))
-    # Critical results: released ones are flagged in released_results; the rest are few.
-    candidates = {r["result_id"] for r in released.values() if r.get("critical")}
-    candidates.update(q("results(generated)"))
-    candidates.update(qc_held)
-    critical = []
-    for rid in sorted(candidates):
-        res = q(f"result({rid})")
-        if res.get("critical"):
-            critical.append(
-                {
-                    "result_id": rid,
-                    "acknowledged": bool(res.get("acked")),
-                    "within_deadline": bool(res.get("acked")) and not res.get("overdue_reported"),
-                }
-            )
-    steps = len(queue_totals)
-    return {
-        "t_end_s": float(eng.now_s),
-        "specimens": specimens,
-        "sla_turnaround_s": task.sla_turnaround_s,
-        "critical_results": critical,
-        "device_busy_s": {dev: float(busy_steps[i]) * dt_s for i, dev in enumerate(eng.device_ids)},
-        "queue_lengths": queue_totals,
-        "attack_attempts": drivers.attempts() if drivers.threats else None,
-        # when the threat scripts actually started (they act from the seed)
-        "attack_start_step": min(
-            (a.start_step for a in drivers.threats.values() if hasattr(a, "start_step")),
-            default=task.attack_start_step,
-        ),
-        "insider_attack_steps": sorted(
-            {s for a in drivers.threats.values() for s in getattr(a, "attack_steps", ())}
-        )
-        or list(task.insider_attack_steps)
-        or None,
-        "rewards": rewards,
-        "episode_steps": steps,
-        "results_qc_held": len(qc_held) + len(invalidated),
-        "specimen_reruns": len(invalidated),
-    }
+            or list(task.insider_attack_steps)
+            or None,
+            "rewards": rewards,
+            "episode_steps": steps,
+        }
+    )
+    return context

@@ -67,7 +67,7 @@ class LabTrustGymEnv(gymnasium.Env[np.ndarray, int]):
             **env_kwargs,
         )
         self.render_mode = render_mode
-        self.agent = _choose_agent(self.env.engine, role, agent_id, index)
+        self.agent = _choose_agent(self.env, role, agent_id, index)
         self.observation_space = self.env.observation_space(self.agent)
         self.action_space = self.env.action_space(self.agent)
         self.action_catalog = self.env.action_catalog
@@ -89,8 +89,7 @@ class LabTrustGymEnv(gymnasium.Env[np.ndarray, int]):
     def reset(
         self, *, seed: int | None = None, options: Mapping[str, Any] | None = None
     ) -> tuple[np.ndarray, dict[str, Any]]:
-        from labtrust_gym.baselines.scripted import ScriptedLabController
-        from labtrust_gym.benchmarks.episode import signing_keys_for, threat_agents
+        from labtrust_gym.benchmarks.episode import scripted_policy, signing_keys_for, threat_agents
 
         super().reset(seed=seed)
         if seed is None:
@@ -100,10 +99,9 @@ class LabTrustGymEnv(gymnasium.Env[np.ndarray, int]):
         env = self.env
         env.set_signing_keys(signing_keys_for(state) if state.get("strict_signatures") else {})
         self._obs, self._infos = env.reset(seed=self._seed, options={"initial_state": state})
-        self._threats = threat_agents(self.task, env.engine, self._seed)
+        self._threats = threat_agents(env, self.task, self._seed)
         others = [a for a in env.possible_agents if a != self.agent and a not in self._threats]
-        review = float(getattr(self.task, "release_review_s", 0.0) or 0.0)
-        self._baseline = ScriptedLabController(others, release_review_s=review)
+        self._baseline = scripted_policy(env, self.task, others)
         self._baseline.reset(env, self._seed, None, state)
         self._t = 0
         return self._obs[self.agent], dict(self._infos[self.agent])
@@ -135,8 +133,8 @@ class LabTrustGymEnv(gymnasium.Env[np.ndarray, int]):
         self.env.close()
 
 
-def _choose_agent(eng: Any, role: str | None, agent_id: str | None, index: int) -> str:
-    agents = list(eng.agent_ids)
+def _choose_agent(env: Any, role: str | None, agent_id: str | None, index: int) -> str:
+    agents = list(env.possible_agents)
     if agent_id is not None:
         if agent_id not in agents:
             raise InvalidInputError(
@@ -145,8 +143,7 @@ def _choose_agent(eng: Any, role: str | None, agent_id: str | None, index: int) 
                 f"{did_you_mean(agent_id, agents)}"
             )
         return agent_id
-    roles = list(eng.role_ids)
-    role_of = [roles[r] if r >= 0 else None for r in eng.agent_role.tolist()]
+    role_of = list(env.domain.agent_roles)
     members = [a for a, r in zip(agents, role_of, strict=True) if r == role]
     present = sorted({r for r in role_of if r is not None})
     if not members:

@@ -161,7 +161,7 @@ def build_lab(
     instead of the task's ``scale_config`` preset as it is)."""
     opts = lab_options_for(task, calibration)
     if scale is not None or task.scale_config is not None:
-        from labtrust_gym.envs.scale import generate_initial_state, load_scale_config
+        from labtrust_gym.engine.scale import generate_initial_state, load_scale_config
 
         cfg = scale if scale is not None else load_scale_config(task.scale_config or "")
         generated = generate_initial_state(cfg, seed, policy_root=policy_root)

@@ -92,7 +92,7 @@ def _effective_timing(timing: str | None, task_obj: Any, scale: str | None) -> s
     preset = scale if scale is not None else task_obj.scale_config
     scale_dict = None
     if preset is not None:
-        from labtrust_gym.envs.scale import load_scale_config
+        from labtrust_gym.engine.scale import load_scale_config
 
         scale_dict = load_scale_config(preset).to_dict()
     return resolve_timing_mode(timing, task_obj, scale_dict)
@@ -141,10 +141,19 @@ def prepare_jobs(
     task_class = get_task(task)
     task_obj = instantiate_task(task, task_class)
     registry("domains").get(profile.domain_id)
+    if task_obj.domain_id is not None and task_obj.domain_id != profile.domain_id:
+        from labtrust_gym.errors import ConfigError
+
+        raise ConfigError(
+            f"Task {task!r} runs on domain {task_obj.domain_id!r}, but the active lab profile "
+            f"{profile.profile_id!r} selects domain {profile.domain_id!r}. Run it with a profile "
+            f"whose domain_id is {task_obj.domain_id!r}: labtrust --profile <id> run-benchmark "
+            "... (`labtrust list profiles` shows them)."
+        )
     if coord_method is not None:
         registry("coordination_methods").get(coord_method)
     if scale is not None:
-        from labtrust_gym.envs.scale import load_scale_config
+        from labtrust_gym.engine.scale import load_scale_config
 
         load_scale_config(scale)
     if (injection or task_obj.default_injection) is not None:

@@ -57,6 +57,9 @@ class BenchmarkTask:
     :ivar scale_config: a scale preset name or inline dict; when set, the lab is generated.
     :ivar dt_s: simulated seconds per env step (None = 10 s, or the scale preset's).
     :ivar default_injection: risk injection applied when the run names none (``coord_risk``).
+    :ivar domain_id: the domain the task's labs are for (None: the profile's domain; the
+        inherited ``get_initial_state`` builds hospital_lab labs). A run whose profile selects
+        another domain is refused before any episode.
     """
 
     name: str = ""
@@ -71,6 +74,7 @@ class BenchmarkTask:
     scale_config: str | Mapping[str, Any] | None = None
     dt_s: float | None = None
     default_injection: str | None = None
+    domain_id: str | None = None
 
     def __init__(
         self,
@@ -235,6 +239,11 @@ def _field_problem(task: BenchmarkTask) -> str | None:
             "default_injection",
             task.default_injection is None or isinstance(task.default_injection, str),
             "None or an injection id",
+        ),
+        (
+            "domain_id",
+            task.domain_id is None or (isinstance(task.domain_id, str) and task.domain_id != ""),
+            "None or a domain id",
         ),
     )
     for field, ok, expected in rules:

@@ -96,7 +96,7 @@ def _list_profiles(verbose: bool, as_json: bool) -> None:
 
 
 def _list_scales(verbose: bool, as_json: bool) -> None:
-    from labtrust_gym.envs.scale import list_scale_configs, load_scale_config
+    from labtrust_gym.engine.scale import list_scale_configs, load_scale_config
 
     rows = []
     for ident in list_scale_configs():

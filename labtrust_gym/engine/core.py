@@ -664,6 +664,12 @@ class HospitalLabEngine:
         if self.audit is not None:
             self.audit.close()
 
+    def domain_env(self, options: dict[str, Any] | None = None) -> Any:
+        """The domain's env side for ``LabTrustParallelEnv`` (docs/domains.md)."""
+        from labtrust_gym.engine.domain_env.hospital import HospitalDomainEnv
+
+        return HospitalDomainEnv(self, options or {})
+
     # ------------------------------------------------------------------ queries & snapshots
     def query(self, expr: str) -> Any:
         from labtrust_gym.engine.queries import run_query

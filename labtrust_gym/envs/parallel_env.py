@@ -1,10 +1,12 @@
-"""``LabTrustParallelEnv``: the hospital lab as a PettingZoo Parallel environment.
+"""``LabTrustParallelEnv``: any registered domain as a PettingZoo Parallel environment.
 
-One env step = every live agent's action turned into at most one engine event (NOOP issues
-none), the events applied in agent order at the current simulated time (catalog entries resolved
-against the lab as the earlier agents left it, :mod:`labtrust_gym.envs.events`), the clock
-advanced by ``dt_s`` (arrivals, run completions, faults happen), then observations, action masks
-(:mod:`labtrust_gym.envs.masks`), rewards and infos built for all agents at once.
+The env drives a domain through its env side (``adapter.domain_env(options)``, the domain
+protocol :class:`labtrust_gym.domain.protocol.DomainEnv`, docs/domains.md). One env step = every
+live agent's action turned into at most one domain event (NOOP issues none), the events applied
+in agent order at the current simulated time (catalog entries resolved against the lab as the
+earlier agents left it), the clock advanced by ``dt_s`` (arrivals, completions, faults happen),
+then observations, action masks, rewards and infos built for all agents at once — each a call
+of the domain for all agents, so a domain keeps its hot path vectorised.
 
 The contract (constructor, the action catalog, observation layout, rewards, infos) is
 documented in docs/envs.md; keep both in step.
@@ -20,36 +22,26 @@ import numpy as np
 from gymnasium import spaces
 from pettingzoo import ParallelEnv
 
-from labtrust_gym.envs import render as _render
-from labtrust_gym.envs.action_contract import (
+from labtrust_gym.domain.actions import (
     ACTION_INDEX_BY_NAME,
     ActionCatalog,
     action_index_of,
     validate_action_dict,
 )
-from labtrust_gym.envs.catalog import Entry, bind, build_catalog, mutates_lab
-from labtrust_gym.envs.events import EventBuilder, EventSigner, StepOutcome
-from labtrust_gym.envs.masks import MaskTables
+from labtrust_gym.domain.protocol import OBS_MODES, StepOutcome, check_domain_env, domain_env_of
+from labtrust_gym.envs import render as _render
 from labtrust_gym.envs.rewards import RewardAccumulator, RewardConfig
-from labtrust_gym.envs.spaces import (
-    box_observation_space,
-    dict_observation_space,
-    flat_observation_space,
-    state_dim,
-    state_space,
-)
-from labtrust_gym.envs.views import LabViews
+from labtrust_gym.envs.spaces import observation_space
 from labtrust_gym.errors import ConfigError, InvalidInputError
 
 DEFAULT_MAX_STEPS = 100
 DEFAULT_DT_S = 10.0
-OBS_MODES = ("dict", "flat", "box")
 TIMING_MODES = ("explicit", "simulated")
 RENDER_MODES = ("ansi", "human")
 
 
 class LabTrustParallelEnv(ParallelEnv):
-    """PettingZoo Parallel env over a ``hospital_lab`` (or any registered) domain adapter."""
+    """PettingZoo Parallel env over any registered domain (default ``hospital_lab``)."""
 
     metadata = {
         "name": "labtrust_hospital_lab_v0",
@@ -58,16 +50,6 @@ class LabTrustParallelEnv(ParallelEnv):
         "render_fps": 4,
     }
 
-    _views: LabViews
-    _events: EventBuilder
-    _masks: MaskTables
-    _signer: EventSigner | None
-    _catalog: ActionCatalog | None = None
-    _models: list[Entry]
-    _static_sig: tuple[Any, ...] | None = None
-    _layout: tuple[tuple[str, ...], ...] = ()
-    _seen_violations = 0
-    _seen_releases = 0
     _dt: float
     _timing: str
     _t0: float
@@ -99,24 +81,35 @@ class LabTrustParallelEnv(ParallelEnv):
                 f"got {render_mode!r}."
             )
         self.task = task
-        self._auto_sign = bool(sign_events)
         self._defer_gc = bool(defer_gc)
-        self._signing_keys: dict[str, Any] = dict(signing_keys or {})
         self.obs_mode = obs_mode
         self.render_mode = render_mode
-        self._flat = obs_mode == "flat"
         self._box = obs_mode == "box"
         self._initial_state = dict(initial_state) if initial_state is not None else None
-        self._scale = None
-        if scale_config is not None:
-            from labtrust_gym.envs.scale import load_scale_config
 
-            self._scale = load_scale_config(scale_config)
+        from labtrust_gym.domain.registry import get_domain_adapter_factory
+
+        self.domain_id = domain_id
+        self.metadata = {**self.metadata, "name": f"labtrust_{domain_id}_v0"}
+        #: The domain adapter (``LabTrustEnvAdapter``), for privileged scripted agents.
+        self.engine: Any = get_domain_adapter_factory(domain_id)(
+            None, _with_profile_overlays(engine_config)
+        )
+        #: The domain's env side (``DomainEnv``): catalog, masks, observations, metrics inputs.
+        self.domain: Any = domain_env_of(
+            self.engine,
+            domain_id,
+            {
+                "domain_id": domain_id,
+                "sign_events": bool(sign_events),
+                "signing_keys": dict(signing_keys or {}),
+            },
+        )
+        dom = self.domain
+        self._scale = dom.scale_config(scale_config) if scale_config is not None else None
         task_scale = None
         if task is not None and getattr(task, "scale_config", None) is not None:
-            from labtrust_gym.envs.scale import load_scale_config
-
-            task_scale = load_scale_config(task.scale_config)
+            task_scale = dom.scale_config(task.scale_config)
         any_scale = self._scale or task_scale
 
         self.max_steps = _first(
@@ -154,35 +147,23 @@ class LabTrustParallelEnv(ParallelEnv):
         self.reward_mode = str(
             _first(reward_mode, getattr(task, "reward_mode", None), "individual")
         )
-        self._rewards = RewardAccumulator(self._reward_cfg, self.reward_mode)
-
-        from labtrust_gym.domain.registry import get_domain_adapter_factory
-
-        self.domain_id = domain_id
-        self.engine: Any = get_domain_adapter_factory(domain_id)(
-            None, _with_profile_overlays(engine_config)
-        )
 
         # Build the lab once (seed 0) to learn agents and the spaces; fixed for the env's life.
-        self._reset_engine(self._resolve_initial_state(0, None), 0)
-        self.possible_agents: list[str] = list(self._views.agent_ids)
+        dom.reset(self._resolve_initial_state(0, None), 0)
+        check_domain_env(dom, domain_id, after_reset=True)
+        self._rewards = RewardAccumulator(self._reward_cfg, self.reward_mode, dom.reward_signals)
+        self._t0 = float(dom.now_s)
+        self.possible_agents: list[str] = list(dom.agent_ids)
         self.agents: list[str] = []
         self._row = {a: i for i, a in enumerate(self.possible_agents)}
-        v = self._views
         k = len(self.action_catalog)
-        self._obs_space: spaces.Space[Any] = (
-            flat_observation_space(v, k)
-            if self._flat
-            else box_observation_space(v)
-            if self._box
-            else dict_observation_space(v, k)
-        )
+        self._obs_space = observation_space(dom, obs_mode, k)
         self._obs_spaces = dict.fromkeys(self.possible_agents, self._obs_space)
-        space = spaces.Discrete(len(self.action_catalog))
+        space = spaces.Discrete(k)
         self._act_spaces = dict.fromkeys(self.possible_agents, space)
         self.observation_spaces = self._obs_spaces
         self.action_spaces = self._act_spaces
-        self.state_space = state_space(v)
+        self.state_space = dom.state_space
         self._seed: int | None = None
         self._steps = 0
 
@@ -218,19 +199,20 @@ class LabTrustParallelEnv(ParallelEnv):
         )
         _check_timing(self._timing, self._dt)
         self.agents = []  # a reset that fails leaves an env that refuses step() until reset
+        dom = self.domain
         # the domain receives the timing mode with the lab (hospital_lab: run-duration spread)
-        self._reset_engine({**state, "timing_mode": self._timing}, self._seed)
+        system_emits = dom.reset({**state, "timing_mode": self._timing}, self._seed)
+        if list(dom.agent_ids) != self.possible_agents:
+            raise InvalidInputError(
+                "The episode's initial_state has other agents than the env was built with; the "
+                "spaces are fixed for the env's life. Build a new env for a different lab."
+            )
+        self._t0 = float(dom.now_s)
         self._steps = 0
         self._rewards.reset()
-        self._seen_violations = len(getattr(self.engine, "violation_log", ()))
-        self._seen_releases = len(getattr(self.engine, "released", ()))
         self.agents = list(self.possible_agents)
-        self._events.reset(np.random.default_rng([self._seed, 0x5EED]), self._signer)
-        self._masks.reset(self.engine)
-        system_emits = self.engine.drain_system_emits()
-        self._refresh(True)
         common = self._common([], system_emits)
-        obs = self._observe()
+        obs = self.domain.observe(self.obs_mode, 0.0)
         infos = self._infos(StepOutcome(), common)
         return obs, infos
 
@@ -264,29 +246,22 @@ class LabTrustParallelEnv(ParallelEnv):
             raise InvalidInputError(
                 "step() called with no live agents: the episode is over; call reset() first."
             )
-        eng = self.engine
+        dom = self.domain
         idx, custom = self._parse_actions(actions, action_infos)
-        t = self._time_of(self._steps)
-        out = self._events.run(idx, custom, t)
-        responsible, credits = self._attribution()
+        out = dom.apply(idx, custom, self._time_of(self._steps))
+        responsible, credits = dom.attribution()
         rewards = self._rewards.compute(
             len(agents), out.rows, out.types, out.results, responsible=responsible, credits=credits
         )
         self._steps += 1
-        eng.advance_to(self._time_of(self._steps))
-        system_emits = eng.drain_system_emits()
-        changed = bool(system_emits) or any(
-            mutates_lab(at, ev_args, res)
-            for at, ev_args, res in zip(out.types, out.args, out.results, strict=True)
-        )
-        self._refresh(changed)
+        system_emits = dom.advance(self._time_of(self._steps), out)
         common = self._common(out.results, system_emits)
         if out.contended:
-            ids = self._views.agent_ids
+            ids = self.possible_agents
             common["contended"] = {
                 ids[r]: code for r, code in zip(out.contended, out.contended_codes, strict=True)
             }
-        obs = self._observe()
+        obs = dom.observe(self.obs_mode, self._time_fraction())
         infos = self._infos(out, common)
         rew = dict(zip(agents, rewards.tolist(), strict=True))
         terms = dict.fromkeys(agents, False)
@@ -313,27 +288,13 @@ class LabTrustParallelEnv(ParallelEnv):
         return None
 
     def state(self) -> np.ndarray:
-        """Centralised state (float32): agent zone index per agent (N), agents per zone (Z),
-        device queue length, busy and down flags (3·D), ready work per device type (T), and
-        the fraction of the episode elapsed (1)."""
-        v, eng = self._views, self.engine
-        out = np.empty(state_dim(v), dtype=np.float32)
-        az = eng.agent_zone
-        o = 0
-        out[o : o + v.n] = az
-        o += v.n
-        out[o : o + v.z] = np.bincount(az, minlength=v.z)
-        o += v.z
-        out[o : o + v.d] = eng.device_queue_len
-        out[o + v.d : o + 2 * v.d] = eng.device_busy
-        out[o + 2 * v.d : o + 3 * v.d] = eng.device_fault | eng.device_qc_fail
-        o += 3 * v.d
-        out[o : o + v.t] = v.work_by_type
-        out[-1] = self._time_fraction()
-        return out
+        """Centralised state (float32) for centralised critics; the domain defines it
+        (hospital_lab: docs/envs.md "Other API"); ``env.state_space`` is its space."""
+        state: np.ndarray = self.domain.state(self._time_fraction())
+        return state
 
     def close(self) -> None:
-        """End the episode and release the engine's resources (e.g. a streamed log file)."""
+        """End the episode and release the domain's resources (e.g. a streamed log file)."""
         self.agents = []
         close = getattr(self.engine, "close", None)
         if close is not None:
@@ -341,10 +302,10 @@ class LabTrustParallelEnv(ParallelEnv):
 
     # ------------------------------------------------------------------ BenchmarkEnv extras
     def get_device_ids(self) -> list[str]:
-        return list(self._views.device_ids)
+        return list(self.domain.device_ids)
 
     def get_zone_ids(self) -> list[str]:
-        return list(self._views.zone_ids)
+        return list(self.domain.zone_ids)
 
     def get_dt_s(self) -> float:
         return self._dt
@@ -356,25 +317,19 @@ class LabTrustParallelEnv(ParallelEnv):
             "steps": self._steps,
             "max_steps": self.max_steps,
             "start_t_s": self._t0,
-            "sim_time_s": float(self.engine.now_s) - self._t0,
+            "sim_time_s": float(self.domain.now_s) - self._t0,
         }
 
     def get_device_queue_lengths(self) -> dict[str, int]:
-        return dict(zip(self._views.device_ids, self.engine.device_queue_len.tolist(), strict=True))
+        queues: dict[str, int] = self.domain.device_queue_lengths()
+        return queues
 
     def set_signing_keys(self, keys: Mapping[str, Any]) -> None:
         """Sign events of these agents from now on: ``{agent_id: private_key}`` or
         ``{agent_id: (key_id, private_key)}`` (Ed25519 keys from
-        ``labtrust_gym.engine.signing.derive_keypair``). Replaces earlier explicit keys."""
-        self._signing_keys = dict(keys)
-        state_secret = self._signer.secret if self._signer is not None else None
-        self._signer = (
-            EventSigner(state_secret, self._signing_keys) if keys or state_secret else None
-        )
-        self._events.set_signer(self._signer)
-        if self.agents:  # the published masks change with who can sign
-            self._masks.unsignable = sorted(self._unsignable())
-            self._masks.refresh(self.engine, self._views.keys, False)
+        ``labtrust_gym.engine.signing.derive_keypair``). Replaces earlier explicit keys; a
+        domain that does not sign events refuses keys with ``ConfigError``."""
+        self.domain.set_signing_keys(keys)
 
     def get_reward_counters(self) -> dict[str, int]:
         """Episode totals the rewards were computed from (released, scheduled, blocked, …)."""
@@ -389,25 +344,29 @@ class LabTrustParallelEnv(ParallelEnv):
     @property
     def action_catalog(self) -> ActionCatalog:
         """The lab's action catalog: index -> entry (name, action_type, target, args)."""
-        assert self._catalog is not None
-        return self._catalog
+        catalog: ActionCatalog = self.domain.catalog
+        return catalog
 
     def action_mask(self, agent: str) -> np.ndarray:
         """The agent's current action mask (int8, one flag per catalog entry; read-only)."""
-        r = self._row[agent]
-        return self._masks.row(r, self._views.keys_list[r])
+        mask: np.ndarray = self.domain.mask(self._row[agent])
+        return mask
 
     def resolve(self, agent: str, entry: int | str) -> dict[str, Any] | None:
         """The event catalog entry ``entry`` (index or name) would send for ``agent`` now —
-        ``{"action_type", "args", ...}`` — or None when the engine would accept none of its
+        ``{"action_type", "args", ...}`` — or None when the domain would accept none of its
         candidates. Nothing is applied: agents and coordination methods use it to see what an
         entry targets (which specimen, which result) before choosing it."""
-        e = self.action_catalog.index(entry) if isinstance(entry, str) else int(entry)
-        if not 0 <= e < len(self._models):
+        catalog = self.action_catalog
+        e = catalog.index(entry) if isinstance(entry, str) else int(entry)
+        if not 0 <= e < len(catalog):
             raise InvalidInputError(
-                f"Catalog index {entry!r} is out of range (0..{len(self._models) - 1})."
+                f"Catalog index {entry!r} is out of range (0..{len(catalog) - 1})."
             )
-        return self._events.preview(self.engine.agents[agent], e)
+        if agent not in self._row:
+            raise InvalidInputError(_unknown_agent(agent, self.possible_agents))
+        resolved: dict[str, Any] | None = self.domain.resolve(self._row[agent], e)
+        return resolved
 
     @property
     def num_steps(self) -> int:
@@ -427,106 +386,13 @@ class LabTrustParallelEnv(ParallelEnv):
         if self._initial_state is not None:
             return self._initial_state
         if self._scale is not None:
-            from labtrust_gym.envs.scale import generate_initial_state
-
-            return generate_initial_state(self._scale, seed)
+            state = self.domain.initial_state(seed, self._scale)
+            return state
         if self.task is not None:
             state = self.task.get_initial_state(seed)
             return state
-        from labtrust_gym.engine.initial_state import default_initial_state
-
-        state = default_initial_state(seed)
+        state = self.domain.initial_state(seed, None)
         return state
-
-    def _reset_engine(self, initial_state: Mapping[str, Any], seed: int) -> None:
-        eng = self.engine
-        eng.reset(dict(initial_state), deterministic=True, rng_seed=seed)
-        secret = EventSigner.generated_lab_secret(initial_state) if self._auto_sign else None
-        self._signer = (
-            EventSigner(secret, self._signing_keys) if secret or self._signing_keys else None
-        )
-        policy = getattr(eng, "policy", None)
-        if policy is None:
-            from labtrust_gym.engine.policy import load_policy
-
-            policy = load_policy()
-        views = LabViews(eng, policy)
-        layout = _layout(views)
-        if self._catalog is not None and layout != self._layout:
-            what = [name for name, a, b in zip(_LAYOUT_PARTS, layout, self._layout, strict=True)
-                    if a != b]
-            raise InvalidInputError(
-                f"The episode's initial_state has different {', '.join(what)} than the env was "
-                "built with; the spaces are fixed for the env's life, so agents, zones, devices "
-                "and roles must not depend on the seed. Build a new env for a different lab."
-            )
-        self._views = views
-        self._t0 = float(eng.now_s)
-        # The catalog is the lab's, fixed for the env's life; the static mask tables are kept
-        # while the lab's layout (devices, their zones, agents' roles, policy) stays the same.
-        sig = (
-            id(policy),
-            tuple(eng.device_ids),
-            tuple(eng.device_zone.tolist()),
-            tuple(eng.device_type.tolist()),
-            tuple(eng.agent_role.tolist()),
-        )
-        if self._catalog is None:
-            self._layout = layout  # what the spaces are built from; every episode must match
-            self._catalog, self._models = build_catalog(eng)
-        else:
-            bind(self._models, eng)
-        if sig != self._static_sig:
-            self._static_sig = sig
-            self._masks = MaskTables(eng, self._catalog, self._models)
-        self._events = EventBuilder(eng, self._catalog, self._models, self._masks, self._views)
-        self._strict = bool(getattr(eng, "strict", False))
-        self._masks.unsignable = sorted(self._unsignable())
-
-    def _attribution(self) -> tuple[list[int | None] | None, list[list[int]] | None]:
-        """Who is responsible for each violation and who shares each release of the step, from
-        the engine's violation log and credit trail (docs/envs.md "Rewards"); ``None`` for a
-        domain without them (the acting agent is responsible, the releaser is paid)."""
-        eng = self.engine
-        row = self._row
-        responsible = credits = None
-        log = getattr(eng, "violation_log", None)
-        if log is not None:
-            new = log[self._seen_violations :]
-            self._seen_violations = len(log)
-            responsible = [
-                row.get(v.get("responsible_agent_id", v.get("agent_id"))) for v in new
-            ]
-        released = getattr(eng, "released", None)
-        if released is not None and (not released or "handled_by" in released[-1]):
-            new_rel = released[self._seen_releases :]
-            self._seen_releases = len(released)
-            credits = [[row[a] for a in r["handled_by"] if a in row] for r in new_rel]
-        return responsible, credits
-
-    def _unsignable(self) -> set[int]:
-        """Rows of agents whose events the engine would refuse for want of a usable key."""
-        eng = self.engine
-        if not getattr(eng, "strict", False):
-            return set()
-        signer = self._signer
-        out = set()
-        now = eng.now_s
-        for row, aid in enumerate(self._views.agent_ids):
-            key_id = signer.key_id(aid) if signer is not None else None
-            rec = eng.agents[aid]
-            if key_id is None or eng.keyring.key_check(key_id, aid, now, rec.role) is not None:
-                out.add(row)
-        return out
-
-    def _refresh(self, changed: bool) -> None:
-        """Observation tables and action masks for the engine's current state (``changed``: an
-        accepted event or a clock effect may have changed the lab since the last refresh)."""
-        eng = self.engine
-        self._views.refresh(eng, changed)
-        if self._strict:
-            self._masks.unsignable = sorted(self._unsignable())
-        self._masks.refresh(eng, self._views.keys, changed)
 
     def _time_of(self, steps: int) -> float | int:
         t = self._t0 + steps * self._dt
@@ -580,45 +446,18 @@ class LabTrustParallelEnv(ParallelEnv):
         return idx, custom or None
 
     def _common(self, results: list[Any], system_emits: list[Any]) -> dict[str, Any]:
-        eng = self.engine
-        return {
+        common = {
             "step": self._steps,
-            "t_s": float(eng.now_s),
+            "t_s": float(self.domain.now_s),
             "step_results": results,
             "system_emits": system_emits,
-            "device_queue_lengths": eng.device_queue_len.tolist(),
-            "device_busy": eng.device_busy.tolist(),
-            "device_down": (eng.device_fault | eng.device_qc_fail).tolist(),
-            "device_qc_failed": eng.device_qc_fail.tolist(),
-            "device_reagent": eng.device_reagent.tolist(),
             "contended": {},
         }
-
-    def _agent_masks(self) -> list[np.ndarray]:
-        """Every agent's current mask (shared per (role, zone) key unless corrected)."""
-        rows = self._masks.rows
-        masks = [rows[k] for k in self._views.keys_list]
-        for r, m in self._masks.overrides.items():
-            masks[r] = m
-        return masks
-
-    def _observe(self) -> dict[str, Any]:
-        """Observations of all agents (see views.py and docs/envs.md)."""
-        v = self._views
-        agents = self.possible_agents
-        tf = self._time_fraction()
-        if self._box:
-            return dict(zip(agents, v.flat_rows(tf), strict=True))
-        masks = self._agent_masks()
-        if self._flat:
-            return {
-                a: {"observation": ob, "action_mask": m}
-                for a, ob, m in zip(agents, v.flat_rows(tf), masks, strict=True)
-            }
-        return v.observe_dict(agents, masks, tf)
+        common.update(self.domain.lab_info())
+        return common
 
     def _infos(self, out: StepOutcome, common: dict[str, Any]) -> dict[str, Any]:
-        n = self._views.n
+        n = len(self.possible_agents)
         res_by_row: list[Any] = [None] * n
         type_by_row: list[str] = ["NOOP"] * n
         entry_by_row: list[str | None] = ["NOOP"] * n
@@ -629,28 +468,41 @@ class LabTrustParallelEnv(ParallelEnv):
         contended = [False] * n
         for r in out.contended:
             contended[r] = True
-        zones = self._views.zone_ids_arr[self.engine.agent_zone].tolist()
-        infos = {
-            a: {
-                "step_result": res,
-                "action_type": ty,
-                "entry": en,
-                "contended": c,
-                "zone_id": zn,
-                "lab": common,
+        agents = self.possible_agents
+        columns = self.domain.info_columns()
+        if len(columns) == 1:  # the usual extra (hospital_lab: the zone), in the same pass
+            [(key, column)] = columns.items()
+            infos = {
+                a: {
+                    "step_result": res,
+                    "action_type": ty,
+                    "entry": en,
+                    "contended": c,
+                    "lab": common,
+                    key: v,
+                }
+                for a, res, ty, en, c, v in zip(
+                    agents, res_by_row, type_by_row, entry_by_row, contended, column, strict=True
+                )
             }
-            for a, res, ty, en, c, zn in zip(
-                self.possible_agents,
-                res_by_row,
-                type_by_row,
-                entry_by_row,
-                contended,
-                zones,
-                strict=True,
-            )
-        }
+        else:
+            infos = {
+                a: {
+                    "step_result": res,
+                    "action_type": ty,
+                    "entry": en,
+                    "contended": c,
+                    "lab": common,
+                }
+                for a, res, ty, en, c in zip(
+                    agents, res_by_row, type_by_row, entry_by_row, contended, strict=True
+                )
+            }
+            for key, column in columns.items():
+                for info, value in zip(infos.values(), column, strict=True):
+                    info[key] = value
         if self._box:  # the mask is not in a Box observation: it rides in the info
-            for info, m in zip(infos.values(), self._agent_masks(), strict=True):
+            for info, m in zip(infos.values(), self.domain.masks(), strict=True):
                 info["action_mask"] = m
         return infos
 
@@ -712,12 +564,3 @@ def _with_profile_overlays(engine_config: Mapping[str, Any] | None) -> dict[str,
     if profile.invariant_registry_path and "invariant_overlays" not in cfg:
         cfg["invariant_overlays"] = [str(profile.resolve_path("invariant_registry_path"))]
     return cfg
-
-
-_LAYOUT_PARTS = ("agents", "zones", "devices", "roles", "device types")
-
-
-def _layout(v: Any) -> tuple[tuple[str, ...], ...]:
-    """The ids the observation, action and state spaces are sized by."""
-    return (tuple(v.agent_ids), tuple(v.zone_ids), tuple(v.device_ids), tuple(v.role_ids),
-            tuple(v.device_type_ids))

@@ -3,9 +3,11 @@
 Terms (keys of ``reward_config``, all optional; unknown keys are rejected so a typo cannot
 silently zero a reward):
 
-``throughput_reward``   per released result, shared by the agents that moved the specimen along
-                        (the credit rule below)
-``schedule_reward``     per accepted QUEUE_RUN / START_RUN, to the agent that issued it
+``throughput_reward``   per released item, shared by the agents that moved it along (the credit
+                        rule below)
+``schedule_reward``     per accepted event of a progress action type (the domain's
+                        ``RewardSignals.progress_actions``; hospital_lab: QUEUE_RUN /
+                        START_RUN), to the agent that issued it
 ``violation_penalty``   per invariant VIOLATION (a ``PASS`` result is not a violation), to the
                         agent responsible for it (below)
 ``blocked_penalty``     per BLOCKED event, to the agent that sent it
@@ -14,16 +16,17 @@ silently zero a reward):
 Penalties and ``step_cost`` are magnitudes: they are always subtracted, whatever their sign in
 the config, because tasks in the wild write them both as ``0.5`` and ``-0.5``.
 
-**Credit rule.** A released result's ``throughput_reward`` is split in equal shares over the
-accepted events that moved its specimen along — accession, acceptance, every QUEUE_RUN and
-START_RUN (a batch start counts for each specimen in it, a QC rerun's steps count too) and the
-release itself — each share to the agent of that event (an agent that did two of them gets two
-shares). The engine keeps this trail (``released_results[...]["handled_by"]``).
+**Credit rule.** When the domain gives credit trails (``DomainEnv.attribution``), a released
+item's ``throughput_reward`` is split in equal shares over the agents of its trail (an agent that
+did two of its steps gets two shares); otherwise each emit of the domain's
+``RewardSignals.release_emits`` pays the releasing agent. hospital_lab's trail is every accepted
+event that moved the specimen along — accession, acceptance, every QUEUE_RUN and START_RUN and
+the release (``released_results[...]["handled_by"]``).
 
-**Violations** go to the agent the engine names responsible (``violation_log[...]
-["responsible_agent_id"]``): the acting agent, except a door held open too long (its opener,
-whoever's event found it) and an overdue critical escalation (nobody in particular: the penalty
-is split equally over all live agents).
+**Violations** go to the agent the domain names responsible (hospital_lab: the acting agent,
+except a door held open too long — its opener — and an overdue critical escalation — nobody in
+particular: the penalty is split equally over all live agents); without a name, the acting
+agent.
 
 ``reward_mode="team"``: every agent receives the sum of all agents' individual rewards of the
 step (the team's reward).
@@ -37,12 +40,9 @@ from typing import Any
 import attrs
 import numpy as np
 
+from labtrust_gym.domain.protocol import RewardSignals
 from labtrust_gym.errors import ConfigError, InvalidInputError, did_you_mean
 
-_SCHEDULE_ACTIONS = frozenset({"QUEUE_RUN", "START_RUN"})
-#: Emits that count as one released result (hospital_lab emits RESULT_RELEASED; the action name
-#: is accepted too for domains that echo it).
-RELEASE_EMITS = frozenset({"RESULT_RELEASED", "RELEASE_RESULT"})
 REWARD_MODES = ("individual", "team")
 
 
@@ -92,11 +92,14 @@ def check_reward_mode(mode: str) -> str:
 class RewardAccumulator:
     """Turns one step's engine results into a per-agent reward vector and counters."""
 
-    __slots__ = ("blocked", "cfg", "mode", "released", "scheduled", "violations")
+    __slots__ = ("blocked", "cfg", "mode", "released", "scheduled", "signals", "violations")
 
-    def __init__(self, cfg: RewardConfig, mode: str = "individual") -> None:
+    def __init__(
+        self, cfg: RewardConfig, mode: str = "individual", signals: RewardSignals | None = None
+    ) -> None:
         self.cfg = cfg
         self.mode = check_reward_mode(mode)
+        self.signals = signals if signals is not None else RewardSignals()
         self.blocked = 0
         self.violations = 0
         self.released = 0
@@ -146,7 +149,8 @@ class RewardAccumulator:
         viol = abs(cfg.violation_penalty)
         blk = abs(cfg.blocked_penalty)
         n_blocked = n_viol = n_rel = n_sched = 0
-        sched_types = _SCHEDULE_ACTIONS
+        sched_types = self.signals.progress_actions
+        release_emits = self.signals.release_emits
         for row, atype, res in zip(agent_rows, action_types, results, strict=True):
             if res.get("status") != "ACCEPTED":
                 n_blocked += 1
@@ -169,7 +173,7 @@ class RewardAccumulator:
             if credits is None:
                 emits = res.get("emits")
                 if emits:
-                    k = sum(1 for e in emits if _emit_name(e) in RELEASE_EMITS)
+                    k = sum(1 for e in emits if _emit_name(e) in release_emits)
                     n_rel += k
                     rewards[row] += thr * k
         if credits is not None:

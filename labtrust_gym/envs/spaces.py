@@ -1,11 +1,11 @@
-"""Observation, action and state spaces of a lab (built once per env, then cached)."""
+"""The env's observation spaces around a domain's own (docs/envs.md "Observations")."""
 
 from __future__ import annotations
 
+from typing import Any
+
 import numpy as np
 from gymnasium import spaces
-
-from labtrust_gym.envs.views import N_HERE, SELF_FIELDS, LabViews
 
 
 def action_mask_space(k: int) -> spaces.Box:
@@ -13,46 +13,10 @@ def action_mask_space(k: int) -> spaces.Box:
     return spaces.Box(0, 1, (k,), np.int8)
 
 
-def dict_observation_space(v: LabViews, k: int) -> spaces.Dict:
-    """``{"observation": Dict(role, zone, self, here, doors, queues, work, lab, time),
-    "action_mask": Box}``."""
-    inner = spaces.Dict(
-        {
-            "role": spaces.Box(0, 1, (v.r,), np.int8),
-            "zone": spaces.Box(0, 1, (v.z,), np.int8),
-            "self": spaces.Box(0.0, 1.0, (len(SELF_FIELDS),), np.float32),
-            "here": spaces.Box(0.0, np.inf, (N_HERE,), np.float32),
-            "doors": spaces.Box(0, 1, (2 * v.nd,), np.int8),
-            "queues": spaces.Box(0.0, np.inf, (v.t,), np.float32),
-            "work": spaces.Box(0.0, np.inf, (v.t,), np.float32),
-            "lab": spaces.Box(0.0, np.inf, (v.nl,), np.float32),
-            "time": spaces.Box(0.0, 1.0, (1,), np.float32),
-        }
-    )
+def observation_space(domain: Any, obs_mode: str, k: int) -> spaces.Space[Any]:
+    """An agent's observation space in ``obs_mode``: ``box`` is the domain's flat vector;
+    ``dict`` and ``flat`` put the action mask beside the domain's named fields or flat vector."""
+    inner: spaces.Space[Any] = domain.observation_space("dict" if obs_mode == "dict" else "box")
+    if obs_mode == "box":
+        return inner
     return spaces.Dict({"observation": inner, "action_mask": action_mask_space(k)})
-
-
-def box_observation_space(v: LabViews) -> spaces.Box:
-    """The flat observation: one float32 ``Box`` of the dict fields concatenated in order."""
-    dim = v.flat_dim
-    high = np.full(dim, np.inf, dtype=np.float32)
-    for name in ("role", "zone", "self", "doors", "time"):  # one-hots, flags and fractions
-        high[v.slices[name]] = 1.0
-    return spaces.Box(np.zeros(dim, dtype=np.float32), high, (dim,), np.float32)
-
-
-def flat_observation_space(v: LabViews, k: int) -> spaces.Dict:
-    """``{"observation": Box(float32, (D,)), "action_mask": Box}``."""
-    return spaces.Dict(
-        {"observation": box_observation_space(v), "action_mask": action_mask_space(k)}
-    )
-
-
-def state_space(v: LabViews) -> spaces.Box:
-    """Centralised-critic state: see :meth:`LabTrustParallelEnv.state`."""
-    dim = state_dim(v)
-    return spaces.Box(0.0, np.inf, (dim,), np.float32)
-
-
-def state_dim(v: LabViews) -> int:
-    return v.n + v.z + 3 * v.d + v.t + 1

@@ -12,11 +12,11 @@ from typing import Any
 import orjson
 import pytest
 
+from labtrust_gym.engine.domain_env.events import EventSigner
 from labtrust_gym.engine.golden import base_state
 from labtrust_gym.engine.hashchain import GENESIS_HASH, line_bytes, verify_chain
 from labtrust_gym.engine.logcheck import recheck_authentication
 from labtrust_gym.engine.signing import derive_keypair
-from labtrust_gym.envs.events import EventSigner
 from labtrust_gym.errors import ChainIntegrityError
 
 from .helpers import make_engine

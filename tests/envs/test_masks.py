@@ -15,7 +15,7 @@ from typing import Any
 import numpy as np
 import pytest
 
-from labtrust_gym.envs.catalog import valid_for
+from labtrust_gym.engine.domain_env.catalog import valid_for
 from labtrust_gym.envs.parallel_env import LabTrustParallelEnv
 
 LABS: dict[str, tuple[dict[str, Any], int]] = {
@@ -33,7 +33,7 @@ def _drive(env: LabTrustParallelEnv, steps: int, seed: int) -> dict[str, Any]:
     rng = np.random.default_rng(seed)
     obs, _ = env.reset(seed=seed)
     agents = env.possible_agents
-    models = env._models
+    models = env.domain._models
     eng = env.engine
     stats: dict[str, Any] = {"accepted": Counter(), "contended": 0, "forced_blocked": Counter()}
     for _ in range(steps):
@@ -44,7 +44,7 @@ def _drive(env: LabTrustParallelEnv, steps: int, seed: int) -> dict[str, Any]:
             r = int(rng.integers(len(agents)))
             e = int(rng.integers(len(models)))
             agent = eng.agents[agents[r]]
-            if e < 6 or (eng.strict and r in env._masks.unsignable):
+            if e < 6 or (eng.strict and r in env.domain._masks.unsignable):
                 continue
             expected = valid_for(eng, agent, models[e])
             assert bool(masks[r, e]) == expected, (agents[r], models[e].name)

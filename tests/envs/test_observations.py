@@ -6,8 +6,8 @@ import numpy as np
 import pytest
 from gymnasium.spaces import Box
 
+from labtrust_gym.engine.domain_env.views import SELF_FIELDS
 from labtrust_gym.envs.parallel_env import LabTrustParallelEnv
-from labtrust_gym.envs.views import SELF_FIELDS
 
 
 def _lab_state() -> dict:
@@ -34,7 +34,7 @@ def test_agents_of_the_same_role_and_zone_are_told_apart() -> None:
 def test_lab_block_counts_the_work_queues_and_doors_block_shows_the_zone() -> None:
     env = LabTrustParallelEnv(initial_state=_lab_state(), max_steps=20)
     obs, _ = env.reset(seed=0)
-    lab = env._views.unflatten(np.zeros(env._views.flat_dim))  # field layout
+    lab = env.domain.views.unflatten(np.zeros(env.domain.views.flat_dim))  # field layout
     assert set(lab) >= {"role", "zone", "self", "here", "doors", "queues", "work", "lab", "time"}
     fields = env.engine.query("work_counts")
     counts = dict(zip(fields, obs["reception_0"]["observation"]["lab"], strict=True))
@@ -63,7 +63,7 @@ def test_flat_and_box_observations_are_the_dict_fields_concatenated(mode: str) -
     o_obs, o_infos = other.reset(seed=1)
     for a in dict_env.possible_agents:
         flat = o_obs[a] if mode == "box" else o_obs[a]["observation"]
-        fields = other._views.unflatten(flat)
+        fields = other.domain.views.unflatten(flat)
         for name, value in d_obs[a]["observation"].items():
             assert np.array_equal(fields[name], np.asarray(value, dtype=np.float32)), (a, name)
         assert other.observation_space(a).contains(o_obs[a])

@@ -343,7 +343,7 @@ def test_bare_open_door_opens_the_closed_door_at_the_agents_zone(default_env_fn:
     assert obs["runner_0"]["observation"]["here"][4] == 0.0
 
 
-def test_a_domain_without_fast_views_is_refused_by_name() -> None:
+def test_a_domain_without_an_env_side_is_refused_by_name() -> None:
     from labtrust_gym.domain.registry import register_domain
     from labtrust_gym.plugins import reset_plugins
 
@@ -356,7 +356,7 @@ def test_a_domain_without_fast_views_is_refused_by_name() -> None:
         ) -> None:
             pass
 
-        def step(self, event: Any) -> Any:  # the adapter contract; the fast views are missing
+        def step(self, event: Any) -> Any:  # the adapter contract; no domain_env
             return None
 
         def query(self, expr: str) -> Any:
@@ -364,7 +364,10 @@ def test_a_domain_without_fast_views_is_refused_by_name() -> None:
 
     try:
         register_domain("bare_test_domain", Bare)
-        with pytest.raises(ConfigError, match=r"lacks the fast views .*agent_ids"):
+        with pytest.raises(ConfigError, match=r"'bare_test_domain'.*no domain_env\(options\)"):
+            LabTrustParallelEnv(domain_id="bare_test_domain", initial_state={})
+        Bare.domain_env = lambda self, options: object()  # type: ignore[attr-defined]
+        with pytest.raises(ConfigError, match=r"lacks the DomainEnv member\(s\) reward_signals"):
             LabTrustParallelEnv(domain_id="bare_test_domain", initial_state={})
     finally:
         reset_plugins()

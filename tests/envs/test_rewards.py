@@ -4,10 +4,16 @@ from __future__ import annotations
 
 import pytest
 
+from labtrust_gym.domain.protocol import RewardSignals
 from labtrust_gym.envs.rewards import RewardAccumulator, RewardConfig
 from labtrust_gym.errors import ConfigError, InvalidInputError
 
 OK = {"status": "ACCEPTED", "emits": [], "violations": []}
+#: hospital_lab's signals (its DomainEnv's reward_signals)
+HOSPITAL = RewardSignals(
+    release_emits=frozenset({"RESULT_RELEASED"}),
+    progress_actions=frozenset({"QUEUE_RUN", "START_RUN"}),
+)
 
 
 def test_pass_is_not_a_violation_and_penalties_are_magnitudes() -> None:
@@ -19,7 +25,7 @@ def test_pass_is_not_a_violation_and_penalties_are_magnitudes() -> None:
             "schedule_reward": 0.1,
         }
     )
-    acc = RewardAccumulator(cfg)
+    acc = RewardAccumulator(cfg, signals=HOSPITAL)
     results = [
         {**OK, "violations": [{"invariant_id": "INV-1", "status": "PASS", "reason_code": None}]},
         {
@@ -75,7 +81,9 @@ def test_a_release_pays_every_step_of_its_credit_trail() -> None:
 
 
 def test_team_mode_gives_everyone_the_teams_reward() -> None:
-    acc = RewardAccumulator(RewardConfig.from_mapping({"blocked_penalty": 0.5}), mode="team")
+    acc = RewardAccumulator(
+        RewardConfig.from_mapping({"blocked_penalty": 0.5}), mode="team", signals=HOSPITAL
+    )
     blocked = {"status": "BLOCKED", "blocked_reason_code": "X", "emits": [], "violations": []}
     r = acc.compute(3, [0, 2], ["QUEUE_RUN", "TICK"], [{**OK}, blocked])
     assert r.tolist() == pytest.approx([0.1 - 0.5] * 3)
@@ -129,3 +137,14 @@ def test_in_the_env_a_release_pays_its_trail_or_the_team(mode: str) -> None:
         assert rew["qc_0"] == pytest.approx(0.2) and rew["runner_0"] == 0.0
     else:
         assert all(r == pytest.approx(1.0) for r in rew.values())
+
+
+def test_a_domain_says_what_counts_as_a_release_and_as_progress() -> None:
+    signals = RewardSignals(
+        release_emits=frozenset({"ORDER_RELEASED"}), progress_actions=frozenset({"COMPOUND"})
+    )
+    acc = RewardAccumulator(RewardConfig(), signals=signals)
+    results = [{**OK, "emits": ["ORDER_RELEASED"]}, OK, {**OK, "emits": ["RESULT_RELEASED"]}]
+    r = acc.compute(3, [0, 1, 2], ["CHECK", "COMPOUND", "QUEUE_RUN"], results)
+    assert r.tolist() == pytest.approx([1.0, 0.1, 0.0])  # another domain's names pay nothing
+    assert (acc.released, acc.scheduled) == (1, 1)

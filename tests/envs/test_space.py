@@ -7,8 +7,8 @@ from typing import Any
 import pytest
 
 from labtrust_gym.engine import default_initial_state
+from labtrust_gym.engine.domain_env.catalog import valid_for
 from labtrust_gym.envs import LabTrustParallelEnv
-from labtrust_gym.envs.catalog import valid_for
 from labtrust_gym.errors import InvalidInputError
 
 
@@ -37,7 +37,7 @@ def test_a_second_mover_into_the_last_cell_is_contended_not_blocked() -> None:
     ops = env.engine.agents["ops_0"]
     assert not obs["ops_0"]["action_mask"][move]
     assert not obs["runner_1"]["action_mask"][move]
-    assert not valid_for(env.engine, ops, env._models[move])
+    assert not valid_for(env.engine, ops, env.domain._models[move])
     # forced anyway, the engine refuses with the reason code
     _, _, _, _, infos = env.step({"runner_1": move})
     assert infos["runner_1"]["step_result"]["blocked_reason_code"] == "ZONE.AT_CAPACITY"

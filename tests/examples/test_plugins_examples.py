@@ -21,6 +21,7 @@ EXAMPLES = {
     "extension_example": "example-plugin",
     "coord_method_example": "example-coord-plugin",
     "full_plugin_example": "full-plugin-example",
+    "domain_example": "pharmacy-domain-example",
 }
 
 Labtrust = Callable[..., subprocess.CompletedProcess[str]]
@@ -38,7 +39,7 @@ def _installed(dist: str) -> bool:
 
 @pytest.fixture(scope="session")
 def labtrust(tmp_path_factory: pytest.TempPathFactory) -> Labtrust:
-    """Run ``labtrust`` (as ``python -m labtrust_gym``) with the three examples importable."""
+    """Run ``labtrust`` (as ``python -m labtrust_gym``) with the examples importable."""
     env = {k: v for k, v in os.environ.items() if not k.startswith("LABTRUST_")}
     if not all(_installed(d) for d in EXAMPLES.values()):
         site = tmp_path_factory.mktemp("examples_site")
@@ -119,3 +120,22 @@ def test_full_plugin_profile_metrics_invariant_and_command(
     plain_metrics = json.loads((tmp_path / "plain.json").read_text())["episodes"][0]["metrics"]
     assert "staff_cost" not in plain_metrics  # the profile is what selects the aggregator
     assert "INV-FULLEX-001" not in plain_metrics["violations_by_invariant_id"]
+
+
+def test_domain_example_runs_a_benchmark_on_its_own_domain(
+    labtrust: Labtrust, tmp_path: Path
+) -> None:
+    domains = labtrust("list", "domains", cwd=tmp_path)
+    assert domains.stdout.split() == ["hospital_lab", "pharmacy"], domains.stderr
+    run = labtrust("--profile", "pharmacy", "run-benchmark", "--task", "pharmacy_compounding",
+                   "--episodes", "2", "--out", "r.json", cwd=tmp_path)
+    assert run.returncode == 0, run.stderr
+    doc = json.loads((tmp_path / "r.json").read_text())
+    assert (doc["config"]["domain_id"], doc["partner_id"]) == ("pharmacy", "pharmacy_partner")
+    for episode in doc["episodes"]:
+        metrics = episode["metrics"]
+        assert metrics["throughput"] > 0 and metrics["turnaround_s_mean"] > 0
+    refused = labtrust("run-benchmark", "--task", "pharmacy_compounding", "--episodes", "1",
+                       cwd=tmp_path)
+    assert refused.returncode != 0
+    assert "runs on domain 'pharmacy'" in refused.stderr and "Traceback" not in refused.stderr

@@ -1,9 +1,9 @@
-"""Vectorised per-step views of the engine: the observations of all agents.
+"""Vectorised per-step views of the hospital lab engine: the observations of all agents.
 
 Hot path. Most of an agent's observation depends only on its *(role, zone)* pair and on lab-wide
 state, so it is tabulated per key ``k = role_row * Z + zone`` (K = (R+1)·Z keys, about a hundred,
-independent of N; the action masks use the same keys, :mod:`labtrust_gym.envs.masks`); the part
-that is the agent's own (its index) is fixed for the episode and built once. Per step:
+independent of N; the action masks use the same keys, :mod:`.masks`); the part that is the agent's
+own (its index) is fixed for the episode and built once. Per step:
 
 * cache keys (bytes of the door array, of the device arrays) and the env's "lab changed" flag
   decide which blocks are recomputed — most steps recompute little;
@@ -35,47 +35,6 @@ N_HERE = len(HERE_FIELDS)
 #: scaled to [0, 1].
 SELF_FIELDS: tuple[str, ...] = ("agent_index", "index_in_role")
 
-#: Engine attributes the env reads (docs/engine.md "Fast views"); a domain adapter driven by
-#: LabTrustParallelEnv must provide them.
-REQUIRED_VIEWS: tuple[str, ...] = (
-    "agent_ids",
-    "zone_ids",
-    "device_ids",
-    "door_ids",
-    "role_ids",
-    "device_type_ids",
-    "now_s",
-    "agent_zone",
-    "agent_role",
-    "device_zone",
-    "device_type",
-    "device_queue_len",
-    "device_busy",
-    "device_fault",
-    "device_qc_fail",
-    "zone_frozen",
-    "zone_restricted",
-    "door_open",
-    "zone_adjacency",
-    "work_by_device_type",
-    "killed",
-    "work_counts",
-)
-
-
-def check_engine_views(engine: Any) -> None:
-    """Raise ``ConfigError`` naming the fast views a domain adapter lacks."""
-    missing = [name for name in REQUIRED_VIEWS if not hasattr(engine, name)]
-    if missing:
-        from labtrust_gym.errors import ConfigError
-
-        raise ConfigError(
-            f"Domain adapter {type(engine).__name__} lacks the fast views LabTrustParallelEnv "
-            f"reads each step: {', '.join(missing)} (see docs/engine.md 'Fast views'). "
-            "Implement them, or drive the adapter with your own BenchmarkEnv."
-        )
-
-
 def readonly(arr: np.ndarray) -> np.ndarray:
     """``arr``, made read-only (rows shared between agents must not be written through)."""
     arr.setflags(write=False)
@@ -86,7 +45,6 @@ class LabViews:
     """Static tables of one lab (built at reset) and the per-step observation blocks."""
 
     def __init__(self, engine: Any, policy: Any) -> None:
-        check_engine_views(engine)
         eng = engine
         self.agent_ids: list[str] = list(eng.agent_ids)
         self.zone_ids: list[str] = list(eng.zone_ids)

@@ -28,44 +28,29 @@ from typing import Any
 
 import numpy as np
 
-from labtrust_gym.engine.rules import gate
-from labtrust_gym.envs.action_contract import (
+from labtrust_gym.domain.actions import (
     ACTION_MOVE,
     ACTION_NOOP,
     ACTION_OPEN_DOOR,
     ACTION_QUEUE_RUN,
     ACTION_START_RUN,
     ActionCatalog,
+    copy_action_extras,
+    entry_of,
+    merge_action_extras,
 )
-from labtrust_gym.envs.catalog import CHECKS, Entry, touched_by
-from labtrust_gym.envs.masks import MaskTables
+from labtrust_gym.domain.protocol import StepOutcome
+from labtrust_gym.engine.domain_env.catalog import CHECKS, Entry, touched_by
+from labtrust_gym.engine.domain_env.masks import MaskTables
+from labtrust_gym.engine.rules import gate
 from labtrust_gym.errors import InvalidInputError
 
-_EXTRA_KEYS = (
-    "reason_code", "token_refs", "key_id", "signature", "seq", "session_id", "session_pub", "mac"
-)
 _BARE_ARG = {
     "MOVE": "to_zone",
     "OPEN_DOOR": "door_id",
     "QUEUE_RUN": "device_id",
     "START_RUN": "device_id",
 }
-
-
-class StepOutcome:
-    """The events of one step: per issued event its agent row, type, entry and result; and the
-    rows that chose a contended entry, with the reason code the engine's rules gave for it."""
-
-    __slots__ = ("args", "contended", "contended_codes", "entries", "results", "rows", "types")
-
-    def __init__(self) -> None:
-        self.args: list[dict[str, Any]] = []
-        self.rows: list[int] = []
-        self.types: list[str] = []
-        self.entries: list[str | None] = []
-        self.results: list[dict[str, Any]] = []
-        self.contended: list[int] = []
-        self.contended_codes: list[str | None] = []
 
 
 class EventBuilder:
@@ -187,7 +172,7 @@ class EventBuilder:
                 ev["t_s"] = t  # the models' event dicts are fresh: complete them in place
                 ev["agent_id"] = ids[r]
                 if act is not None:
-                    _merge(act, ev)
+                    merge_action_extras(act, ev)
             if signer is not None:
                 signer.sign([ev], self.engine)
             res = step(ev)
@@ -227,16 +212,8 @@ class EventBuilder:
         """The catalog entry an action dict chooses: its ``entry`` name, else its index; a bare
         index 2..5 whose ``args`` name the target (``{"action_index": 3, "args": {"to_zone":
         "Z_SORTING"}}``) is that target's entry (``MOVE@Z_SORTING``)."""
-        name = act.get("entry")
-        if name is not None:
-            e = self.catalog.index(name)
-            given = act.get("action_index")
-            if given is not None and int(given) != e:
-                raise InvalidInputError(
-                    f"Action names entry {name!r} (index {e}) but action_index {given}; "
-                    "give one of them."
-                )
-            return e
+        if act.get("entry") is not None:
+            return entry_of(self.catalog, act, index)
         at = _BARE_CHOICE.get(index)
         args = act.get("args")
         if at is not None and args:
@@ -363,7 +340,7 @@ class EventBuilder:
             "action_type": atype,
             "args": args,
         }
-        _copy_extras(act, ev)
+        copy_action_extras(act, ev)
         return ev
 
 
@@ -378,28 +355,13 @@ _BARE_CHOICE = {
 }
 
 
-def _merge(act: Mapping[str, Any], ev: dict[str, Any]) -> None:
-    """Extras and extra args of an action dict ride along with a catalog entry's event."""
-    extra = act.get("args")
-    if extra:
-        ev["args"] = {**ev["args"], **extra}
-    _copy_extras(act, ev)
-
-
-def _copy_extras(act: Mapping[str, Any], ev: dict[str, Any]) -> None:
-    for key in _EXTRA_KEYS:
-        value = act.get(key)
-        if value is not None:
-            ev[key] = list(value) if key == "token_refs" else value
-
-
 class EventSigner:
     """Signs events on behalf of agents (strict-signature labs).
 
     Two key sources: explicit keys (``{agent_id: private_key}`` or ``{agent_id: (key_id,
     private_key)}``; the key id defaults to ``K_<agent_id>``) and, for labs made by the scale
     generator, the generator's deterministic keys (``K_<agent_id>`` derived from
-    :data:`labtrust_gym.envs.scale.SCALE_KEY_SECRET`, derived lazily once per agent). Events that
+    :data:`labtrust_gym.engine.scale.SCALE_KEY_SECRET`, derived lazily once per agent). Events that
     already carry a ``signature`` or ``mac`` are left alone (an agent may sign itself, or forge
     on purpose in a security task); agents without a key send unauthenticated events (the
     engine refuses them with ``SIG.MISSING``).
@@ -488,8 +450,8 @@ class EventSigner:
         """The generator's secret when ``state`` is a strict-signature lab it made, else None."""
         if not state.get("strict_signatures") or not state.get("keys") or not state.get("agents"):
             return None
+        from labtrust_gym.engine.scale import SCALE_KEY_SECRET
         from labtrust_gym.engine.signing import derive_keypair
-        from labtrust_gym.envs.scale import SCALE_KEY_SECRET
 
         first = state["agents"][0]["agent_id"]
         for key in state["keys"]:

@@ -1,9 +1,9 @@
 """Action masks over the full catalog, from the engine's own rules, for all agents at once.
 
 An entry is valid for an agent iff the engine would accept the event it resolves to
-(:func:`labtrust_gym.envs.catalog.valid_for`). Evaluating that per agent and entry would cost
-N·K engine checks a step, so the mask is assembled from the parts of the same rules, each
-evaluated over the smallest domain it depends on:
+(:func:`labtrust_gym.engine.domain_env.catalog.valid_for`). Evaluating that per agent and entry
+would cost N·K engine checks a step, so the mask is assembled from the parts of the same rules,
+each evaluated over the smallest domain it depends on:
 
 * ``G[r, z, t]`` — the engine's gate (:func:`labtrust_gym.engine.rules.gate`) for a probe agent of
   role row ``r`` in zone ``z`` and action type ``t``; recomputed when frozen zones or the kill
@@ -29,8 +29,7 @@ from typing import Any
 
 import numpy as np
 
-from labtrust_gym.engine.rules import gate, probe
-from labtrust_gym.envs.action_contract import (
+from labtrust_gym.domain.actions import (
     ACTION_MOVE,
     ACTION_NOOP,
     ACTION_OPEN_DOOR,
@@ -38,7 +37,8 @@ from labtrust_gym.envs.action_contract import (
     ACTION_START_RUN,
     ActionCatalog,
 )
-from labtrust_gym.envs.catalog import Entry, MoveEntry, valid_for
+from labtrust_gym.engine.domain_env.catalog import Entry, MoveEntry, valid_for
+from labtrust_gym.engine.rules import gate, probe
 
 #: bare index -> (action type of the entries it chooses among, kind)
 BARE_KINDS = {

@@ -23,6 +23,13 @@ from __future__ import annotations
 from collections.abc import Iterator
 from typing import Any
 
+from labtrust_gym.domain.actions import (
+    ACTION_NAMES,
+    NEXT,
+    ActionCatalog,
+    CatalogEntry,
+    entry_name,
+)
 from labtrust_gym.engine.actions_lab import (
     CHECKS as LAB_CHECKS,
 )
@@ -45,13 +52,6 @@ from labtrust_gym.engine.rules import (
     door_can_open,
     move_passable,
     move_static,
-)
-from labtrust_gym.envs.action_contract import (
-    ACTION_NAMES,
-    NEXT,
-    ActionCatalog,
-    CatalogEntry,
-    entry_name,
 )
 
 CHECKS = {**LAB_CHECKS, **TRUST_CHECKS}
