@@ -105,7 +105,7 @@ class LLMMethod(ScaleCapable):
         self.latencies_ms: list[float] = []
         self.budget_waits = 0
         self.unknown_actions = 0
-        self.masked_proposals: list[tuple[int, str, str]] = []  # (step, agent, entry name)
+        self.masked_proposals: list[tuple[float, str, str]] = []  # (t_s, agent, entry name)
         self.calls_this_step = 0
         self._step_of_calls = -1
 
@@ -232,7 +232,7 @@ class LLMMethod(ScaleCapable):
             if row in out:
                 continue  # the first proposal for an agent counts
             if not view.can(row, entry):
-                self.masked_proposals.append((view.t, self.layout.agent_ids[row], item["action"]))
+                self.masked_proposals.append((view.t_s, self.layout.agent_ids[row], item["action"]))
             out[row] = entry
         return out
 
