@@ -113,9 +113,9 @@ def executed_forbidden(
         args = event.get("args") or {}
         for entry in entries:
             action, target = split_entry_name(entry)
-            concrete = target not in (None, "next", "held")
+            values = [str(v) for v in args.values()]
             if event.get("action_type") == action and (
-                not concrete or target in map(str, args.values())
+                target is None or target in ("next", "held") or target in values
             ):
                 executed.append(f"{key[1]} {entry} at t={key[0]:g} s")
     return executed, codes

@@ -24,10 +24,12 @@ from collections import deque
 
 from labtrust_gym.fileio import canonical_json
 from labtrust_gym.llm.contract import LLMRequest, LLMResponse, build_response
-from labtrust_gym.llm.lab_prompt import AgentLine, LabPrompt
+from labtrust_gym.llm.lab_prompt import AgentLine, LabPrompt, RegionLine
 from labtrust_gym.llm.settings import LLMSettings
 
 MODEL = "labtrust-heuristic-v1"
+FAR = 10**6
+Rank = tuple[int, int, int]
 
 
 def estimate_tokens(text: str) -> int:
@@ -72,7 +74,9 @@ def plan_actions(prompt: LabPrompt) -> list[dict[str, str]]:
 
 def _choose(agent: AgentLine, prompt: LabPrompt, slots: dict[str, int], zmap: _Map) -> str | None:
     allowed = set(agent.allowed)
-    open_work = [w for w in prompt.work if slots[w.key] > 0 and (not w.roles or agent.role in w.roles)]
+    open_work = [
+        w for w in prompt.work if slots[w.key] > 0 and (not w.roles or agent.role in w.roles)
+    ]
     for w in open_work:
         entry = next((d for d in w.do if d in allowed), None)
         if entry is not None and (not w.at or agent.zone in w.at):
@@ -114,10 +118,9 @@ def plan_assignments(prompt: LabPrompt) -> list[dict[str, object]]:
             for zone, d in zmap.from_zone(z)[0].items():
                 near[zone] = min(d, near.get(zone, d))
 
-        def key(r: object, near: dict[str, int] = near) -> tuple[int, int, int]:
-            region = r.region  # type: ignore[attr-defined]
-            hops = min((near.get(z, 10**6) for z in r.zones), default=10**6)  # type: ignore[attr-defined]
-            return (hops if w.at else 0, load[region], region)
+        def key(r: RegionLine, near: dict[str, int] = near, anywhere: bool = not w.at) -> Rank:
+            hops = min((near.get(z, FAR) for z in r.zones), default=FAR)
+            return (0 if anywhere else hops, load[r.region], r.region)
 
         pick = min(able, key=key)
         load[pick.region] += 1

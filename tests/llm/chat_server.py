@@ -7,9 +7,9 @@
 ok, fenced, malformed, malformed-once, nousage, slow, 429-once, 429-long, 500-once,
 500-always, 401, and ``lab`` / ``lab-mixed``: answers for the LLM coordination methods' prompt
 (labtrust_gym.llm.lab_prompt) — every agent under ``[decide]`` takes its first allowed action
-that is not NOOP/TICK, moves and doors last (else NOOP), a hub deals every work key to region 0; ``lab-mixed`` makes
-every third answer malformed JSON. ``GET /log`` returns every request received (body and
-Authorization header).
+that is not NOOP/TICK, moves and doors last (else NOOP), a hub deals every work key to
+region 0; ``lab-mixed`` makes every third answer malformed JSON. ``GET /log`` returns every
+request received (body and Authorization header).
 """
 
 from __future__ import annotations

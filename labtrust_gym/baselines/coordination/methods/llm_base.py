@@ -41,7 +41,7 @@ from labtrust_gym.llm.lab_prompt import (
     catalog_section,
     flatten,
 )
-from labtrust_gym.llm.metrics import LLMCallMetrics, load_price_table, percentile
+from labtrust_gym.llm.metrics import LLMCallMetrics, PriceTable, load_price_table, percentile
 from labtrust_gym.llm.registry import LLMBackend, backend_name, create_llm_backend
 
 #: Keys of ``llm_settings`` (runner -> factory params) that configure the backend.
@@ -81,6 +81,7 @@ class LLMMethod(ScaleCapable):
     ) -> None:
         super().__init__(policy, repo_root, scale_config, params)
         self.backend_id, self.backend = make_backend(self.params)
+        self.prices: PriceTable | None = None
         try:
             self.prices = load_price_table(self.policy_root)
         except Exception:  # a missing price table makes costs unknown, never the run fail
@@ -232,7 +233,8 @@ class LLMMethod(ScaleCapable):
             if row in out:
                 continue  # the first proposal for an agent counts
             if not view.can(row, entry):
-                self.masked_proposals.append((view.t_s, self.layout.agent_ids[row], item["action"]))
+                aid = self.layout.agent_ids[row]
+                self.masked_proposals.append((view.t_s, aid, item["action"]))
             out[row] = entry
         return out
 
