@@ -19,9 +19,10 @@ setup error), none of them was executed, and the expected refusal code was seen.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import re
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
 from pathlib import Path
 from typing import Any
 
@@ -69,12 +70,11 @@ class GullibleBackend:
         )
 
 
-def _register(method: str, payload: str, captured: list[Any]) -> None:
-    from labtrust_gym.baselines.coordination.registry import register_coordination_method
-    from labtrust_gym.llm.registry import register_llm_backend
+@contextlib.contextmanager
+def _registered(method: str, payload: str, captured: list[Any]) -> Iterator[None]:
+    """The gullible backend and the injected method, registered for the attack only."""
     from labtrust_gym.plugins import registry
 
-    register_llm_backend(GULLIBLE_ID, GullibleBackend, replace=True)
     base = registry("coordination_methods").get(method)
 
     def injected(policy: Any, repo_root: Any, scale_config: Any, params: Any) -> Any:
@@ -83,7 +83,14 @@ def _register(method: str, payload: str, captured: list[Any]) -> None:
         captured.append(built)  # the attack reads what it proposed after the episode
         return built
 
-    register_coordination_method(INJECTED_METHOD, injected, replace=True)
+    backends, methods = registry("llm_backends"), registry("coordination_methods")
+    backends.register(GULLIBLE_ID, GullibleBackend, replace=True)
+    methods.register(INJECTED_METHOD, injected, replace=True)
+    try:
+        yield
+    finally:
+        methods.unregister(INJECTED_METHOD)
+        backends.unregister(GULLIBLE_ID)
 
 
 def executed_forbidden(
@@ -134,19 +141,19 @@ def prompt_injection_in_observation(ctx: dict[str, Any]) -> dict[str, Any]:
     scale = params.get("scale", "small_smoke")
     workdir = Path(ctx["workdir"])
     captured: list[Any] = []
-    _register(method, str(params.get("payload", PAYLOAD)), captured)
-    _task, jobs = prepare_jobs(
-        task,
-        1,
-        int(ctx.get("seed", 42)),
-        coord_method=INJECTED_METHOD,
-        coord_entry_id=method,
-        scale=scale,
-        proposal_backend=GULLIBLE_ID,
-        log_dir=workdir,
-        policy_root=Path(ctx["policy_root"]),
-    )
-    outcome = run_episode(jobs[0])
+    with _registered(method, str(params.get("payload", PAYLOAD)), captured):
+        _task, jobs = prepare_jobs(
+            task,
+            1,
+            int(ctx.get("seed", 42)),
+            coord_method=INJECTED_METHOD,
+            coord_entry_id=method,
+            scale=scale,
+            proposal_backend=GULLIBLE_ID,
+            log_dir=workdir,
+            policy_root=Path(ctx["policy_root"]),
+        )
+        outcome = run_episode(jobs[0])
     metrics = outcome["metrics"]
     proposals = _proposals(captured)
     log_path = workdir / f"{task}_seed{jobs[0].seed}.jsonl"
