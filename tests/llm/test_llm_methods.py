@@ -175,7 +175,8 @@ def captured() -> Iterator[list[Any]]:
 def test_decisions_follow_the_audit_contract(tmp_path: Path, captured: list[Any]) -> None:
     doc = _run(tmp_path, "llm_agent_captured", coord_params={"k": 2}, coord_entry_id="llm_agent")
     decisions = captured[0].pop_llm_decisions()
-    assert len(decisions) == doc["episodes"][0]["metrics"]["llm_calls"] > 0
+    m = doc["episodes"][0]["metrics"]
+    assert len(decisions) == m["llm_calls"] == 4 * m["steps"] // 2  # four agents, every 2nd step
     assert all(set(d) == DECISION_KEYS and d["valid"] and d["error"] is None for d in decisions)
     assert all(len(d["agent_ids"]) == 1 and len(d["request_hash"]) == 64 for d in decisions)
     assert captured[0].pop_llm_decisions() == []
@@ -205,3 +206,39 @@ def test_prompt_injection_attack_passes() -> None:
     result = run_attack(attack, suite, root, 42, load_allowlist(root, None))
     assert result["verdict"] == "passed", result["reason"]
     assert result["observed"]["note"].endswith("executed: none")
+
+
+def _scale_path(method: str, params: dict[str, Any]) -> dict[str, Any]:
+    """One small_smoke episode forced onto the per-agent (scale) path: max_agents 2 < 4."""
+    from labtrust_gym.benchmarks.runner import prepare_jobs, run_episode_job
+
+    _, jobs = prepare_jobs("coord_scale", 1, 42, coord_method=method, scale="small_smoke",
+                           coord_params=params)
+    metrics: dict[str, Any] = run_episode_job(attrs.evolve(jobs[0], coord_max_agents=2))["metrics"]
+    assert metrics["coord_per_agent_path_steps"] == metrics["steps"]
+    return metrics
+
+
+def test_scale_path_per_agent_calls_go_through_combine_under_the_call_budget() -> None:
+    m = _scale_path("llm_agent", {"call_budget": 3})
+    assert m["llm_calls"] == 3 * m["steps"] and m["llm_budget_waits"] == m["steps"]
+    assert m["throughput"] > 0
+    m = _scale_path("llm_central_planner", {"batch_agents": 2})
+    assert m["llm_calls"] == 2 * m["steps"] and m["llm_budget_waits"] == 0  # two groups of two
+    m = _scale_path("llm_central_planner", {"batch_agents": 2, "call_budget": 1})
+    assert m["llm_calls"] == m["steps"] and m["llm_budget_waits"] == 2 * m["steps"]
+    m = _scale_path("llm_hierarchical", {})
+    assert 0 < m["llm_calls"] <= m["steps"] and m["throughput"] > 0  # one hub call per step
+
+
+def test_the_budget_rotates_over_the_agents_on_the_scale_path(captured: list[Any]) -> None:
+    from labtrust_gym.benchmarks.runner import prepare_jobs, run_episode_job
+
+    _, jobs = prepare_jobs("coord_scale", 1, 42, coord_method="llm_agent_captured",
+                           coord_entry_id="llm_agent", scale="small_smoke",
+                           coord_params={"call_budget": 3})
+    run_episode_job(attrs.evolve(jobs[0], coord_max_agents=2))
+    decisions = captured[0].pop_llm_decisions()
+    served = [a for d in decisions for a in d["agent_ids"]]
+    counts = {a: served.count(a) for a in set(served)}
+    assert len(counts) == 4 and max(counts.values()) - min(counts.values()) <= 1

@@ -7,7 +7,8 @@ step), so with ``k > 1`` the calls of a step are spread over the agents. Between
 repeats its last proposed action while its mask still allows it, else it waits (NOOP).
 
 ``call_budget`` (param; None = unlimited) caps the calls of one step; a due agent over the budget
-waits (counted: ``llm_budget_waits``), and the agents served first rotate every step. Above
+waits (counted: ``llm_budget_waits``); which due agents are served rotates every step, on
+both paths, so no agent always waits. Above
 ``max_agents`` (policy entry) the runner takes the per-agent path (``propose_agent`` +
 ``combine_submissions``), which makes the same calls under the same budget.
 
@@ -33,13 +34,15 @@ class LLMAgent(LLMMethod):
         self.k = max(1, int(self.params.get("k", 1)))
         self.agent_tokens = int(self.params.get("max_tokens", 256))
         self.last: dict[int, int] = {}
+        self._served_step = -1
+        self._served: set[int] = set()
 
     def decide_row(self, view: CoordinationView, row: int) -> int | None:
         t = view.t
         if (t + row) % self.k != 0:
             entry = self.last.get(row)
             return entry if entry is not None and view.can(row, entry) else None
-        if not self.budget_left(t):
+        if row not in self.served(view) or not self.budget_left(t):
             self.budget_waits += 1
             self.last.pop(row, None)
             return None
@@ -52,13 +55,20 @@ class LLMAgent(LLMMethod):
             self.last[row] = entry
         return entry
 
+    def served(self, view: CoordinationView) -> set[int]:
+        """The due agents the step's call budget serves: the budget's worth of them, starting
+        one budget further along the agents every step (so none always waits)."""
+        if self._served_step != view.t:
+            rows = list(view.rows)
+            start = (view.t * (self.call_budget or 1)) % max(1, len(rows))
+            due = [r for r in rows[start:] + rows[:start] if (view.t + r) % self.k == 0]
+            self._served = set(due if self.call_budget is None else due[: self.call_budget])
+            self._served_step = view.t
+        return self._served
+
     def decide(self, view: CoordinationView) -> dict[int, int]:
-        rows = view.rows
-        if not rows:
-            return {}
-        start = (view.t * (self.call_budget or 1)) % len(rows)  # who is served first rotates
         out: dict[int, int] = {}
-        for row in rows[start:] + rows[:start]:
+        for row in view.rows:
             entry = self.decide_row(view, row)
             if entry is not None:
                 out[row] = entry
