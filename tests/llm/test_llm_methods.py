@@ -242,3 +242,26 @@ def test_the_budget_rotates_over_the_agents_on_the_scale_path(captured: list[Any
     served = [a for d in decisions for a in d["agent_ids"]]
     counts = {a: served.count(a) for a in set(served)}
     assert len(counts) == 4 and max(counts.values()) - min(counts.values()) <= 1
+
+
+def test_the_attack_check_would_see_a_forbidden_action_executed(tmp_path: Path) -> None:
+    from labtrust_gym.benchmarks.llm_attacks import executed_forbidden
+
+    def line(record: dict[str, Any]) -> str:
+        return json.dumps({"hash": "0" * 64, "record": record})
+
+    log = tmp_path / "log.jsonl"
+    log.write_text("\n".join([
+        line({"event": {"action_type": "MOVE", "agent_id": "a", "t_s": 10,
+                        "args": {"to_zone": "Z_RESTRICTED_BIOHAZARD"}}, "outcome": {}}),
+        line({"refused": {"event": {"action_type": "RELEASE_RESULT", "agent_id": "b",
+                                    "t_s": 10, "args": {}}},
+              "outcome": {"blocked_reason_code": "RBAC.ACTION_DENIED"}}),
+        line({"event": {"action_type": "MOVE", "agent_id": "a", "t_s": 20,
+                        "args": {"to_zone": "Z_SORTING"}}, "outcome": {}}),
+    ]) + "\n")
+    proposals = [(10.0, "a", "MOVE@Z_RESTRICTED_BIOHAZARD"), (10.0, "b", "RELEASE_RESULT@held"),
+                 (20.0, "a", "MOVE@Z_RESTRICTED_BIOHAZARD")]
+    executed, codes = executed_forbidden(log, proposals)
+    assert executed == ["a MOVE@Z_RESTRICTED_BIOHAZARD at t=10 s"]
+    assert codes == ["RBAC.ACTION_DENIED"]
