@@ -392,11 +392,17 @@ def method_policy(
     }
 
 
-def method_params(params: Mapping[str, Any], env: Any) -> dict[str, Any]:
+def method_params(
+    params: Mapping[str, Any], env: Any, llm_settings: Mapping[str, Any] | None = None
+) -> dict[str, Any]:
     """The factory's ``params``: the job's (default_params + runner options) plus
-    ``pz_to_engine``, the env agent name -> engine agent id map (the identity here)."""
+    ``pz_to_engine``, the env agent name -> engine agent id map (the identity here), and, when
+    the run has any, ``llm_settings`` (the ``--llm-*`` options; kept out of the results config
+    so a recorded and a replayed run write the same results)."""
     out = dict(params)
     out["pz_to_engine"] = {a: a for a in env.possible_agents}
+    if llm_settings:
+        out["llm_settings"] = dict(llm_settings)
     return out
 
 
@@ -417,7 +423,7 @@ def _build_method(
             policy,
             Path(job.policy_root),
             dict(scale) if scale else None,
-            method_params(job.coord_params, env),
+            method_params(job.coord_params, env, job.llm_settings),
         )
     except LabTrustError:
         raise
@@ -573,6 +579,9 @@ def coordination_metrics(
     out: dict[str, Any] = drivers.tally.metrics(
         throughput, report, deterministic=deterministic
     )
+    llm_fn = getattr(drivers.method, "llm_metrics", None)  # LLM methods: the llm_* metrics
+    if callable(llm_fn):
+        out.update(llm_fn())
     return out
 
 

@@ -64,6 +64,9 @@ class EpisodeJob:
     coord_params: Mapping[str, Any] = attrs.field(factory=dict)
     coord_max_agents: int | None = None
     coord_scale_capable: bool = False
+    #: ``--llm-*`` options for LLM methods (model, allow_network, record_path, replay_path):
+    #: passed to the method's factory, never written to results.
+    llm_settings: Mapping[str, Any] = attrs.field(factory=dict)
     scale: str | None = None
     injection: str | None = None
     timing: str | None = None
@@ -127,6 +130,7 @@ def prepare_jobs(
     compute_budget: int | None = None,
     proposal_backend: str | None = None,
     coord_entry_id: str | None = None,
+    llm_settings: Mapping[str, Any] | None = None,
 ) -> tuple[Any, list[EpisodeJob]]:
     """Resolve and check every id, then build one job per episode (seeds ``seed + i``)."""
     from labtrust_gym.config import get_active_profile, get_repo_root
@@ -194,6 +198,7 @@ def prepare_jobs(
             coord_params=params,
             coord_max_agents=max_agents,
             coord_scale_capable=scale_capable,
+            llm_settings=dict(llm_settings or {}),
             scale=scale,
             injection=injection,
             timing=timing,
@@ -269,6 +274,7 @@ def run_benchmark(
     compute_budget: int | None = None,
     proposal_backend: str | None = None,
     coord_entry_id: str | None = None,
+    llm_settings: Mapping[str, Any] | None = None,
 ) -> dict[str, Any]:
     """Run ``episodes`` episodes of ``task`` (seeds ``seed + i``) and write results to ``out``.
 
@@ -309,6 +315,7 @@ def run_benchmark(
         compute_budget=compute_budget,
         proposal_backend=proposal_backend,
         coord_entry_id=coord_entry_id,
+        llm_settings=llm_settings,
     )
     profile = get_active_profile()
     config = {

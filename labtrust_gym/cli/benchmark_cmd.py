@@ -111,6 +111,48 @@ def _mean_throughput(doc: dict[str, Any]) -> float | None:
 
 
 # ---- run-benchmark -------------------------------------------------------------------------
+def _llm_settings(
+    coord_method: str | None,
+    proposal_backend: str | None,
+    model: str | None,
+    allow_network: bool,
+    record: Path | None,
+    replay: Path | None,
+) -> dict[str, Any] | None:
+    """The ``--llm-*`` options as the runner's ``llm_settings``, checked before any episode:
+    the backend is configured once here, so a network backend without ``--allow-network``, a
+    missing replay file or a missing model fail now with a clear error."""
+    from labtrust_gym.errors import InvalidInputError
+
+    given = model is not None or allow_network or record is not None or replay is not None
+    if not given and (proposal_backend is None or coord_method is None):
+        return None
+    if coord_method is None:
+        raise InvalidInputError(
+            "--llm-model, --allow-network, --llm-record and --llm-replay configure the LLM "
+            "backend of a coordination method; add --coord-method (e.g. llm_central_planner)."
+        )
+    if record is not None and replay is not None:
+        raise InvalidInputError(
+            "--llm-record and --llm-replay exclude each other: record a run, then replay it."
+        )
+    settings: dict[str, Any] = {
+        "model": model,
+        "allow_network": bool(allow_network),
+        "record_path": str(record.resolve()) if record is not None else None,
+        "replay_path": str(replay.resolve()) if replay is not None else None,
+    }
+    from labtrust_gym.baselines.coordination.methods.llm_base import make_backend
+    from labtrust_gym.baselines.coordination.policy import method_entry
+    from labtrust_gym.config import get_repo_root
+
+    entry = method_entry(coord_method, get_repo_root()) or {}
+    backend = proposal_backend or (entry.get("default_params") or {}).get("proposal_backend")
+    if backend is not None:  # configuring writes nothing (a record file is only appended to)
+        make_backend({"proposal_backend": backend, "llm_settings": settings})
+    return settings
+
+
 def run_benchmark_cmd(
     task: TaskOpt,
     episodes: EpisodesOpt = 1,
@@ -163,14 +205,46 @@ def run_benchmark_cmd(
         str | None,
         typer.Option(
             "--proposal-backend",
+            "--llm-backend",
             metavar="ID",
             help="LLM backend a coordination method may use for proposals (its params' "
-            "proposal_backend; see `labtrust list llm-backends`).",
+            "proposal_backend; the llm_* methods default to heuristic; see `labtrust list "
+            "llm-backends`).",
+        ),
+    ] = None,
+    llm_model: Annotated[
+        str | None,
+        typer.Option("--llm-model", metavar="MODEL", help="Model the LLM backend asks for."),
+    ] = None,
+    allow_network: Annotated[
+        bool,
+        typer.Option(
+            "--allow-network",
+            help="Let an LLM backend reach the network (without it a network backend refuses).",
+        ),
+    ] = False,
+    llm_record: Annotated[
+        Path | None,
+        typer.Option(
+            "--llm-record",
+            metavar="FILE",
+            help="Append every LLM call (request, answer) to FILE (JSONL) for --llm-replay.",
+        ),
+    ] = None,
+    llm_replay: Annotated[
+        Path | None,
+        typer.Option(
+            "--llm-replay",
+            metavar="FILE",
+            help="Answer every LLM call from FILE (written by --llm-record), offline.",
         ),
     ] = None,
     quiet: Annotated[bool, typer.Option("--quiet", "-q", help="No progress bar.")] = False,
 ) -> None:
     """Run a benchmark task and write a validated results file."""
+    llm_settings = _llm_settings(
+        coord_method, proposal_backend, llm_model, allow_network, llm_record, llm_replay
+    )
     doc = _run_with_progress(
         task,
         episodes,
@@ -191,6 +265,7 @@ def run_benchmark_cmd(
         results_version=results_version.value,
         compute_budget=compute_budget,
         proposal_backend=proposal_backend,
+        llm_settings=llm_settings,
     )
     thr = _mean_throughput(doc)
     typer.echo(

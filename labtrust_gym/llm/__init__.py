@@ -1,5 +1,5 @@
 """LLM backends: the request/response contract, the backend registry, built-in backends
-(``openai_compatible``, ``record``, ``replay``) and per-episode call metrics.
+(``heuristic``, ``openai_compatible``, ``record``, ``replay``) and per-episode call metrics.
 
 Public modules: :mod:`labtrust_gym.llm.contract` (``LLMRequest``, ``LLMResponse``,
 ``build_response``), :mod:`labtrust_gym.llm.registry` (``register_llm_backend``,

@@ -11,9 +11,11 @@ from labtrust_gym.hookspecs import Register, hookimpl
 
 @hookimpl
 def labtrust_register_llm_backends(register: Register) -> None:
+    from labtrust_gym.llm.heuristic_backend import HeuristicBackend
     from labtrust_gym.llm.openai_backend import OpenAICompatibleBackend
     from labtrust_gym.llm.recording import RecordBackend, ReplayBackend
 
+    register("heuristic", HeuristicBackend)
     register("openai_compatible", OpenAICompatibleBackend)
     register("record", RecordBackend)
     register("replay", ReplayBackend)

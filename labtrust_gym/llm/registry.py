@@ -4,7 +4,7 @@ A thin façade over the plugin manager's ``llm_backends`` registry (hook
 ``labtrust_register_llm_backends``, entry-point group ``labtrust_gym.llm_backends``). A backend
 has ``complete(request) -> LLMResponse`` and ``configure(settings) -> backend``; it may be
 registered as an instance, a class or a zero-argument factory, resolved once and checked for both
-methods. Built-ins: ``openai_compatible``, ``record``, ``replay``.
+methods. Built-ins: ``heuristic``, ``openai_compatible``, ``record``, ``replay``.
 """
 
 from __future__ import annotations

@@ -135,7 +135,8 @@ def test_methods_differ_and_work_at_large_1000_on_the_per_agent_path() -> None:
     metrics = _run_all("large_1000", 30)
     _check_behaviour(metrics)
     for method in ("centralized_planner", "kernel_centralized_edf", "kernel_whca",
-                   "hierarchical_hub_rr"):
+                   "hierarchical_hub_rr", "llm_agent", "llm_central_planner",
+                   "llm_hierarchical"):
         assert metrics[method]["coord_per_agent_path_steps"] == 30, method
     for method in ("scripted", "random", "noop"):
         assert metrics[method]["coord_per_agent_path_steps"] == 0, method

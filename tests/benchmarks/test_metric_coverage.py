@@ -46,6 +46,52 @@ def _episodes() -> list[dict[str, Any]]:
     # the scale path (per-agent proposals + combine), forced on the small lab
     _, jobs = prepare_jobs("coord_scale", 2, 4, coord_method="kernel_whca", scale="small_8")
     out.extend(run_episode_job(attrs.evolve(job, coord_max_agents=2))["metrics"] for job in jobs)
+    out.extend(_llm_episodes())
+    return out
+
+
+class _Mixed:
+    """An LLM backend whose answers vary by step: invalid, unknown action, masked action, a
+    failed call, or the heuristic's answer; latency varies too (the llm_* metrics)."""
+
+    backend_id = "mixed_test"
+
+    def configure(self, settings: Any) -> _Mixed:
+        return self
+
+    def complete(self, request: Any) -> Any:
+        from labtrust_gym.errors import LLMBackendError
+        from labtrust_gym.llm.contract import build_response
+        from labtrust_gym.llm.heuristic_backend import HeuristicBackend
+
+        step = int(request.metadata["step"])
+        agent = request.metadata["agents"][0]
+        if step % 7 == 6:
+            raise LLMBackendError("scripted timeout", kind="timeout", backend_id="mixed_test")
+        text = {
+            0: '{"actions": [',
+            1: json.dumps({"actions": [{"agent": agent, "action": "FLY@MOON"}]}),
+            2: json.dumps({"actions": [{"agent": agent, "action": "RELEASE_RESULT@held"}]}),
+        }.get(step % 4) or HeuristicBackend().complete(request).text
+        return build_response(request, text, backend_id="mixed_test", model="mixed",
+                              prompt_tokens=10 + step, completion_tokens=5,
+                              latency_s=0.001 * (step % 5))
+
+
+def _llm_episodes() -> list[dict[str, Any]]:
+    from labtrust_gym.testing import registered
+
+    out = []
+    runs: list[tuple[str, dict[str, Any]]] = [
+        ("llm_agent", {"call_budget": 1}),
+        ("llm_hierarchical", {}),
+        ("llm_central_planner", {"proposal_backend": "mixed_test"}),
+    ]
+    with registered("llm_backends", "mixed_test", _Mixed):
+        for method, params in runs:
+            _, jobs = prepare_jobs("coord_scale", 1, 4, coord_method=method, scale="small_smoke",
+                                   coord_params=params)
+            out.extend(run_episode_job(job)["metrics"] for job in jobs)
     return out
 
 

@@ -5,7 +5,11 @@
 ``<behaviour>:<tag>``; counters are per full model name, so tests pick unique tags):
 
 ok, fenced, malformed, malformed-once, nousage, slow, 429-once, 429-long, 500-once,
-500-always, 401. ``GET /log`` returns every request received (body and Authorization header).
+500-always, 401, and ``lab`` / ``lab-mixed``: answers for the LLM coordination methods' prompt
+(labtrust_gym.llm.lab_prompt) — every agent under ``[decide]`` takes its first allowed action
+that is not NOOP/TICK, moves and doors last (else NOOP), a hub deals every work key to
+region 0; ``lab-mixed`` makes every third answer malformed JSON. ``GET /log`` returns every
+request received (body and Authorization header).
 """
 
 from __future__ import annotations
@@ -22,6 +26,40 @@ ANSWER = {"action": "TICK", "reason": "scripted"}
 _LOCK = threading.Lock()
 _COUNTS: dict[str, int] = {}
 _LOG: list[dict[str, Any]] = []
+
+
+def _sections(text: str) -> dict[str, list[str]]:
+    out: dict[str, list[str]] = {}
+    current = ""
+    for line in text.splitlines():
+        line = line.strip()
+        if line.startswith("[") and line.endswith("]") and " " not in line:
+            current = line[1:-1]
+            out[current] = []
+        elif line and current:
+            out[current].append(line)
+    return out
+
+
+def lab_answer(body: dict[str, Any]) -> str:
+    """A deterministic answer to a coordination prompt (see the module docstring)."""
+    users = [m for m in body.get("messages", []) if m.get("role") == "user"]
+    sec = _sections(str(users[-1]["content"]) if users else "")
+    if "regions" in sec:
+        keys = [w.split("|")[0].strip() for w in sec.get("work", [])]
+        return json.dumps({"assignments": [{"work": k, "region": 0} for k in keys]})
+    allowed: dict[str, list[str]] = {}
+    for line in sec.get("agents", []):
+        parts = [p.strip() for p in line.split("|")]
+        names = [p[len("allowed ") :] for p in parts if p.startswith("allowed ")]
+        allowed[parts[0]] = [a.strip() for a in (names[0] if names else "").split(",")]
+    decide = [a.strip() for a in " ".join(sec.get("decide", [])).split(",") if a.strip()]
+    actions = []
+    for agent in decide:
+        work = [a for a in allowed.get(agent, []) if a and a not in ("NOOP", "TICK")]
+        work.sort(key=lambda a: a.startswith(("MOVE", "OPEN_DOOR", "CLOSE_DOOR")))  # work first
+        actions.append({"agent": agent, "action": work[0] if work else "NOOP"})
+    return json.dumps({"actions": actions})
 
 
 def _completion(model: str, content: str, body: dict[str, Any], usage: bool) -> dict[str, Any]:
@@ -109,6 +147,10 @@ class Handler(BaseHTTPRequestHandler):
             self._error(500, "internal error")
         elif behaviour in ("429-once", "500-once"):
             self._send(200, _completion(model, good, body, True))
+        elif behaviour == "lab" or (behaviour == "lab-mixed" and count % 3):
+            self._send(200, _completion(model, lab_answer(body), body, True))
+        elif behaviour == "lab-mixed":
+            self._send(200, _completion(model, '{"actions": [', body, True))
         elif behaviour == "401":
             self._error(401, "invalid api key")
         else:

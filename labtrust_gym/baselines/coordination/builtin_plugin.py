@@ -24,6 +24,9 @@ BUILTIN_METHODS: dict[str, str] = {
     "kernel_centralized_edf": "kernel_centralized_edf",
     "kernel_whca": "kernel_whca",
     "hierarchical_hub_rr": "hierarchical_hub_rr",
+    "llm_agent": "llm_agent",
+    "llm_central_planner": "llm_central_planner",
+    "llm_hierarchical": "llm_hierarchical",
 }
 
 
