@@ -163,7 +163,9 @@ def load_study_spec(
     raw = load_yaml(path)
     what = f"Study spec {str(path)!r}"
     if not isinstance(raw, dict):
-        raise SchemaValidationError(f"{what}: expected a mapping of fields, got {type(raw).__name__}.")
+        raise SchemaValidationError(
+            f"{what}: expected a mapping of fields, got {type(raw).__name__}."
+        )
     validate_with_schema(raw, policy_path(policy_root, "schemas", SPEC_SCHEMA), what=what)
     data = {**_DEFAULTS, **raw}
     data.pop("version")
@@ -349,8 +351,12 @@ def run_study(
     cells = build_cells(spec, out.resolve(), root)
     policy_fp = policy_fingerprint(root)
     fingerprints = {c.cell_id: cell_fingerprint(c, policy_fp) for c in cells}
-    todo = [c for c in cells if not cell_is_finished(out / "cells" / c.cell_id, fingerprints[c.cell_id])]
-    reused = tuple(c.cell_id for c in cells if c not in todo)
+    todo = [
+        c for c in cells
+        if not cell_is_finished(out / "cells" / c.cell_id, fingerprints[c.cell_id])
+    ]
+    todo_ids = {c.cell_id for c in todo}
+    reused = tuple(c.cell_id for c in cells if c.cell_id not in todo_ids)
     if todo and spec.episode_logs:  # logs are anchored with the run key: fail now, not per cell
         from labtrust_gym.security.keys import load_run_key
 
