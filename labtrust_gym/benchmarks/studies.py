@@ -35,6 +35,7 @@ from labtrust_gym.fileio import (
     ensure_output_dir,
     load_json,
     load_yaml,
+    partial_writes_removed_on_sigterm,
     validate_with_schema,
 )
 
@@ -387,14 +388,15 @@ def run_study(
             on_cell_done(cell.cell_id)
 
     if todo:
-        run_jobs(
-            run_cell,
-            todo,
-            workers=workers,
-            executor=executor,
-            ray_address=ray_address,
-            check=finish,
-        )
+        with partial_writes_removed_on_sigterm():  # SIGTERM leaves no temp file of a cell
+            run_jobs(
+                run_cell,
+                todo,
+                workers=workers,
+                executor=executor,
+                ray_address=ray_address,
+                check=finish,
+            )
     from .study_summary import write_study_tables
 
     files = write_study_tables(spec, cells, out, policy_root=root)
