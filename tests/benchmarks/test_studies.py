@@ -276,3 +276,11 @@ def test_ray_executor_writes_the_same_bytes_as_local(tmp_path: Path) -> None:
     assert (tmp_path / "local" / "summary_coord.csv").read_bytes() == (
         tmp_path / "ray" / "summary_coord.csv"
     ).read_bytes()
+
+
+def test_validate_policy_checks_study_specs_against_their_schema() -> None:
+    from labtrust_gym.benchmarks.policy_check import schema_names
+
+    assert schema_names("coordination/studies/smoke.v0.1.yaml") == [
+        "coordination_study.v0.1.schema.json"
+    ]
