@@ -284,3 +284,54 @@ def test_validate_policy_checks_study_specs_against_their_schema() -> None:
     assert schema_names("coordination/studies/smoke.v0.1.yaml") == [
         "coordination_study.v0.1.schema.json"
     ]
+
+
+# ---- Pareto and plots on awkward studies ---------------------------------------------------
+def test_pareto_missing_values_are_worst_and_groups_are_separate() -> None:
+    from labtrust_gym.benchmarks.study_summary import dominates, pareto_rows
+
+    def row(method: str, injection: str, thr: float, vio: float, p95: float | None) -> dict:
+        return {"cell_id": f"{method}-{injection}", "method": method, "scale": "s",
+                "injection": injection, "throughput_mean": thr, "violations_total_mean": vio,
+                "p95_turnaround_s_mean": p95}
+
+    a, b = row("a", "none", 10, 0, 500.0), row("b", "none", 10, 0, None)
+    c = row("c", "none", 12, 3, 400.0)
+    assert dominates(a, b) and not dominates(b, a)
+    assert not dominates(a, c) and not dominates(c, a)  # a trade-off: both on the front
+    assert not dominates(a, dict(a))  # equal is not dominating
+    other = row("b", "INJ-X", 1, 9, 900.0)  # alone in its group: non-dominated there
+    flags = {(r["method"], r["injection"]): (r["non_dominated"], r["dominated_by"])
+             for r in pareto_rows([a, b, c, other])}
+    assert flags == {("a", "none"): (True, ""), ("b", "none"): (False, "a"),
+                     ("c", "none"): (True, ""), ("b", "INJ-X"): (True, "")}
+
+
+@pytest.mark.slow
+def test_plots_of_a_study_with_two_scales_and_a_method_that_releases_nothing(
+    tmp_path: Path,
+) -> None:
+    from labtrust_gym.benchmarks.plots import DPI, FIGSIZE, make_plots, resilience_matrix
+
+    spec = load_study_spec(write_spec(tmp_path, TINY.replace(
+        "methods: [scripted, kernel_whca]", "methods: [noop, scripted]").replace(
+        "scales: [small_smoke]", "scales: [small_smoke, small_8]")))
+    out = tmp_path / "study"
+    run_study(spec, out)
+    rows = read_csv(out / "summary_coord.csv")
+    noop = [r for r in rows if r["method"] == "noop"]
+    assert noop and all(float(r["throughput_mean"]) == 0 for r in noop)
+    assert all(r["p95_turnaround_s_mean"] == "" for r in noop)  # nothing released: no turnaround
+    pareto = read_csv(out / "pareto.csv")
+    assert all(r["non_dominated"] == "false" and r["dominated_by"] == "scripted"
+               for r in pareto if r["method"] == "noop")
+    written = make_plots(out, formats=("png",))
+    assert sorted(p.name for p in written) == ["pareto.png", "resilience.png", "throughput.png"]
+    for path in written:
+        assert png_size(path) == (int(FIGSIZE[0] * DPI), int(FIGSIZE[1] * DPI))
+    from labtrust_gym.benchmarks.plots import _read_csv
+
+    methods, labels, values = resilience_matrix(_read_csv(out / "summary_coord.csv"))
+    assert methods == ["noop", "scripted"] and len(labels) == 2  # one injection x two scales
+    assert all(v != v for v in values[0])  # noop's clean throughput is 0: ratio undefined (NaN)
+    assert all(v > 0 for v in values[1])
