@@ -179,12 +179,12 @@ def plot_resilience(rows: Sequence[dict[str, Any]], metric: str = "throughput") 
             text = "n/a" if not math.isfinite(data[i, j]) else f"{data[i, j]:.2f}"
             ax.text(j, i, text, ha="center", va="center", fontsize=9)
     ax.set_xticks(range(len(labels)))
-    ax.set_xticklabels(labels, rotation=15, ha="right")
+    ax.set_xticklabels(labels, rotation=30, ha="right", fontsize=8)
     ax.set_yticks(range(len(methods)))
     ax.set_yticklabels(methods)
     ax.set_title(f"Resilience: {metric} under injection / {metric} clean (same seeds)")
     fig.colorbar(image, ax=ax, label="ratio to clean")
-    fig.subplots_adjust(left=0.22, right=0.98, top=0.92, bottom=0.2)
+    fig.subplots_adjust(left=0.22, right=0.98, top=0.92, bottom=0.27)
     return fig
 
 
@@ -198,6 +198,9 @@ def plot_pareto(prows: Sequence[dict[str, Any]]) -> Any:
     markers = "os^Dvp*hX<>"
     axes = [fig.add_subplot(1, max(len(scales), 1), k + 1) for k in range(len(scales))]
     for ax, scale in zip(axes, scales, strict=True):
+        violations = [_num(r["violations_total_mean"]) for r in prows if r["scale"] == scale]
+        if not any(v > 0 for v in violations):  # all zero: a readable axis instead of +-0.05
+            ax.set_xlim(-0.5, 1.5)
         for r in (r for r in prows if r["scale"] == scale):
             color = f"C{methods.index(r['method']) % 10}"
             front = r["non_dominated"] == "true"
@@ -221,7 +224,7 @@ def plot_pareto(prows: Sequence[dict[str, Any]]) -> Any:
     fig.legend(handles=handles, loc="center right", fontsize=7, framealpha=0.9)
     fig.suptitle("Pareto: filled = non-dominated in its (scale, injection) group\n"
                  "(throughput, violations and p95 turnaround)", x=0.4)
-    fig.subplots_adjust(left=0.09, right=0.72, top=0.88, bottom=0.12, wspace=0.35)
+    fig.subplots_adjust(left=0.09, right=0.72, top=0.84, bottom=0.12, wspace=0.35)
     return fig
 
 
