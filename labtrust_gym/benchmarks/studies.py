@@ -190,13 +190,13 @@ def load_study_spec(
 
 
 def _check_ids(spec: StudySpec, what: str, policy_root: Path | None) -> None:
-    from labtrust_gym.config import get_repo_root
-    from labtrust_gym.engine.scale import load_scale_config
-    from labtrust_gym.plugins import registry
+    """Every cell is checked as ``run-benchmark`` would check it (the runner's own
+    :func:`~labtrust_gym.benchmarks.runner.prepare_jobs`), before any cell runs."""
+    import itertools
 
-    from .injections import check_injection
-    from .runner import check_seeds
-    from .tasks import get_task
+    from labtrust_gym.errors import LabTrustError
+
+    from .runner import prepare_jobs
 
     if CLEAN not in spec.injections:
         raise InvalidInputError(
@@ -209,17 +209,23 @@ def _check_ids(spec: StudySpec, what: str, policy_root: Path | None) -> None:
             f"{what}: 'method_params' names {unknown}, which are not in 'methods' "
             f"{list(spec.methods)}."
         )
-    root = policy_root if policy_root is not None else get_repo_root()
-    for task in (spec.task, spec.clean_task):
-        get_task(task)
-    for method in spec.methods:
-        registry("coordination_methods").get(method)
-    for scale in spec.scales:
-        load_scale_config(scale)
-    for injection in spec.injections:
-        if injection != CLEAN:
-            check_injection(injection, root)
-    check_seeds(spec.seed, spec.episodes)
+    for method, scale, injection in itertools.product(spec.methods, spec.scales, spec.injections):
+        try:
+            prepare_jobs(
+                spec.clean_task if injection == CLEAN else spec.task,
+                spec.episodes,
+                spec.seed,
+                coord_method=method,
+                coord_params=spec.method_params.get(method),
+                scale=scale,
+                injection=None if injection == CLEAN else injection,
+                timing=spec.timing,
+                policy_root=policy_root,
+            )
+        except LabTrustError as exc:
+            error = InvalidInputError(f"{what}: cell {(method, scale, injection)}: {exc}")
+            error.exit_code = exc.exit_code
+            raise error from None
 
 
 # ---- cells ---------------------------------------------------------------------------------
