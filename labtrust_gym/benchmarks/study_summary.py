@@ -1,10 +1,11 @@
 """A study's tables: ``summary_coord.csv`` (one row per cell) and the Pareto table.
 
-Metrics are read generically from each cell's ``results.json``: every numeric per-episode metric
-(``throughput``, ``violations_total``, ``coord_*``, ``sec_*``, a plugin aggregator's own …) gets
-its mean and Student-t 95% confidence interval across the cell's episodes, recomputed from the
-episodes (:func:`stats.summarize_episode_metrics`). Rows follow the spec's cell order; columns
-are the fixed ones, the three headline metrics, then every other metric in sorted order.
+Metrics are read generically from each cell's ``results.json``: every numeric or boolean
+per-episode metric (``throughput``, ``violations_total``, ``coord_*``, ``sec_*``, a plugin
+aggregator's own …) gets its mean and Student-t 95% confidence interval across the episodes where
+it has a value (booleans count 0/1, so their mean is a rate; dicts and lists are left out).
+Rows follow the spec's cell order; columns are the fixed ones, the three headline metrics, then
+every other metric in sorted order.
 
 The Pareto table compares the methods of each (scale, injection) group — cells of different
 scales or injections are different problems — on mean throughput (higher is better), mean
@@ -22,7 +23,7 @@ from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from .stats import summarize_episode_metrics
+from .stats import summarize
 
 if TYPE_CHECKING:
     from .studies import CellJob, StudySpec
@@ -41,7 +42,7 @@ KEY_COLUMNS = ("cell_id", "method", "scale", "injection", "task", "episodes", "s
 
 def cell_row(cell: CellJob, doc: Mapping[str, Any]) -> dict[str, Any]:
     """One summary row: the cell's keys, then ``<metric>_mean/_ci95_low/_ci95_high``."""
-    summary = summarize_episode_metrics([ep["metrics"] for ep in doc["episodes"]])
+    summary = episode_stats([ep["metrics"] for ep in doc["episodes"]])
     row: dict[str, Any] = {
         "cell_id": cell.cell_id,
         "method": cell.method,
@@ -56,6 +57,26 @@ def cell_row(cell: CellJob, doc: Mapping[str, Any]) -> dict[str, Any]:
         row[f"{metric}_ci95_low"] = stats["ci95"]["low"]
         row[f"{metric}_ci95_high"] = stats["ci95"]["high"]
     return row
+
+
+def _scalar(value: Any) -> float | None:
+    """A metric value as a number: ints and finite floats as they are, booleans as 0/1 (their
+    mean is a rate, e.g. how often an attack succeeded); anything else (None, dicts) is None."""
+    if isinstance(value, bool):
+        return 1.0 if value else 0.0
+    if isinstance(value, int | float) and math.isfinite(value):
+        return float(value)
+    return None
+
+
+def episode_stats(episode_metrics: Sequence[Mapping[str, Any]]) -> dict[str, dict[str, Any]]:
+    """Per metric: mean and 95% CI over the episodes where it is a number or a boolean."""
+    names = sorted({k for m in episode_metrics for k, v in m.items() if _scalar(v) is not None})
+    out: dict[str, dict[str, Any]] = {}
+    for name in names:
+        values = [v for v in (_scalar(m.get(name)) for m in episode_metrics) if v is not None]
+        out[name] = summarize(values)
+    return out
 
 
 def summary_columns(rows: Sequence[Mapping[str, Any]]) -> list[str]:

@@ -335,3 +335,17 @@ def test_plots_of_a_study_with_two_scales_and_a_method_that_releases_nothing(
     assert methods == ["noop", "scripted"] and len(labels) == 2  # one injection x two scales
     assert all(v != v for v in values[0])  # noop's clean throughput is 0: ratio undefined (NaN)
     assert all(v > 0 for v in values[1])
+
+
+def test_cell_statistics_take_booleans_as_rates_and_skip_missing_values() -> None:
+    from labtrust_gym.benchmarks.study_summary import episode_stats
+
+    stats = episode_stats([
+        {"sec_attack_success": True, "sec_time_to_detection_s": None, "by_id": {"a": 1}},
+        {"sec_attack_success": False, "sec_time_to_detection_s": 30.0, "by_id": {}},
+        {"sec_attack_success": True, "sec_time_to_detection_s": 50.0},
+    ])
+    assert sorted(stats) == ["sec_attack_success", "sec_time_to_detection_s"]
+    assert stats["sec_attack_success"]["mean"] == pytest.approx(2 / 3)
+    assert stats["sec_time_to_detection_s"]["n"] == 2
+    assert stats["sec_time_to_detection_s"]["mean"] == 40.0
