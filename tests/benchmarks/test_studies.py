@@ -349,3 +349,33 @@ def test_cell_statistics_take_booleans_as_rates_and_skip_missing_values() -> Non
     assert stats["sec_attack_success"]["mean"] == pytest.approx(2 / 3)
     assert stats["sec_time_to_detection_s"]["n"] == 2
     assert stats["sec_time_to_detection_s"]["mean"] == 40.0
+
+
+@pytest.mark.slow
+def test_a_killed_study_resumes_where_it_stopped(tmp_path: Path) -> None:
+    """SIGTERM to a real `labtrust run-coordination-study` once its first cell is finished; the
+    rerun runs only the cells not finished, and the summary equals an uninterrupted study's."""
+    import signal
+    import subprocess
+    import sys
+    import time
+
+    spec = write_spec(tmp_path, TINY.replace("scales: [small_smoke]", "scales: [corridor_heavy]")
+                      .replace("episodes: 1", "episodes: 3"))
+    out = tmp_path / "killed"
+    proc = subprocess.Popen([sys.executable, "-m", "labtrust_gym", "run-coordination-study",
+                             "--spec", str(spec), "--out", str(out), "-q"])
+    deadline = time.monotonic() + 300
+    while not list(out.glob("cells/*/cell.json")) and time.monotonic() < deadline:
+        time.sleep(0.05)
+    proc.send_signal(signal.SIGTERM)
+    proc.wait(timeout=60)
+    finished = {p.parent.name for p in out.glob("cells/*/cell.json")}
+    assert finished and not list(out.rglob("*.tmp"))
+    report = run_study(load_study_spec(spec), out)
+    assert set(report.reused) == finished and len(report.ran) == 4 - len(finished)
+    clean = run_study(load_study_spec(spec), tmp_path / "clean")
+    assert len(clean.ran) == 4
+    assert (out / "summary_coord.csv").read_bytes() == (
+        tmp_path / "clean" / "summary_coord.csv"
+    ).read_bytes()
