@@ -163,6 +163,15 @@ def resilience_matrix(
     return methods, labels, values
 
 
+#: Name fragments of metrics where less is better (their heatmap colours are reversed).
+_LOWER_IS_BETTER = ("turnaround", "violation", "blocked", "time_to", "harm", "lost", "late",
+                    "held", "rejected", "conflict", "stale", "dropped")
+
+
+def lower_is_better(metric: str) -> bool:
+    return any(part in metric for part in _LOWER_IS_BETTER)
+
+
 def plot_resilience(rows: Sequence[dict[str, Any]], metric: str = "throughput") -> Any:
     import numpy as np
 
@@ -171,9 +180,13 @@ def plot_resilience(rows: Sequence[dict[str, Any]], metric: str = "throughput") 
     ax = fig.add_subplot(1, 1, 1)
     data = np.array(values, dtype=float).reshape(len(methods), len(labels))
     finite = data[np.isfinite(data)]
-    vmax = max(1.0, float(finite.max())) if finite.size else 1.0
-    image = ax.imshow(np.ma.masked_invalid(data), cmap="RdYlGn", vmin=0.0, vmax=vmax,
-                      aspect="auto")
+    from matplotlib.colors import TwoSlopeNorm
+
+    # 1.0 (as clean) is the neutral middle colour; green is better than clean, red worse
+    vmax = max(2.0, float(finite.max())) if finite.size else 2.0
+    norm = TwoSlopeNorm(vmin=0.0, vcenter=1.0, vmax=vmax)
+    cmap = "RdYlGn_r" if lower_is_better(metric) else "RdYlGn"
+    image = ax.imshow(np.ma.masked_invalid(data), cmap=cmap, norm=norm, aspect="auto")
     for i in range(data.shape[0]):
         for j in range(data.shape[1]):
             text = "n/a" if not math.isfinite(data[i, j]) else f"{data[i, j]:.2f}"
@@ -228,8 +241,14 @@ def plot_pareto(prows: Sequence[dict[str, Any]]) -> Any:
     return fig
 
 
-def make_plots(study_dir: str | Path, *, formats: Sequence[str] = ("png",)) -> list[Path]:
-    """Draw the three figures of the study in ``study_dir`` into ``study_dir/plots/``."""
+def make_plots(
+    study_dir: str | Path,
+    *,
+    formats: Sequence[str] = ("png",),
+    resilience_metric: str = "throughput",
+) -> list[Path]:
+    """Draw the three figures of the study in ``study_dir`` into ``study_dir/plots/``;
+    the resilience heatmap compares ``resilience_metric`` (a summary metric) with clean."""
     bad = [f for f in formats if f not in FORMATS]
     if bad or not formats:
         raise InvalidInputError(f"Figure formats must be among {FORMATS}, got {list(formats)}.")
@@ -238,6 +257,11 @@ def make_plots(study_dir: str | Path, *, formats: Sequence[str] = ("png",)) -> l
     prows = _read_csv(base / PARETO_CSV)
     if not rows:
         raise InvalidInputError(f"{str(base / SUMMARY_FILE)!r} has no cells to plot.")
+    known = sorted(k[: -len("_mean")] for k in rows[0] if k.endswith("_mean"))
+    if resilience_metric not in known:
+        from labtrust_gym.errors import UnknownIdError
+
+        raise UnknownIdError.for_id("study metric", resilience_metric, known)
     matplotlib = _matplotlib()
     from labtrust_gym.fileio import ensure_output_dir
 
@@ -246,7 +270,7 @@ def make_plots(study_dir: str | Path, *, formats: Sequence[str] = ("png",)) -> l
     with matplotlib.rc_context(_RC):
         for name, fig in (
             ("throughput", plot_throughput(rows)),
-            ("resilience", plot_resilience(rows)),
+            ("resilience", plot_resilience(rows, resilience_metric)),
             ("pareto", plot_pareto(prows)),
         ):
             written += _save(fig, out, name, formats)

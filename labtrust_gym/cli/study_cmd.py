@@ -90,13 +90,22 @@ def make_plots_cmd(
     fmt: Annotated[
         PlotFormat, typer.Option("--format", help="Figure file format.")
     ] = PlotFormat.png,
+    metric: Annotated[
+        str,
+        typer.Option(
+            "--metric",
+            metavar="NAME",
+            help="Metric of the resilience heatmap (a summary_coord.csv metric, e.g. "
+            "p95_turnaround_s).",
+        ),
+    ] = "throughput",
 ) -> None:
     """Plot a study: throughput per method and scale, resilience heatmap, Pareto front
     (needs the plots extra: pip install 'labtrust-gym[plots]')."""
     from labtrust_gym.benchmarks.plots import make_plots
 
     formats = ("png", "svg") if fmt is PlotFormat.both else (fmt.value,)
-    written = make_plots(inp, formats=formats)
+    written = make_plots(inp, formats=formats, resilience_metric=metric)
     typer.echo("Wrote " + ", ".join(str(p) for p in written))
 
 

@@ -379,3 +379,13 @@ def test_a_killed_study_resumes_where_it_stopped(tmp_path: Path) -> None:
     assert (out / "summary_coord.csv").read_bytes() == (
         tmp_path / "clean" / "summary_coord.csv"
     ).read_bytes()
+
+
+def test_make_plots_resilience_metric_is_checked(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    run_study(load_study_spec(write_spec(tmp_path, TINY)), tmp_path / "s")
+    assert main(["make-plots", "--in", str(tmp_path / "s"), "--metric", "p95_turnaround"]) == 2
+    assert "Did you mean 'p95_turnaround_s'" in capsys.readouterr().err
+    assert main(["make-plots", "--in", str(tmp_path / "s"), "--metric", "p95_turnaround_s"]) == 0
+    assert png_size(tmp_path / "s" / "plots" / "resilience.png") == (800, 500)
