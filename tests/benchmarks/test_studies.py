@@ -389,3 +389,17 @@ def test_make_plots_resilience_metric_is_checked(
     assert "Did you mean 'p95_turnaround_s'" in capsys.readouterr().err
     assert main(["make-plots", "--in", str(tmp_path / "s"), "--metric", "p95_turnaround_s"]) == 0
     assert png_size(tmp_path / "s" / "plots" / "resilience.png") == (800, 500)
+
+
+def test_episode_logs_are_kept_per_cell_and_a_rerun_cell_starts_afresh(tmp_path: Path) -> None:
+    spec = load_study_spec(write_spec(tmp_path, TINY + "episode_logs: true\n"))
+    out = tmp_path / "study"
+    run_study(spec, out)
+    logs = sorted(p.relative_to(out).as_posix() for p in out.glob("cells/*/logs/*.jsonl"))
+    assert len(logs) == 4 and all(p.endswith("_seed5.jsonl") for p in logs)
+    victim = out / "cells" / "scripted__small_smoke__clean"
+    (victim / "logs" / "stray.jsonl").write_text("{}\n", encoding="utf-8")
+    (victim / "cell.json").unlink()
+    assert run_study(spec, out).ran == ("scripted__small_smoke__clean",)
+    assert not (victim / "logs" / "stray.jsonl").exists()
+    assert len(list(victim.glob("logs/*.jsonl"))) == 1
