@@ -70,6 +70,7 @@ BUILTIN_PLUGINS: tuple[str, ...] = (
     "labtrust_gym.cli.benchmark_cmd",
     "labtrust_gym.cli.security_cmd",
     "labtrust_gym.cli.evidence_cmd",
+    "labtrust_gym.cli.study_cmd",
 )
 
 #: The pluggy entry-point group whose values are modules of hookimpls.

@@ -50,14 +50,18 @@ _VERSIONED = re.compile(r"(?P<name>.+)\.v(?P<ver>\d+(?:\.\d+)*)\.ya?ml")
 def schema_names(rel: str) -> list[str]:
     """Schema files that may validate policy-relative ``rel``, by the naming convention:
     ``<dir>/<name>.v<ver>.yaml`` -> ``<name>.v<ver>.schema.json``, else the directory-prefixed
-    ``<dir>_<name>.v<ver>.schema.json``; lab profiles -> ``lab_profile.v<ver>.schema.json``.
-    Empty for a file that is not named ``<name>.v<ver>.yaml``."""
+    ``<dir>_<name>.v<ver>.schema.json``; lab profiles -> ``lab_profile.v<ver>.schema.json``;
+    study specs ``coordination/studies/<id>.v<ver>.yaml`` ->
+    ``coordination_study.v<ver>.schema.json``. Empty for a file that is not named
+    ``<name>.v<ver>.yaml``."""
     parts = rel.split("/")
     m = _VERSIONED.fullmatch(parts[-1])
     if m is None:
         return []
     if parts[0] == "lab_profiles" and len(parts) == 2:  # <profile id>.v<ver>.yaml
         return [f"lab_profile.v{m['ver']}.schema.json"]
+    if parts[:2] == ["coordination", "studies"] and len(parts) == 3:  # <study id>.v<ver>.yaml
+        return [f"coordination_study.v{m['ver']}.schema.json"]
     names = [f"{m['name']}.v{m['ver']}.schema.json"]
     if len(parts) > 1:
         names.append(f"{parts[-2]}_{m['name']}.v{m['ver']}.schema.json")
