@@ -1,0 +1,120 @@
+"""Injections into the lab's physical state: an analyzer fault, QC drift, a mis-parameterised
+device (edits of the initial state, scheduled by the seed) and a door jammed open (an edit of
+the running lab each step of the window, like any physical fault: not an agent's event)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from .base import Injector
+
+
+class _DeviceInjector(Injector):
+    def _devices(self, state: dict[str, Any]) -> list[str]:
+        dtype = self.params.get("device_type")
+        return sorted(
+            d["device_id"] for d in state.get("devices") or () if d.get("device_type") == dtype
+        )
+
+    def _window_t_s(self) -> tuple[float, float]:
+        return self.start_step * self.dt_s, self.end_step * self.dt_s
+
+
+class DeviceFault(_DeviceInjector):
+    """A seeded device of ``device_type`` faults from the window's start to its end."""
+
+    mechanism = "device_fault"
+    kind = "state"
+
+    def edit_state(self, state: dict[str, Any]) -> dict[str, Any]:
+        devices = self._devices(state)
+        if not devices:
+            return state
+        device_id = self.rng.choice(devices)
+        start, end = self._window_t_s()
+        out = dict(state)
+        out["device_faults"] = [
+            *(state.get("device_faults") or ()),
+            {"device_id": device_id, "t_s": start, "duration_s": max(1.0, end - start)},
+        ]
+        self.targets = {device_id}
+        self.applied(self.start_step)
+        return out
+
+
+class QCDrift(_DeviceInjector):
+    """``count`` QC failures of seeded devices of ``device_type`` at seeded times in the window."""
+
+    mechanism = "qc_drift"
+    kind = "state"
+
+    def edit_state(self, state: dict[str, Any]) -> dict[str, Any]:
+        devices = self._devices(state)
+        if not devices:
+            return state
+        start, end = self._window_t_s()
+        drifts = []
+        for _ in range(max(1, int(self.params.get("count", 1)))):
+            device_id = self.rng.choice(devices)
+            t_s = float(int(self.rng.uniform(start, end)))
+            drifts.append({"device_id": device_id, "t_s": t_s})
+            self.targets.add(device_id)
+        drifts.sort(key=lambda d: (d["t_s"], d["device_id"]))
+        out = dict(state)
+        out["qc_failures"] = [*(state.get("qc_failures") or ()), *drifts]
+        self.applied(self.step_of(drifts[0]["t_s"]), len(drifts))
+        return out
+
+
+class DeviceMisparam(_DeviceInjector):
+    """A seeded device of ``device_type`` runs ``service_time_factor`` x its nominal service
+    time (a per-device ``service_time_s`` in the initial state)."""
+
+    mechanism = "device_misparam"
+    kind = "state"
+
+    def edit_state(self, state: dict[str, Any]) -> dict[str, Any]:
+        devices = self._devices(state)
+        if not devices:
+            return state
+        from labtrust_gym.engine.policy import load_policy
+
+        device_id = self.rng.choice(devices)
+        factor = float(self.params.get("service_time_factor", 3.0))
+        out = dict(state)
+        edited = []
+        for d in state.get("devices") or ():
+            if d["device_id"] == device_id:
+                nominal = float(load_policy(self.policy_root).device_types[d["device_type"]]["service_time_s"])
+                d = {**d, "service_time_s": round(nominal * factor, 3)}
+            edited.append(d)
+        out["devices"] = edited
+        self.targets = {device_id}
+        self.applied(0)
+        return out
+
+
+class DoorStuck(Injector):
+    """Door ``door_id`` is held open from the window's start to its end, whatever agents do."""
+
+    mechanism = "door_stuck"
+    kind = "state"
+
+    def on_reset(self, env: Any, method: Any) -> None:
+        super().on_reset(env, method)
+        door = str(self.params.get("door_id", "D_AIRLOCK_OUTER"))
+        eng = env.engine
+        self.door = door if door in getattr(eng, "door_index", {}) else None
+        self.targets = {self.door} if self.door else set()
+
+    def before_step(self, t: int) -> None:
+        eng = self.env.engine
+        door = self.door
+        if door is None or not self.in_window(t) or door in eng.doors_open:
+            return
+        # the jam: the door is open again at once (opened by nobody, as at a reset)
+        eng.doors_open[door] = eng.now_s
+        eng.door_opened_by.pop(door, None)
+        eng.door_due = None
+        eng.door_open[eng.door_index[door]] = 1
+        self.applied(t)
