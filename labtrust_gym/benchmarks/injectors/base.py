@@ -17,6 +17,7 @@ detection and containment signals (policy data, ``risk_injections.v0.2.yaml``) f
 
 from __future__ import annotations
 
+import math
 import random
 from collections.abc import Mapping
 from typing import Any, ClassVar
@@ -94,7 +95,10 @@ class Injector:
         self._pending.append(agent_id)
 
     def step_of(self, t_s: float) -> int:
-        return int(t_s // self.dt_s) if self.dt_s > 0 else 0
+        """The step during which the clock reaches ``t_s`` (step t advances it to (t+1)*dt)."""
+        if self.dt_s <= 0:
+            return 0
+        return max(0, math.ceil(t_s / self.dt_s) - 1)
 
     # ---- hooks -------------------------------------------------------------------------------
     def edit_state(self, state: dict[str, Any]) -> dict[str, Any]:
@@ -214,7 +218,5 @@ def agents_with_role(env: Any, roles: tuple[str, ...] | list[str]) -> list[str]:
     """Lab agents of ``env`` whose role is one of ``roles`` (env order)."""
     wanted = set(roles)
     return [
-        a
-        for a, r in zip(env.possible_agents, env.domain.agent_roles, strict=True)
-        if r in wanted
+        a for a, r in zip(env.possible_agents, env.domain.agent_roles, strict=True) if r in wanted
     ]

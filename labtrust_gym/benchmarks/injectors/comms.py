@@ -137,7 +137,9 @@ class ObservationPoison(Injector):
         super().on_reset(env, method)
         eng = env.engine
         dtype = str(self.params.get("device_type", "CHEM_ANALYZER"))
-        self.dev_rows = [i for i, d in enumerate(eng.device_ids) if eng.devices[d].device_type == dtype]
+        self.dev_rows = [
+            i for i, d in enumerate(eng.device_ids) if eng.devices[d].device_type == dtype
+        ]
         self.targets = {eng.device_ids[i] for i in self.dev_rows}
         types = list(eng.device_type_ids)
         self.type_row = types.index(dtype) if dtype in types else None

@@ -88,10 +88,20 @@ class Replay(Injector):
                 continue
             fields = {
                 k: ev[k]
-                for k in ("reason_code", "token_refs", "key_id", "signature", "seq", "session_id", "mac")
+                for k in (
+                    "reason_code",
+                    "token_refs",
+                    "key_id",
+                    "signature",
+                    "seq",
+                    "session_id",
+                    "mac",
+                )
                 if ev.get(k) is not None
             }
-            return str(ev["agent_id"]), event(str(ev["action_type"]), ev.get("args") or {}, **fields)
+            return str(ev["agent_id"]), event(
+                str(ev["action_type"]), ev.get("args") or {}, **fields
+            )
         return None
 
 

@@ -38,7 +38,7 @@ class DeviceFault(_DeviceInjector):
             {"device_id": device_id, "t_s": start, "duration_s": max(1.0, end - start)},
         ]
         self.targets = {device_id}
-        self.applied(self.start_step)
+        self.applied(self.step_of(start))
         return out
 
 
@@ -53,7 +53,7 @@ class QCDrift(_DeviceInjector):
         if not devices:
             return state
         start, end = self._window_t_s()
-        drifts = []
+        drifts: list[dict[str, Any]] = []
         for _ in range(max(1, int(self.params.get("count", 1)))):
             device_id = self.rng.choice(devices)
             t_s = float(int(self.rng.uniform(start, end)))
@@ -85,7 +85,9 @@ class DeviceMisparam(_DeviceInjector):
         edited = []
         for d in state.get("devices") or ():
             if d["device_id"] == device_id:
-                nominal = float(load_policy(self.policy_root).device_types[d["device_type"]]["service_time_s"])
+                nominal = float(
+                    load_policy(self.policy_root).device_types[d["device_type"]]["service_time_s"]
+                )
                 d = {**d, "service_time_s": round(nominal * factor, 3)}
             edited.append(d)
         out["devices"] = edited
