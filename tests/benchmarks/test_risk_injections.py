@@ -190,3 +190,11 @@ def test_lost_and_delayed_messages_do_not_crash_transport_labs(scale: str, injec
         m = _metrics(injection, 1, method, scale=scale)
         assert m["sec_applied"] == 1 and m["sec_injected_events"] > 0
         assert m["throughput"] > 0
+
+
+def test_docs_list_every_injection_with_its_definitions() -> None:
+    doc = (Path(__file__).resolve().parents[2] / "docs" / "risk_injections.md").read_text()
+    for iid, entry in load_injections().items():
+        assert f"`{iid}`" in doc, iid
+        for part in ("success", "detection", "containment"):
+            assert entry[part]["definition"] in doc, (iid, part)
