@@ -584,6 +584,8 @@ def _play(
         if injector is not None:
             injector.after_step(infos, step_results, t)
         t += 1
+    if injector is not None:
+        injector.finish()
     context = _metrics_context(dom.metrics_inputs(float(env.get_dt_s())), task, drivers, rewards, t)
     aggregator = registry("metrics_aggregators").get(job.aggregator_id)
     metrics = dict(aggregator(steps, **context))  # checked by the plugin table's contract

@@ -50,11 +50,11 @@ def load_injections(policy_root: Path | str | None = None) -> dict[str, dict[str
                 raise InvalidInputError(
                     f"{path}: injections/{i} ({iid}): containment signal 'emit' needs 'emits'."
                 )
-            if entry["success"]["criterion"] == "method_report" and not entry["success"].get(
+            if entry["success"]["criterion"] == "report" and not entry["success"].get(
                 "metric"
             ):
                 raise InvalidInputError(
-                    f"{path}: injections/{i} ({iid}): success criterion 'method_report' needs "
+                    f"{path}: injections/{i} ({iid}): success criterion 'report' needs "
                     "'metric'."
                 )
             entries[iid] = entry

@@ -29,7 +29,7 @@ def containment_step(injector: Injector) -> int | None:
     if trace.detected_step is None:
         return None
     signal = injector.entry["containment"]["signal"]
-    if signal == "emit":
+    if signal in ("emit", "recovered"):
         return trace.contained_step
     if signal == "refusals":
         after = trace.last_accepted_step
@@ -54,11 +54,11 @@ def sec_metrics(
     p95_delta = _delta(p95, p95_0)
     harm = thr < thr0 or viol > viol0 or (p95_delta is not None and p95_delta > 0)
     applied = trace.applied_step
-    report = injector.method_report()
+    report = injector.final_report
     criterion = injector.entry["success"]["criterion"]
     if criterion == "accepted":
         success = trace.accepted > 0
-    elif criterion == "method_report":
+    elif criterion == "report":
         name = str(injector.entry["success"]["metric"])
         value = report.get("sec_" + name, metrics.get(name, metrics.get("coord_" + name)))
         success = isinstance(value, int | float) and value > 0

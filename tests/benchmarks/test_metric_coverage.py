@@ -41,6 +41,8 @@ def _episodes() -> list[dict[str, Any]]:
     # the sec_* metrics: detected and contained, refused and accepted, not applied, violations
     for task, injection, scale in (
         ("coord_risk", "INJ-DEVICE-FAULT-001", None),
+        ("coord_risk", "INJ-QC-DRIFT-001", None),
+        ("qc_cascade", "INJ-QC-DRIFT-001", None),  # a drifted result held, not released
         ("coord_risk", "INJ-INSIDER-001", None),
         ("coord_risk", "INJ-ID-SPOOF-001", "small_smoke"),  # no supervisor: not applied
         ("coord_risk", "INJ-DOOR-STUCK-001", None),

@@ -7,7 +7,8 @@ The episode loop (``labtrust_gym.benchmarks.episode``) calls, in order:
 * every step ``t``: :meth:`Injector.before_step` (physical state edits mid-episode),
   :meth:`Injector.observe` (what the agents / the method see), :meth:`Injector.actions` (the
   joint action the coordinator sends, before the env gets it) and :meth:`Injector.after_step`
-  (what the engine answered: the injector's trace).
+  (what the engine answered: the injector's trace);
+* :meth:`Injector.finish` once at the end (its :meth:`Injector.report`).
 
 Every injector draws from ``random.Random(f"{injection_id}:{seed}")`` only, so an injected
 episode is as reproducible as a clean one. Its :class:`SecTrace` records when it first acted,
@@ -77,6 +78,7 @@ class Injector:
         self.env: Any = None
         self.method: Any = None
         self.policy_root: str | None = None  # set by build_injector
+        self.final_report: dict[str, Any] = {}
 
     # ---- helpers -----------------------------------------------------------------------------
     def in_window(self, t: int) -> bool:
@@ -145,16 +147,22 @@ class Injector:
             return
         if trace.detected_step is None and self._signal_fires(infos, step_results):
             trace.detected_step = t
-        if (
-            trace.detected_step is not None
-            and trace.contained_step is None
-            and self.entry["containment"]["signal"] == "emit"
-            and self._emitted(infos, self.entry["containment"].get("emits") or ())
-        ):
-            trace.contained_step = t
+        if trace.detected_step is not None and trace.contained_step is None:
+            signal = self.entry["containment"]["signal"]
+            if (
+                signal == "emit"
+                and self._emitted(infos, self.entry["containment"].get("emits") or ())
+            ) or (signal == "recovered" and self._recovered(infos)):
+                trace.contained_step = t
 
-    def method_report(self) -> dict[str, Any]:
-        """Extra ``sec_*`` counters of this injector (e.g. what a colluding auction reports)."""
+    def finish(self) -> None:
+        """Called once when the injected episode ends (the engine still holds its final state):
+        computes :meth:`report`."""
+        self.final_report = self.report()
+
+    def report(self) -> dict[str, Any]:
+        """Extra ``sec_*`` counters of this injector (e.g. what a colluding auction reports,
+        drifted results released)."""
         return {}
 
     # ---- detection ---------------------------------------------------------------------------
@@ -181,6 +189,15 @@ class Injector:
             ):
                 return True
         return False
+
+    def _recovered(self, infos: Mapping[str, Any]) -> bool:
+        """Every target device is up on the lab board (neither faulted nor QC-failed)."""
+        lab = _lab_info(infos)
+        down = lab.get("device_down") if lab is not None else None
+        if down is None or not self.targets:
+            return False
+        ids = self.env.engine.device_ids
+        return all(not down[i] for i, d in enumerate(ids) if d in self.targets)
 
     def _emitted(self, infos: Mapping[str, Any], types: Any) -> bool:
         lab = _lab_info(infos)

@@ -43,7 +43,10 @@ class DeviceFault(_DeviceInjector):
 
 
 class QCDrift(_DeviceInjector):
-    """``count`` QC failures of seeded devices of ``device_type`` at seeded times in the window."""
+    """``count`` drifts of seeded devices of ``device_type`` starting at seeded times in the
+    window. A drift goes unnoticed for ``undetected_s``: the analyzer keeps producing (wrong)
+    results, which agents may release; then its QC check fails (the engine's QC failure: its
+    unreleased results are held, runs stop until QC is re-run)."""
 
     mechanism = "qc_drift"
     kind = "state"
@@ -53,17 +56,31 @@ class QCDrift(_DeviceInjector):
         if not devices:
             return state
         start, end = self._window_t_s()
-        drifts: list[dict[str, Any]] = []
+        undetected = float(self.params.get("undetected_s", 300.0))
+        self.drifts: list[tuple[str, float, float]] = []
         for _ in range(max(1, int(self.params.get("count", 1)))):
             device_id = self.rng.choice(devices)
             t_s = float(int(self.rng.uniform(start, end)))
-            drifts.append({"device_id": device_id, "t_s": t_s})
+            self.drifts.append((device_id, t_s, t_s + undetected))
             self.targets.add(device_id)
-        drifts.sort(key=lambda d: (d["t_s"], d["device_id"]))
+        self.drifts.sort(key=lambda d: (d[1], d[0]))
+        failures = [{"device_id": d, "t_s": caught} for d, _t, caught in self.drifts]
         out = dict(state)
-        out["qc_failures"] = [*(state.get("qc_failures") or ()), *drifts]
-        self.applied(self.step_of(drifts[0]["t_s"]), len(drifts))
+        out["qc_failures"] = [*(state.get("qc_failures") or ()), *failures]
+        self.applied(self.step_of(self.drifts[0][1]), len(self.drifts))
         return out
+
+    def report(self) -> dict[str, Any]:
+        """Results the drifting analyzers produced while their drift went unnoticed, and how
+        many of them were released (a wrong result reached the ward)."""
+        drifts = getattr(self, "drifts", [])
+        produced = released = 0
+        for r in self.env.engine.results.values():
+            t = r.generated_t_s
+            if any(r.device_id == d and t0 <= t < t1 for d, t0, t1 in drifts):
+                produced += 1
+                released += r.status == "released"
+        return {"sec_results_drifted": produced, "sec_results_drifted_released": released}
 
 
 class DeviceMisparam(_DeviceInjector):

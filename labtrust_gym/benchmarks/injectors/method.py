@@ -54,7 +54,7 @@ class Collusion(Injector):
             self.applied(t, withheld)
         return out
 
-    def method_report(self) -> dict[str, Any]:
+    def report(self) -> dict[str, Any]:
         out: dict[str, Any] = {"sec_collusion_native": 1 if self.native else 0}
         if not self.native:
             return out
