@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import hashlib
 import time
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -227,7 +227,11 @@ class _Drivers:
         )
 
     def act(
-        self, obs: Mapping[str, Any], infos: Mapping[str, Any], t: int, deliver: Any = None
+        self,
+        obs: Mapping[str, Any],
+        infos: Mapping[str, Any],
+        t: int,
+        deliver: Callable[[dict[str, Any], int], dict[str, Any]] | None = None,
     ) -> dict[str, Any]:
         """The joint action of step ``t``. ``deliver(actions, t)`` (a risk injector's channel)
         carries the lab agents' orders to them; threat agents act beside it."""
@@ -557,7 +561,7 @@ def _play(
             "write_episode_log); run without --log."
         )
     drivers = _Drivers(task, job, env, state, scale)
-    deliver = None
+    deliver: Callable[[dict[str, Any], int], dict[str, Any]] | None = None
     if injector is not None:
         injector.on_reset(env, drivers.method)
         deliver = injector.actions

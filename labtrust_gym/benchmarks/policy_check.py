@@ -170,6 +170,11 @@ REFS: tuple[tuple[str, str, str], ...] = (
     ("equipment/equipment.v0.1.yaml", "default_devices/*/device_type", "device type"),
     ("coordination/coordination_methods.v0.1.yaml", "methods/*/method_id", "coordination method"),
     ("coordination/risk_injections.v0.2.yaml", "injections/*/params/device_type", "device type"),
+    ("coordination/risk_injections.v0.2.yaml", "injections/*/params/door_id", "door"),
+    ("coordination/risk_injections.v0.2.yaml", "injections/*/params/role", "role"),
+    ("coordination/risk_injections.v0.2.yaml", "injections/*/params/impersonate_roles/*", "role"),
+    ("coordination/risk_injections.v0.2.yaml", "injections/*/detection/signals/*/emit/*", "emit"),
+    ("coordination/risk_injections.v0.2.yaml", "injections/*/containment/emits/*", "emit"),
     *(
         (pack, f"{section}/*/{field}", ids)
         for pack in _PACKS

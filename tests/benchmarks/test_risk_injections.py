@@ -198,3 +198,13 @@ def test_docs_list_every_injection_with_its_definitions() -> None:
         assert f"`{iid}`" in doc, iid
         for part in ("success", "detection", "containment"):
             assert entry[part]["definition"] in doc, (iid, part)
+
+
+@pytest.mark.slow
+def test_every_method_survives_every_injection() -> None:
+    from labtrust_gym.plugins import registry
+
+    for method in sorted(registry("coordination_methods").ids()):
+        for iid in list_injections():
+            m = _metrics(iid, 1, method, scale="small_smoke")
+            assert "sec_attack_success" in m, (method, iid)
