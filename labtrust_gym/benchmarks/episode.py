@@ -523,15 +523,17 @@ def run_episode(job: EpisodeJob) -> dict[str, Any]:
     state = _initial_state(task, job)
     injection_id = job.injection or task.default_injection
     if not injection_id:
-        return _play(job, task, scale, state, None)
+        return _play(job, task, scale, state, None)[0]
     entry = check_injection(injection_id, job.policy_root)
     dt_s = float(resolve_dt_s(task, scale) or DEFAULT_DT_S)
-    clean = _play(job, task, scale, state, None, log=False)["metrics"]
+    clean, clean_releases = _play(job, task, scale, state, None, log=False)
     injector = build_injector(entry, job.seed, task.max_steps, dt_s, job.policy_root)
-    outcome = _play(job, task, scale, state, injector)
-    from .sec_metrics import sec_metrics
+    outcome, releases = _play(job, task, scale, state, injector)
+    from .sec_metrics import release_harm, sec_metrics
 
-    outcome["metrics"].update(sec_metrics(injector, outcome["metrics"], clean))
+    metrics = outcome["metrics"]
+    metrics.update(sec_metrics(injector, metrics, clean["metrics"]))
+    metrics.update(release_harm(releases, clean_releases))
     return outcome
 
 
@@ -543,9 +545,10 @@ def _play(
     injector: Any,
     *,
     log: bool = True,
-) -> dict[str, Any]:
+) -> tuple[dict[str, Any], dict[str, float] | None]:
     """Drive one episode of ``state``; a risk ``injector`` acts only through its hooks
-    (labtrust_gym.benchmarks.injectors.base)."""
+    (labtrust_gym.benchmarks.injectors.base). Returns the outcome and each released item's
+    release time (``None`` if the domain's metrics context has no ``specimens``)."""
     from labtrust_gym.plugins import registry
 
     if injector is not None:
@@ -607,7 +610,19 @@ def _play(
         from labtrust_gym.security.anchor import write_anchor
 
         outcome["log_anchor"] = write_anchor(log_path, eng)
-    return outcome
+    return outcome, _releases(context)
+
+
+def _releases(context: Mapping[str, Any]) -> dict[str, float] | None:
+    """``{item id: release time}`` of the released items of a metrics context."""
+    items = context.get("specimens")
+    if not isinstance(items, list):
+        return None
+    return {
+        str(i["specimen_id"]): float(i["released_s"])
+        for i in items
+        if isinstance(i, Mapping) and i.get("released_s") is not None and "specimen_id" in i
+    }
 
 
 def coordination_metrics(

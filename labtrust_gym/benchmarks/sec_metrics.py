@@ -94,3 +94,21 @@ def sec_metrics(
     }
     out.update(report)
     return out
+
+
+def release_harm(
+    releases: Mapping[str, float] | None, clean: Mapping[str, float] | None
+) -> dict[str, Any]:
+    """Results lost and delayed, item by item against the clean twin: ``sec_results_lost`` (the
+    twin released it, this episode did not), ``sec_results_delayed`` (released in both, later
+    here) and ``sec_results_delay_mean_s`` (the mean extra wait of those). Empty when the
+    domain's metrics context has no per-item release times (the count-based figures stand)."""
+    if releases is None or clean is None:
+        return {}
+    lost = sum(1 for sid in clean if sid not in releases)
+    waits = [releases[sid] - t for sid, t in clean.items() if sid in releases and releases[sid] > t]
+    return {
+        "sec_results_lost": lost,
+        "sec_results_delayed": len(waits),
+        "sec_results_delay_mean_s": sum(waits) / len(waits) if waits else None,
+    }
