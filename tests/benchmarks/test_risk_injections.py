@@ -102,6 +102,9 @@ def test_clean_twin_is_the_same_seed_without_the_injection() -> None:
     assert m["sec_clean_throughput"] == clean["throughput"]
     assert m["sec_throughput_delta"] == m["throughput"] - clean["throughput"] < 0
     assert m["sec_attack_success"] == 1 and m["sec_detected"] == 0
+    # item by item: at least the missing count is lost; the rest of the harm is delay
+    assert m["sec_results_lost"] >= clean["throughput"] - m["throughput"]
+    assert m["sec_results_delayed"] > 0 and m["sec_results_delay_mean_s"] > 0
 
 
 def test_sec_metrics_are_deterministic() -> None:
