@@ -211,3 +211,22 @@ def test_every_method_survives_every_injection() -> None:
         for iid in list_injections():
             m = _metrics(iid, 1, method, scale="small_smoke")
             assert "sec_attack_success" in m, (method, iid)
+
+
+def test_receiving_a_consignment_never_dispatched_is_refused_not_raised() -> None:
+    """The engine side of the regression: a reception order naming a consignment whose dispatch
+    was lost is a BLOCKED step with a reason code, never an exception."""
+    from labtrust_gym.benchmarks.tasks import get_task
+    from labtrust_gym.envs import LabTrustParallelEnv
+    from labtrust_gym.plugins import load_plugins
+
+    load_plugins()
+    task = get_task("coord_risk")()
+    task.scale_config = "corridor_heavy"
+    env = LabTrustParallelEnv(task=task, initial_state=task.get_initial_state(1), max_steps=3)
+    env.reset(seed=1)
+    order = {"action_type": "RECEIVE_TRANSPORT", "args": {"consignment_id": "CONS_003"}}
+    _obs, _rew, _te, _tr, infos = env.step({"reception_0": order})
+    result = infos["reception_0"]["step_result"]
+    assert result["status"] == "BLOCKED"
+    assert result["blocked_reason_code"] == "TRANSPORT.UNKNOWN_CONSIGNMENT"
