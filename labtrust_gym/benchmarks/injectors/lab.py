@@ -127,13 +127,8 @@ class DoorStuck(Injector):
         self.targets = {self.door} if self.door else set()
 
     def before_step(self, t: int) -> None:
-        eng = self.env.engine
+        from labtrust_gym.engine.actions_trust import jam_door_open
+
         door = self.door
-        if door is None or not self.in_window(t) or door in eng.doors_open:
-            return
-        # the jam: the door is open again at once (opened by nobody, as at a reset)
-        eng.doors_open[door] = eng.now_s
-        eng.door_opened_by.pop(door, None)
-        eng.door_due = None
-        eng.door_open[eng.door_index[door]] = 1
-        self.applied(t)
+        if door is not None and self.in_window(t) and jam_door_open(self.env.engine, door):
+            self.applied(t)  # the jam: a closed door is open again at once
