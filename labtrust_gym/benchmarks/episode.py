@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import hashlib
 import time
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -226,7 +226,25 @@ class _Drivers:
             else "the scripted baseline"
         )
 
-    def act(self, obs: Mapping[str, Any], infos: Mapping[str, Any], t: int) -> dict[str, Any]:
+    def act(
+        self,
+        obs: Mapping[str, Any],
+        infos: Mapping[str, Any],
+        t: int,
+        deliver: Callable[[dict[str, Any], int], dict[str, Any]] | None = None,
+    ) -> dict[str, Any]:
+        """The joint action of step ``t``. ``deliver(actions, t)`` (a risk injector's channel)
+        carries the lab agents' orders to them; threat agents act beside it."""
+        actions = self._lab_actions(obs, infos, t)
+        if deliver is not None:
+            actions = deliver(actions, t)
+        for aid, agent in self.threats.items():
+            actions[aid] = agent.act(self.engine, t)
+        return actions
+
+    def _lab_actions(
+        self, obs: Mapping[str, Any], infos: Mapping[str, Any], t: int
+    ) -> dict[str, Any]:
         if self.method is not None:
             start = time.perf_counter()
             proposed = _actions_of(self._propose(obs, infos, t), self.source, t)
@@ -239,9 +257,7 @@ class _Drivers:
                 for aid in self.external_ids:
                     if aid in chosen:
                         actions[aid] = chosen[aid]
-        for aid, agent in self.threats.items():
-            actions[aid] = agent.act(self.engine, t)
-        return actions
+        return dict(actions)
 
     def _propose(self, obs: Mapping[str, Any], infos: Mapping[str, Any], t: int) -> Any:
         """The method's joint action: ``propose_actions``, or on the scale path every agent's
@@ -497,10 +513,13 @@ def _log_path(job: EpisodeJob) -> Path | None:
 
 
 def run_episode(job: EpisodeJob) -> dict[str, Any]:
-    """Run one episode; return ``{"seed", "metrics"}`` (+ ``log_sha256`` when logging)."""
-    from labtrust_gym.plugins import registry
+    """Run one episode; return ``{"seed", "metrics"}`` (+ ``log_sha256`` when logging).
 
-    from .injections import ActionInjector, apply_state_injection, check_injection
+    With a risk injection the job runs twice on the same seed: first the *clean twin* (no
+    injection, no log), then the injected episode, whose metrics gain the ``sec_*`` keys
+    (labtrust_gym.benchmarks.sec_metrics) measured against the twin."""
+    from .injections import check_injection
+    from .injectors import build_injector
     from .labs import DEFAULT_DT_S
 
     task = instantiate_task(job.task_name, job.task_class)
@@ -509,27 +528,62 @@ def run_episode(job: EpisodeJob) -> dict[str, Any]:
     scale = _scale_dict(task)
     state = _initial_state(task, job)
     injection_id = job.injection or task.default_injection
-    injection = check_injection(injection_id, job.policy_root) if injection_id else None
-    if injection is not None:
-        horizon_s = task.max_steps * (resolve_dt_s(task, scale) or DEFAULT_DT_S)
-        state = apply_state_injection(injection, state, job.seed, horizon_s)
+    if not injection_id:
+        return _play(job, task, scale, state, None)[0]
+    entry = check_injection(injection_id, job.policy_root)
+    dt_s = float(resolve_dt_s(task, scale) or DEFAULT_DT_S)
+    clean, clean_releases = _play(job, task, scale, state, None, log=False)
+    injector = build_injector(entry, job.seed, task.max_steps, dt_s, job.policy_root)
+    outcome, releases = _play(job, task, scale, state, injector)
+    from .sec_metrics import release_harm, sec_metrics
+
+    metrics = outcome["metrics"]
+    metrics.update(sec_metrics(injector, metrics, clean["metrics"]))
+    metrics.update(release_harm(releases, clean_releases))
+    return outcome
+
+
+def _play(
+    job: EpisodeJob,
+    task: BenchmarkTask,
+    scale: Mapping[str, Any] | None,
+    state: dict[str, Any],
+    injector: Any,
+    *,
+    log: bool = True,
+) -> tuple[dict[str, Any], dict[str, float] | None]:
+    """Drive one episode of ``state``; a risk ``injector`` acts only through its hooks
+    (labtrust_gym.benchmarks.injectors.base). Returns the outcome and each released item's
+    release time (``None`` if the domain's metrics context has no ``specimens``)."""
+    from labtrust_gym.plugins import registry
+
+    if injector is not None:
+        state = injector.edit_state(state)
     if state.get("strict_signatures"):
         state = add_agent_keys(state)
     env, obs, infos = _reset_env(task, state, job, scale)
     eng, dom = env.engine, env.domain
-    log_path = _log_path(job)
+    log_path = _log_path(job) if log else None
     if log_path is not None and not callable(getattr(eng, "write_episode_log", None)):
         raise InvalidInputError(
             f"Domain {job.domain_id!r} does not write episode logs (its adapter has no "
             "write_episode_log); run without --log."
         )
     drivers = _Drivers(task, job, env, state, scale)
-    injector = ActionInjector(injection, job.seed)
+    deliver: Callable[[dict[str, Any], int], dict[str, Any]] | None = None
+    if injector is not None:
+        injector.on_reset(env, drivers.method)
+        deliver = injector.actions
     steps: list[list[Mapping[str, Any]]] = []
     rewards: dict[str, float] = {a: 0.0 for a in env.possible_agents}
     t = 0
     while env.agents:
-        actions = injector.apply(drivers.act(obs, infos, t))
+        if injector is not None:
+            injector.before_step(t)
+            seen_obs, seen_infos = injector.observe(obs, infos, t)
+            actions = drivers.act(seen_obs, seen_infos, t, deliver)
+        else:
+            actions = drivers.act(obs, infos, t)
         try:
             obs, step_rewards, _terms, _truncs, infos = env.step(actions)
         except InvalidInputError as exc:  # name who proposed the bad action
@@ -540,12 +594,14 @@ def run_episode(job: EpisodeJob) -> dict[str, Any]:
             rewards[aid] += float(r)
         dom.metrics_sample()
         drivers.observe(infos, step_results, t)
+        if injector is not None:
+            injector.after_step(infos, step_results, t)
         t += 1
+    if injector is not None:
+        injector.finish()
     context = _metrics_context(dom.metrics_inputs(float(env.get_dt_s())), task, drivers, rewards, t)
     aggregator = registry("metrics_aggregators").get(job.aggregator_id)
     metrics = dict(aggregator(steps, **context))  # checked by the plugin table's contract
-    if injector.active:
-        metrics["injected_actions_dropped"] = injector.dropped
     if drivers.method is not None:
         metrics.update(coordination_metrics(drivers, metrics, deterministic=job.deterministic))
         drivers.method.on_episode_end(metrics)
@@ -560,7 +616,19 @@ def run_episode(job: EpisodeJob) -> dict[str, Any]:
         from labtrust_gym.security.anchor import write_anchor
 
         outcome["log_anchor"] = write_anchor(log_path, eng)
-    return outcome
+    return outcome, _releases(context)
+
+
+def _releases(context: Mapping[str, Any]) -> dict[str, float] | None:
+    """``{item id: release time}`` of the released items of a metrics context."""
+    items = context.get("specimens")
+    if not isinstance(items, list):
+        return None
+    return {
+        str(i["specimen_id"]): float(i["released_s"])
+        for i in items
+        if isinstance(i, Mapping) and i.get("released_s") is not None and "specimen_id" in i
+    }
 
 
 def coordination_metrics(

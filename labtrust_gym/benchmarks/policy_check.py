@@ -140,7 +140,7 @@ IDS: dict[str, Ids] = {
     "device type": _values("equipment/equipment.v0.1.yaml", "device_types/*/device_type"),
     "invariant": _values(INV, "invariants/*/invariant_id"),
     "emit": _values("emits/emits_vocab.v0.1.yaml", "emits/*/emit"),
-    "injection": _values("coordination/risk_injections.v0.1.yaml", "injections/*/injection_id"),
+    "injection": _values("coordination/risk_injections.v0.2.yaml", "injections/*/injection_id"),
     "scale preset": _keys("coordination/scale_configs.v0.1.yaml", "scale_configs"),
     "task": _registry("tasks"),
     "coordination method": _registry("coordination_methods"),
@@ -173,7 +173,12 @@ REFS: tuple[tuple[str, str, str], ...] = (
     ("equipment/equipment.v0.1.yaml", "default_devices/*/zone_id", "zone"),
     ("equipment/equipment.v0.1.yaml", "default_devices/*/device_type", "device type"),
     ("coordination/coordination_methods.v0.1.yaml", "methods/*/method_id", "coordination method"),
-    ("coordination/risk_injections.v0.1.yaml", "injections/*/params/device_type", "device type"),
+    ("coordination/risk_injections.v0.2.yaml", "injections/*/params/device_type", "device type"),
+    ("coordination/risk_injections.v0.2.yaml", "injections/*/params/door_id", "door"),
+    ("coordination/risk_injections.v0.2.yaml", "injections/*/params/role", "role"),
+    ("coordination/risk_injections.v0.2.yaml", "injections/*/params/impersonate_roles/*", "role"),
+    ("coordination/risk_injections.v0.2.yaml", "injections/*/detection/signals/*/emit/*", "emit"),
+    ("coordination/risk_injections.v0.2.yaml", "injections/*/containment/emits/*", "emit"),
     *(
         (pack, f"{section}/*/{field}", ids)
         for pack in _PACKS

@@ -109,10 +109,15 @@ def _list_injections(verbose: bool, as_json: bool) -> None:
     from labtrust_gym.benchmarks.injections import load_injections
 
     rows = [
-        {"id": ident, "kind": entry.get("kind"), "description": entry.get("description")}
+        {
+            "id": ident,
+            "kind": entry.get("kind"),
+            "mechanism": entry.get("mechanism"),
+            "description": entry.get("title"),
+        }
         for ident, entry in sorted(load_injections().items())
     ]
-    _emit(rows, as_json, ("id", "kind", "description") if verbose else ("id",))
+    _emit(rows, as_json, ("id", "kind", "mechanism", "description") if verbose else ("id",))
 
 
 def list_kind(

@@ -151,6 +151,20 @@ def open_door(
     return ["DOOR_OPENED"], []
 
 
+def jam_door_open(eng: HospitalLabEngine, door_id: str) -> bool:
+    """A physical fault, not an agent's event (nothing is logged): ``door_id`` is open from now
+    on, opened by nobody (as a door open at reset). Returns whether it was closed before.
+    Risk injections use it (``INJ-DOOR-STUCK-*``); the door invariants see it like any open
+    door."""
+    if door_id in eng.doors_open:
+        return False
+    eng.doors_open[door_id] = eng.now_s
+    eng.door_opened_by.pop(door_id, None)
+    eng.door_due = None
+    eng.door_open[eng.door_index[door_id]] = 1
+    return True
+
+
 def close_door(
     eng: HospitalLabEngine, agent: AgentRec, args: dict[str, Any], ev: dict[str, Any]
 ) -> Out:

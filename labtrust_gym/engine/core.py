@@ -180,8 +180,9 @@ class HospitalLabEngine:
         self.devices_by_type: dict[str, list[str]] = {t: [] for t in self.device_type_ids}
         for i, d in enumerate(st["devices"]):
             spec = pol.device_types[d["device_type"]]
-            if "queue_max" in d:
-                spec = {**spec, "queue_max": d["queue_max"]}
+            for override in ("queue_max", "service_time_s"):  # per-device settings
+                if override in d:
+                    spec = {**spec, override: d[override]}
             reagent = (
                 d.get("reagent", spec["reagent_stock"])
                 if spec["reagent_stock"] is not None

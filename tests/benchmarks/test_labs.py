@@ -4,12 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from labtrust_gym.benchmarks.injections import (
-    ActionInjector,
-    apply_state_injection,
-    check_injection,
-    list_injections,
-)
+from labtrust_gym.benchmarks.injections import check_injection, list_injections
+from labtrust_gym.benchmarks.injectors import build_injector
 from labtrust_gym.benchmarks.tasks import get_task
 from labtrust_gym.errors import InvalidInputError, UnknownIdError
 from tests.benchmarks.builtin_names import BUILTIN_TASKS
@@ -55,21 +51,28 @@ def test_calibration_overrides_and_rejects_typos() -> None:
 
 
 def test_injections() -> None:
-    assert list_injections() == ["INJ-COMMS-DROP-001", "INJ-DEVICE-FAULT-001", "INJ-QC-DRIFT-001"]
+    known = list_injections()
+    assert {"INJ-COMMS-DROP-001", "INJ-DEVICE-FAULT-001", "INJ-QC-DRIFT-001"} <= set(known)
     with pytest.raises(UnknownIdError, match="INJ-DEVICE-FAULT-001"):
         check_injection("INJ-DEVICE-FAULT-01")
     state = get_task("coord_risk")().get_initial_state(2)
-    fault = apply_state_injection(check_injection("INJ-DEVICE-FAULT-001"), state, 2, 1000.0)
+
+    def fault_of(seed: int) -> dict:
+        entry = check_injection("INJ-DEVICE-FAULT-001")
+        return build_injector(entry, seed, horizon_steps=100, dt_s=10.0).edit_state(state)
+
+    fault = fault_of(2)
     added = [f for f in fault["device_faults"] if f not in state["device_faults"]]
     assert len(added) == 1 and added[0]["device_id"].startswith("DEV_CHEM_ANALYZER")
-    assert 200 <= added[0]["t_s"] <= 400 and added[0]["duration_s"] == 200
-    assert apply_state_injection(check_injection("INJ-DEVICE-FAULT-001"), state, 2, 1000.0) == fault
-    drop = ActionInjector(check_injection("INJ-COMMS-DROP-001"), seed=3)
+    # window [0.2, 0.6] of 100 steps x 10 s
+    assert added[0]["t_s"] == 200.0 and added[0]["duration_s"] == 400.0
+    assert fault_of(2) == fault
+    drop = build_injector(check_injection("INJ-COMMS-DROP-001"), 3, 100, 10.0)
     actions = {f"a{i}": 1 for i in range(1000)}
-    kept = drop.apply(actions)
-    assert 700 < len(kept) < 900 and drop.dropped == 1000 - len(kept)
-    assert ActionInjector(check_injection("INJ-COMMS-DROP-001"), seed=3).apply(actions) == kept
-    assert ActionInjector(None, seed=3).apply(actions) is actions
+    kept = drop.actions(actions, 0)
+    assert 700 < len(kept) < 900 and drop.trace.injected == 1000 - len(kept)
+    again = build_injector(check_injection("INJ-COMMS-DROP-001"), 3, 100, 10.0)
+    assert again.actions(actions, 0) == kept
 
 
 def test_qc_cascade_failures_catch_results_on_both_failing_analyzers() -> None:

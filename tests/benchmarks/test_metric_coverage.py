@@ -38,6 +38,18 @@ def _episodes() -> list[dict[str, Any]]:
         out.extend(run_episode_job(job)["metrics"] for job in jobs)
     _, jobs = prepare_jobs("coord_risk", 2, 4, injection="INJ-COMMS-DROP-001")
     out.extend(run_episode_job(job)["metrics"] for job in jobs)
+    # the sec_* metrics: detected and contained, refused and accepted, not applied, violations
+    for task, injection, scale in (
+        ("coord_risk", "INJ-DEVICE-FAULT-001", None),
+        ("coord_risk", "INJ-QC-DRIFT-001", None),
+        ("qc_cascade", "INJ-QC-DRIFT-001", None),  # a drifted result held, not released
+        ("coord_risk", "INJ-INSIDER-001", None),
+        ("coord_risk", "INJ-ID-SPOOF-001", "small_smoke"),  # no supervisor: not applied
+        ("coord_risk", "INJ-DOOR-STUCK-001", None),
+        ("adversarial_disruption", "INJ-DOOR-STUCK-001", None),
+    ):
+        _, jobs = prepare_jobs(task, 1, 4, injection=injection, scale=scale)
+        out.extend(run_episode_job(job)["metrics"] for job in jobs)
     for method in ("random", "kernel_whca", "hierarchical_hub_rr"):  # the coord_* metrics
         _, jobs = prepare_jobs("coord_scale", 2, 4, coord_method=method, scale="small_smoke")
         out.extend(run_episode_job(job)["metrics"] for job in jobs)

@@ -68,7 +68,7 @@ def test_list_data_kinds(capsys: pytest.CaptureFixture[str]) -> None:
     assert code == 0 and rows["small_smoke"] == "4" and rows["corridor_heavy"] == "200"
     code, out, _ = run(capsys, "list", "injections", "--json")
     injections = {row["id"]: row["kind"] for row in json.loads(out)}
-    assert injections["INJ-COMMS-DROP-001"] == "action"
+    assert injections["INJ-COMMS-DROP-001"] == "message"
     assert injections["INJ-DEVICE-FAULT-001"] == "state"
     code, out, _ = run(capsys, "list", "profiles")
     layers = dict(line.split("\t") for line in out.splitlines())
