@@ -24,6 +24,7 @@ BUILTIN_METHODS: dict[str, str] = {
     "kernel_centralized_edf": "kernel_centralized_edf",
     "kernel_whca": "kernel_whca",
     "hierarchical_hub_rr": "hierarchical_hub_rr",
+    "market_auction": "market_auction",
 }
 
 
