@@ -25,6 +25,10 @@ BUILTIN_METHODS: dict[str, str] = {
     "kernel_whca": "kernel_whca",
     "hierarchical_hub_rr": "hierarchical_hub_rr",
     "market_auction": "market_auction",
+    "gossip_consensus": "gossip_consensus",
+    "consensus_paxos_lite": "consensus_paxos_lite",
+    "swarm_reactive": "swarm_reactive",
+    "swarm_stigmergy_priority": "swarm_stigmergy_priority",
 }
 
 

@@ -29,8 +29,9 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 
-from labtrust_gym.baselines.coordination.protocols import AgentInfo, ZoneGraph
+from labtrust_gym.baselines.coordination.protocols import AgentInfo, LocalDecision, ZoneGraph
 from labtrust_gym.baselines.coordination.protocols import WorkItem as ProtocolItem
+from labtrust_gym.baselines.coordination.protocols.common import MOVE, WORK
 from labtrust_gym.baselines.coordination.toolkit import (
     ClaimSet,
     CoordinationView,
@@ -160,6 +161,32 @@ class ProtocolBridge:
                         taken += 1
                     break
         return taken
+
+    def act_local(
+        self,
+        view: CoordinationView,
+        rows: Sequence[int],
+        decisions: Sequence[LocalDecision],
+        back: Mapping[str, WorkItem],
+        anywhere: Sequence[WorkItem],
+    ) -> dict[int, int]:
+        """Acts of local-rule decisions (``decisions[i]`` is ``rows[i]``'s): workers do their
+        item; then agents not working take the work done anywhere (:meth:`take_anywhere`); the
+        movers left step into their chosen zone; the rest wait."""
+        out: dict[int, int] = {}
+        entry_for = self.router.entry_for
+        for row, dec in zip(rows, decisions, strict=True):
+            if dec.action == WORK and dec.item_id is not None:
+                e = entry_for(view, row, back[dec.item_id])
+                if e is not None:
+                    out[row] = e
+        self.take_anywhere(view, rows, anywhere, out)
+        for row, dec in zip(rows, decisions, strict=True):
+            if dec.action == MOVE and row not in out:
+                e = self.move_entry(view, row, dec.zone)
+                if e is not None:
+                    out[row] = e
+        return out
 
     def move_entry(self, view: CoordinationView, row: int, zone_id: str) -> int | None:
         """The entry taking ``row`` into the adjacent zone ``zone_id`` (None: not allowed now)."""
