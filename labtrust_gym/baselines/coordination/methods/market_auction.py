@@ -40,7 +40,6 @@ from labtrust_gym.baselines.coordination.methods.protocol_bridge import (
     protocol_params,
 )
 from labtrust_gym.baselines.coordination.protocols import (
-    AgentInfo,
     AuctionParams,
     Collusion,
     ContractNet,
@@ -71,6 +70,8 @@ class MarketAuction(ToolkitMethod):
         self.auction = AuctionParams.from_mapping(protocol_params(self.params))
         self.net = ContractNet(self.auction, seed=self.seed)
         self.bridge = ProtocolBridge(self.layout, self.work, self.router)
+        # a second bridge for the anywhere round: its own cache of (zone-free) agent records
+        self.bridge_anywhere = ProtocolBridge(self.layout, self.work, self.router)
         self.anywhere_graph = ZoneGraph((ANYWHERE,), ((),))
         self.rows = self.bridge.participants(self.view.rows)
         self.load = [0.0] * len(self.layout.agent_ids)
@@ -101,18 +102,17 @@ class MarketAuction(ToolkitMethod):
         won: list[int] = []
         t = max(view.t, 0)
         if zoned:
-            agents = bridge.agents(view, self.rows, load)
             items, back = bridge.protocol_items(zoned)
+            needed = {w.capability for w in items if w.capability}
+            _rows, agents = bridge.agents(view, self.rows, load, needed)
             res = self.net.run_round(agents, items, bridge.graph, round_index=2 * t,
                                      collusion=self.collusion)
             self._award(view, res, back, out, won)
         if anywhere:
             free = [row for row in self.rows if row not in out]
-            agents = [
-                AgentInfo(a.agent_id, ANYWHERE, a.load, a.capabilities)
-                for a in bridge.agents(view, free, load)
-            ]
             items, back = bridge.protocol_items(anywhere, ANYWHERE)
+            needed = {w.capability for w in items if w.capability}
+            _rows, agents = self.bridge_anywhere.agents(view, free, load, needed, ANYWHERE)
             res = self.net.run_round(agents, items, self.anywhere_graph,
                                      round_index=2 * t + 1, collusion=self.collusion)
             self._award(view, res, back, out, won)

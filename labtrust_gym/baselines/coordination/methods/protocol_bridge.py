@@ -81,6 +81,7 @@ class ProtocolBridge:
             for role in set(layout.agent_role)
         }
         self.capabilities = tuple(caps)
+        self._infos: dict[int, AgentInfo] = {}
 
     def participants(self, rows: Iterable[int]) -> list[int]:
         """The rows whose role can do some of the lab's work (in the given order)."""
@@ -88,17 +89,40 @@ class ProtocolBridge:
         return [row for row in rows if caps.get(roles[row])]
 
     def agents(
-        self, view: CoordinationView, rows: Sequence[int], load: Sequence[float] | None = None
-    ) -> list[AgentInfo]:
-        """One :class:`AgentInfo` per row: id, zone, ``load[row]`` (0 when None), capabilities."""
+        self,
+        view: CoordinationView,
+        rows: Sequence[int],
+        load: Sequence[float] | None = None,
+        needed: Iterable[str] | None = None,
+        zone_id: str | None = None,
+    ) -> tuple[list[int], list[AgentInfo]]:
+        """``(rows taking part, their AgentInfo)``: id, zone (``zone_id`` instead when given),
+        ``load[row]`` (0 when None) and capabilities. With ``needed`` (the capabilities of the
+        step's items) only agents holding one of them take part, with those capabilities only —
+        the others could not bid or act on anything, so leaving them out changes no outcome.
+        Records are reused while an agent's zone, load and capabilities stay the same."""
         lay = self.layout
         ids, zones, roles, caps = lay.agent_ids, lay.zone_ids, lay.agent_role, self.role_caps
+        want = None if needed is None else frozenset(needed)
+        if want is not None:
+            caps = {role: c & want for role, c in caps.items()}
         zone = view.zone
-        return [
-            AgentInfo(ids[row], zones[zone[row]], 0.0 if load is None else load[row],
-                      caps[roles[row]])
-            for row in rows
-        ]
+        cache = self._infos
+        out_rows: list[int] = []
+        out: list[AgentInfo] = []
+        for row in rows:
+            held = caps[roles[row]]
+            if not held:
+                continue
+            where = zones[zone[row]] if zone_id is None else zone_id
+            amount = 0.0 if load is None else load[row]
+            info = cache.get(row)
+            if (info is None or info.zone != where or info.load != amount
+                    or info.capabilities != held):
+                info = cache[row] = AgentInfo(ids[row], where, amount, held)
+            out_rows.append(row)
+            out.append(info)
+        return out_rows, out
 
     def items(
         self, view: CoordinationView, work: WorkModel
@@ -148,7 +172,10 @@ class ProtocolBridge:
         roles = self.layout.agent_role
         entry_for = self.router.entry_for
         taken = 0
+        units = sum(it.slots for it in items)
         for row in rows:
+            if taken >= units:
+                break
             if row in out:
                 continue
             role = roles[row]

@@ -41,8 +41,8 @@ class SwarmReactive(ToolkitMethod):
     def decide(self, view: CoordinationView) -> dict[int, int]:
         bridge = self.bridge
         zoned, anywhere = bridge.items(view, self.work)
-        agents = bridge.agents(view, self.rows)
         items, back = bridge.protocol_items(zoned)
+        _rows, agents = bridge.agents(view, self.rows)
         res = swarm_step(agents, items, bridge.graph, self.swarm, seed=self.seed,
                          step=max(view.t, 0))
         self.counters.planning_work += len(agents) + len(items)

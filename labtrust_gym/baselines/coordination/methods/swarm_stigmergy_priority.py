@@ -45,8 +45,8 @@ class SwarmStigmergyPriority(ToolkitMethod):
     def decide(self, view: CoordinationView) -> dict[int, int]:
         bridge = self.bridge
         zoned, anywhere = bridge.items(view, self.work)
-        agents = bridge.agents(view, self.rows)
         items, back = bridge.protocol_items(zoned)
+        _rows, agents = bridge.agents(view, self.rows)
         res = self.field.step(agents, items, max(view.t, 0))
         self.counters.planning_work += len(agents) + len(items) + int(res.field.size)
         return bridge.act_local(view, self.rows, res.decisions, back, anywhere)
