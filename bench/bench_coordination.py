@@ -45,6 +45,11 @@ DEFAULT_METHODS = (
     "kernel_centralized_edf",
     "kernel_whca",
     "hierarchical_hub_rr",
+    "market_auction",
+    "gossip_consensus",
+    "consensus_paxos_lite",
+    "swarm_reactive",
+    "swarm_stigmergy_priority",
     "random",
 )
 

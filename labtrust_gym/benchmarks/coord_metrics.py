@@ -30,6 +30,8 @@ REPORTED = {
     "combine_conflicts": "coord_combine_conflicts",
     "messages_sent": "coord_messages_sent",
     "messages_dropped": "coord_messages_dropped",
+    "colluder_awards": "coord_colluder_awards",
+    "welfare_loss": "coord_welfare_loss",
 }
 
 

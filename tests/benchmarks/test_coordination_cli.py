@@ -62,12 +62,12 @@ def test_doctor_reports_a_policy_entry_without_a_factory(
     layer.mkdir(parents=True)
     shipped = Path(__file__).resolve().parents[2] / "policy" / "coordination"
     text = (shipped / "coordination_methods.v0.1.yaml").read_text()
-    text += "  - {method_id: market_auction, description: not wired yet}\n"
+    text += "  - {method_id: sealed_lottery, description: not wired yet}\n"
     (layer / "coordination_methods.v0.1.yaml").write_text(text)
     monkeypatch.setenv("LABTRUST_POLICY_DIR", str(tmp_path / "policy"))
     code, out, _err = run(capsys, "plugins", "doctor")
     assert code == 1
-    assert "entry 'market_auction' names a coordination method no plugin registers" in out
+    assert "entry 'sealed_lottery' names a coordination method no plugin registers" in out
 
 
 def test_run_benchmark_options_reach_the_factory_and_warn_when_nothing_is_released(

@@ -27,6 +27,11 @@ BUILTIN_METHODS: dict[str, str] = {
     "llm_agent": "llm_agent",
     "llm_central_planner": "llm_central_planner",
     "llm_hierarchical": "llm_hierarchical",
+    "market_auction": "market_auction",
+    "gossip_consensus": "gossip_consensus",
+    "consensus_paxos_lite": "consensus_paxos_lite",
+    "swarm_reactive": "swarm_reactive",
+    "swarm_stigmergy_priority": "swarm_stigmergy_priority",
 }
 
 

@@ -1,4 +1,4 @@
-"""The coordination toolkit: what every built-in method (and part B's protocols) is wired onto.
+"""The coordination toolkit: what every built-in method (the protocol methods too) is wired onto.
 
 A method is three stages — **observe** through the coordination view, **decide** who does what
 (the method's own algorithm: an assignment, an auction, a vote, a swarm rule), **act** through the
