@@ -50,6 +50,10 @@ def _episodes() -> list[dict[str, Any]]:
     ):
         _, jobs = prepare_jobs(task, 1, 4, injection=injection, scale=scale)
         out.extend(run_episode_job(job)["metrics"] for job in jobs)
+    # a real bidder ring in market_auction (coord_colluder_awards, coord_welfare_loss)
+    _, jobs = prepare_jobs("coord_risk", 1, 4, injection="INJ-COLLUSION-001",
+                           coord_method="market_auction")
+    out.extend(run_episode_job(job)["metrics"] for job in jobs)
     for method in ("random", "kernel_whca", "hierarchical_hub_rr", "gossip_consensus",
                    "market_auction"):  # the coord_* metrics (messages: gossip, auction)
         _, jobs = prepare_jobs("coord_scale", 2, 4, coord_method=method, scale="small_smoke")
