@@ -122,7 +122,8 @@ def verify_log(
     kinds = res["records"]
     records = (
         f"{res['length']} records ({kinds['event']} accepted, {kinds['refused']} refused, "
-        f"{kinds['sessions_closed']} session closures), head {res['head_hash']}"
+        f"{kinds['sessions_closed']} session closures, {kinds['decision']} runner decisions), "
+        f"head {res['head_hash']}"
     )
     typer.echo(
         f"OK (chain only): {records}; not checked against an anchor."
