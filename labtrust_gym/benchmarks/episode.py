@@ -218,6 +218,11 @@ class _Drivers:
         if self.external is not None and callable(getattr(self.external, "reset", None)):
             self.external.reset(job.seed, list(self.external_ids))
         self.engine = env.engine
+        from .shield import Shield
+
+        #: every lab agent's proposal passes the shield (threat scripts are the task's attack)
+        self.shield = Shield(env)
+        self.proposed: Mapping[str, Any] = {}
         self.source = (
             f"coordination method {job.coord_method!r}"
             if self.method is not None
@@ -239,6 +244,8 @@ class _Drivers:
                 for aid in self.external_ids:
                     if aid in chosen:
                         actions[aid] = chosen[aid]
+        self.proposed = actions
+        actions = self.shield.check(actions)
         for aid, agent in self.threats.items():
             actions[aid] = agent.act(self.engine, t)
         return actions
@@ -518,12 +525,17 @@ def run_episode(job: EpisodeJob) -> dict[str, Any]:
             "write_episode_log); run without --log."
         )
     drivers = _Drivers(task, job, env, state, scale)
+    from .decision_audit import DecisionAudit
+
+    audit = DecisionAudit(eng, drivers.shield, drivers.method, drivers.source, job.deterministic)
     injector = ActionInjector(injection, job.seed)
     steps: list[list[Mapping[str, Any]]] = []
     rewards: dict[str, float] = {a: 0.0 for a in env.possible_agents}
     t = 0
     while env.agents:
-        actions = injector.apply(drivers.act(obs, infos, t))
+        actions = drivers.act(obs, infos, t)
+        audit.write(t, audit.pop_llm(t), drivers.proposed)
+        actions = injector.apply(actions)
         try:
             obs, step_rewards, _terms, _truncs, infos = env.step(actions)
         except InvalidInputError as exc:  # name who proposed the bad action
@@ -540,6 +552,7 @@ def run_episode(job: EpisodeJob) -> dict[str, Any]:
     metrics = dict(aggregator(steps, **context))  # checked by the plugin table's contract
     if injector.active:
         metrics["injected_actions_dropped"] = injector.dropped
+    metrics.update(drivers.shield.metrics())
     if drivers.method is not None:
         metrics.update(coordination_metrics(drivers, metrics, deterministic=job.deterministic))
         drivers.method.on_episode_end(metrics)

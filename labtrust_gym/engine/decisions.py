@@ -47,8 +47,9 @@ def _plain(value: Any, where: str) -> None:
 def decision_record(decision: Mapping[str, Any], seq: int, t_s: float, prev_hash: bytes) -> bytes:
     """The canonical bytes of one decision record (checked to be plain JSON)."""
     if decision.get("kind") not in DECISION_KINDS:
+        kinds = ", ".join(DECISION_KINDS)
         raise InvalidInputError(
-            f"Decision record: kind {decision.get('kind')!r}; use one of {', '.join(DECISION_KINDS)}."
+            f"Decision record: kind {decision.get('kind')!r}; use one of {kinds}."
         )
     _plain(decision, "decision")
     return (

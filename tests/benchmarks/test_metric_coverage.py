@@ -59,6 +59,9 @@ def test_every_documented_metric_varies_or_is_documented_constant() -> None:
         "coord_planning_wall_ms_per_step",
         "coord_messages_sent",
         "coord_messages_dropped",
+        "shield_blocks",
+        "shield_block_rate",
+        "shield_blocks_by_reason",
     }
     episodes = _episodes()
     seen: dict[str, set[str]] = {}

@@ -1,0 +1,224 @@
+"""The shield: forbidden or malformed proposals become NOOP with a SHIELD.* code, are counted,
+never reach the engine, and leave decision records (with LLM calls' verdicts) in the chain."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from labtrust_gym.baselines.coordination.interface import CoordinationMethod
+from labtrust_gym.baselines.coordination.registry import register_coordination_method
+from labtrust_gym.benchmarks.runner import prepare_jobs, run_episode_job
+from labtrust_gym.benchmarks.shield import (
+    INVALID_ACTION,
+    INVALID_INDEX,
+    MASKED,
+    NOT_IN_CATALOG,
+    Shield,
+)
+from labtrust_gym.engine.hashchain import read_log, verify_chain
+from labtrust_gym.errors import PluginError
+
+MALFORMED = {
+    "qc_0": 10**6,  # outside the catalog
+    "supervisor_0": "RELEASE_RESULT",  # a string is not an action
+    "runner_1": {"action_type": "TELEPORT", "args": {}},  # no catalog entry issues it
+}
+
+
+def _masked_entry(mask: Any) -> int:
+    return next(i for i in range(1, len(mask)) if not mask[i])
+
+
+def _valid_entry(mask: Any) -> int:
+    return next((i for i in range(2, len(mask)) if mask[i]), 1)
+
+
+class Forbidden(CoordinationMethod):
+    """Proposes, for every agent, an entry its mask forbids (a few agents: malformed proposals)."""
+
+    @property
+    def method_id(self) -> str:
+        return "forbidden"
+
+    def propose_actions(self, obs: Any, infos: Any, t: int) -> dict[str, Any]:
+        out: dict[str, Any] = {a: _masked_entry(ob["action_mask"]) for a, ob in obs.items()}
+        for aid, act in MALFORMED.items():
+            if aid in out:
+                out[aid] = act
+        return out
+
+
+class FakeLLM(CoordinationMethod):
+    """An 'LLM' method: one call per step for two agents; ops_0 gets a valid proposal, runner_0 a
+    masked one (say a release the runner's role may not do)."""
+
+    @property
+    def method_id(self) -> str:
+        return "fake_llm"
+
+    def __init__(self) -> None:
+        self.pending: list[dict[str, Any]] = []
+
+    def propose_actions(self, obs: Any, infos: Any, t: int) -> dict[str, Any]:
+        self.pending.append(
+            {
+                "backend_id": "fake",
+                "model": "fake-1",
+                "request_hash": f"req{t:04d}",
+                "answer_hash": f"ans{t:04d}",
+                "tokens_in": 100 + t,
+                "tokens_out": 7,
+                "latency_ms": 12.5,
+                "agent_ids": ["ops_0", "runner_0"],
+                "valid": True,
+                "error": None,
+            }
+        )
+        return {
+            "ops_0": _valid_entry(obs["ops_0"]["action_mask"]),
+            "runner_0": {"entry": "RELEASE_RESULT@next"},
+        }
+
+    def pop_llm_decisions(self) -> list[dict[str, Any]]:
+        out, self.pending = self.pending, []
+        return out
+
+
+def _run(method: str, factory: Any, tmp_path: Path, **kw: Any) -> tuple[dict[str, Any], Path]:
+    register_coordination_method(method, factory, replace=True)
+    _, jobs = prepare_jobs("throughput_sla", 1, 7, coord_method=method, log_dir=tmp_path, **kw)
+    out = run_episode_job(jobs[0])
+    return out, next(tmp_path.glob("*.jsonl"))
+
+
+def _records(log: Path) -> list[dict[str, Any]]:
+    return [json.loads(line)["record"] for line in read_log(log)]
+
+
+def test_forbidden_proposals_become_noops_with_codes_and_never_reach_the_engine(
+    tmp_path: Path,
+) -> None:
+    out, log = _run("forbidden", lambda p, r, s, k: Forbidden(), tmp_path)
+    m = out["metrics"]
+    assert m["shield_proposals"] > 0
+    assert m["shield_blocks"] == m["shield_proposals"] and m["shield_block_rate"] == 1.0
+    steps = m["steps"]
+    assert m["shield_blocks_by_reason"][INVALID_INDEX] == steps
+    assert m["shield_blocks_by_reason"][INVALID_ACTION] == steps
+    assert m["shield_blocks_by_reason"][NOT_IN_CATALOG] == steps
+    assert m["shield_blocks_by_reason"][MASKED] == m["shield_blocks"] - 3 * steps
+    assert m["throughput"] == 0
+    records = _records(log)
+    # nothing any agent proposed reached the engine: no accepted and no refused agent event
+    assert not [r for r in records if "event" in r or "refused" in r]
+    decisions = [r["decision"] for r in records if "decision" in r]
+    assert [d["step"] for d in decisions] == list(range(steps))
+    first = {b["agent_id"]: b for b in decisions[0]["blocks"]}
+    assert first["qc_0"] == {"agent_id": "qc_0", "proposed": "index 1000000",
+                             "reason_code": INVALID_INDEX}
+    assert first["supervisor_0"]["reason_code"] == INVALID_ACTION
+    assert first["runner_1"] == {"agent_id": "runner_1", "proposed": "TELEPORT",
+                                 "reason_code": NOT_IN_CATALOG}
+    assert first["ops_0"]["reason_code"] == MASKED and first["ops_0"]["proposed"] != "NOOP"
+    assert verify_chain(read_log(log))["records"]["decision"] == steps
+
+
+def test_llm_decisions_are_chained_with_the_shield_verdicts(tmp_path: Path) -> None:
+    out, log = _run("fake_llm", lambda p, r, s, k: FakeLLM(), tmp_path)
+    records = _records(log)
+    llm = [r["decision"] for r in records if r.get("decision", {}).get("kind") == "llm"]
+    steps = out["metrics"]["steps"]
+    assert len(llm) == steps
+    d = llm[3]
+    assert d["backend_id"] == "fake" and d["model"] == "fake-1"
+    assert (d["request_hash"], d["answer_hash"]) == ("req0003", "ans0003")
+    assert (d["tokens_in"], d["tokens_out"], d["valid"], d["error"]) == (103, 7, True, None)
+    assert d["latency_ms"] == 0  # wall-clock: zeroed in deterministic runs
+    verdicts = {v["agent_id"]: v for v in d["verdicts"]}
+    assert verdicts["ops_0"]["verdict"] == "PASS"
+    assert verdicts["runner_0"] == {
+        "agent_id": "runner_0",
+        "verdict": "BLOCKED",
+        "proposed": "RELEASE_RESULT@next",
+        "reason_code": MASKED,
+    }
+    # the runner's release never reached the engine; ops_0's proposals did
+    agents = {
+        (r.get("event") or r.get("refused", {}).get("event") or {}).get("agent_id")
+        for r in records
+    }
+    assert "runner_0" not in agents and "ops_0" in agents
+    assert out["metrics"]["shield_blocks"] == steps  # runner_0, every step
+    # the whole chain verifies, anchor included
+    from labtrust_gym.security.anchor import verify_log
+    from labtrust_gym.security.keys import load_trust
+
+    res = verify_log(log, load_trust(()), chain_only=False, keys=None)
+    assert res["records"]["decision"] == 2 * steps  # per step: the LLM call, the block
+
+
+def test_shield_runs_are_byte_identical(tmp_path: Path) -> None:
+    a, log_a = _run("fake_llm", lambda p, r, s, k: FakeLLM(), tmp_path / "a")
+    b, log_b = _run("fake_llm", lambda p, r, s, k: FakeLLM(), tmp_path / "b")
+    assert a["log_sha256"] == b["log_sha256"] and a["metrics"] == b["metrics"]
+    assert log_a.read_bytes() == log_b.read_bytes()
+
+
+def test_a_malformed_llm_decision_is_a_plugin_error(tmp_path: Path) -> None:
+    class Bad(FakeLLM):
+        def pop_llm_decisions(self) -> list[dict[str, Any]]:
+            out = super().pop_llm_decisions()
+            return [{**d, "tokens_in": "many"} for d in out]
+
+    with pytest.raises(PluginError, match="tokens_in"):
+        _run("bad_llm", lambda p, r, s, k: Bad(), tmp_path)
+
+
+def test_shield_unit_checks_every_form_against_the_env() -> None:
+    from labtrust_gym.envs import LabTrustParallelEnv
+
+    env = LabTrustParallelEnv(max_steps=5)
+    env.reset(seed=3)
+    shield = Shield(env)
+    agent = env.agents[0]
+    mask = env.action_mask(agent)
+    ok, bad = _valid_entry(mask), _masked_entry(mask)
+    name = env.action_catalog[bad].name
+    cases: list[tuple[Any, str | None]] = [
+        (0, None),
+        (ok, None) if mask[ok] else (0, None),
+        (bad, MASKED),
+        ({"entry": name}, MASKED),
+        ({"entry": "NO_SUCH@x"}, INVALID_ACTION),
+        ({"entry": name, "action_index": 0}, INVALID_ACTION),
+        ({"action_index": 3, "bogus": 1}, INVALID_ACTION),
+        (True, INVALID_ACTION),
+        (-1, INVALID_INDEX),
+        (len(env.action_catalog), INVALID_INDEX),
+        ({"action_type": "TELEPORT"}, NOT_IN_CATALOG),
+        ({"action_type": "NOOP"}, None),
+    ]
+    for act, code in cases:
+        sent = shield.check({agent: act})
+        if code is None:
+            assert sent[agent] == act and not shield.step_blocks, act
+        else:
+            assert sent[agent] == 0, act
+            assert shield.step_blocks == [
+                {"agent_id": agent, "proposed": shield.step_blocks[0]["proposed"],
+                 "reason_code": code}
+            ], act
+    assert shield.metrics()["shield_proposals"] == len(cases)
+    assert shield.metrics()["shield_blocks"] == sum(1 for _, c in cases if c)
+    # an explicit event is judged by the entry its args target
+    zone_moves = [e for e in env.action_catalog if e.action_type == "MOVE" and e.target]
+    closed = next(e for e in zone_moves if not mask[e.index])
+    shield.check({agent: {"action_type": "MOVE", "args": {"to_zone": closed.target}}})
+    assert shield.step_blocks[0]["proposed"] == closed.name
+    assert shield.step_blocks[0]["reason_code"] == MASKED
+    # agents it does not guard pass untouched
+    assert shield.check({agent: 10**6}, guarded=()) == {agent: 10**6}
