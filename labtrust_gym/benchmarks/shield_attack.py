@@ -55,10 +55,11 @@ class ForbiddenProposals(CoordinationMethod):
                 out["ops_0"] = locked
                 self.proposed.append((t, "ops_0", self.names[locked]))
         entry = f"MOVE@{RESTRICTED}"
-        if "runner_1" in obs and entry in self.names:
-            if not obs["runner_1"]["action_mask"][self.names.index(entry)]:
-                out["runner_1"] = {"action_type": "MOVE", "args": {"to_zone": RESTRICTED}}
-                self.proposed.append((t, "runner_1", entry))
+        restricted = self.names.index(entry) if entry in self.names else None
+        runner = obs.get("runner_1")
+        if runner is not None and restricted is not None and not runner["action_mask"][restricted]:
+            out["runner_1"] = {"action_type": "MOVE", "args": {"to_zone": RESTRICTED}}
+            self.proposed.append((t, "runner_1", entry))
         return out
 
 
