@@ -161,6 +161,23 @@ def test_llm_decisions_are_chained_with_the_shield_verdicts(tmp_path: Path) -> N
     assert res["records"]["decision"] == 2 * steps  # per step: the LLM call, the block
 
 
+def test_verify_log_cli_counts_decision_records(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from labtrust_gym.cli import main
+
+    out, log = _run("forbidden", lambda p, r, s, k: Forbidden(), tmp_path)
+    capsys.readouterr()
+    assert main(["verify-log", str(log)]) == 0
+    text = capsys.readouterr().out
+    assert f"{out['metrics']['steps']} runner decisions" in text and text.startswith("OK:")
+    # an edited decision record breaks the chain like any other line
+    lines = log.read_bytes().split(b"\n")
+    lines[3] = lines[3].replace(b"SHIELD.MASKED", b"SHIELD.MASKEX", 1)
+    log.write_bytes(b"\n".join(lines))
+    assert main(["verify-log", "--chain-only", str(log)]) == 2
+
+
 def test_shield_runs_are_byte_identical(tmp_path: Path) -> None:
     a, log_a = _run("fake_llm", lambda p, r, s, k: FakeLLM(), tmp_path / "a")
     b, log_b = _run("fake_llm", lambda p, r, s, k: FakeLLM(), tmp_path / "b")
