@@ -127,6 +127,31 @@ def test_forbidden_proposals_become_noops_with_codes_and_never_reach_the_engine(
     assert verify_chain(read_log(log))["records"]["decision"] == steps
 
 
+class ForbiddenPerAgent(Forbidden):
+    """The scale path: each agent's own submission is forbidden; combine keeps them all."""
+
+    def propose_agent(self, agent_id: str, obs: Any, infos: Any, t: int) -> Any:
+        return _masked_entry(obs[agent_id]["action_mask"])
+
+    def combine_submissions(self, submissions: Any, obs: Any, t: int) -> dict[str, Any]:
+        return dict(submissions)
+
+
+def test_the_scale_path_output_is_shielded_too(tmp_path: Path) -> None:
+    import attrs
+
+    register_coordination_method("forbidden_pa", lambda p, r, s, k: ForbiddenPerAgent(),
+                                 replace=True)
+    _, jobs = prepare_jobs("throughput_sla", 1, 7, coord_method="forbidden_pa", log_dir=tmp_path)
+    job = attrs.evolve(jobs[0], coord_max_agents=2, coord_scale_capable=True)
+    m = run_episode_job(job)["metrics"]
+    assert m["coord_per_agent_path_steps"] == m["steps"]
+    assert m["shield_blocks"] == m["shield_proposals"] > 0
+    assert set(m["shield_blocks_by_reason"]) == {MASKED}
+    records = _records(next(tmp_path.glob("*.jsonl")))
+    assert not [r for r in records if "event" in r or "refused" in r]
+
+
 def test_llm_decisions_are_chained_with_the_shield_verdicts(tmp_path: Path) -> None:
     out, log = _run("fake_llm", lambda p, r, s, k: FakeLLM(), tmp_path)
     records = _records(log)
