@@ -87,7 +87,11 @@ class Shield:
                     out[aid] = act
                     continue
                 if 0 <= act < k:
-                    if mask_of(aid)[act]:
+                    try:
+                        allowed = mask_of(aid)[act]
+                    except KeyError:  # not a live agent: the env refuses it, naming the source
+                        allowed = True
+                    if allowed:
                         out[aid] = act
                         continue
                     code, name = MASKED, self.names[act]
@@ -169,8 +173,8 @@ class Shield:
             targeted = self._targeted(atype, args)
             if targeted is not None:
                 return self._masked(aid, targeted)
-        mask = self.env.action_mask(aid)
-        if any(mask[e] for e in entries):
+        mask = self._mask(aid)
+        if mask is None or any(mask[e] for e in entries):
             return None, atype
         return MASKED, atype  # a catalog action type: a clean name
 
@@ -187,9 +191,20 @@ class Shield:
 
     def _masked(self, aid: str, e: int) -> tuple[str | None, str]:
         name = self.names[e]
-        if e == ACTION_NOOP or self.env.action_mask(aid)[e]:
+        if e == ACTION_NOOP:
+            return None, name
+        mask = self._mask(aid)
+        if mask is None or mask[e]:
             return None, name
         return MASKED, name
+
+    def _mask(self, aid: str) -> Any:
+        """The agent's mask; None for an id that is no live agent (the env refuses it with an
+        error naming the source: the shield does not hide a method's bug as a NOOP)."""
+        try:
+            return self.env.action_mask(aid)
+        except KeyError:
+            return None
 
     # ------------------------------------------------------------------ metrics
     def metrics(self) -> dict[str, Any]:

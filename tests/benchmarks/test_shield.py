@@ -264,3 +264,5 @@ def test_shield_unit_checks_every_form_against_the_env() -> None:
     assert shield.step_blocks[0]["reason_code"] == MASKED
     # agents it does not guard pass untouched
     assert shield.check({agent: 10**6}, guarded=()) == {agent: 10**6}
+    # an id that is no live agent is left for the env, which refuses it naming the source
+    assert shield.check({"ghost": 3}) == {"ghost": 3} and not shield.step_blocks
