@@ -110,9 +110,10 @@ def verify_log(
     keys: KeysOpt = None,
 ) -> None:
     """Verify an episode log: its hash chain (accepted events, refusal records, session
-    closures, runner decisions: shield blocks and LLM calls), its signed anchor (chain head and length, so a truncated or rewritten log is
-    caught), and the authentication of every accepted event (signatures; session MACs once the
-    epoch key is disclosed; sequence numbers, so no replay); exit 2 naming the first problem."""
+    closures, runner decisions: shield blocks and LLM calls), its signed anchor (chain head and
+    length, so a truncated or rewritten log is caught), and the authentication of every accepted
+    event (signatures; session MACs once the epoch key is disclosed; sequence numbers, so no
+    replay); exit 2 naming the first problem."""
     from labtrust_gym.security.anchor import verify_log as verify
     from labtrust_gym.security.keys import load_trust
 
