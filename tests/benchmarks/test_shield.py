@@ -266,3 +266,55 @@ def test_shield_unit_checks_every_form_against_the_env() -> None:
     assert shield.check({agent: 10**6}, guarded=()) == {agent: 10**6}
     # an id that is no live agent is left for the env, which refuses it naming the source
     assert shield.check({"ghost": 3}) == {"ghost": 3} and not shield.step_blocks
+
+
+def test_receipt_bundles_of_a_shielded_llm_run_verify(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """The built-in scripted method, wrapped as an 'LLM' that also proposes one forbidden release
+    a step: results are released, decisions are chained, receipts export and verify."""
+    from labtrust_gym.cli import main
+    from labtrust_gym.plugins import registry
+
+    scripted = registry("coordination_methods").get("scripted")
+
+    class Wrapped(CoordinationMethod):
+        def __init__(self, inner: Any) -> None:
+            self.inner = inner
+            self.pending: list[dict[str, Any]] = []
+
+        @property
+        def method_id(self) -> str:
+            return "scripted_llm"
+
+        def reset(self, seed: int, policy: Any, scale_config: Any) -> None:
+            self.inner.reset(seed, policy, scale_config)
+
+        def propose_actions(self, obs: Any, infos: Any, t: int) -> dict[str, Any]:
+            out = dict(self.inner.propose_actions(obs, infos, t))
+            out["runner_0"] = {"entry": "RELEASE_RESULT@next"}
+            self.pending.append({"backend_id": "fake", "model": "m", "request_hash": "r",
+                                 "answer_hash": "a", "tokens_in": 1, "tokens_out": 1,
+                                 "latency_ms": 1.0, "agent_ids": ["runner_0"], "valid": True,
+                                 "error": None})
+            return out
+
+        def pop_llm_decisions(self) -> list[dict[str, Any]]:
+            out: list[dict[str, Any]] = self.pending
+            self.pending = []
+            return out
+
+    register_coordination_method(
+        "scripted_llm", lambda p, r, s, k: Wrapped(scripted(p, r, s, k)), replace=True
+    )
+    run = tmp_path / "run"
+    run.mkdir()
+    from labtrust_gym.benchmarks.runner import run_benchmark
+
+    doc = run_benchmark("throughput_sla", 1, 0, run / "r.json", coord_method="scripted_llm",
+                        log_dir=run / "logs")
+    m = doc["episodes"][0]["metrics"]
+    assert m["throughput"] > 0 and m["shield_blocks"] >= m["steps"]
+    capsys.readouterr()
+    assert main(["export-receipts", "--run", str(run), "--out", str(tmp_path / "b")]) == 0
+    assert main(["verify-bundle", str(tmp_path / "b")]) == 0, capsys.readouterr().err
