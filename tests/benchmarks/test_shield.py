@@ -318,3 +318,22 @@ def test_receipt_bundles_of_a_shielded_llm_run_verify(
     capsys.readouterr()
     assert main(["export-receipts", "--run", str(run), "--out", str(tmp_path / "b")]) == 0
     assert main(["verify-bundle", str(tmp_path / "b")]) == 0, capsys.readouterr().err
+
+
+class ExternalForbidden:
+    """An external agent (eval-agent) whose every proposal its mask forbids."""
+
+    def act(self, obs: Any, infos: Any, t: int) -> dict[str, Any]:
+        return {"ops_0": _masked_entry(obs["ops_0"]["action_mask"])}
+
+
+def test_an_external_agent_is_shielded_and_the_baseline_untouched(tmp_path: Path) -> None:
+    _, jobs = prepare_jobs("throughput_sla", 1, 7, log_dir=tmp_path, agent_ids=("ops_0",),
+                           agent_spec="tests.benchmarks.test_shield:ExternalForbidden")
+    m = run_episode_job(jobs[0])["metrics"]
+    assert m["shield_blocks"] == m["steps"]  # ops_0, every step; the baseline's: none blocked
+    assert m["shield_proposals"] > m["shield_blocks"]
+    records = _records(next(tmp_path.glob("*.jsonl")))
+    blocked = {b["agent_id"] for r in records if "decision" in r for b in r["decision"]["blocks"]}
+    assert blocked == {"ops_0"}
+    assert not [r for r in records if (r.get("event") or {}).get("agent_id") == "ops_0"]
