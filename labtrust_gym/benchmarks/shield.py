@@ -140,6 +140,8 @@ class Shield:
         atype = act.get("action_type")
         if atype == "NOOP":
             return None, "NOOP"
+        if atype:  # the env sends an explicit event whatever entry or index rides along
+            return self._explicit(aid, atype, act.get("args"))
         entry = act.get("entry")
         if entry is not None:
             e = self._by_name.get(entry)
@@ -148,21 +150,19 @@ class Shield:
             given = act.get("action_index")
             if given is not None and given != e:
                 return INVALID_ACTION, clean_text(entry)
-            return self._masked(aid, e)
-        if atype:
-            return self._explicit(aid, atype, act.get("args"))
-        try:
-            idx = action_index_of(act)
-        except LabTrustError:
-            return INVALID_ACTION, _label(act)
-        if idx >= self.k:
-            return INVALID_INDEX, f"index {idx}"
+        else:
+            try:
+                e = action_index_of(act)
+            except LabTrustError:
+                return INVALID_ACTION, _label(act)
+            if e >= self.k:
+                return INVALID_INDEX, f"index {e}"
         args = act.get("args")
-        if args and self.catalog[idx].target is None:  # a bare index whose args name a target
-            targeted = self._targeted(self.catalog[idx].action_type, args)
+        if args:  # args ride along and win over the entry's own: judge where they send it
+            targeted = self._targeted(self.catalog[e].action_type, args)
             if targeted is not None:
-                idx = targeted
-        return self._masked(aid, idx)
+                e = targeted
+        return self._masked(aid, e)
 
     def _explicit(self, aid: str, atype: str, args: Any) -> tuple[str | None, str]:
         """An explicit ``action_type`` event: the entry its args target, else any of its type."""

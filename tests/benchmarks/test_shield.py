@@ -262,6 +262,15 @@ def test_shield_unit_checks_every_form_against_the_env() -> None:
     shield.check({agent: {"action_type": "MOVE", "args": {"to_zone": closed.target}}})
     assert shield.step_blocks[0]["proposed"] == closed.name
     assert shield.step_blocks[0]["reason_code"] == MASKED
+    # args ride along with an entry and win: a valid entry cannot be retargeted by them
+    open_moves = [e for e in zone_moves if mask[e.index]]
+    if open_moves:
+        sent = shield.check({agent: {"entry": open_moves[0].name,
+                                     "args": {"to_zone": closed.target}}})
+        assert sent[agent] == 0 and shield.step_blocks[0]["proposed"] == closed.name
+    # an explicit action_type wins over an entry riding along (as in the env)
+    shield.check({agent: {"action_type": "TELEPORT", "entry": "TICK"}})
+    assert shield.step_blocks[0]["reason_code"] == NOT_IN_CATALOG
     # agents it does not guard pass untouched
     assert shield.check({agent: 10**6}, guarded=()) == {agent: 10**6}
     # an id that is no live agent is left for the env, which refuses it naming the source
