@@ -14,9 +14,11 @@ Checks, per agent (cheapest first; a bare integer index costs a range check and 
   ``SHIELD.INVALID_ACTION``
 * an index outside the catalog → ``SHIELD.INVALID_INDEX``
 * an ``action_type`` no catalog entry issues → ``SHIELD.NOT_IN_CATALOG``
-* the chosen entry masked out (for an explicit ``action_type``: the entry its ``args`` target,
-  e.g. ``MOVE`` with ``to_zone`` → ``MOVE@<zone>``; else every entry of that type) →
-  ``SHIELD.MASKED``
+* the chosen entry masked out → ``SHIELD.MASKED``. ``args`` riding along win over the entry's
+  own in the env, so an arg value naming an entry of the same type (``to_zone: Z`` →
+  ``MOVE@Z``) makes that the entry judged; an explicit ``action_type`` (judged first, as the env
+  sends it whatever ``entry`` rides along) is judged by the entry its args target, else by
+  whether any entry of that type is valid
 """
 
 from __future__ import annotations
