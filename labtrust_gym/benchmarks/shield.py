@@ -48,8 +48,8 @@ class Shield:
 
     ``check`` returns the actions to send (blocked ones replaced by ``ACTION_NOOP``) and keeps the
     step's blocks in :attr:`step_blocks` (``[{"agent_id", "proposed", "reason_code"}]``, agent
-    order of the proposal) and the verdict per agent in :attr:`verdicts`; the counters cover the
-    episode.
+    order of the proposal) and the blocked agents' verdicts in :attr:`verdicts` (:meth:`verdict`
+    answers for any agent); the counters cover the episode.
     """
 
     def __init__(self, env: Any) -> None:
@@ -77,6 +77,7 @@ class Shield:
         self.verdicts = verdicts = {}
         k = self.k
         mask_of = self.env.action_mask
+        by_name = self._by_name
         checked = 0
         for aid, act in actions.items():
             if guarded is not None and aid not in guarded:
@@ -84,27 +85,32 @@ class Shield:
                 continue
             checked += 1
             code: str | None
+            e: int | None = None
             if type(act) in _INT_TYPES:  # the hot path: a bare index
                 if act == ACTION_NOOP:
                     out[aid] = act
                     continue
                 if 0 <= act < k:
-                    try:
-                        allowed = mask_of(aid)[act]
-                    except KeyError:  # not a live agent: the env refuses it, naming the source
-                        allowed = True
-                    if allowed:
-                        out[aid] = act
-                        continue
-                    code, name = MASKED, self.names[act]
+                    e = act
                 else:
                     code, name = INVALID_INDEX, f"index {act}"
-            else:
+            elif type(act) is dict and len(act) == 1 and type(act.get("entry")) is str:
+                e = by_name.get(act["entry"])  # the other hot path: {"entry": name}
+            if e is not None:
+                try:
+                    allowed = e == ACTION_NOOP or mask_of(aid)[e]
+                except KeyError:  # not a live agent: the env refuses it, naming the source
+                    allowed = True
+                if allowed:
+                    out[aid] = act
+                    continue
+                code, name = MASKED, self.names[e]
+            elif type(act) not in _INT_TYPES:
                 code, name = self._check_other(aid, act)
                 if code is None:
                     out[aid] = act
-                    verdicts[aid] = {"verdict": "PASS", "proposed": name}
                     continue
+            assert code is not None  # every path above either continued or set a code
             out[aid] = ACTION_NOOP
             blocks.append({"agent_id": aid, "proposed": name, "reason_code": code})
             verdicts[aid] = {"verdict": "BLOCKED", "proposed": name, "reason_code": code}
@@ -121,8 +127,9 @@ class Shield:
         if agent_id not in actions:
             return {"verdict": "NONE", "proposed": None}
         act = actions[agent_id]
-        name = self.names[act] if type(act) in _INT_TYPES and 0 <= act < self.k else None
-        return {"verdict": "PASS", "proposed": name}
+        if type(act) in _INT_TYPES:
+            return {"verdict": "PASS", "proposed": self.names[act] if 0 <= act < self.k else None}
+        return {"verdict": "PASS", "proposed": self._check_other(agent_id, act)[1]}
 
     # ------------------------------------------------------------------ non-index proposals
     def _check_other(self, aid: str, act: Any) -> tuple[str | None, str]:

@@ -273,6 +273,12 @@ def test_shield_unit_checks_every_form_against_the_env() -> None:
     assert shield.step_blocks[0]["reason_code"] == NOT_IN_CATALOG
     # agents it does not guard pass untouched
     assert shield.check({agent: 10**6}, guarded=()) == {agent: 10**6}
+    # a valid {"entry": name} passes untouched; verdicts answer for passing proposals too
+    ok_name = env.action_catalog[ok].name
+    assert shield.check({agent: {"entry": ok_name}}) == {agent: {"entry": ok_name}}
+    assert shield.verdict(agent, {agent: {"entry": ok_name}}) == {
+        "verdict": "PASS", "proposed": ok_name}
+    assert shield.verdict("nobody", {})["verdict"] == "NONE"
     # an id that is no live agent is left for the env, which refuses it naming the source
     assert shield.check({"ghost": 3}) == {"ghost": 3} and not shield.step_blocks
 
