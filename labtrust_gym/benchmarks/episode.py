@@ -218,6 +218,11 @@ class _Drivers:
         if self.external is not None and callable(getattr(self.external, "reset", None)):
             self.external.reset(job.seed, list(self.external_ids))
         self.engine = env.engine
+        from .shield import Shield
+
+        #: every lab agent's proposal passes the shield (threat scripts are the task's attack)
+        self.shield = Shield(env)
+        self.proposed: Mapping[str, Any] = {}
         self.source = (
             f"coordination method {job.coord_method!r}"
             if self.method is not None
@@ -257,7 +262,8 @@ class _Drivers:
                 for aid in self.external_ids:
                     if aid in chosen:
                         actions[aid] = chosen[aid]
-        return dict(actions)
+        self.proposed = actions
+        return self.shield.check(actions)  # NOOP for what the catalog or the mask refuses
 
     def _propose(self, obs: Mapping[str, Any], infos: Mapping[str, Any], t: int) -> Any:
         """The method's joint action: ``propose_actions``, or on the scale path every agent's
@@ -570,6 +576,9 @@ def _play(
             "write_episode_log); run without --log."
         )
     drivers = _Drivers(task, job, env, state, scale)
+    from .decision_audit import DecisionAudit
+
+    audit = DecisionAudit(eng, drivers.shield, drivers.method, drivers.source, job.deterministic)
     deliver: Callable[[dict[str, Any], int], dict[str, Any]] | None = None
     if injector is not None:
         injector.on_reset(env, drivers.method)
@@ -584,6 +593,7 @@ def _play(
             actions = drivers.act(seen_obs, seen_infos, t, deliver)
         else:
             actions = drivers.act(obs, infos, t)
+        audit.write(t, audit.pop_llm(t), drivers.proposed)
         try:
             obs, step_rewards, _terms, _truncs, infos = env.step(actions)
         except InvalidInputError as exc:  # name who proposed the bad action
@@ -602,6 +612,7 @@ def _play(
     context = _metrics_context(dom.metrics_inputs(float(env.get_dt_s())), task, drivers, rewards, t)
     aggregator = registry("metrics_aggregators").get(job.aggregator_id)
     metrics = dict(aggregator(steps, **context))  # checked by the plugin table's contract
+    metrics.update(drivers.shield.metrics())
     if drivers.method is not None:
         metrics.update(coordination_metrics(drivers, metrics, deterministic=job.deterministic))
         drivers.method.on_episode_end(metrics)

@@ -110,9 +110,10 @@ def verify_log(
     keys: KeysOpt = None,
 ) -> None:
     """Verify an episode log: its hash chain (accepted events, refusal records, session
-    closures), its signed anchor (chain head and length, so a truncated or rewritten log is
-    caught), and the authentication of every accepted event (signatures; session MACs once the
-    epoch key is disclosed; sequence numbers, so no replay); exit 2 naming the first problem."""
+    closures, runner decisions: shield blocks and LLM calls), its signed anchor (chain head and
+    length, so a truncated or rewritten log is caught), and the authentication of every accepted
+    event (signatures; session MACs once the epoch key is disclosed; sequence numbers, so no
+    replay); exit 2 naming the first problem."""
     from labtrust_gym.security.anchor import verify_log as verify
     from labtrust_gym.security.keys import load_trust
 
@@ -122,7 +123,8 @@ def verify_log(
     kinds = res["records"]
     records = (
         f"{res['length']} records ({kinds['event']} accepted, {kinds['refused']} refused, "
-        f"{kinds['sessions_closed']} session closures), head {res['head_hash']}"
+        f"{kinds['sessions_closed']} session closures, {kinds['decision']} runner decisions), "
+        f"head {res['head_hash']}"
     )
     typer.echo(
         f"OK (chain only): {records}; not checked against an anchor."

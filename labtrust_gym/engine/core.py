@@ -656,6 +656,18 @@ class HospitalLabEngine:
         audit.append(rec)
         return disclosed
 
+    def append_decision(self, decision: dict[str, Any]) -> str | None:
+        """Chain a ``decision`` record (shield verdicts, LLM calls: engine/decisions.py) at the
+        current time; returns its hash (None once the chain is frozen: nothing more is recorded)."""
+        from labtrust_gym.engine.decisions import decision_record
+
+        if not self._ready or self.audit is None:
+            raise InvalidInputError("HospitalLabEngine.append_decision() called before reset().")
+        if self.chain_frozen:
+            return None
+        audit = self.audit
+        return audit.append(decision_record(decision, audit.length + 1, self.now_s, audit.head_b))
+
     def corrupt_log_line_for_test(self, index: int) -> None:
         """Flip one byte of an in-memory log line (golden scenarios / security tests only)."""
         assert self.audit is not None

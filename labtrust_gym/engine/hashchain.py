@@ -107,12 +107,14 @@ def nests_deeper_than(data: bytes, limit: int = MAX_RECORD_DEPTH) -> bool:
     return _nests_deeper_than(data, limit)
 
 
-#: record kinds by their top-level keys: an accepted event, a refused (BLOCKED) one, and the
-#: disclosure that closes a signature epoch's sessions (docs/engine.md, "Hash chain")
+#: record kinds by their top-level keys: an accepted event, a refused (BLOCKED) one, the
+#: disclosure that closes a signature epoch's sessions, and a runner's decision (shield
+#: verdicts, LLM calls) about proposals before they reached the engine (docs/engine.md)
 _KINDS = {
     frozenset(("event", "outcome", "prev_hash")): "event",
     frozenset(("refused", "outcome", "prev_hash")): "refused",
     frozenset(("sessions_closed", "outcome", "prev_hash")): "sessions_closed",
+    frozenset(("decision", "outcome", "prev_hash")): "decision",
 }
 
 
@@ -153,7 +155,7 @@ def verify_chain(
         if kind is None:
             raise ChainIntegrityError(
                 f"Episode log line {lineno}: record has the wrong fields (expected "
-                "event|refused|sessions_closed, outcome, prev_hash)."
+                "event|refused|sessions_closed|decision, outcome, prev_hash)."
             )
         if kind == "refused" and not _refusal_ok(record):
             raise ChainIntegrityError(

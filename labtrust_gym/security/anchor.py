@@ -8,8 +8,9 @@ signature and signer trust, head/length/digest, and every event signature of a s
 lab — against the verifier's trusted key registry wherever it knows the agent, never against a
 key only the anchor vouches for (``labtrust_gym.security.agent_keys``).
 
-Refusal records (``refused``) and session closures carry no accepted event; only accepted
-events are required to be validly signed.
+Refusal records (``refused``), session closures and runner decisions (``decision``: shield
+blocks, LLM calls) carry no accepted event; only accepted events are required to be validly
+signed.
 """
 
 from __future__ import annotations

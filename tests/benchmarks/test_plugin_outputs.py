@@ -256,16 +256,28 @@ class _HugeIndex(_ListProposer):
         return {agent: 99 for agent in obs}
 
 
+class _Ghost(_ListProposer):
+    def propose_actions(self, obs: Any, infos: Any, t: int) -> Any:
+        return {"ghost_0": 2}
+
+
 def test_what_a_coordination_method_proposes_is_checked_and_attributed(tmp_path: Path) -> None:
     from labtrust_gym.baselines.coordination.registry import register_coordination_method
     from labtrust_gym.errors import InvalidInputError
 
     register_coordination_method("lister", lambda policy, root, scale, params: _ListProposer())
     register_coordination_method("huge", lambda policy, root, scale, params: _HugeIndex())
+    register_coordination_method("ghost", lambda policy, root, scale, params: _Ghost())
     with pytest.raises(PluginError, match="Step 0: coordination method 'lister' returned list"):
         run_benchmark("throughput_sla", 1, 0, None, coord_method="lister")
-    with pytest.raises(InvalidInputError, match="Step 0: actions from coordination method 'huge'"):
-        run_benchmark("throughput_sla", 1, 0, None, coord_method="huge")
+    with pytest.raises(InvalidInputError, match="Step 0: actions from coordination method 'ghost'"):
+        run_benchmark("throughput_sla", 1, 0, None, coord_method="ghost")
+    # an index outside the catalog is the shield's: NOOP, counted (docs/coordination.md, Shield)
+    metrics = run_benchmark("throughput_sla", 1, 0, None, coord_method="huge")["episodes"][0][
+        "metrics"
+    ]
+    assert metrics["shield_blocks"] == metrics["shield_proposals"] > 0
+    assert metrics["shield_blocks_by_reason"] == {"SHIELD.INVALID_INDEX": metrics["shield_blocks"]}
 
 
 class _SkipsInit(BenchmarkTask):

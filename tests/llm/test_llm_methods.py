@@ -165,8 +165,18 @@ def captured() -> Iterator[list[Any]]:
     built: list[Any] = []
 
     def factory(policy: Any, root: Any, scale: Any, params: Any) -> Any:
-        built.append(base(policy, root, scale, params))
-        return built[-1]
+        method = base(policy, root, scale, params)
+        pop = method.pop_llm_decisions
+        method.seen = []  # every decision the episode loop popped (it pops after each step)
+
+        def popped() -> list[dict[str, Any]]:
+            out = pop()
+            method.seen.extend(out)
+            return out
+
+        method.pop_llm_decisions = popped
+        built.append(method)
+        return method
 
     with registered("coordination_methods", "llm_agent_captured", factory):
         yield built
@@ -174,7 +184,7 @@ def captured() -> Iterator[list[Any]]:
 
 def test_decisions_follow_the_audit_contract(tmp_path: Path, captured: list[Any]) -> None:
     doc = _run(tmp_path, "llm_agent_captured", coord_params={"k": 2}, coord_entry_id="llm_agent")
-    decisions = captured[0].pop_llm_decisions()
+    decisions = captured[0].seen
     m = doc["episodes"][0]["metrics"]
     assert len(decisions) == m["llm_calls"] == 4 * m["steps"] // 2  # four agents, every 2nd step
     assert all(set(d) == DECISION_KEYS and d["valid"] and d["error"] is None for d in decisions)
@@ -238,7 +248,7 @@ def test_the_budget_rotates_over_the_agents_on_the_scale_path(captured: list[Any
                            coord_entry_id="llm_agent", scale="small_smoke",
                            coord_params={"call_budget": 3})
     run_episode_job(attrs.evolve(jobs[0], coord_max_agents=2))
-    decisions = captured[0].pop_llm_decisions()
+    decisions = captured[0].seen
     served = [a for d in decisions for a in d["agent_ids"]]
     counts = {a: served.count(a) for a in set(served)}
     assert len(counts) == 4 and max(counts.values()) - min(counts.values()) <= 1
