@@ -106,7 +106,8 @@ class DecisionAudit:
                 out[key] = clean_text(out[key], 256)
         if out["error"] is not None:
             out["error"] = clean_text(out["error"], 500)
-        if self.deterministic and out["latency_ms"] is not None:  # wall-clock: zeroed so that same seed => same log
+        # wall-clock: zeroed so that same seed => same log (None: a failed call, none measured)
+        if self.deterministic and out["latency_ms"] is not None:
             out["latency_ms"] = 0
         return out
 
