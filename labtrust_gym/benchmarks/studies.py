@@ -12,7 +12,7 @@ cell's results are written by the calling process as soon as the cell finishes, 
 interrupted study keeps what it finished. A cell is **finished** when its ``cell.json`` (written
 after ``results.json``) records the fingerprint of the cell's definition (its task, method,
 params, scale, injection, seeds, timing, logs, results version and the effective policy's
-fingerprint) and the SHA-256 of the ``results.json`` beside it. A rerun skips finished cells and
+fingerprint without the study specs, :data:`STUDY_SPECS_DIR`) and the SHA-256 of the ``results.json`` beside it. A rerun skips finished cells and
 runs the others: a changed spec reruns exactly the cells whose definition changed.
 """
 
@@ -43,6 +43,10 @@ SPEC_SCHEMA = "coordination_study.v0.1.schema.json"
 #: The injection id that means "no injection": the clean baseline cell, run on ``clean_task``.
 CLEAN = "none"
 RESULTS_VERSION = "0.3"
+#: The policy subtree of the study specs: left out of the cells' policy fingerprint (a spec is
+#: the study's input, not something a cell reads), so editing one spec reruns only the cells it
+#: changed, never every cell of every study.
+STUDY_SPECS_DIR = "coordination/studies"
 _DEFAULTS: dict[str, Any] = {
     "description": "",
     "task": "coord_risk",
@@ -356,7 +360,7 @@ def run_study(
     out = ensure_output_dir(out_dir, label="--out")
     root = policy_root if policy_root is not None else get_repo_root()
     cells = build_cells(spec, out.resolve(), root)
-    policy_fp = policy_fingerprint(root)
+    policy_fp = policy_fingerprint(root, exclude=(STUDY_SPECS_DIR,))
     fingerprints = {c.cell_id: cell_fingerprint(c, policy_fp) for c in cells}
     todo = [
         c for c in cells
@@ -438,6 +442,7 @@ def _manifest(
 
 __all__ = [
     "CLEAN",
+    "STUDY_SPECS_DIR",
     "CellJob",
     "StudyReport",
     "StudySpec",

@@ -403,3 +403,27 @@ def test_episode_logs_are_kept_per_cell_and_a_rerun_cell_starts_afresh(tmp_path:
     assert run_study(spec, out).ran == ("scripted__small_smoke__clean",)
     assert not (victim / "logs" / "stray.jsonl").exists()
     assert len(list(victim.glob("logs/*.jsonl"))) == 1
+
+
+# ---- review fixes --------------------------------------------------------------------------
+def test_editing_a_spec_in_a_policy_layer_reruns_only_its_new_cells(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A study spec stored in the user policy layer is not part of the cells' fingerprint:
+    adding a method to it runs that method's cells and reuses the others."""
+    layer = tmp_path / "policy"
+    specs = layer / "coordination" / "studies"
+    specs.mkdir(parents=True)
+    monkeypatch.setenv("LABTRUST_POLICY_DIR", str(layer))
+    (specs / "mine.v0.1.yaml").write_text(TINY.replace(
+        "methods: [scripted, kernel_whca]", "methods: [scripted]"), encoding="utf-8")
+    out = tmp_path / "study"
+    first = run_study(load_study_spec("mine"), out)
+    assert len(first.ran) == 2
+    (specs / "mine.v0.1.yaml").write_text(TINY, encoding="utf-8")  # adds kernel_whca
+    spec = load_study_spec("mine")
+    assert spec.methods == ("scripted", "kernel_whca")
+    report = run_study(spec, out)
+    assert sorted(report.reused) == sorted(first.ran)
+    assert sorted(report.ran) == ["kernel_whca__small_smoke__INJ-COMMS-DROP-001",
+                                  "kernel_whca__small_smoke__clean"]
