@@ -213,6 +213,8 @@ def _check_ids(spec: StudySpec, what: str, policy_root: Path | None) -> None:
             f"{what}: 'method_params' names {unknown}, which are not in 'methods' "
             f"{list(spec.methods)}."
         )
+    _check_clean_task(spec, what)
+    _check_method_params(spec, what, policy_root)
     for method, scale, injection in itertools.product(spec.methods, spec.scales, spec.injections):
         try:
             prepare_jobs(
@@ -230,6 +232,48 @@ def _check_ids(spec: StudySpec, what: str, policy_root: Path | None) -> None:
             error = InvalidInputError(f"{what}: cell {(method, scale, injection)}: {exc}")
             error.exit_code = exc.exit_code
             raise error from None
+
+
+def _check_clean_task(spec: StudySpec, what: str) -> None:
+    """The clean baseline must run without an injection: a ``clean_task`` with a
+    ``default_injection`` (``coord_risk``) would inject it into every ``none`` cell."""
+    from .episode import instantiate_task
+    from .tasks import get_task
+
+    task = instantiate_task(spec.clean_task, get_task(spec.clean_task))
+    if task.default_injection is not None:
+        raise InvalidInputError(
+            f"{what}: 'clean_task' {spec.clean_task!r} applies the injection "
+            f"{task.default_injection!r} by default, so the clean ({CLEAN!r}) cells would be "
+            "injected. Use coord_scale (the default) or another task without a default injection."
+        )
+
+
+def _check_method_params(spec: StudySpec, what: str, policy_root: Path | None) -> None:
+    """Every ``method_params`` key must be a parameter of its method: one of its
+    ``default_params`` (coordination_methods.v0.1.yaml) or a runner key. A method without a
+    policy entry (a plugin's) declares no parameters, so its keys are not checked."""
+    from labtrust_gym.baselines.coordination.methods.protocol_bridge import RUNNER_KEYS
+    from labtrust_gym.baselines.coordination.policy import method_entry
+    from labtrust_gym.config import get_repo_root
+    from labtrust_gym.errors import did_you_mean
+
+    root = policy_root if policy_root is not None else get_repo_root()
+    for method, params in sorted(spec.method_params.items()):
+        entry = method_entry(method, root)
+        if entry is None:
+            continue
+        declared = sorted((entry.get("default_params") or {}).keys())
+        known = sorted({*declared, *RUNNER_KEYS, "llm_settings"})
+        for key in sorted(params):
+            if key not in known:
+                raise InvalidInputError(
+                    f"{what}: method_params.{method}: unknown parameter {key!r}."
+                    f"{did_you_mean(key, known)} {method}'s parameters: "
+                    f"{', '.join(declared) or '(none)'} (its default_params in "
+                    "coordination_methods.v0.1.yaml), and the runner's "
+                    f"{', '.join(sorted({*RUNNER_KEYS, 'llm_settings'}))}."
+                )
 
 
 # ---- cells ---------------------------------------------------------------------------------

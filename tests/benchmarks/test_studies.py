@@ -75,6 +75,14 @@ def snapshot(out: Path) -> dict[str, tuple[int, bytes]]:
         (("version: \"0.1\"", "version: \"9\""), "'version'"),
         (("episodes: 1", "episodes: 1\nmethod_params: {random: {x: 1}}"), "random"),
         (("methods: [scripted, kernel_whca]", "methods: [scripted, scripted]"), "'methods'"),
+        # a clean task with a default injection would inject the clean cells
+        (("episodes: 1", "episodes: 1\nclean_task: coord_risk"),
+         "applies the injection 'INJ-DEVICE-FAULT-001' by default"),
+        # unknown method parameters are refused with a suggestion
+        (("episodes: 1", "episodes: 1\nmethod_params: {kernel_whca: {windw: 4}}"),
+         "unknown parameter 'windw'. Did you mean 'window'?"),
+        (("episodes: 1", "episodes: 1\nmethod_params: {scripted: {bogus: 1}}"),
+         "scripted's parameters: (none)"),
     ],
 )
 def test_bad_spec_is_a_clear_error(tmp_path: Path, edit: tuple[str, str], message: str) -> None:
