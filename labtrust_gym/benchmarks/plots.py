@@ -125,8 +125,10 @@ def plot_throughput(rows: Sequence[dict[str, Any]]) -> Any:
             mean = _num(row.get("throughput_mean"))
             xs.append(i - 0.4 + width * (j + 0.5))
             heights.append(mean)
-            lows.append(max(mean - _num(row.get("throughput_ci95_low")), 0.0))
-            highs.append(max(_num(row.get("throughput_ci95_high")) - mean, 0.0))
+            # no interval (fewer than two episodes): no error bar rather than a NaN one
+            low, high = _num(row.get("throughput_ci95_low")), _num(row.get("throughput_ci95_high"))
+            lows.append(max(mean - low, 0.0) if math.isfinite(low) else 0.0)
+            highs.append(max(high - mean, 0.0) if math.isfinite(high) else 0.0)
         ax.bar(xs, heights, width=width * 0.9, yerr=[lows, highs], capsize=3, label=scale,
                color=f"C{j % 10}")
     ax.set_xticks(range(len(methods)))

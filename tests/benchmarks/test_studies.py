@@ -435,3 +435,27 @@ def test_editing_a_spec_in_a_policy_layer_reruns_only_its_new_cells(
     assert sorted(report.reused) == sorted(first.ran)
     assert sorted(report.ran) == ["kernel_whca__small_smoke__INJ-COMMS-DROP-001",
                                   "kernel_whca__small_smoke__clean"]
+
+
+def test_summary_rows_give_each_metric_its_sample_size_and_no_ci_from_one_value() -> None:
+    from labtrust_gym.benchmarks.study_summary import cell_row, summary_columns, to_csv
+
+    cell = studies.CellJob(cell_id="m__s__clean", task="coord_scale", method="m", scale="s",
+                           injection="none", seed=1, episodes=2, timing=None, coord_params={},
+                           log_dir=None, policy_root=".")
+    doc = {"seeds": [1, 2], "episodes": [
+        {"metrics": {"throughput": 4, "p95_turnaround_s": None, "sec_time_to_detection_s": 30.0}},
+        {"metrics": {"throughput": 6, "p95_turnaround_s": 500.0}},
+    ]}
+    row = cell_row(cell, doc)
+    assert row["throughput_n"] == 2 and row["throughput_mean"] == 5.0
+    assert row["throughput_ci95_low"] < 5.0 < row["throughput_ci95_high"]
+    for metric in ("p95_turnaround_s", "sec_time_to_detection_s"):  # one value each
+        assert row[f"{metric}_n"] == 1
+        assert row[f"{metric}_ci95_low"] is None and row[f"{metric}_ci95_high"] is None
+    columns = summary_columns([row])
+    assert columns[columns.index("throughput_mean"):columns.index("throughput_mean") + 4] == [
+        "throughput_mean", "throughput_ci95_low", "throughput_ci95_high", "throughput_n"]
+    line = dict(zip(columns, to_csv([row], columns).splitlines()[1].split(","), strict=True))
+    assert line["p95_turnaround_s_mean"] == "500.0" and line["p95_turnaround_s_n"] == "1"
+    assert line["p95_turnaround_s_ci95_low"] == "" and line["p95_turnaround_s_ci95_high"] == ""
