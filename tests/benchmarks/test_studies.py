@@ -396,7 +396,58 @@ def test_make_plots_resilience_metric_is_checked(
     assert main(["make-plots", "--in", str(tmp_path / "s"), "--metric", "p95_turnaround"]) == 2
     assert "Did you mean 'p95_turnaround_s'" in capsys.readouterr().err
     assert main(["make-plots", "--in", str(tmp_path / "s"), "--metric", "p95_turnaround_s"]) == 0
-    assert png_size(tmp_path / "s" / "plots" / "resilience.png") == (800, 500)
+    assert png_size(tmp_path / "s" / "plots" / "resilience_p95_turnaround_s.png") == (800, 500)
+
+
+def test_make_plots_refuses_a_metric_the_clean_cells_lack(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """sec_* metrics exist only in injected cells: a heatmap of them would be all n/a."""
+    run_study(load_study_spec(write_spec(tmp_path, TINY)), tmp_path / "s")
+    header = read_csv(tmp_path / "s" / "summary_coord.csv")[0]
+    assert "sec_attack_success_mean" in header  # a known metric, just not in clean cells
+    capsys.readouterr()
+    assert main(["make-plots", "--in", str(tmp_path / "s"), "--metric",
+                 "sec_attack_success"]) == 2
+    err = " ".join(capsys.readouterr().err.split())
+    assert "no clean (injection 'none') cell has a value" in err and "clean twin" in err
+    usable = err.split("Metrics usable here: ")[1]
+    assert "throughput" in usable and "p95_turnaround_s" in usable and "sec_" not in usable
+
+
+def test_a_resilience_figure_of_another_metric_does_not_replace_the_default_one(
+    tmp_path: Path,
+) -> None:
+    from labtrust_gym.benchmarks.plots import make_plots
+
+    run_study(load_study_spec(write_spec(tmp_path, TINY)), tmp_path / "s")
+    plots = tmp_path / "s" / "plots"
+    make_plots(tmp_path / "s", formats=("png", "svg"))
+    default = {f: (plots / f"resilience.{f}").read_bytes() for f in ("png", "svg")}
+    written = make_plots(tmp_path / "s", formats=("png",), resilience_metric="p95_turnaround_s")
+    assert "resilience_p95_turnaround_s.png" in {p.name for p in written}
+    # the throughput heatmap of both formats is untouched: no svg/png pair of mixed metrics
+    assert {f: (plots / f"resilience.{f}").read_bytes() for f in ("png", "svg")} == default
+    assert not (plots / "resilience_p95_turnaround_s.svg").exists()
+
+
+@pytest.mark.parametrize(
+    ("metric", "lower"),
+    [
+        ("coord_cell_conflicts_avoided", False), ("coord_swaps_avoided", False),
+        ("throughput", False), ("stat_throughput", False), ("sec_throughput_ratio", False),
+        ("sec_contained", False), ("sec_detected", False), ("on_time_rate", False),
+        ("coord_released_per_agent", False),
+        ("coord_cell_conflicts", True), ("violations_total", True), ("p95_turnaround_s", True),
+        ("sec_time_to_containment_s", True), ("coord_idle_rate", True), ("late_unreleased", True),
+        ("sec_attack_success", True), ("holds_count", True),
+    ],
+)
+def test_heatmap_direction_of_metrics(metric: str, lower: bool) -> None:
+    from labtrust_gym.benchmarks.plots import higher_is_better, lower_is_better
+
+    assert lower_is_better(metric) is lower
+    assert higher_is_better(metric) is not lower
 
 
 def test_episode_logs_are_kept_per_cell_and_a_rerun_cell_starts_afresh(tmp_path: Path) -> None:
