@@ -166,8 +166,8 @@ def pareto_markdown(study_id: str, prows: Sequence[Mapping[str, Any]]) -> str:
         f"# Pareto table: study {study_id}",
         "",
         "Per scale and injection: mean throughput (higher is better), mean violations and mean "
-        "p95 turnaround in seconds (lower is better). A non-dominated method is beaten on all "
-        "three by no other method of its group.",
+        "p95 turnaround in seconds (lower is better). A method is non-dominated when no other "
+        "method of its group is at least as good on all three and strictly better on one.",
     ]
     current: tuple[str, str] | None = None
     for row in prows:

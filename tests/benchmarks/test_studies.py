@@ -510,3 +510,12 @@ def test_summary_rows_give_each_metric_its_sample_size_and_no_ci_from_one_value(
     line = dict(zip(columns, to_csv([row], columns).splitlines()[1].split(","), strict=True))
     assert line["p95_turnaround_s_mean"] == "500.0" and line["p95_turnaround_s_n"] == "1"
     assert line["p95_turnaround_s_ci95_low"] == "" and line["p95_turnaround_s_ci95_high"] == ""
+
+
+def test_pareto_markdown_states_the_dominance_rule() -> None:
+    from labtrust_gym.benchmarks.study_summary import pareto_markdown
+
+    text = " ".join(pareto_markdown("s", []).split())
+    assert "no other method of its group is at least as good on all three and strictly better " \
+        "on one" in text
+    assert "beaten on all three" not in text
