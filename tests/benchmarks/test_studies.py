@@ -519,3 +519,34 @@ def test_pareto_markdown_states_the_dominance_rule() -> None:
     assert "no other method of its group is at least as good on all three and strictly better " \
         "on one" in text
     assert "beaten on all three" not in text
+
+
+def test_two_runs_never_share_an_out_directory(tmp_path: Path) -> None:
+    """A live run's lock refuses a second run (its files are left alone); a lock left by a
+    process that is gone is taken over; a finished run leaves no lock."""
+    import subprocess
+    import sys
+
+    spec = load_study_spec(write_spec(tmp_path, TINY))
+    out = tmp_path / "study"
+    run_study(spec, out)
+    assert not (out / studies.LOCK_FILE).exists()
+    before = snapshot(out)
+    live = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(60)"])
+    try:
+        (out / studies.LOCK_FILE).write_text(f"{live.pid}\n", encoding="utf-8")
+        (out / "cells" / "scripted__small_smoke__clean" / "cell.json").unlink()  # to rerun
+        with pytest.raises(LabTrustError, match=rf"process {live.pid} holds"):
+            run_study(spec, out)
+        assert (out / "cells" / "scripted__small_smoke__clean" / "results.json").exists()
+        assert (out / studies.LOCK_FILE).read_text(encoding="utf-8") == f"{live.pid}\n"
+    finally:
+        live.kill()
+        live.wait()
+    # the holder is gone: its lock is stale and taken over
+    report = run_study(spec, out)
+    assert report.ran == ("scripted__small_smoke__clean",)
+    assert not (out / studies.LOCK_FILE).exists()
+    after = snapshot(out)
+    assert after["cells/scripted__small_smoke__clean/results.json"][1] == before[
+        "cells/scripted__small_smoke__clean/results.json"][1]
