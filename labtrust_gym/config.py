@@ -229,13 +229,21 @@ def policy_layers(root: Path | str | None = None) -> PolicyLayers:
     return stack
 
 
-def policy_fingerprint(root: Path | str | None = None) -> str:
+def policy_fingerprint(root: Path | str | None = None, *, exclude: tuple[str, ...] = ()) -> str:
     """``sha256:<hex>`` over every file of the effective (layered) policy: relative path and bytes
     of the file each path resolves to, sorted by path. Equal policies give equal fingerprints
-    whatever layers they came from (results, safety cases and pack manifests all record it)."""
+    whatever layers they came from (results, safety cases and pack manifests all record it).
+
+    ``exclude`` lists policy subtrees (relative posix paths such as ``coordination/studies``)
+    left out, for fingerprints of what a run reads when the excluded files are its inputs."""
+    prefixes = tuple(e.strip("/") + "/" for e in exclude)
     files = policy_layers(root).files()
     return _fingerprint(
-        tuple((rel, str(path), path.stat().st_mtime_ns) for rel, (path, _l) in files.items())
+        tuple(
+            (rel, str(path), path.stat().st_mtime_ns)
+            for rel, (path, _l) in files.items()
+            if not rel.startswith(prefixes)
+        )
     )
 
 

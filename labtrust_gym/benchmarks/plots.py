@@ -12,7 +12,8 @@ Input is the study directory's ``summary_coord.csv`` and ``pareto.csv``
 * ``throughput.*``  — mean throughput of the clean cells per method (bars per scale), with the
   95% confidence interval as error bars;
 * ``resilience.*``  — heatmap of mean throughput under each injection relative to the same
-  method and scale without it (1.0 = unaffected), methods x injections;
+  method and scale without it (1.0 = unaffected), methods x injections; with another
+  ``resilience_metric`` the file is ``resilience_<metric>.*``;
 * ``pareto.*``      — throughput against violations for every cell, one panel per scale; the
   non-dominated cells of each (scale, injection) group are filled, the dominated ones hollow.
 """
@@ -21,6 +22,7 @@ from __future__ import annotations
 
 import csv
 import math
+import re
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
@@ -32,6 +34,7 @@ from .study_summary import PARETO_CSV, SUMMARY_FILE
 FIGSIZE = (8.0, 5.0)
 DPI = 100
 FORMATS = ("png", "svg")
+DEFAULT_RESILIENCE_METRIC = "throughput"
 CLEAN = "none"
 _RC = {
     "svg.hashsalt": "labtrust-gym",
@@ -125,8 +128,10 @@ def plot_throughput(rows: Sequence[dict[str, Any]]) -> Any:
             mean = _num(row.get("throughput_mean"))
             xs.append(i - 0.4 + width * (j + 0.5))
             heights.append(mean)
-            lows.append(max(mean - _num(row.get("throughput_ci95_low")), 0.0))
-            highs.append(max(_num(row.get("throughput_ci95_high")) - mean, 0.0))
+            # no interval (fewer than two episodes): no error bar rather than a NaN one
+            low, high = _num(row.get("throughput_ci95_low")), _num(row.get("throughput_ci95_high"))
+            lows.append(max(mean - low, 0.0) if math.isfinite(low) else 0.0)
+            highs.append(max(high - mean, 0.0) if math.isfinite(high) else 0.0)
         ax.bar(xs, heights, width=width * 0.9, yerr=[lows, highs], capsize=3, label=scale,
                color=f"C{j % 10}")
     ax.set_xticks(range(len(methods)))
@@ -163,13 +168,31 @@ def resilience_matrix(
     return methods, labels, values
 
 
-#: Name fragments of metrics where less is better (their heatmap colours are reversed).
-_LOWER_IS_BETTER = ("turnaround", "violation", "blocked", "time_to", "harm", "lost", "late",
-                    "held", "rejected", "conflict", "stale", "dropped")
+#: Metrics where more is better, checked first: names ending in one of these suffixes (conflicts
+#: *avoided*, ratios to clean) or containing one of these fragments (throughput, on-time and
+#: compliance rates, attacks contained / detected / refused, utilization, results released,
+#: reward). ``sec_time_to_containment_s`` is a time, so it matches no fragment here.
+HIGHER_IS_BETTER_SUFFIXES = ("_avoided", "_ratio")
+HIGHER_IS_BETTER_PARTS = ("throughput", "on_time", "compliance", "sec_contained", "sec_detected",
+                          "refused", "utilization", "released_per", "reward")
+#: Name fragments of the other metrics where less is better (their heatmap colours are
+#: reversed). A metric matching neither list is coloured as higher-is-better.
+LOWER_IS_BETTER_PARTS = ("turnaround", "violation", "blocked", "block_rate", "time_to", "harm",
+                         "lost", "late", "held", "holds", "rejected", "injected_accepted",
+                         "conflict", "stale", "dropped", "idle", "delay", "attack_success", "queue",
+                         "reruns", "gini")
+
+
+def higher_is_better(metric: str) -> bool:
+    return metric.endswith(HIGHER_IS_BETTER_SUFFIXES) or any(
+        part in metric for part in HIGHER_IS_BETTER_PARTS
+    )
 
 
 def lower_is_better(metric: str) -> bool:
-    return any(part in metric for part in _LOWER_IS_BETTER)
+    """True when less of ``metric`` is better: it matches no higher-is-better rule and contains
+    a fragment of :data:`LOWER_IS_BETTER_PARTS`."""
+    return not higher_is_better(metric) and any(part in metric for part in LOWER_IS_BETTER_PARTS)
 
 
 def plot_resilience(rows: Sequence[dict[str, Any]], metric: str = "throughput") -> Any:
@@ -241,11 +264,25 @@ def plot_pareto(prows: Sequence[dict[str, Any]]) -> Any:
     return fig
 
 
+def _metrics_of_clean_cells(rows: Sequence[dict[str, Any]], known: Sequence[str]) -> list[str]:
+    """The metrics of ``known`` with a finite mean in at least one clean cell."""
+    clean = [r for r in rows if r["injection"] == CLEAN]
+    return [m for m in known if any(math.isfinite(_num(r.get(f"{m}_mean"))) for r in clean)]
+
+
+def resilience_name(metric: str) -> str:
+    """The resilience figure's file stem: ``resilience`` for throughput, else
+    ``resilience_<metric>`` (so figures of different metrics never overwrite or mix)."""
+    if metric == DEFAULT_RESILIENCE_METRIC:
+        return "resilience"
+    return "resilience_" + re.sub(r"[^A-Za-z0-9._-]", "_", metric)
+
+
 def make_plots(
     study_dir: str | Path,
     *,
     formats: Sequence[str] = ("png",),
-    resilience_metric: str = "throughput",
+    resilience_metric: str = DEFAULT_RESILIENCE_METRIC,
 ) -> list[Path]:
     """Draw the three figures of the study in ``study_dir`` into ``study_dir/plots/``;
     the resilience heatmap compares ``resilience_metric`` (a summary metric) with clean."""
@@ -262,6 +299,15 @@ def make_plots(
         from labtrust_gym.errors import UnknownIdError
 
         raise UnknownIdError.for_id("study metric", resilience_metric, known)
+    usable = _metrics_of_clean_cells(rows, known)
+    if resilience_metric not in usable:
+        raise InvalidInputError(
+            f"--metric {resilience_metric}: no clean (injection {CLEAN!r}) cell has a value for "
+            "it, so the resilience heatmap has no baseline to divide by. The sec_* metrics "
+            "exist only in injected cells and already compare each one with its clean twin "
+            "(e.g. sec_throughput_ratio, sec_p95_turnaround_delta_s; see summary_coord.csv). "
+            f"Metrics usable here: {', '.join(usable)}."
+        )
     matplotlib = _matplotlib()
     from labtrust_gym.fileio import ensure_output_dir
 
@@ -270,11 +316,19 @@ def make_plots(
     with matplotlib.rc_context(_RC):
         for name, fig in (
             ("throughput", plot_throughput(rows)),
-            ("resilience", plot_resilience(rows, resilience_metric)),
+            (resilience_name(resilience_metric), plot_resilience(rows, resilience_metric)),
             ("pareto", plot_pareto(prows)),
         ):
             written += _save(fig, out, name, formats)
     return written
 
 
-__all__ = ["DPI", "FIGSIZE", "make_plots", "resilience_matrix"]
+__all__ = [
+    "DPI",
+    "FIGSIZE",
+    "higher_is_better",
+    "lower_is_better",
+    "make_plots",
+    "resilience_matrix",
+    "resilience_name",
+]

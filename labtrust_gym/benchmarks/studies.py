@@ -12,8 +12,10 @@ cell's results are written by the calling process as soon as the cell finishes, 
 interrupted study keeps what it finished. A cell is **finished** when its ``cell.json`` (written
 after ``results.json``) records the fingerprint of the cell's definition (its task, method,
 params, scale, injection, seeds, timing, logs, results version and the effective policy's
-fingerprint) and the SHA-256 of the ``results.json`` beside it. A rerun skips finished cells and
-runs the others: a changed spec reruns exactly the cells whose definition changed.
+fingerprint without the study specs, :data:`STUDY_SPECS_DIR`) and the SHA-256 of the
+``results.json`` beside it. A rerun skips finished cells and runs the others: a changed spec
+reruns exactly the cells whose definition changed. A running study holds the lock file
+:data:`LOCK_FILE` in its output directory, so two runs never share one.
 """
 
 from __future__ import annotations
@@ -43,6 +45,10 @@ SPEC_SCHEMA = "coordination_study.v0.1.schema.json"
 #: The injection id that means "no injection": the clean baseline cell, run on ``clean_task``.
 CLEAN = "none"
 RESULTS_VERSION = "0.3"
+#: The policy subtree of the study specs: left out of the cells' policy fingerprint (a spec is
+#: the study's input, not something a cell reads), so editing one spec reruns only the cells it
+#: changed, never every cell of every study.
+STUDY_SPECS_DIR = "coordination/studies"
 _DEFAULTS: dict[str, Any] = {
     "description": "",
     "task": "coord_risk",
@@ -209,6 +215,8 @@ def _check_ids(spec: StudySpec, what: str, policy_root: Path | None) -> None:
             f"{what}: 'method_params' names {unknown}, which are not in 'methods' "
             f"{list(spec.methods)}."
         )
+    _check_clean_task(spec, what)
+    _check_method_params(spec, what, policy_root)
     for method, scale, injection in itertools.product(spec.methods, spec.scales, spec.injections):
         try:
             prepare_jobs(
@@ -226,6 +234,48 @@ def _check_ids(spec: StudySpec, what: str, policy_root: Path | None) -> None:
             error = InvalidInputError(f"{what}: cell {(method, scale, injection)}: {exc}")
             error.exit_code = exc.exit_code
             raise error from None
+
+
+def _check_clean_task(spec: StudySpec, what: str) -> None:
+    """The clean baseline must run without an injection: a ``clean_task`` with a
+    ``default_injection`` (``coord_risk``) would inject it into every ``none`` cell."""
+    from .episode import instantiate_task
+    from .tasks import get_task
+
+    task = instantiate_task(spec.clean_task, get_task(spec.clean_task))
+    if task.default_injection is not None:
+        raise InvalidInputError(
+            f"{what}: 'clean_task' {spec.clean_task!r} applies the injection "
+            f"{task.default_injection!r} by default, so the clean ({CLEAN!r}) cells would be "
+            "injected. Use coord_scale (the default) or another task without a default injection."
+        )
+
+
+def _check_method_params(spec: StudySpec, what: str, policy_root: Path | None) -> None:
+    """Every ``method_params`` key must be a parameter of its method: one of its
+    ``default_params`` (coordination_methods.v0.1.yaml) or a runner key. A method without a
+    policy entry (a plugin's) declares no parameters, so its keys are not checked."""
+    from labtrust_gym.baselines.coordination.methods.protocol_bridge import RUNNER_KEYS
+    from labtrust_gym.baselines.coordination.policy import method_entry
+    from labtrust_gym.config import get_repo_root
+    from labtrust_gym.errors import did_you_mean
+
+    root = policy_root if policy_root is not None else get_repo_root()
+    for method, params in sorted(spec.method_params.items()):
+        entry = method_entry(method, root)
+        if entry is None:
+            continue
+        declared = sorted((entry.get("default_params") or {}).keys())
+        known = sorted({*declared, *RUNNER_KEYS, "llm_settings"})
+        for key in sorted(params):
+            if key not in known:
+                raise InvalidInputError(
+                    f"{what}: method_params.{method}: unknown parameter {key!r}."
+                    f"{did_you_mean(key, known)} {method}'s parameters: "
+                    f"{', '.join(declared) or '(none)'} (its default_params in "
+                    "coordination_methods.v0.1.yaml), and the runner's "
+                    f"{', '.join(sorted({*RUNNER_KEYS, 'llm_settings'}))}."
+                )
 
 
 # ---- cells ---------------------------------------------------------------------------------
@@ -330,6 +380,56 @@ def run_cell(cell: CellJob) -> dict[str, Any]:
 
 
 # ---- the study -----------------------------------------------------------------------------
+#: The lock file a running study holds in its ``--out`` directory (its process id inside).
+LOCK_FILE = ".study.lock"
+
+
+def _pid_alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:  # exists, owned by another user
+        return True
+    except OSError:
+        return False
+    return True
+
+
+def acquire_study_lock(out: Path) -> Path:
+    """Create ``out/.study.lock`` holding this process id (``O_CREAT | O_EXCL``), so two runs
+    sharing one directory never delete each other's cells. A lock left by a process that no
+    longer exists is taken over; one held by a live process is an error naming its pid."""
+    from labtrust_gym.errors import LabTrustError
+
+    lock = out / LOCK_FILE
+    for _attempt in range(3):
+        try:
+            fd = os.open(lock, os.O_CREAT | os.O_EXCL | os.O_WRONLY, 0o644)
+        except FileExistsError:
+            try:
+                text = lock.read_text(encoding="utf-8").strip()
+            except FileNotFoundError:
+                continue  # released meanwhile: try again
+            holder = int(text) if text.isdigit() else None
+            if holder is not None and holder != os.getpid() and not _pid_alive(holder):
+                lock.unlink(missing_ok=True)  # stale: its process is gone
+                continue
+            who = f"process {holder}" if holder is not None else "another process"
+            raise LabTrustError(
+                f"--out {str(out)!r} is in use by another study run ({who} holds "
+                f"{str(lock)!r}). Wait for it to finish or use another --out directory; if no "
+                "study is running there, delete the lock file."
+            ) from None
+        with os.fdopen(fd, "w", encoding="utf-8") as handle:
+            handle.write(f"{os.getpid()}\n")
+        return lock
+    raise LabTrustError(
+        f"Could not take the study lock {str(lock)!r} (it keeps changing hands); retry, or use "
+        "another --out directory."
+    )
+
+
 def run_study(
     spec: StudySpec,
     out_dir: str | os.PathLike[str],
@@ -347,16 +447,39 @@ def run_study(
     with each cell id as it finishes (progress bars). Raises the first failing cell's error
     after cancelling the others; cells finished by then stay finished.
     """
-    from labtrust_gym.config import get_repo_root, policy_fingerprint
-
-    from .executors import check_executor_options, run_jobs
-    from .results import write_results
+    from .executors import check_executor_options
 
     check_executor_options(executor, workers, ray_address)
     out = ensure_output_dir(out_dir, label="--out")
+    lock = acquire_study_lock(out)
+    try:
+        return _run_study_locked(
+            spec, out, workers=workers, executor=executor, ray_address=ray_address,
+            policy_root=policy_root, on_start=on_start, on_cell_done=on_cell_done,
+        )
+    finally:
+        lock.unlink(missing_ok=True)
+
+
+def _run_study_locked(
+    spec: StudySpec,
+    out: Path,
+    *,
+    workers: int,
+    executor: str,
+    ray_address: str | None,
+    policy_root: Path | None,
+    on_start: Callable[[int, int], None] | None,
+    on_cell_done: Callable[[str], None] | None,
+) -> StudyReport:
+    from labtrust_gym.config import get_repo_root, policy_fingerprint
+
+    from .executors import run_jobs
+    from .results import write_results
+
     root = policy_root if policy_root is not None else get_repo_root()
     cells = build_cells(spec, out.resolve(), root)
-    policy_fp = policy_fingerprint(root)
+    policy_fp = policy_fingerprint(root, exclude=(STUDY_SPECS_DIR,))
     fingerprints = {c.cell_id: cell_fingerprint(c, policy_fp) for c in cells}
     todo = [
         c for c in cells
@@ -438,9 +561,12 @@ def _manifest(
 
 __all__ = [
     "CLEAN",
+    "LOCK_FILE",
+    "STUDY_SPECS_DIR",
     "CellJob",
     "StudyReport",
     "StudySpec",
+    "acquire_study_lock",
     "build_cells",
     "cell_fingerprint",
     "cell_id",

@@ -3,7 +3,9 @@
 Metrics are read generically from each cell's ``results.json``: every numeric or boolean
 per-episode metric (``throughput``, ``violations_total``, ``coord_*``, ``sec_*``, a plugin
 aggregator's own …) gets its mean and Student-t 95% confidence interval across the episodes where
-it has a value (booleans count 0/1, so their mean is a rate; dicts and lists are left out).
+it has a value, and that number of episodes as ``<metric>_n`` (booleans count 0/1, so their mean
+is a rate; dicts and lists are left out). With fewer than two values there is no interval: the
+CI fields are left empty rather than collapsing to the mean.
 Rows follow the spec's cell order; columns are the fixed ones, the three headline metrics, then
 every other metric in sorted order.
 
@@ -37,11 +39,14 @@ OBJECTIVES: tuple[tuple[str, bool], ...] = (
     ("violations_total", False),
     ("p95_turnaround_s", False),
 )
+#: Fewer values than this give no confidence interval (empty CI fields): one value has no spread.
+MIN_CI_N = 2
 KEY_COLUMNS = ("cell_id", "method", "scale", "injection", "task", "episodes", "seeds")
 
 
 def cell_row(cell: CellJob, doc: Mapping[str, Any]) -> dict[str, Any]:
-    """One summary row: the cell's keys, then ``<metric>_mean/_ci95_low/_ci95_high``."""
+    """One summary row: the cell's keys, then ``<metric>_mean/_ci95_low/_ci95_high/_n`` (the CI
+    is None, an empty field, when fewer than :data:`MIN_CI_N` episodes have the metric)."""
     summary = episode_stats([ep["metrics"] for ep in doc["episodes"]])
     row: dict[str, Any] = {
         "cell_id": cell.cell_id,
@@ -53,9 +58,11 @@ def cell_row(cell: CellJob, doc: Mapping[str, Any]) -> dict[str, Any]:
         "seeds": " ".join(str(s) for s in doc["seeds"]),
     }
     for metric, stats in summary.items():
+        has_ci = stats["n"] >= MIN_CI_N
         row[f"{metric}_mean"] = stats["mean"]
-        row[f"{metric}_ci95_low"] = stats["ci95"]["low"]
-        row[f"{metric}_ci95_high"] = stats["ci95"]["high"]
+        row[f"{metric}_ci95_low"] = stats["ci95"]["low"] if has_ci else None
+        row[f"{metric}_ci95_high"] = stats["ci95"]["high"] if has_ci else None
+        row[f"{metric}_n"] = stats["n"]
     return row
 
 
@@ -86,7 +93,7 @@ def summary_columns(rows: Sequence[Mapping[str, Any]]) -> list[str]:
     )
     cols = list(KEY_COLUMNS)
     for metric in [*headline, *metrics]:
-        cols += [f"{metric}_mean", f"{metric}_ci95_low", f"{metric}_ci95_high"]
+        cols += [f"{metric}_mean", f"{metric}_ci95_low", f"{metric}_ci95_high", f"{metric}_n"]
     return cols
 
 
@@ -159,8 +166,8 @@ def pareto_markdown(study_id: str, prows: Sequence[Mapping[str, Any]]) -> str:
         f"# Pareto table: study {study_id}",
         "",
         "Per scale and injection: mean throughput (higher is better), mean violations and mean "
-        "p95 turnaround in seconds (lower is better). A non-dominated method is beaten on all "
-        "three by no other method of its group.",
+        "p95 turnaround in seconds (lower is better). A method is non-dominated when no other "
+        "method of its group is at least as good on all three and strictly better on one.",
     ]
     current: tuple[str, str] | None = None
     for row in prows:
@@ -230,6 +237,7 @@ def write_study_tables(
 
 
 __all__ = [
+    "MIN_CI_N",
     "OBJECTIVES",
     "PARETO_CSV",
     "PARETO_MD",

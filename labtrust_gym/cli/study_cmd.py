@@ -95,8 +95,8 @@ def make_plots_cmd(
         typer.Option(
             "--metric",
             metavar="NAME",
-            help="Metric of the resilience heatmap (a summary_coord.csv metric, e.g. "
-            "p95_turnaround_s).",
+            help="Metric of the resilience heatmap (a summary_coord.csv metric the clean cells "
+            "have, e.g. p95_turnaround_s; written to resilience_<NAME>.*).",
         ),
     ] = "throughput",
 ) -> None:

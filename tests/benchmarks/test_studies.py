@@ -75,6 +75,14 @@ def snapshot(out: Path) -> dict[str, tuple[int, bytes]]:
         (("version: \"0.1\"", "version: \"9\""), "'version'"),
         (("episodes: 1", "episodes: 1\nmethod_params: {random: {x: 1}}"), "random"),
         (("methods: [scripted, kernel_whca]", "methods: [scripted, scripted]"), "'methods'"),
+        # a clean task with a default injection would inject the clean cells
+        (("episodes: 1", "episodes: 1\nclean_task: coord_risk"),
+         "applies the injection 'INJ-DEVICE-FAULT-001' by default"),
+        # unknown method parameters are refused with a suggestion
+        (("episodes: 1", "episodes: 1\nmethod_params: {kernel_whca: {windw: 4}}"),
+         "unknown parameter 'windw'. Did you mean 'window'?"),
+        (("episodes: 1", "episodes: 1\nmethod_params: {scripted: {bogus: 1}}"),
+         "scripted's parameters: (none)"),
     ],
 )
 def test_bad_spec_is_a_clear_error(tmp_path: Path, edit: tuple[str, str], message: str) -> None:
@@ -388,7 +396,58 @@ def test_make_plots_resilience_metric_is_checked(
     assert main(["make-plots", "--in", str(tmp_path / "s"), "--metric", "p95_turnaround"]) == 2
     assert "Did you mean 'p95_turnaround_s'" in capsys.readouterr().err
     assert main(["make-plots", "--in", str(tmp_path / "s"), "--metric", "p95_turnaround_s"]) == 0
-    assert png_size(tmp_path / "s" / "plots" / "resilience.png") == (800, 500)
+    assert png_size(tmp_path / "s" / "plots" / "resilience_p95_turnaround_s.png") == (800, 500)
+
+
+def test_make_plots_refuses_a_metric_the_clean_cells_lack(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """sec_* metrics exist only in injected cells: a heatmap of them would be all n/a."""
+    run_study(load_study_spec(write_spec(tmp_path, TINY)), tmp_path / "s")
+    header = read_csv(tmp_path / "s" / "summary_coord.csv")[0]
+    assert "sec_attack_success_mean" in header  # a known metric, just not in clean cells
+    capsys.readouterr()
+    assert main(["make-plots", "--in", str(tmp_path / "s"), "--metric",
+                 "sec_attack_success"]) == 2
+    err = " ".join(capsys.readouterr().err.split())
+    assert "no clean (injection 'none') cell has a value" in err and "clean twin" in err
+    usable = err.split("Metrics usable here: ")[1]
+    assert "throughput" in usable and "p95_turnaround_s" in usable and "sec_" not in usable
+
+
+def test_a_resilience_figure_of_another_metric_does_not_replace_the_default_one(
+    tmp_path: Path,
+) -> None:
+    from labtrust_gym.benchmarks.plots import make_plots
+
+    run_study(load_study_spec(write_spec(tmp_path, TINY)), tmp_path / "s")
+    plots = tmp_path / "s" / "plots"
+    make_plots(tmp_path / "s", formats=("png", "svg"))
+    default = {f: (plots / f"resilience.{f}").read_bytes() for f in ("png", "svg")}
+    written = make_plots(tmp_path / "s", formats=("png",), resilience_metric="p95_turnaround_s")
+    assert "resilience_p95_turnaround_s.png" in {p.name for p in written}
+    # the throughput heatmap of both formats is untouched: no svg/png pair of mixed metrics
+    assert {f: (plots / f"resilience.{f}").read_bytes() for f in ("png", "svg")} == default
+    assert not (plots / "resilience_p95_turnaround_s.svg").exists()
+
+
+@pytest.mark.parametrize(
+    ("metric", "lower"),
+    [
+        ("coord_cell_conflicts_avoided", False), ("coord_swaps_avoided", False),
+        ("throughput", False), ("stat_throughput", False), ("sec_throughput_ratio", False),
+        ("sec_contained", False), ("sec_detected", False), ("on_time_rate", False),
+        ("coord_released_per_agent", False),
+        ("coord_cell_conflicts", True), ("violations_total", True), ("p95_turnaround_s", True),
+        ("sec_time_to_containment_s", True), ("coord_idle_rate", True), ("late_unreleased", True),
+        ("sec_attack_success", True), ("holds_count", True),
+    ],
+)
+def test_heatmap_direction_of_metrics(metric: str, lower: bool) -> None:
+    from labtrust_gym.benchmarks.plots import higher_is_better, lower_is_better
+
+    assert lower_is_better(metric) is lower
+    assert higher_is_better(metric) is not lower
 
 
 def test_episode_logs_are_kept_per_cell_and_a_rerun_cell_starts_afresh(tmp_path: Path) -> None:
@@ -403,3 +462,91 @@ def test_episode_logs_are_kept_per_cell_and_a_rerun_cell_starts_afresh(tmp_path:
     assert run_study(spec, out).ran == ("scripted__small_smoke__clean",)
     assert not (victim / "logs" / "stray.jsonl").exists()
     assert len(list(victim.glob("logs/*.jsonl"))) == 1
+
+
+# ---- review fixes --------------------------------------------------------------------------
+def test_editing_a_spec_in_a_policy_layer_reruns_only_its_new_cells(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A study spec stored in the user policy layer is not part of the cells' fingerprint:
+    adding a method to it runs that method's cells and reuses the others."""
+    layer = tmp_path / "policy"
+    specs = layer / "coordination" / "studies"
+    specs.mkdir(parents=True)
+    monkeypatch.setenv("LABTRUST_POLICY_DIR", str(layer))
+    (specs / "mine.v0.1.yaml").write_text(TINY.replace(
+        "methods: [scripted, kernel_whca]", "methods: [scripted]"), encoding="utf-8")
+    out = tmp_path / "study"
+    first = run_study(load_study_spec("mine"), out)
+    assert len(first.ran) == 2
+    (specs / "mine.v0.1.yaml").write_text(TINY, encoding="utf-8")  # adds kernel_whca
+    spec = load_study_spec("mine")
+    assert spec.methods == ("scripted", "kernel_whca")
+    report = run_study(spec, out)
+    assert sorted(report.reused) == sorted(first.ran)
+    assert sorted(report.ran) == ["kernel_whca__small_smoke__INJ-COMMS-DROP-001",
+                                  "kernel_whca__small_smoke__clean"]
+
+
+def test_summary_rows_give_each_metric_its_sample_size_and_no_ci_from_one_value() -> None:
+    from labtrust_gym.benchmarks.study_summary import cell_row, summary_columns, to_csv
+
+    cell = studies.CellJob(cell_id="m__s__clean", task="coord_scale", method="m", scale="s",
+                           injection="none", seed=1, episodes=2, timing=None, coord_params={},
+                           log_dir=None, policy_root=".")
+    doc = {"seeds": [1, 2], "episodes": [
+        {"metrics": {"throughput": 4, "p95_turnaround_s": None, "sec_time_to_detection_s": 30.0}},
+        {"metrics": {"throughput": 6, "p95_turnaround_s": 500.0}},
+    ]}
+    row = cell_row(cell, doc)
+    assert row["throughput_n"] == 2 and row["throughput_mean"] == 5.0
+    assert row["throughput_ci95_low"] < 5.0 < row["throughput_ci95_high"]
+    for metric in ("p95_turnaround_s", "sec_time_to_detection_s"):  # one value each
+        assert row[f"{metric}_n"] == 1
+        assert row[f"{metric}_ci95_low"] is None and row[f"{metric}_ci95_high"] is None
+    columns = summary_columns([row])
+    assert columns[columns.index("throughput_mean"):columns.index("throughput_mean") + 4] == [
+        "throughput_mean", "throughput_ci95_low", "throughput_ci95_high", "throughput_n"]
+    line = dict(zip(columns, to_csv([row], columns).splitlines()[1].split(","), strict=True))
+    assert line["p95_turnaround_s_mean"] == "500.0" and line["p95_turnaround_s_n"] == "1"
+    assert line["p95_turnaround_s_ci95_low"] == "" and line["p95_turnaround_s_ci95_high"] == ""
+
+
+def test_pareto_markdown_states_the_dominance_rule() -> None:
+    from labtrust_gym.benchmarks.study_summary import pareto_markdown
+
+    text = " ".join(pareto_markdown("s", []).split())
+    assert "no other method of its group is at least as good on all three and strictly better " \
+        "on one" in text
+    assert "beaten on all three" not in text
+
+
+def test_two_runs_never_share_an_out_directory(tmp_path: Path) -> None:
+    """A live run's lock refuses a second run (its files are left alone); a lock left by a
+    process that is gone is taken over; a finished run leaves no lock."""
+    import subprocess
+    import sys
+
+    spec = load_study_spec(write_spec(tmp_path, TINY))
+    out = tmp_path / "study"
+    run_study(spec, out)
+    assert not (out / studies.LOCK_FILE).exists()
+    before = snapshot(out)
+    live = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(60)"])
+    try:
+        (out / studies.LOCK_FILE).write_text(f"{live.pid}\n", encoding="utf-8")
+        (out / "cells" / "scripted__small_smoke__clean" / "cell.json").unlink()  # to rerun
+        with pytest.raises(LabTrustError, match=rf"process {live.pid} holds"):
+            run_study(spec, out)
+        assert (out / "cells" / "scripted__small_smoke__clean" / "results.json").exists()
+        assert (out / studies.LOCK_FILE).read_text(encoding="utf-8") == f"{live.pid}\n"
+    finally:
+        live.kill()
+        live.wait()
+    # the holder is gone: its lock is stale and taken over
+    report = run_study(spec, out)
+    assert report.ran == ("scripted__small_smoke__clean",)
+    assert not (out / studies.LOCK_FILE).exists()
+    after = snapshot(out)
+    assert after["cells/scripted__small_smoke__clean/results.json"][1] == before[
+        "cells/scripted__small_smoke__clean/results.json"][1]
