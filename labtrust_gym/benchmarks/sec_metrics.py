@@ -11,7 +11,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-from .injectors.base import Injector
+from .injectors.base import Injector, SecTrace
 
 
 def _num(metrics: Mapping[str, Any], key: str) -> float | None:
@@ -32,11 +32,29 @@ def containment_step(injector: Injector) -> int | None:
     if signal in ("emit", "recovered"):
         return trace.contained_step
     if signal == "refusals":
-        after = trace.last_accepted_step
-        for s in trace.refused_steps:
-            if s >= trace.detected_step and (after is None or s > after):
-                return s
+        return refusals_containment(trace)
     return None
+
+
+def refusals_containment(trace: SecTrace) -> int | None:
+    """The ``refusals`` containment step: for every action type of the injection that the engine
+    ever accepted, a later attempt of that type was refused (and none accepted after); the step
+    is the last of those first refusals, at or after detection. If no type was ever accepted:
+    the first refusal at or after detection. An accepted type never refused afterwards (e.g. the
+    next attempt would fall beyond the horizon) means not contained (``None``)."""
+    detected = trace.detected_step
+    if detected is None:
+        return None
+    if not trace.accepted_by_type:
+        return next((s for s in trace.refused_steps if s >= detected), None)
+    step = detected
+    for atype, accepted in trace.accepted_by_type.items():
+        last = max(accepted)
+        later = [s for s in trace.refused_by_type.get(atype, ()) if s > last and s >= detected]
+        if not later:
+            return None
+        step = max(step, min(later))
+    return step
 
 
 def sec_metrics(

@@ -25,3 +25,53 @@ def test_collusion_on_the_real_market_auction_costs_turnaround() -> None:
         delta = (m["sec_turnaround_delta_s"], m["sec_throughput_delta"], m["sec_violations_delta"])
         changed += delta != (0.0, 0, 0)
     assert changed >= 2
+
+
+def test_refusals_containment_needs_a_later_refusal_of_every_accepted_type() -> None:
+    """Before: the insider's MINT_TOKEN accepted at step 110 and a KILL_SWITCH refused at 114
+    counted as contained, although the next mint would only come at 122 (beyond the horizon)."""
+    from labtrust_gym.benchmarks.injectors.base import SecTrace
+    from labtrust_gym.benchmarks.sec_metrics import refusals_containment
+
+    trace = SecTrace()
+    trace.detected_step = 30
+    trace.accepted_by_type = {"MINT_TOKEN": [38, 110]}
+    trace.refused_by_type = {"KILL_SWITCH": [30, 114], "FREEZE_ZONE": [34]}
+    trace.refused_steps = [30, 34, 114]
+    assert refusals_containment(trace) is None
+    trace.refused_by_type["MINT_TOKEN"] = [118]
+    assert refusals_containment(trace) == 118
+    trace.accepted_by_type = {}
+    assert refusals_containment(trace) == 30
+
+    m = _metrics("INJ-INSIDER-001", 42, None, scale="small_smoke")
+    assert m["sec_injected_accepted"] > 0 and m["sec_injected_refused"] > 0
+    assert m["sec_contained"] == 0 and m["sec_time_to_containment_steps"] is None
+
+
+class _Env:
+    possible_agents = ["a1", "a2", "a3", "a4"]
+    agents = possible_agents
+
+
+def test_delayed_orders_count_when_held_and_discarded_orders_are_counted() -> None:
+    """Before: the delay was recorded only when a held order was delivered (applied_step
+    ``delay_steps`` late) and orders still held at the window's end vanished uncounted."""
+    from labtrust_gym.benchmarks.injections import check_injection
+    from labtrust_gym.benchmarks.injectors import build_injector
+
+    entry = dict(check_injection("INJ-COMMS-DELAY-001"))
+    entry["params"] = {**entry["params"], "window": [0.1, 0.5], "agents_frac": 1.0,
+                       "delay_steps": 3}
+    inj = build_injector(entry, 1, 100, 10.0)
+    inj.on_reset(_Env(), None)
+    order = {"action_type": "MOVE", "args": {}}
+    for t in range(100):
+        out = inj.actions({a: order for a in _Env.possible_agents}, t)
+        if t < 10 or t >= 50:
+            assert len(out) == 4
+    assert inj.trace.applied_step == 10
+    assert inj.trace.injected == 40 * 4  # every order held in the window
+    inj.finish()
+    # orders held at steps 47, 48, 49 were due at 50..52: the window closed first
+    assert inj.final_report["sec_orders_discarded"] == 3 * 4
