@@ -75,3 +75,45 @@ def test_delayed_orders_count_when_held_and_discarded_orders_are_counted() -> No
     inj.finish()
     # orders held at steps 47, 48, 49 were due at 50..52: the window closed first
     assert inj.final_report["sec_orders_discarded"] == 3 * 4
+
+
+class _Engine:
+    def __init__(self) -> None:
+        self.violation_log: list[dict] = []
+
+
+class _LabEnv:
+    possible_agents = ["a1"]
+
+    def __init__(self) -> None:
+        self.engine = _Engine()
+
+
+def _violation(inv: str, code: str, **details: str) -> tuple[dict, list[dict]]:
+    entry = {"invariant_id": inv, "reason_code": code, "details": details or None}
+    return entry, [{"violations": [{"invariant_id": inv, "status": "VIOLATION",
+                                    "reason_code": code}]}]
+
+
+def test_violation_signal_matches_the_invariant_and_the_target() -> None:
+    """Before: ``{violation: true}`` fired on any violation by anyone, so a jammed door counted
+    as detected at the first unrelated violation."""
+    from labtrust_gym.benchmarks.injections import check_injection
+    from labtrust_gym.benchmarks.injectors import build_injector
+
+    entry = check_injection("INJ-DOOR-STUCK-001")
+    inj = build_injector(entry, 1, 100, 10.0)
+    env = _LabEnv()
+    inj.on_reset(env, None)
+    inj.targets = {"D_AIRLOCK_OUTER"}
+    inj.applied(5)
+    steps = [
+        _violation("INV-CRIT-001", "CRIT.NOT_ACKNOWLEDGED", result_id="R1"),
+        _violation("INV-ZONE-004", "DOOR.OPEN_TOO_LONG", door_id="D_OTHER"),
+        _violation("INV-ZONE-004", "DOOR.OPEN_TOO_LONG", door_id="D_AIRLOCK_OUTER",
+                   responsible_agent_id="a1"),
+    ]
+    for t, (logged, results) in enumerate(steps, start=10):
+        env.engine.violation_log.append(logged)
+        inj.after_step({}, results, t)
+    assert inj.trace.detected_step == 12

@@ -84,6 +84,7 @@ class Injector:
         self.method: Any = None
         self.policy_root: str | None = None  # set by build_injector
         self.final_report: dict[str, Any] = {}
+        self._violations_seen = 0  # entries of the engine's violation log already read
 
     # ---- helpers -----------------------------------------------------------------------------
     def in_window(self, t: int) -> bool:
@@ -121,6 +122,8 @@ class Injector:
         """The env (after reset) and the coordination method (``None``: the scripted baseline)."""
         self.env = env
         self.method = method
+        log = getattr(getattr(env, "engine", None), "violation_log", None)
+        self._violations_seen = len(log) if isinstance(log, list) else 0
 
     def before_step(self, t: int) -> None:
         """Edit the lab's physical state before step ``t`` (a jammed door)."""
@@ -194,11 +197,36 @@ class Injector:
         for sig in self._signals():
             if "emit" in sig and self._emitted(infos, sig["emit"]):
                 return True
-            if sig.get("violation") and any(
+            if sig.get("violation") and self._violated(sig["violation"], step_results):
+                return True
+        return False
+
+    def _violated(self, ids: Any, step_results: list[Mapping[str, Any]]) -> bool:
+        """A violation this step of one of ``ids`` (invariant ids or reason codes) that is about
+        the injection's target: a violation whose details name a door/device/zone/... id
+        (``*_id`` other than agents) must name one of :attr:`targets`. Read from the engine's
+        violation log (it holds the details); without one, from the step results (ids only)."""
+        wanted = {str(i) for i in ids}
+        log = getattr(getattr(self.env, "engine", None), "violation_log", None)
+        if not isinstance(log, list):
+            return any(
                 v.get("status") == "VIOLATION"
+                and (v.get("invariant_id") in wanted or v.get("reason_code") in wanted)
                 for r in step_results
                 for v in r.get("violations") or ()
-            ):
+            )
+        new = log[self._violations_seen:]
+        self._violations_seen = len(log)
+        for v in new:
+            if v.get("invariant_id") not in wanted and v.get("reason_code") not in wanted:
+                continue
+            details = v.get("details")
+            named = {
+                str(x)
+                for k, x in (details.items() if isinstance(details, Mapping) else ())
+                if k.endswith("_id") and "agent" not in k and isinstance(x, str)
+            }
+            if not self.targets or not named or named & self.targets:
                 return True
         return False
 
