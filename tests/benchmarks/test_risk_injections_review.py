@@ -117,3 +117,48 @@ def test_violation_signal_matches_the_invariant_and_the_target() -> None:
         env.engine.violation_log.append(logged)
         inj.after_step({}, results, t)
     assert inj.trace.detected_step == 12
+
+
+def _sec(thr: int, thr0: int, viol: int, viol0: int, releases: dict, clean: dict,
+         p95: float = 100.0, p95_0: float = 100.0) -> dict:
+    from labtrust_gym.benchmarks.injections import check_injection
+    from labtrust_gym.benchmarks.injectors import build_injector
+    from labtrust_gym.benchmarks.sec_metrics import sec_metrics
+
+    inj = build_injector(check_injection("INJ-COMMS-DROP-001"), 1, 100, 10.0)
+    inj.applied(30)
+    metrics = {"throughput": thr, "violations_total": viol, "p95_turnaround_s": p95}
+    twin = {"throughput": thr0, "violations_total": viol0, "p95_turnaround_s": p95_0}
+    tol = {"results_lost": 0.0, "violations": 0.0, "extra_delay_s": 5.0}
+    return sec_metrics(inj, metrics, twin, releases, clean, tol)
+
+
+def test_harm_needs_lost_results_violations_or_delay_beyond_the_tolerance() -> None:
+    """Before: any rise of the p95 turnaround (over released results only) was harm, even when
+    the injected episode released every result of the twin, on time, and more."""
+    clean = {"R1": 100.0, "R2": 200.0}
+    more = {"R1": 100.0, "R2": 202.0, "R3": 300.0}  # 2 s later on average is within tolerance
+    assert _sec(3, 2, 0, 0, more, clean, p95=250.0)["sec_harm"] == 0
+    late = {"R1": 120.0, "R2": 210.0}
+    out = _sec(2, 2, 0, 0, late, clean)
+    assert out["sec_harm"] == 1 and out["sec_results_extra_delay_mean_s"] == 15.0
+    assert _sec(2, 2, 0, 0, {"R1": 100.0, "R3": 50.0}, clean)["sec_harm"] == 1  # R2 lost
+    assert _sec(2, 2, 1, 0, clean, clean)["sec_harm"] == 1  # one more violation
+
+
+def test_harm_tolerances_are_policy_data() -> None:
+    from labtrust_gym.benchmarks.injections import load_harm
+
+    harm = load_harm()
+    assert set(harm) == {"results_lost", "violations", "extra_delay_s"}
+    assert harm["extra_delay_s"] > 0
+
+
+def test_clean_twin_llm_usage_is_reported() -> None:
+    """Before: the injected run's twin called the LLM too, but only the injected episode's
+    calls were reported (``--llm-record`` wrote twice ``llm_calls``)."""
+    m = _metrics("INJ-COMMS-DROP-001", 1, "llm_central_planner", scale="small_smoke")
+    assert m["llm_calls"] > 0 and m["sec_clean_llm_calls"] > 0
+    assert m["sec_clean_llm_tokens_in"] > 0 and m["sec_clean_llm_tokens_out"] > 0
+    plain = _metrics("INJ-COMMS-DROP-001", 1, "centralized_planner", scale="small_smoke")
+    assert "sec_clean_llm_calls" not in plain
