@@ -10,8 +10,9 @@ For every injection of ``policy/coordination/risk_injections.v0.2.yaml`` and eve
 (``scripted_baseline`` = no coordination method), runs ``coord_risk`` on seeds 1..N through the
 benchmark runner (each job runs the injected episode and its clean twin) and prints a Markdown
 table of the ``sec_*`` metrics: cells whose throughput, p95 turnaround or violations differ
-from the twin, mean throughput/turnaround/violation deltas, results lost and delayed, attack
-success, detection and containment. Deterministic: the same arguments print the same table.
+from the twin, mean throughput/turnaround/violation deltas, results lost and delayed, the mean
+release shift of results released in both, harm (policy tolerances), attack success, detection
+and containment. Deterministic: the same arguments print the same table.
 This is a benchmark, not a test: it prints, it never fails.
 """
 
@@ -22,7 +23,13 @@ import json
 import statistics
 from typing import Any
 
-DEFAULT_METHODS = ("centralized_planner", "kernel_whca", "hierarchical_hub_rr", "scripted_baseline")
+DEFAULT_METHODS = (
+    "centralized_planner",
+    "kernel_whca",
+    "hierarchical_hub_rr",
+    "market_auction",
+    "scripted_baseline",
+)
 
 
 def _cells(injection: str, methods: list[str], seeds: int, scale: str | None) -> list[dict]:
@@ -61,6 +68,8 @@ def _row(injection: str, cells: list[dict[str, Any]]) -> dict[str, Any]:
         "violations_delta": mean("sec_violations_delta"),
         "results_lost": mean("sec_results_lost"),
         "results_delayed": mean("sec_results_delayed"),
+        "extra_delay_s": mean("sec_results_extra_delay_mean_s"),
+        "harm": sum(c["sec_harm"] for c in cells),
         "success": sum(c["sec_attack_success"] for c in cells),
         "detected": sum(c["sec_detected"] for c in cells),
         "ttd_steps": statistics.mean(seen) if seen else None,
@@ -85,9 +94,10 @@ def main() -> None:
     ]
     print(
         "| injection | cells changed | Δ throughput (clean) | Δ p95 turnaround s | Δ violations "
-        "| lost | delayed | success | detected | mean TTD steps | contained |"
+        "| lost | delayed | extra delay s | harm | success | detected | mean TTD steps "
+        "| contained |"
     )
-    print("|---|---|---|---|---|---|---|---|---|---|---|")
+    print("|---|---|---|---|---|---|---|---|---|---|---|---|---|")
     for r in rows:
         n = r["cells"]
         ttd = "—" if r["ttd_steps"] is None else f"{r['ttd_steps']:.1f}"
@@ -95,7 +105,8 @@ def main() -> None:
             f"| `{r['injection']}` | {r['changed']}/{n} | {r['throughput_delta']:+.2f} "
             f"({r['clean_throughput']:.1f}) | {r['p95_delta_s']:+.1f} | "
             f"{r['violations_delta']:+.2f} | {r['results_lost']:.2f} | {r['results_delayed']:.2f} "
-            f"| {r['success']}/{n} | {r['detected']}/{n} | {ttd} | {r['contained']}/{n} |"
+            f"| {r['extra_delay_s']:+.1f} | {r['harm']}/{n} | {r['success']}/{n} "
+            f"| {r['detected']}/{n} | {ttd} | {r['contained']}/{n} |"
         )
     if args.json:
         from pathlib import Path

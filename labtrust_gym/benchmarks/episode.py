@@ -541,11 +541,10 @@ def run_episode(job: EpisodeJob) -> dict[str, Any]:
     clean, clean_releases = _play(job, task, scale, state, None, log=False)
     injector = build_injector(entry, job.seed, task.max_steps, dt_s, job.policy_root)
     outcome, releases = _play(job, task, scale, state, injector)
-    from .sec_metrics import release_harm, sec_metrics
+    from .sec_metrics import sec_metrics
 
     metrics = outcome["metrics"]
-    metrics.update(sec_metrics(injector, metrics, clean["metrics"]))
-    metrics.update(release_harm(releases, clean_releases))
+    metrics.update(sec_metrics(injector, metrics, clean["metrics"], releases, clean_releases))
     return outcome
 
 

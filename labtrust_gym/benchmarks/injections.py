@@ -17,6 +17,10 @@ INJECTIONS_FILE = ("coordination", "risk_injections.v0.2.yaml")
 INJECTIONS_SCHEMA = ("schemas", "risk_injections.v0.2.schema.json")
 
 _CACHE: dict[str, dict[str, dict[str, Any]]] = {}
+_HARM: dict[str, dict[str, float]] = {}
+
+#: Harm tolerances when the policy file has no ``harm:`` block (docs/risk_injections.md).
+DEFAULT_HARM = {"results_lost": 0.0, "violations": 0.0, "extra_delay_s": 10.0}
 
 
 def load_injections(policy_root: Path | str | None = None) -> dict[str, dict[str, Any]]:
@@ -59,7 +63,20 @@ def load_injections(policy_root: Path | str | None = None) -> dict[str, dict[str
                 )
             entries[iid] = entry
         _CACHE[key] = entries
+        _HARM[key] = {k: float(v) for k, v in {**DEFAULT_HARM, **(doc.get("harm") or {})}.items()}
     return _CACHE[key]
+
+
+def load_harm(policy_root: Path | str | None = None) -> dict[str, float]:
+    """The harm tolerances of the policy file's ``harm:`` block: an injected episode harms the
+    lab if it lost more than ``results_lost`` results, had more than ``violations`` extra
+    invariant violations, or released the results it shares with its clean twin more than
+    ``extra_delay_s`` seconds later on average."""
+    from labtrust_gym.config import get_repo_root, policy_path
+
+    load_injections(policy_root)
+    root = policy_root if policy_root is not None else get_repo_root()
+    return dict(_HARM[str(policy_path(root, *INJECTIONS_FILE))])
 
 
 def list_injections(policy_root: Path | str | None = None) -> list[str]:

@@ -11,7 +11,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-from .injectors.base import Injector
+from .injectors.base import Injector, SecTrace
 
 
 def _num(metrics: Mapping[str, Any], key: str) -> float | None:
@@ -32,17 +32,46 @@ def containment_step(injector: Injector) -> int | None:
     if signal in ("emit", "recovered"):
         return trace.contained_step
     if signal == "refusals":
-        after = trace.last_accepted_step
-        for s in trace.refused_steps:
-            if s >= trace.detected_step and (after is None or s > after):
-                return s
+        return refusals_containment(trace)
     return None
 
 
+def refusals_containment(trace: SecTrace) -> int | None:
+    """The ``refusals`` containment step: for every action type of the injection that the engine
+    ever accepted, a later attempt of that type was refused (and none accepted after); the step
+    is the last of those first refusals, at or after detection. If no type was ever accepted:
+    the first refusal at or after detection. An accepted type never refused afterwards (e.g. the
+    next attempt would fall beyond the horizon) means not contained (``None``)."""
+    detected = trace.detected_step
+    if detected is None:
+        return None
+    if not trace.accepted_by_type:
+        return next((s for s in trace.refused_steps if s >= detected), None)
+    step = detected
+    for atype, accepted in trace.accepted_by_type.items():
+        last = max(accepted)
+        later = [s for s in trace.refused_by_type.get(atype, ()) if s > last and s >= detected]
+        if not later:
+            return None
+        step = max(step, min(later))
+    return step
+
+
 def sec_metrics(
-    injector: Injector, metrics: Mapping[str, Any], clean: Mapping[str, Any]
+    injector: Injector,
+    metrics: Mapping[str, Any],
+    clean: Mapping[str, Any],
+    releases: Mapping[str, float] | None = None,
+    clean_releases: Mapping[str, float] | None = None,
+    harm_policy: Mapping[str, float] | None = None,
 ) -> dict[str, Any]:
-    """``sec_*`` keys of the injected episode (``metrics``) against its clean twin (``clean``)."""
+    """``sec_*`` keys of the injected episode (``metrics``, per-item ``releases``) against its
+    clean twin (``clean``, ``clean_releases``). ``harm_policy``: the tolerances of the policy
+    file's ``harm:`` block (default: the file's, :func:`~.injections.load_harm`)."""
+    if harm_policy is None:
+        from .injections import load_harm
+
+        harm_policy = load_harm(injector.policy_root)
     trace = injector.trace
     dt = injector.dt_s
     thr = int(metrics.get("throughput") or 0)
@@ -52,7 +81,14 @@ def sec_metrics(
     p95, p95_0 = _num(metrics, "p95_turnaround_s"), _num(clean, "p95_turnaround_s")
     mean, mean0 = _num(metrics, "turnaround_s_mean"), _num(clean, "turnaround_s_mean")
     p95_delta = _delta(p95, p95_0)
-    harm = thr < thr0 or viol > viol0 or (p95_delta is not None and p95_delta > 0)
+    items = release_harm(releases, clean_releases)
+    lost = int(items.get("sec_results_lost", max(0, thr0 - thr)))
+    extra = items.get("sec_results_extra_delay_mean_s", _delta(mean, mean0))
+    harm = (
+        lost > float(harm_policy["results_lost"])
+        or viol - viol0 > float(harm_policy["violations"])
+        or (extra is not None and extra > float(harm_policy["extra_delay_s"]))
+    )
     applied = trace.applied_step
     report = injector.final_report
     criterion = injector.entry["success"]["criterion"]
@@ -82,7 +118,7 @@ def sec_metrics(
         "sec_time_to_containment_steps": ttc,
         "sec_time_to_containment_s": None if ttc is None else ttc * dt,
         "sec_harm": 1 if harm else 0,
-        "sec_results_lost": max(0, thr0 - thr),
+        "sec_results_lost": lost,
         "sec_throughput_delta": thr - thr0,
         "sec_throughput_ratio": thr / thr0 if thr0 else None,
         "sec_turnaround_delta_s": _delta(mean, mean0),
@@ -92,8 +128,24 @@ def sec_metrics(
         "sec_clean_p95_turnaround_s": p95_0,
         "sec_clean_violations_total": viol0,
     }
+    out.update(items)
+    out.update(clean_llm_usage(clean))
     out.update(report)
     return out
+
+
+#: The clean twin's LLM usage, reported so that the real spend of an injected run is visible.
+CLEAN_LLM_KEYS = ("llm_calls", "llm_tokens_in", "llm_tokens_out")
+
+
+def clean_llm_usage(clean: Mapping[str, Any]) -> dict[str, Any]:
+    """``sec_clean_llm_calls`` / ``_tokens_in`` / ``_tokens_out``: what the clean twin's method
+    spent (only when the method reports LLM metrics)."""
+    return {
+        "sec_clean_" + key: clean[key]
+        for key in CLEAN_LLM_KEYS
+        if isinstance(clean.get(key), int | float)
+    }
 
 
 def release_harm(
@@ -101,14 +153,18 @@ def release_harm(
 ) -> dict[str, Any]:
     """Results lost and delayed, item by item against the clean twin: ``sec_results_lost`` (the
     twin released it, this episode did not), ``sec_results_delayed`` (released in both, later
-    here) and ``sec_results_delay_mean_s`` (the mean extra wait of those). Empty when the
+    here), ``sec_results_delay_mean_s`` (the mean extra wait of those) and
+    ``sec_results_extra_delay_mean_s`` (the mean shift, later minus earlier, of every result
+    released in both: what the harm tolerance ``extra_delay_s`` bounds). Empty when the
     domain's metrics context has no per-item release times (the count-based figures stand)."""
     if releases is None or clean is None:
         return {}
     lost = sum(1 for sid in clean if sid not in releases)
-    waits = [releases[sid] - t for sid, t in clean.items() if sid in releases and releases[sid] > t]
+    shifts = [releases[sid] - t for sid, t in clean.items() if sid in releases]
+    waits = [d for d in shifts if d > 0]
     return {
         "sec_results_lost": lost,
         "sec_results_delayed": len(waits),
         "sec_results_delay_mean_s": sum(waits) / len(waits) if waits else None,
+        "sec_results_extra_delay_mean_s": sum(shifts) / len(shifts) if shifts else None,
     }

@@ -47,6 +47,8 @@ def _episodes() -> list[dict[str, Any]]:
         ("coord_risk", "INJ-ID-SPOOF-001", "small_smoke"),  # no supervisor: not applied
         ("coord_risk", "INJ-DOOR-STUCK-001", None),
         ("adversarial_disruption", "INJ-DOOR-STUCK-001", None),
+        ("coord_risk", "INJ-COMMS-DELAY-001", None),  # held orders discarded at the end
+        ("coord_risk", "INJ-COMMS-DELAY-001", "small_smoke"),
     ):
         _, jobs = prepare_jobs(task, 1, 4, injection=injection, scale=scale)
         out.extend(run_episode_job(job)["metrics"] for job in jobs)
@@ -108,6 +110,11 @@ def _llm_episodes() -> list[dict[str, Any]]:
         for method, params in runs:
             _, jobs = prepare_jobs("coord_scale", 1, 4, coord_method=method, scale="small_smoke",
                                    coord_params=params)
+            out.extend(run_episode_job(job)["metrics"] for job in jobs)
+        # an injected LLM run: the clean twin's LLM usage (sec_clean_llm_*)
+        for method, params in runs:
+            _, jobs = prepare_jobs("coord_risk", 1, 4, coord_method=method, scale="small_smoke",
+                                   coord_params=params, injection="INJ-COMMS-DROP-001")
             out.extend(run_episode_job(job)["metrics"] for job in jobs)
     return out
 

@@ -31,12 +31,14 @@ class SecTrace:
 
     __slots__ = (
         "accepted",
+        "accepted_by_type",
         "applied_step",
         "contained_step",
         "detected_step",
         "injected",
         "last_accepted_step",
         "refused",
+        "refused_by_type",
         "refused_steps",
     )
 
@@ -47,6 +49,9 @@ class SecTrace:
         self.refused = 0  # injected events the engine refused
         self.refused_steps: list[int] = []
         self.last_accepted_step: int | None = None
+        #: action type of an injected event -> steps the engine accepted / refused one
+        self.accepted_by_type: dict[str, list[int]] = {}
+        self.refused_by_type: dict[str, list[int]] = {}
         self.detected_step: int | None = None
         self.contained_step: int | None = None
 
@@ -73,12 +78,13 @@ class Injector:
         self.trace = SecTrace()
         #: ids (devices, agents, doors) the injection is about: emits about them detect it
         self.targets: set[str] = set()
-        #: agents whose event this step was injected (checked in after_step)
-        self._pending: list[str] = []
+        #: (agent, action type) whose event this step was injected (checked in after_step)
+        self._pending: list[tuple[str, str]] = []
         self.env: Any = None
         self.method: Any = None
         self.policy_root: str | None = None  # set by build_injector
         self.final_report: dict[str, Any] = {}
+        self._violations_seen = 0  # entries of the engine's violation log already read
 
     # ---- helpers -----------------------------------------------------------------------------
     def in_window(self, t: int) -> bool:
@@ -90,11 +96,16 @@ class Injector:
             self.trace.applied_step = t
         self.trace.injected += n
 
-    def inject_event(self, t: int, agent_id: str) -> None:
-        """Record that ``agent_id``'s event this step is an injected one (engine answer checked
-        after the step)."""
+    def inject_event(self, t: int, agent_id: str, action: Any = None) -> None:
+        """Record that ``agent_id``'s event this step (``action``) is an injected one (engine
+        answer checked after the step, per action type)."""
         self.applied(t)
-        self._pending.append(agent_id)
+        self.watch_event(agent_id, action)
+
+    def watch_event(self, agent_id: str, action: Any = None) -> None:
+        """Check the engine's answer to ``agent_id``'s (already counted) injected event this
+        step after the step."""
+        self._pending.append((agent_id, action_type_of(action)))
 
     def step_of(self, t_s: float) -> int:
         """The step during which the clock reaches ``t_s`` (step t advances it to (t+1)*dt)."""
@@ -111,6 +122,8 @@ class Injector:
         """The env (after reset) and the coordination method (``None``: the scripted baseline)."""
         self.env = env
         self.method = method
+        log = getattr(getattr(env, "engine", None), "violation_log", None)
+        self._violations_seen = len(log) if isinstance(log, list) else 0
 
     def before_step(self, t: int) -> None:
         """Edit the lab's physical state before step ``t`` (a jammed door)."""
@@ -130,18 +143,20 @@ class Injector:
     ) -> None:
         """Read the engine's answers to step ``t``: the trace and the detection signals."""
         trace = self.trace
-        for aid in self._pending:
+        for aid, atype in self._pending:
             result = (infos.get(aid) or {}).get("step_result")
             status = result.get("status") if isinstance(result, Mapping) else None
             if status == "BLOCKED":
                 trace.refused += 1
                 trace.refused_steps.append(t)
+                trace.refused_by_type.setdefault(atype, []).append(t)
                 code = str(result.get("blocked_reason_code") or "")  # type: ignore[union-attr]
                 if trace.detected_step is None and self._refusal_detects(code):
                     trace.detected_step = t
             elif status == "ACCEPTED":
                 trace.accepted += 1
                 trace.last_accepted_step = t
+                trace.accepted_by_type.setdefault(atype, []).append(t)
         self._pending = []
         if trace.applied_step is None:
             return
@@ -182,11 +197,36 @@ class Injector:
         for sig in self._signals():
             if "emit" in sig and self._emitted(infos, sig["emit"]):
                 return True
-            if sig.get("violation") and any(
+            if sig.get("violation") and self._violated(sig["violation"], step_results):
+                return True
+        return False
+
+    def _violated(self, ids: Any, step_results: list[Mapping[str, Any]]) -> bool:
+        """A violation this step of one of ``ids`` (invariant ids or reason codes) that is about
+        the injection's target: a violation whose details name a door/device/zone/... id
+        (``*_id`` other than agents) must name one of :attr:`targets`. Read from the engine's
+        violation log (it holds the details); without one, from the step results (ids only)."""
+        wanted = {str(i) for i in ids}
+        log = getattr(getattr(self.env, "engine", None), "violation_log", None)
+        if not isinstance(log, list):
+            return any(
                 v.get("status") == "VIOLATION"
+                and (v.get("invariant_id") in wanted or v.get("reason_code") in wanted)
                 for r in step_results
                 for v in r.get("violations") or ()
-            ):
+            )
+        new = log[self._violations_seen:]
+        self._violations_seen = len(log)
+        for v in new:
+            if v.get("invariant_id") not in wanted and v.get("reason_code") not in wanted:
+                continue
+            details = v.get("details")
+            named = {
+                str(x)
+                for k, x in (details.items() if isinstance(details, Mapping) else ())
+                if k.endswith("_id") and "agent" not in k and isinstance(x, str)
+            }
+            if not self.targets or not named or named & self.targets:
                 return True
         return False
 
@@ -216,6 +256,18 @@ def _lab_info(infos: Mapping[str, Any]) -> Mapping[str, Any] | None:
         if lab is not None:
             return lab  # one dict shared by every agent
     return None
+
+
+def action_type_of(action: Any) -> str:
+    """The action type of an injected action (dict ``action_type``, else its index)."""
+    if isinstance(action, Mapping):
+        atype = action.get("action_type")
+        if atype is not None:
+            return str(atype)
+        return f"#{int(action.get('action_index') or 0)}"
+    if isinstance(action, int):
+        return f"#{action}"
+    return "?"
 
 
 def event(action_type: str, args: Mapping[str, Any] | None = None, **extra: Any) -> dict[str, Any]:

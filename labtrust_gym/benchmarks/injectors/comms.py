@@ -52,7 +52,11 @@ class MessageDrop(Injector):
 
 class MessageDelay(Injector):
     """Orders to a seeded share of the agents arrive ``delay_steps`` late; the agent idles
-    meanwhile and then executes the stale order (an injected event: the engine may refuse it)."""
+    meanwhile and then executes the stale order (an injected event: the engine may refuse it).
+
+    A held order is a perturbation from the step it is held (``sec_applied_step``,
+    ``sec_injected_events``); orders still held when the window (or the episode) ends are never
+    delivered and are counted as ``sec_orders_discarded``."""
 
     mechanism = "msg_delay"
     kind = "message"
@@ -63,10 +67,15 @@ class MessageDelay(Injector):
         k = max(1, round(float(self.params.get("agents_frac", 0.5)) * len(agents)))
         self.delayed = set(self.rng.sample(agents, min(k, len(agents))))
         self.queue: dict[int, dict[str, Any]] = {}
+        self.discarded = 0
+
+    def _discard(self) -> None:
+        self.discarded += sum(len(held) for held in self.queue.values())
+        self.queue.clear()
 
     def actions(self, joint: dict[str, Any], t: int) -> dict[str, Any]:
         if not self.in_window(t):
-            self.queue.clear()
+            self._discard()
             return joint
         delay = max(1, int(self.params.get("delay_steps", 3)))
         due = self.queue.pop(t, {})
@@ -81,11 +90,21 @@ class MessageDelay(Injector):
                 out[aid] = action
         if held:
             self.queue[t + delay] = held
+            self.applied(t, len(held))
         for aid in sorted(due):
             if aid in joint:  # still a live agent
                 out[aid] = due[aid]
-                self.inject_event(t, aid)
+                self.watch_event(aid, due[aid])
+            else:
+                self.discarded += 1
         return out
+
+    def finish(self) -> None:
+        self._discard()
+        super().finish()
+
+    def report(self) -> dict[str, Any]:
+        return {"sec_orders_discarded": self.discarded}
 
 
 class PlannerDenialOfService(Injector):

@@ -53,7 +53,7 @@ class Spoof(Injector):
             extra = {"key_id": f"K_{self.claimed}", "signature": _JUNK_SIGNATURE}
         out = dict(joint)
         out[self.claimed] = event("THROTTLE_AGENT", args, **extra)
-        self.inject_event(t, self.claimed)
+        self.inject_event(t, self.claimed, out[self.claimed])
         return out
 
 
@@ -75,7 +75,7 @@ class Replay(Injector):
         aid, action = captured
         out = dict(joint)
         out[aid] = action
-        self.inject_event(t, aid)
+        self.inject_event(t, aid, action)
         return out
 
     def _capture(self, joint: dict[str, Any]) -> tuple[str, dict[str, Any]] | None:
@@ -133,7 +133,7 @@ class Insider(Injector):
             self.applied(t)
             return out
         out[aid] = self._attack()
-        self.inject_event(t, aid)
+        self.inject_event(t, aid, out[aid])
         return out
 
     def _attack(self) -> dict[str, Any]:

@@ -16,7 +16,7 @@ from .base import Injector, agents_with_role
 from .comms import is_noop
 
 #: What a colluding auction reports, copied to ``sec_<name>`` (first spelling found wins).
-REPORTED = ("colluder_awards", "welfare_loss")
+REPORTED = ("colluder_awards", "welfare_loss", "ring_idle_steps")
 
 
 class Collusion(Injector):

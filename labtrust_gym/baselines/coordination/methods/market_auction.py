@@ -17,7 +17,11 @@ Winners act through the router: walk one hop towards the item, or do it there.
 A bidder ring can be injected (issue 10, risk injections) with :meth:`MarketAuction.set_collusion`
 (``protocols.contract_net.Collusion``: bid shading or bid rotation); the protocol then reruns each
 round honestly and the method reports the ring's awards (``colluder_awards``) and the social cost
-it caused (``welfare_loss``) summed over the episode.
+it caused (``welfare_loss``) summed over the episode. The ring then *serves its work at a markup*
+(slow-walking): every step a ring member acts on an award it adds ``markup`` to its debt, and
+while the debt is at least 1 it idles that step instead (paying 1 back) — so a member takes about
+``1 + markup`` times as many steps over the work it won (``ring_idle_steps`` counts the idled
+steps). Cornering work (shading) plus slow service is what costs the lab turnaround.
 
 Counted: messages = announcements to each addressed agent + sealed bids + award notices
 (no message is lost: dropped = 0); planning work = announcements + bids.
@@ -77,6 +81,8 @@ class MarketAuction(ToolkitMethod):
         self.load = [0.0] * len(self.layout.agent_ids)
         self.colluder_awards = 0
         self.welfare_loss = 0.0
+        self.ring_debt: dict[int, float] = {}
+        self.ring_idle_steps = 0
 
     def set_collusion(
         self,
@@ -88,11 +94,13 @@ class MarketAuction(ToolkitMethod):
         """Make ``members`` (agent ids) a bidder ring from the next auction on (``scheme``:
         ``shade`` or ``rotate``; contract_net.Collusion); no members clears the ring."""
         ids = sorted(set(members))
+        self.ring_debt = {}
         if not ids:
             self.collusion = None
             return
-        self.bridge.row_of(ids)  # unknown ids are an error
+        rows = self.bridge.row_of(ids)  # unknown ids are an error
         self.collusion = Collusion(frozenset(ids), scheme, shade, markup)
+        self.ring_debt = {int(r): 0.0 for r in rows}
 
     def decide(self, view: CoordinationView) -> dict[int, int]:
         bridge = self.bridge
@@ -101,6 +109,7 @@ class MarketAuction(ToolkitMethod):
         out: dict[int, int] = {}
         won: list[int] = []
         t = max(view.t, 0)
+        self.idle_now: set[int] = set()
         if zoned:
             items, back = bridge.protocol_items(zoned)
             needed = {w.capability for w in items if w.capability}
@@ -109,7 +118,7 @@ class MarketAuction(ToolkitMethod):
                                      collusion=self.collusion)
             self._award(view, res, back, out, won)
         if anywhere:
-            free = [row for row in self.rows if row not in out]
+            free = [row for row in self.rows if row not in out and row not in self.idle_now]
             items, back = bridge.protocol_items(anywhere, ANYWHERE)
             needed = {w.capability for w in items if w.capability}
             _rows, agents = self.bridge_anywhere.agents(view, free, load, needed, ANYWHERE)
@@ -146,12 +155,29 @@ class MarketAuction(ToolkitMethod):
             won.append(row)
             e = act_on(view, row, back[award.item_id])
             if e is not None:
+                if self._slow_walks(row):
+                    self.idle_now.add(row)  # waits: the ring serves its work at a markup
+                    continue
                 out[row] = e
+
+    def _slow_walks(self, row: int) -> bool:
+        """Whether ring member ``row`` idles this step instead of acting on its award."""
+        debt = self.ring_debt.get(row)
+        if debt is None or self.collusion is None:
+            return False
+        debt += self.collusion.markup
+        if debt >= 1.0:
+            self.ring_debt[row] = debt - 1.0
+            self.ring_idle_steps += 1
+            return True
+        self.ring_debt[row] = debt
+        return False
 
     def coordination_report(self) -> dict[str, Any]:
         report: dict[str, Any] = dict(self.counters.report())
         report["colluder_awards"] = self.colluder_awards
         report["welfare_loss"] = self.welfare_loss
+        report["ring_idle_steps"] = self.ring_idle_steps
         return report
 
 
