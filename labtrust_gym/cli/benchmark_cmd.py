@@ -68,6 +68,12 @@ InjectionOpt = Annotated[
     ),
 ]
 WorkersOpt = Annotated[int, typer.Option("--workers", metavar="N", help="Local worker processes.")]
+RayAddressOpt = Annotated[
+    str | None,
+    typer.Option(
+        "--ray-address", metavar="ADDRESS", help="Ray cluster address (default: start a local Ray)."
+    ),
+]
 OutDirOpt = Annotated[
     Path, typer.Option("--out-dir", metavar="DIR", help="Where run files go.")
 ]
@@ -177,14 +183,7 @@ def run_benchmark_cmd(
     executor: Annotated[
         Executor, typer.Option("--executor", help="Where episodes run.")
     ] = Executor.local,
-    ray_address: Annotated[
-        str | None,
-        typer.Option(
-            "--ray-address",
-            metavar="ADDRESS",
-            help="Ray cluster address (default: start a local Ray).",
-        ),
-    ] = None,
+    ray_address: RayAddressOpt = None,
     log: Annotated[
         Path | None,
         typer.Option("--log", metavar="DIR", help="Directory for episode logs (JSONL)."),

@@ -14,7 +14,7 @@ import typer
 
 from labtrust_gym.hookspecs import hookimpl
 
-from .benchmark_cmd import Executor, _progress
+from .benchmark_cmd import Executor, RayAddressOpt, _progress
 
 
 class PlotFormat(StrEnum):
@@ -42,14 +42,7 @@ def run_coordination_study_cmd(
     executor: Annotated[
         Executor, typer.Option("--executor", help="Where cells run.")
     ] = Executor.local,
-    ray_address: Annotated[
-        str | None,
-        typer.Option(
-            "--ray-address",
-            metavar="ADDRESS",
-            help="Ray cluster address (default: start a local Ray).",
-        ),
-    ] = None,
+    ray_address: RayAddressOpt = None,
     quiet: Annotated[bool, typer.Option("--quiet", "-q", help="No progress bar.")] = False,
 ) -> None:
     """Run a coordination study (methods x scales x injections x seeds); finished cells are
