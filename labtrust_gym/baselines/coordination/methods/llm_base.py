@@ -142,6 +142,10 @@ class LLMMethod(ScaleCapable):
         """Free-text notes shown under ``[notes]`` (untrusted data; see lab_prompt)."""
         return list(self.planted_notes)
 
+    def notes_text(self, view: CoordinationView) -> list[str]:
+        """The notes as the prompt shows them (each flattened to one line)."""
+        return [flatten(n) for n in self.notes(view)]
+
     def zone_lines(self) -> tuple[ZoneLine, ...]:
         lay = self.layout
         return tuple(
@@ -181,7 +185,7 @@ class LLMMethod(ScaleCapable):
             t_s=view.t_s,
             zones=self.zone_lines(),
             work=self.work_lines(self.items),
-            notes=tuple(flatten(n) for n in self.notes(view)),
+            notes=tuple(self.notes_text(view)),
             agents=tuple(self.agent_line(view, r) for r in rows),
             decide=tuple(self.layout.agent_ids[r] for r in rows),
             **extra,
