@@ -21,7 +21,9 @@ Checks, per agent (cheapest first; a bare integer index costs a range check and 
   does not declare for the action type (action catalog policy) → ``SHIELD.INVALID_ACTION``. An
   explicit ``action_type`` (judged first, as the env sends it whatever ``entry`` rides along)
   must agree with an ``entry`` or ``action_index`` given too (else ``SHIELD.INVALID_ACTION``) and
-  is judged by the entry its target key names, else by whether any entry of that type is valid
+  is judged by the entry its target key names, else by whether any entry of that type is valid;
+  one missing an argument the engine requires (and the env does not fill: only bare types'
+  targets are) is ``SHIELD.INVALID_ACTION``
 """
 
 from __future__ import annotations
@@ -70,6 +72,11 @@ class Shield:
         self._of_type = {t: tuple(ix) for t, ix in types.items()}
         self._target_key = target_keys(catalog)
         self._arg_names = declared_args(env)
+        self._required = declared_args(env, required_only=True)
+        #: action types with a bare entry (MOVE, OPEN_DOOR …): the env fills their missing target
+        self._bare_types = frozenset(
+            e.action_type for e in catalog if e.kind == "bare" and e.target is None
+        )
         self.proposals = 0
         self.blocks = 0
         self.by_reason: dict[str, int] = dict.fromkeys(SHIELD_CODES, 0)
@@ -190,6 +197,11 @@ class Shield:
         args = act.get("args") or {}
         if self._conflicts(atype, act, args):
             return INVALID_ACTION, clean_text(atype)
+        required = self._required.get(atype) if self._required is not None else None
+        if required and atype not in self._bare_types and any(
+            args.get(k) is None for k in required
+        ):  # the env sends it without an argument the engine requires: refused as malformed
+            return INVALID_ACTION, clean_text(atype)
         if args:
             code, targeted, name = self._targeted(atype, args)
             if code is not None:
@@ -296,13 +308,17 @@ def target_keys(catalog: Any) -> dict[str, str]:
     return keys
 
 
-def declared_args(env: Any) -> dict[str, frozenset[str]] | None:
+def declared_args(env: Any, *, required_only: bool = False) -> dict[str, frozenset[str]] | None:
     """Per engine action type, the argument names its policy declares (hospital_lab's action
-    catalog); None when the env's domain does not say (then no key is judged unknown)."""
+    catalog; ``required_only``: the required ones); None when the env's domain does not say
+    (then no key is judged unknown or missing)."""
     actions = getattr(getattr(getattr(env, "engine", None), "policy", None), "actions", None)
     if not isinstance(actions, Mapping):
         return None
-    return {at: frozenset(n for n, _t, _r in spec["args"]) for at, spec in actions.items()}
+    return {
+        at: frozenset(n for n, _t, req in spec["args"] if req or not required_only)
+        for at, spec in actions.items()
+    }
 
 
 def clean_text(value: str, limit: int = 128) -> str:

@@ -320,6 +320,10 @@ def test_shield_judges_the_arg_key_the_env_sends_not_a_decoy() -> None:
         ({"action_type": "OPEN_DOOR", "entry": ok.name}, INVALID_ACTION),
         ({"action_type": "MOVE", "entry": ok.name, "args": {"to_zone": closed.target}},
          INVALID_ACTION),
+        # an explicit event missing an argument the engine requires (the env fills only a bare
+        # type's target): the engine would refuse it as EVENT.BAD_ARGS
+        ({"action_type": "CLOSE_DOOR"}, INVALID_ACTION),
+        ({"action_type": "RELEASE_RESULT", "args": {}}, INVALID_ACTION),
         # consistent forms pass
         ({"entry": ok.name, "args": {"to_zone": ok.target}}, None),
         ({"action_type": "MOVE", "entry": ok.name, "args": {"to_zone": ok.target}}, None),
