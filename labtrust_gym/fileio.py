@@ -40,13 +40,15 @@ def canonical_json(obj: Any, *, indent: int | None = None) -> str:
     return json.dumps(obj, sort_keys=True, indent=indent, ensure_ascii=False, allow_nan=False)
 
 
-def check_output_path(path: str | os.PathLike[str], *, label: str = "Output path") -> Path:
+def check_output_path(
+    path: str | os.PathLike[str], *, label: str = "Output path", example: str = "results.json"
+) -> Path:
     """Refuse, before any work is done, an output file path that cannot be written atomically:
     an existing directory or non-regular file (a device, a pipe), a missing parent directory, a
     name longer than the file system allows, or a directory where no file can be created (tried
     for real, so read-only mounts and root-owned trees are caught too). ``label`` names the path
-    in the message (e.g. ``"--out"``)."""
-    target = _check_target(Path(path), label)
+    in the message (e.g. ``"--out"``); ``example`` is the file name suggested for a directory."""
+    target = _check_target(Path(path), label, example)
     parent = target.parent
     problem = _probe_dir(parent)
     if problem is not None:
@@ -57,7 +59,7 @@ def check_output_path(path: str | os.PathLike[str], *, label: str = "Output path
     return target
 
 
-def _check_target(target: Path, label: str) -> Path:
+def _check_target(target: Path, label: str, example: str = "results.json") -> Path:
     """The checks that need no write: its name's length, what is at the path, its directory."""
     try:
         name_max = os.pathconf(target.parent, "PC_NAME_MAX")
@@ -71,7 +73,7 @@ def _check_target(target: Path, label: str) -> Path:
     if _is_dir(target):
         raise InvalidInputError(
             f"{label} {str(target)!r} is a directory; give a file path such as "
-            f"{str(target / 'results.json')!r}."
+            f"{str(target / example)!r}."
         )
     with contextlib.suppress(OSError):
         mode = target.lstat().st_mode

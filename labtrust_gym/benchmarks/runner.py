@@ -331,6 +331,12 @@ def run_benchmark(
         "domain_id": profile.domain_id,
         "task_config": task_obj.describe(),
     }
+    if jobs[0].coord_params.get("proposal_backend") is not None:  # an LLM method's calls go to
+        from labtrust_gym.baselines.coordination.methods.llm_base import llm_identity
+
+        config["llm"] = llm_identity(
+            {**jobs[0].coord_params, "llm_settings": jobs[0].llm_settings}
+        )
     validate_results_part(
         config, "config", version=results_version, what=f"Task {task!r}: results config",
         policy_root=root,

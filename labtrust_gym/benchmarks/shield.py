@@ -15,10 +15,15 @@ Checks, per agent (cheapest first; a bare integer index costs a range check and 
 * an index outside the catalog → ``SHIELD.INVALID_INDEX``
 * an ``action_type`` no catalog entry issues → ``SHIELD.NOT_IN_CATALOG``
 * the chosen entry masked out → ``SHIELD.MASKED``. ``args`` riding along win over the entry's
-  own in the env, so an arg value naming an entry of the same type (``to_zone: Z`` →
-  ``MOVE@Z``) makes that the entry judged; an explicit ``action_type`` (judged first, as the env
-  sends it whatever ``entry`` rides along) is judged by the entry its args target, else by
-  whether any entry of that type is valid
+  own in the env, so the shield judges the entry the env sends: ``TYPE@args[key]`` for the one
+  key the action type's entries target by (``to_zone``, ``door_id``, ``device_id`` …, read from
+  the catalog), a value naming no entry → ``SHIELD.NOT_IN_CATALOG``; an ``args`` key the engine
+  does not declare for the action type (action catalog policy) → ``SHIELD.INVALID_ACTION``. An
+  explicit ``action_type`` (judged first, as the env sends it whatever ``entry`` rides along)
+  must agree with an ``entry`` or ``action_index`` given too (else ``SHIELD.INVALID_ACTION``) and
+  is judged by the entry its target key names, else by whether any entry of that type is valid;
+  one missing an argument the engine requires (and the env does not fill: only bare types'
+  targets are) is ``SHIELD.INVALID_ACTION``
 """
 
 from __future__ import annotations
@@ -27,7 +32,9 @@ from collections.abc import Mapping
 from typing import Any
 
 from labtrust_gym.domain.actions import (
+    ACTION_INDEX_BY_NAME,
     ACTION_NOOP,
+    ACTION_TICK,
     action_index_of,
     validate_action_dict,
 )
@@ -63,6 +70,13 @@ class Shield:
         for e in catalog:
             types.setdefault(e.action_type, []).append(e.index)
         self._of_type = {t: tuple(ix) for t, ix in types.items()}
+        self._target_key = target_keys(catalog)
+        self._arg_names = declared_args(env)
+        self._required = declared_args(env, required_only=True)
+        #: action types with a bare entry (MOVE, OPEN_DOOR …): the env fills their missing target
+        self._bare_types = frozenset(
+            e.action_type for e in catalog if e.kind == "bare" and e.target is None
+        )
         self.proposals = 0
         self.blocks = 0
         self.by_reason: dict[str, int] = dict.fromkeys(SHIELD_CODES, 0)
@@ -150,7 +164,7 @@ class Shield:
         if atype == "NOOP":
             return None, "NOOP"
         if atype:  # the env sends an explicit event whatever entry or index rides along
-            return self._explicit(aid, atype, act.get("args"))
+            return self._explicit(aid, atype, act)
         entry = act.get("entry")
         if entry is not None:
             e = self._by_name.get(entry)
@@ -168,18 +182,30 @@ class Shield:
                 return INVALID_INDEX, f"index {e}"
         args = act.get("args")
         if args:  # args ride along and win over the entry's own: judge where they send it
-            targeted = self._targeted(self.catalog[e].action_type, args)
+            code, targeted, name = self._targeted(self.catalog[e].action_type, args)
+            if code is not None:
+                return code, name or self.names[e]
             if targeted is not None:
                 e = targeted
         return self._masked(aid, e)
 
-    def _explicit(self, aid: str, atype: str, args: Any) -> tuple[str | None, str]:
+    def _explicit(self, aid: str, atype: str, act: Mapping[str, Any]) -> tuple[str | None, str]:
         """An explicit ``action_type`` event: the entry its args target, else any of its type."""
         entries = self._of_type.get(atype)
         if entries is None:
             return NOT_IN_CATALOG, clean_text(atype)
+        args = act.get("args") or {}
+        if self._conflicts(atype, act, args):
+            return INVALID_ACTION, clean_text(atype)
+        required = self._required.get(atype) if self._required is not None else None
+        if required and atype not in self._bare_types and any(
+            args.get(k) is None for k in required
+        ):  # the env sends it without an argument the engine requires: refused as malformed
+            return INVALID_ACTION, clean_text(atype)
         if args:
-            targeted = self._targeted(atype, args)
+            code, targeted, name = self._targeted(atype, args)
+            if code is not None:
+                return code, name or atype
             if targeted is not None:
                 return self._masked(aid, targeted)
         mask = self._mask(aid)
@@ -187,16 +213,55 @@ class Shield:
             return None, atype
         return MASKED, atype  # a catalog action type: a clean name
 
-    def _targeted(self, atype: str, args: Mapping[str, Any]) -> int | None:
-        """The ``atype@<target>`` entry one of ``args``' string values names (sorted by key)."""
-        by_name = self._by_name
-        for key in sorted(args):
-            value = args[key]
-            if isinstance(value, str):
-                e = by_name.get(f"{atype}@{value}")
-                if e is not None:
-                    return e
-        return None
+    def _conflicts(self, atype: str, act: Mapping[str, Any], args: Mapping[str, Any]) -> bool:
+        """Does an ``entry`` or ``action_index`` riding along name another action than the
+        explicit event the env sends? (The env ignores them; the proposer meant something else.)
+        The index ``action_index_of`` gives the action type (bare MOVE 3, engine events TICK's
+        slot) agrees, as does an entry of that type whose target the event's target key names."""
+        picks: list[int] = []
+        name = act.get("entry")
+        if name is not None:
+            e = self._by_name.get(name)
+            if e is None:
+                return True
+            picks.append(e)
+        idx = act.get("action_index")
+        if idx is not None:
+            try:
+                e = action_index_of(idx, self.k)
+            except LabTrustError:
+                return True
+            if e != ACTION_INDEX_BY_NAME.get(atype, ACTION_TICK):
+                picks.append(e)
+        key = self._target_key.get(atype)
+        for e in picks:
+            entry = self.catalog[e]
+            if entry.action_type != atype:
+                return True
+            if entry.target is not None and key is not None and args.get(key) != entry.target:
+                return True
+        return False
+
+    def _targeted(
+        self, atype: str, args: Mapping[str, Any]
+    ) -> tuple[str | None, int | None, str | None]:
+        """``(reason code, entry, name)`` of the args riding with an ``atype`` event: a key the
+        engine does not declare for ``atype`` is invalid; the action type's target key, when
+        given, must name one of its entries (which the env then sends)."""
+        declared = self._arg_names.get(atype) if self._arg_names is not None else None
+        if declared is not None and any(k not in declared for k in args):
+            return INVALID_ACTION, None, None
+        key = self._target_key.get(atype)
+        if key is None or key not in args:
+            return None, None, None
+        value = args[key]
+        if not isinstance(value, str):
+            return INVALID_ACTION, None, None
+        name = f"{atype}@{value}"
+        e = self._by_name.get(name)
+        if e is None:
+            return NOT_IN_CATALOG, None, clean_text(name)
+        return None, e, None
 
     def _masked(self, aid: str, e: int) -> tuple[str | None, str]:
         name = self.names[e]
@@ -226,6 +291,34 @@ class Shield:
             "shield_block_rate": round(rate, 6),
             "shield_blocks_by_reason": {c: n for c, n in self.by_reason.items() if n},
         }
+
+
+def target_keys(catalog: Any) -> dict[str, str]:
+    """Per action type, the ``args`` key its targeted entries name their target by (the catalog
+    entry's ``args`` text starts ``<key>=<target>``: ``MOVE@Z_SORTING`` → ``to_zone``)."""
+    keys: dict[str, str] = {}
+    for e in catalog:
+        target = e.target
+        if not target:
+            continue
+        key, sep, rest = e.args.partition("=")
+        tail = rest[len(target):len(target) + 1]
+        if sep and rest.startswith(target) and not (tail.isalnum() or tail == "_"):
+            keys.setdefault(e.action_type, key.strip())
+    return keys
+
+
+def declared_args(env: Any, *, required_only: bool = False) -> dict[str, frozenset[str]] | None:
+    """Per engine action type, the argument names its policy declares (hospital_lab's action
+    catalog; ``required_only``: the required ones); None when the env's domain does not say
+    (then no key is judged unknown or missing)."""
+    actions = getattr(getattr(getattr(env, "engine", None), "policy", None), "actions", None)
+    if not isinstance(actions, Mapping):
+        return None
+    return {
+        at: frozenset(n for n, _t, req in spec["args"] if req or not required_only)
+        for at, spec in actions.items()
+    }
 
 
 def clean_text(value: str, limit: int = 128) -> str:

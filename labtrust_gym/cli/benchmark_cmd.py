@@ -124,24 +124,61 @@ def _llm_settings(
     allow_network: bool,
     record: Path | None,
     replay: Path | None,
-) -> dict[str, Any] | None:
-    """The ``--llm-*`` options as the runner's ``llm_settings``, checked before any episode:
-    the backend is configured once here, so a network backend without ``--allow-network``, a
-    missing replay file or a missing model fail now with a clear error."""
+) -> tuple[dict[str, Any] | None, str | None]:
+    """The ``--llm-*`` options as the runner's ``llm_settings`` and the backend id, checked
+    before any episode: the backend id is always checked, an option for a method that makes no
+    LLM calls is an error, a record file must be new, and the backend is configured once here,
+    so a network backend without ``--allow-network``, a missing replay file or a missing model
+    fail now with a clear error. Under ``--llm-replay`` the backend and model default to the
+    ones recorded in the file."""
     from labtrust_gym.errors import InvalidInputError
+    from labtrust_gym.plugins import registry
 
-    given = model is not None or allow_network or record is not None or replay is not None
-    if not given and (proposal_backend is None or coord_method is None):
-        return None
+    if proposal_backend is not None:
+        registry("llm_backends").get(proposal_backend)  # unknown ids list the known ones
+    options = [
+        name
+        for name, value in (
+            ("--llm-backend", proposal_backend),
+            ("--llm-model", model),
+            ("--allow-network", allow_network or None),
+            ("--llm-record", record),
+            ("--llm-replay", replay),
+        )
+        if value is not None
+    ]
+    if not options:
+        return None, None
     if coord_method is None:
         raise InvalidInputError(
-            "--llm-model, --allow-network, --llm-record and --llm-replay configure the LLM "
-            "backend of a coordination method; add --coord-method (e.g. llm_central_planner)."
+            f"{', '.join(options)} configure the LLM backend of a coordination method; add "
+            "--coord-method (e.g. llm_central_planner)."
+        )
+    from labtrust_gym.baselines.coordination.policy import method_entry
+    from labtrust_gym.config import get_repo_root
+
+    entry = method_entry(coord_method, get_repo_root())
+    defaults = (entry or {}).get("default_params") or {}
+    if entry is not None and "proposal_backend" not in defaults:
+        raise InvalidInputError(
+            f"Coordination method {coord_method!r} makes no LLM calls; drop "
+            f"{', '.join(options)} (LLM methods: `labtrust list coord-methods`, e.g. "
+            "llm_central_planner)."
         )
     if record is not None and replay is not None:
         raise InvalidInputError(
             "--llm-record and --llm-replay exclude each other: record a run, then replay it."
         )
+    if record is not None:
+        from labtrust_gym.llm.recording import check_new_record_file
+
+        check_new_record_file(record)
+    if replay is not None:
+        from labtrust_gym.llm.recording import recorded_identity
+
+        recorded = recorded_identity(replay)
+        proposal_backend = proposal_backend or recorded["backend"]
+        model = model if model is not None else recorded["model"]
     settings: dict[str, Any] = {
         "model": model,
         "allow_network": bool(allow_network),
@@ -149,14 +186,11 @@ def _llm_settings(
         "replay_path": str(replay.resolve()) if replay is not None else None,
     }
     from labtrust_gym.baselines.coordination.methods.llm_base import make_backend
-    from labtrust_gym.baselines.coordination.policy import method_entry
-    from labtrust_gym.config import get_repo_root
 
-    entry = method_entry(coord_method, get_repo_root()) or {}
-    backend = proposal_backend or (entry.get("default_params") or {}).get("proposal_backend")
-    if backend is not None:  # configuring writes nothing (a record file is only appended to)
+    backend = proposal_backend or defaults.get("proposal_backend")
+    if backend is not None:  # configuring writes nothing
         make_backend({"proposal_backend": backend, "llm_settings": settings})
-    return settings
+    return settings, proposal_backend
 
 
 def run_benchmark_cmd(
@@ -227,7 +261,8 @@ def run_benchmark_cmd(
         typer.Option(
             "--llm-record",
             metavar="FILE",
-            help="Append every LLM call (request, answer) to FILE (JSONL) for --llm-replay.",
+            help="Write every LLM call (request, answer) to FILE (JSONL, a new file) for "
+            "--llm-replay.",
         ),
     ] = None,
     llm_replay: Annotated[
@@ -235,13 +270,14 @@ def run_benchmark_cmd(
         typer.Option(
             "--llm-replay",
             metavar="FILE",
-            help="Answer every LLM call from FILE (written by --llm-record), offline.",
+            help="Answer every LLM call from FILE (written by --llm-record), offline; backend "
+            "and model default to the recorded ones.",
         ),
     ] = None,
     quiet: Annotated[bool, typer.Option("--quiet", "-q", help="No progress bar.")] = False,
 ) -> None:
     """Run a benchmark task and write a validated results file."""
-    llm_settings = _llm_settings(
+    llm_settings, llm_backend = _llm_settings(
         coord_method, proposal_backend, llm_model, allow_network, llm_record, llm_replay
     )
     doc = _run_with_progress(
@@ -263,7 +299,7 @@ def run_benchmark_cmd(
         log_dir=log,
         results_version=results_version.value,
         compute_budget=compute_budget,
-        proposal_backend=proposal_backend,
+        proposal_backend=llm_backend or proposal_backend,
         llm_settings=llm_settings,
     )
     thr = _mean_throughput(doc)

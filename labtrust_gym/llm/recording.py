@@ -81,6 +81,38 @@ def append_line(path: str | os.PathLike[str], line: bytes) -> None:
         os.close(fd)
 
 
+def check_new_record_file(path: str | os.PathLike[str]) -> None:
+    """Refuse to record into an existing non-empty file (a replay would serve its old answers
+    mixed with the new ones) or a directory."""
+    target = check_output_path(path, label="LLM record file", example="llm_calls.jsonl")
+    if target.exists() and target.stat().st_size > 0:
+        raise LLMConfigError(
+            f"LLM record file {str(target)!r} already holds recorded calls; choose a new file "
+            "or delete it (recording appends, and a replay would mix both runs)."
+        )
+
+
+def recorded_identity(path: str | os.PathLike[str]) -> dict[str, Any]:
+    """``{"backend", "model"}`` of the calls recorded in a replay file (each None when the file
+    records none, or several)."""
+    backends: set[str] = set()
+    models: set[Any] = set()
+    for entry in read_records(path):
+        request = entry.get("request") or {}
+        backend = (request.get("metadata") or {}).get("backend")
+        if isinstance(backend, str):
+            backends.add(backend)
+        models.add(request.get("model"))
+    return {
+        "backend": next(iter(backends)) if len(backends) == 1 else None,
+        "model": next(iter(models)) if len(models) == 1 else None,
+    }
+
+
+#: incomplete last lines already warned about: (path, size, mtime) — once per process
+_WARNED: set[tuple[str, int, int]] = set()
+
+
 def read_records(path: str | os.PathLike[str]) -> list[dict[str, Any]]:
     """The records of a replay file, each checked (format, request hash, response)."""
     source = Path(path)
@@ -96,7 +128,7 @@ def read_records(path: str | os.PathLike[str]) -> list[dict[str, Any]]:
             f"Cannot read replay file {str(source)!r}: {exc.strerror or exc}."
         ) from None
     lines = data.split(b"\n")
-    if lines[-1].strip():
+    if lines[-1].strip() and _first_warning(source, len(data)):
         warnings.warn(
             f"Replay file {str(source)!r}: the last line is incomplete (a recording interrupted "
             "mid-write); it is ignored.",
@@ -108,6 +140,17 @@ def read_records(path: str | os.PathLike[str]) -> list[dict[str, Any]]:
         if raw.strip():
             records.append(_check_record(raw, f"{source}:{number}"))
     return records
+
+
+def _first_warning(source: Path, size: int) -> bool:
+    try:
+        key = (str(source.resolve()), size, source.stat().st_mtime_ns)
+    except OSError:
+        return True
+    if key in _WARNED:
+        return False
+    _WARNED.add(key)
+    return True
 
 
 def _check_record(raw: bytes, where: str) -> dict[str, Any]:
@@ -226,7 +269,7 @@ class RecordBackend:
             )
         if settings.record_wraps == self.backend_id:
             raise LLMConfigError("The record LLM backend cannot wrap itself; set record_wraps.")
-        check_output_path(settings.record_path, label="LLM record file")
+        check_output_path(settings.record_path, label="LLM record file", example="llm_calls.jsonl")
         inner = create_llm_backend(settings.record_wraps, settings)
         return RecordBackend(settings, inner)
 

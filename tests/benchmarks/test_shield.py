@@ -283,6 +283,72 @@ def test_shield_unit_checks_every_form_against_the_env() -> None:
     assert shield.check({"ghost": 3}) == {"ghost": 3} and not shield.step_blocks
 
 
+def test_shield_judges_the_arg_key_the_env_sends_not_a_decoy() -> None:
+    """Review finding (issue 14): with two strings in ``args`` the shield judged the first key
+    (sorted) naming an entry; the env sends ``to_zone``. Every form is checked against the env:
+    a form the shield passes is stepped on a copy of the env, and the event sent must be a move
+    to the zone the shield judged."""
+    import copy
+
+    from labtrust_gym.envs import LabTrustParallelEnv
+
+    env = LabTrustParallelEnv(max_steps=10)
+    env.reset(seed=3)
+    cat = env.action_catalog
+    moves = [e for e in cat if e.action_type == "MOVE" and e.target]
+    agent, ok, closed = next(
+        (a, o, c)
+        for a in env.agents
+        for o in moves if env.action_mask(a)[o.index]
+        for c in moves if not env.action_mask(a)[c.index] and "RESTRICTED" in c.target
+    )
+    mask = env.action_mask(agent)
+    move_idx = 3
+    cases: list[tuple[Any, str | None]] = [
+        ({"entry": ok.name, "args": {"a": ok.target, "to_zone": closed.target}}, INVALID_ACTION),
+        ({"entry": ok.name, "args": {"to_zone": closed.target}}, MASKED),
+        ({"entry": ok.name, "args": {"to_zone": "Z_NOWHERE"}}, NOT_IN_CATALOG),
+        ({"entry": ok.name, "args": {"to_zone": 7}}, INVALID_ACTION),
+        ({"action_index": ok.index, "args": {"a_decoy": ok.target, "to_zone": closed.target}},
+         INVALID_ACTION),
+        ({"action_index": move_idx, "args": {"to_zone": closed.target}}, MASKED),
+        ({"action_type": "MOVE", "args": {"a": ok.target, "to_zone": closed.target}},
+         INVALID_ACTION),
+        # an explicit action_type conflicting with the entry or index riding along
+        ({"action_type": "MOVE", "entry": closed.name}, INVALID_ACTION),
+        ({"action_type": "MOVE", "action_index": closed.index}, INVALID_ACTION),
+        ({"action_type": "OPEN_DOOR", "entry": ok.name}, INVALID_ACTION),
+        ({"action_type": "MOVE", "entry": ok.name, "args": {"to_zone": closed.target}},
+         INVALID_ACTION),
+        # an explicit event missing an argument the engine requires (the env fills only a bare
+        # type's target): the engine would refuse it as EVENT.BAD_ARGS
+        ({"action_type": "CLOSE_DOOR"}, INVALID_ACTION),
+        ({"action_type": "RELEASE_RESULT", "args": {}}, INVALID_ACTION),
+        # consistent forms pass
+        ({"entry": ok.name, "args": {"to_zone": ok.target}}, None),
+        ({"action_type": "MOVE", "entry": ok.name, "args": {"to_zone": ok.target}}, None),
+        ({"action_type": "MOVE", "action_index": move_idx, "args": {"to_zone": ok.target}}, None),
+        ({"action_index": 0, "action_type": "NOOP"}, None),
+    ]
+    assert mask[ok.index] and not mask[closed.index]
+    for act, code in cases:
+        shield = Shield(env)
+        sent = shield.check({agent: act})
+        if code is not None:
+            assert sent[agent] == 0 and shield.step_blocks[0]["reason_code"] == code, act
+            continue
+        assert sent[agent] == act and not shield.step_blocks, act
+        proposed = shield.verdict(agent, {agent: act})["proposed"]
+        clone = copy.deepcopy(env)
+        _, _, _, _, infos = clone.step({**{a: 0 for a in clone.agents}, agent: act})
+        result = infos[agent]["step_result"]
+        if proposed == "NOOP":
+            assert result is None, act
+            continue
+        assert result["status"] == "ACCEPTED", (act, result)
+        assert f"MOVE@{infos[agent]['zone_id']}" == proposed == ok.name, act
+
+
 def test_receipt_bundles_of_a_shielded_llm_run_verify(
     tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:

@@ -275,3 +275,53 @@ def test_the_attack_check_would_see_a_forbidden_action_executed(tmp_path: Path) 
     executed, codes = executed_forbidden(log, proposals)
     assert executed == ["a MOVE@Z_RESTRICTED_BIOHAZARD at t=10 s"]
     assert codes == ["RBAC.ACTION_DENIED"]
+
+
+def _prompts(params: dict[str, Any]) -> tuple[list[Any], dict[str, Any], Any]:
+    """The per-agent prompts of one small_smoke episode of llm_agent with ``params``."""
+    from labtrust_gym.benchmarks.runner import prepare_jobs, run_episode_job
+    from labtrust_gym.plugins import registry
+
+    base = registry("coordination_methods").get("llm_agent")
+    built: list[Any] = []
+    seen: list[Any] = []
+
+    def factory(policy: Any, root: Any, scale: Any, params: Any) -> Any:
+        method = base(policy, root, scale, params)
+        inner = method.prompt
+
+        def prompt(view: Any, rows: Any, **extra: Any) -> Any:
+            seen.append(inner(view, rows, **extra))
+            return seen[-1]
+
+        method.prompt = prompt
+        built.append(method)
+        return method
+
+    with registered("coordination_methods", "llm_agent_prompts", factory):
+        _, jobs = prepare_jobs("coord_scale", 1, 42, coord_method="llm_agent_prompts",
+                               coord_entry_id="llm_agent", scale="small_smoke",
+                               coord_params=params)
+        metrics = run_episode_job(jobs[0])["metrics"]
+    return seen, metrics, built[0]
+
+
+def test_per_agent_prompts_show_the_agents_nearest_work_and_its_way_not_the_whole_lab() -> None:
+    whole, m_whole, method = _prompts({"prompt_work": None})
+    own, m_own, _ = _prompts({"prompt_work": 1})
+    lay = method.layout
+    assert all(len(p.zones) == len(lay.zone_ids) for p in whole)
+    assert any(len(p.work) > 1 for p in whole)
+    assert all(len(p.work) <= 1 and len(p.agents) == 1 for p in own)
+    assert all(len(p.zones) < len(lay.zone_ids) for p in own)
+    for p in own:  # only work the agent's role may do
+        role = p.agents[0].role
+        assert all(not w.roles or role in w.roles for w in p.work)
+    assert m_own["llm_tokens_in"] < m_whole["llm_tokens_in"]
+    _, m_default, _ = _prompts({})
+    assert m_default["throughput"] > 0  # the heuristic still releases with the default view
+
+
+def test_the_scale_path_has_a_default_call_budget() -> None:
+    m = _scale_path("llm_agent", {"scale_call_budget": 2})
+    assert m["llm_calls"] == 2 * m["steps"] and m["llm_budget_waits"] == 2 * m["steps"]

@@ -19,7 +19,8 @@ def _ctx(tmp_path: Path) -> dict[str, Any]:
 
 def test_every_forbidden_proposal_is_blocked_before_the_engine(tmp_path: Path) -> None:
     out = forbidden_proposals(_ctx(tmp_path))
-    assert out["blocked_codes"] == ["SHIELD.MASKED"], out["note"]
+    # the decoy form (a valid entry, a decoy arg beside the real to_zone) is refused as malformed
+    assert out["blocked_codes"] == ["SHIELD.INVALID_ACTION", "SHIELD.MASKED"], out["note"]
     assert "MOVE, RELEASE_RESULT, START_RUN" in out["note"]
     assert out["note"].endswith("; 0 events of the probed agents reached the engine")
 

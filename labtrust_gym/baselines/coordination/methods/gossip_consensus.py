@@ -40,6 +40,7 @@ from labtrust_gym.baselines.coordination.methods.protocol_bridge import (
 )
 from labtrust_gym.baselines.coordination.protocols import GossipNetwork, GossipParams
 from labtrust_gym.baselines.coordination.toolkit import FAR, CoordinationView, ToolkitMethod
+from labtrust_gym.errors import ConfigError
 
 #: Score lost per agent believed to stand in a zone (they will take its work first).
 CROWDING = 0.5
@@ -64,7 +65,8 @@ class GossipConsensus(ToolkitMethod):
         by_role: dict[str, list[int]] = {}
         for pos, row in enumerate(self.rows):
             role = lay.agent_role[row]
-            assert role is not None  # participants have a role
+            if role is None:
+                raise _no_role(lay.agent_ids[row])
             by_role.setdefault(role, []).append(pos)
         for role in sorted(by_role):
             fields = [self.cap_index[c] for c in sorted(bridge.role_caps[role])]
@@ -125,7 +127,8 @@ class GossipConsensus(ToolkitMethod):
         entry_for = self.router.entry_for
         for row in self.rows:
             role = roles[row]
-            assert role is not None
+            if role is None:
+                raise _no_role(self.layout.agent_ids[row])
             for it in here.get((zone[row], role), ()):
                 if left[it.key] > 0:
                     e = entry_for(view, row, it)
@@ -143,3 +146,11 @@ def factory(
     params: dict[str, Any],
 ) -> GossipConsensus:
     return GossipConsensus(policy, repo_root, scale_config, params)
+
+
+def _no_role(agent_id: str) -> ConfigError:
+    """A participant without a role: the lab the method runs on broke the bridge's contract."""
+    return ConfigError(
+        f"gossip_consensus: agent {agent_id!r} takes part but has no role; give every lab agent "
+        "a role in the lab profile (or pick a coordination method that needs none)."
+    )

@@ -19,8 +19,11 @@ Every call leaves a decision record (:meth:`LLMMethod.pop_llm_decisions`) for th
 chain, and the episode's ``llm_*`` metrics come from :meth:`LLMMethod.llm_metrics`.
 
 A failed call (``LLMBackendError`` after the backend's retries, e.g. timeouts or HTTP 5xx) is
-counted (``llm_errors``) and its agents wait; a replay that does not match the run
-(``LLMReplayError``) or a configuration error stops the run.
+counted (``llm_errors``, ``llm_errors_by_kind``) and its agents wait (an episode whose every call
+failed warns once); a replay that does not match the run (``LLMReplayError``) or a configuration
+error stops the run — a refused key (``auth``) or request (``bad_request``) is one
+(``LLMConfigError``), as is a price table that exists but does not load (only a missing one
+makes costs unknown).
 """
 
 from __future__ import annotations
@@ -29,7 +32,7 @@ from collections.abc import Mapping, Sequence
 from typing import Any
 
 from labtrust_gym.baselines.coordination.toolkit import CoordinationView, ScaleCapable, WorkItem
-from labtrust_gym.errors import LLMBackendError, LLMError
+from labtrust_gym.errors import LLMBackendError, LLMConfigError, LLMError
 from labtrust_gym.llm.contract import LLMRequest, LLMResponse
 from labtrust_gym.llm.lab_prompt import (
     ACTIONS_SCHEMA,
@@ -44,8 +47,24 @@ from labtrust_gym.llm.lab_prompt import (
 from labtrust_gym.llm.metrics import LLMCallMetrics, PriceTable, load_price_table, percentile
 from labtrust_gym.llm.registry import LLMBackend, backend_name, create_llm_backend
 
+#: Kinds of ``LLMBackendError`` that no retry or later step can cure: configuration errors.
+CONFIG_ERROR_KINDS = frozenset({"auth", "bad_request"})
+
 #: Keys of ``llm_settings`` (runner -> factory params) that configure the backend.
 SETTINGS_KEYS = ("model", "allow_network", "record_path", "replay_path")
+
+
+def llm_identity(params: Mapping[str, Any]) -> dict[str, Any]:
+    """``{"backend", "model"}`` a method's calls go to: the ``proposal_backend`` param (default
+    ``heuristic``; under record or replay, the backend recorded) and the model the settings
+    resolve (``--llm-model`` > environment > lab profile; None: the backend's own). Both are in
+    every request (so in its hash: a replay under another model or backend finds no answer)
+    and in the results config."""
+    from labtrust_gym.llm.settings import LLMSettings
+
+    given = dict(params.get("llm_settings") or {})
+    model = LLMSettings.resolve({"model": given.get("model")}).model
+    return {"backend": str(params.get("proposal_backend") or "heuristic"), "model": model}
 
 
 def make_backend(params: Mapping[str, Any]) -> tuple[str, LLMBackend]:
@@ -65,6 +84,17 @@ def make_backend(params: Mapping[str, Any]) -> tuple[str, LLMBackend]:
     return ident, create_llm_backend(ident, LLMSettings.resolve(overrides))
 
 
+def price_table(policy_root: Any) -> PriceTable | None:
+    """The policy's LLM price table; None (costs unknown) only when the file is missing — a
+    table that exists but does not load or validate stops the run (``PolicyError``)."""
+    from labtrust_gym.config import policy_path
+    from labtrust_gym.llm.metrics import PRICES_FILE
+
+    if not policy_path(policy_root, *PRICES_FILE).is_file():
+        return None
+    return load_price_table(policy_root)
+
+
 class LLMMethod(ScaleCapable):
     """Base of ``llm_agent``, ``llm_central_planner`` and ``llm_hierarchical``."""
 
@@ -81,11 +111,8 @@ class LLMMethod(ScaleCapable):
     ) -> None:
         super().__init__(policy, repo_root, scale_config, params)
         self.backend_id, self.backend = make_backend(self.params)
-        self.prices: PriceTable | None = None
-        try:
-            self.prices = load_price_table(self.policy_root)
-        except Exception:  # a missing price table makes costs unknown, never the run fail
-            self.prices = None
+        self.model: str | None = llm_identity(self.params)["model"]
+        self.prices: PriceTable | None = price_table(self.policy_root)
         names = [e.name for e in self.layout.catalog]
         self.entry_index = {n: i for i, n in enumerate(names)}
         self.system_text = self.system_prompt + catalog_section(names)
@@ -114,6 +141,10 @@ class LLMMethod(ScaleCapable):
     def notes(self, view: CoordinationView) -> list[str]:
         """Free-text notes shown under ``[notes]`` (untrusted data; see lab_prompt)."""
         return list(self.planted_notes)
+
+    def notes_text(self, view: CoordinationView) -> list[str]:
+        """The notes as the prompt shows them (each flattened to one line)."""
+        return [flatten(n) for n in self.notes(view)]
 
     def zone_lines(self) -> tuple[ZoneLine, ...]:
         lay = self.layout
@@ -154,7 +185,7 @@ class LLMMethod(ScaleCapable):
             t_s=view.t_s,
             zones=self.zone_lines(),
             work=self.work_lines(self.items),
-            notes=tuple(flatten(n) for n in self.notes(view)),
+            notes=tuple(self.notes_text(view)),
             agents=tuple(self.agent_line(view, r) for r in rows),
             decide=tuple(self.layout.agent_ids[r] for r in rows),
             **extra,
@@ -179,7 +210,13 @@ class LLMMethod(ScaleCapable):
             answer_schema=self.answer_schema,
             sampling={"temperature": 0.0, "max_tokens": max(16, int(max_tokens))},
             seed=self.seed,
-            metadata={"method": self.ID, "step": t, "agents": list(agent_ids)},
+            model=self.model,
+            metadata={
+                "method": self.ID,
+                "step": t,
+                "agents": list(agent_ids),
+                "backend": self.backend_id,
+            },
         )
         record: dict[str, Any] = {
             "backend_id": backend_name(self.backend),
@@ -196,6 +233,11 @@ class LLMMethod(ScaleCapable):
         try:
             response = self.meter.complete(self.backend, request)
         except LLMBackendError as exc:
+            if exc.kind in CONFIG_ERROR_KINDS:
+                raise LLMConfigError(
+                    f"LLM backend {record['backend_id']!r} refused the call ({exc.kind}): {exc} "
+                    "Fix the configuration (API key, model, base URL) and run again."
+                ) from None
             record["error"] = f"{exc.kind}: {exc}"
             self._decisions.append(record)
             return None
@@ -247,11 +289,23 @@ class LLMMethod(ScaleCapable):
     def llm_metrics(self) -> dict[str, Any]:
         """The episode's ``llm_*`` metrics (docs/metrics.md, "LLM")."""
         summary = self.meter.summary(deterministic=True)
+        calls, errors = summary["llm_calls"], summary["llm_errors"]
+        if calls and errors == calls:
+            import warnings
+
+            kinds = ", ".join(f"{k} {n}" for k, n in summary["llm_errors_by_kind"].items())
+            warnings.warn(
+                f"{self.ID}: every one of the episode's {calls} LLM call(s) failed ({kinds}); "
+                "its agents only waited.",
+                UserWarning,
+                stacklevel=2,
+            )
         cost = summary["llm_cost"]
         usd = cost if summary["llm_cost_currency"] == "USD" else None
         return {
             "llm_calls": summary["llm_calls"],
             "llm_errors": summary["llm_errors"],
+            "llm_errors_by_kind": summary["llm_errors_by_kind"],
             "llm_invalid_answers": summary["llm_invalid_answers"],
             "llm_invalid_answer_rate": summary["llm_invalid_answer_rate"],
             "llm_tokens_in": summary["llm_prompt_tokens"],
@@ -288,4 +342,4 @@ class LLMMethod(ScaleCapable):
         return (distance, row)
 
 
-__all__ = ["SETTINGS_KEYS", "LLMMethod", "make_backend"]
+__all__ = ["SETTINGS_KEYS", "LLMMethod", "llm_identity", "make_backend"]
