@@ -49,15 +49,9 @@ NOOP: dict[str, Any] = {"action_index": 0, "action_type": "NOOP"}
 
 def _act(action_type: str, args: Mapping[str, Any] | None = None, **extra: Any) -> dict[str, Any]:
     """An explicit engine event (threat scripts use these; the baseline uses catalog entries)."""
-    from labtrust_gym.envs.action_contract import ACTION_INDEX_BY_NAME, ACTION_TICK
+    from labtrust_gym.envs.action_contract import explicit_event
 
-    action: dict[str, Any] = {
-        "action_index": ACTION_INDEX_BY_NAME.get(action_type, ACTION_TICK),
-        "action_type": action_type,
-        "args": dict(args or {}),
-    }
-    action.update(extra)
-    return action
+    return explicit_event(action_type, args, **extra)
 
 
 class ScriptedLabController:

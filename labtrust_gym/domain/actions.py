@@ -205,6 +205,7 @@ __all__ = [
     "copy_action_extras",
     "entry_name",
     "entry_of",
+    "explicit_event",
     "merge_action_extras",
     "noop_action",
     "split_entry_name",
@@ -215,6 +216,21 @@ __all__ = [
 def noop_action() -> dict[str, Any]:
     """The canonical do-nothing action dict (what a no-op coordination method returns)."""
     return {"action_index": ACTION_NOOP, "action_type": "NOOP"}
+
+
+def explicit_event(
+    action_type: str, args: Mapping[str, Any] | None = None, **extra: Any
+) -> dict[str, Any]:
+    """An explicit engine event as an action dict: ``action_type`` with its ``args`` (the env
+    fills the time and signs it if it may); ``extra`` keys (``token_refs``, ``key_id``, …) ride
+    along. Its ``action_index`` is the type's seed index, or TICK's slot for other engine types."""
+    action: dict[str, Any] = {
+        "action_index": ACTION_INDEX_BY_NAME.get(action_type, ACTION_TICK),
+        "action_type": action_type,
+        "args": dict(args or {}),
+    }
+    action.update(extra)
+    return action
 
 
 def action_index_of(action: Any, num_actions: int | None = None) -> int:

@@ -272,15 +272,9 @@ def action_type_of(action: Any) -> str:
 
 def event(action_type: str, args: Mapping[str, Any] | None = None, **extra: Any) -> dict[str, Any]:
     """An explicit engine event as an action dict (the env fills time, signs if it may)."""
-    from labtrust_gym.envs.action_contract import ACTION_INDEX_BY_NAME, ACTION_TICK
+    from labtrust_gym.envs.action_contract import explicit_event
 
-    action: dict[str, Any] = {
-        "action_index": ACTION_INDEX_BY_NAME.get(action_type, ACTION_TICK),
-        "action_type": action_type,
-        "args": dict(args or {}),
-    }
-    action.update(extra)
-    return action
+    return explicit_event(action_type, args, **extra)
 
 
 def agents_with_role(env: Any, roles: tuple[str, ...] | list[str]) -> list[str]:
