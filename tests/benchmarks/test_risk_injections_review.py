@@ -119,6 +119,28 @@ def test_violation_signal_matches_the_invariant_and_the_target() -> None:
     assert inj.trace.detected_step == 12
 
 
+def test_a_violation_before_the_injection_acted_never_detects_it() -> None:
+    """Before: the violation log was only read once the injection had acted, so a target
+    violation from before the jam counted as detecting it (time to detection 0)."""
+    from labtrust_gym.benchmarks.injections import check_injection
+    from labtrust_gym.benchmarks.injectors import build_injector
+
+    inj = build_injector(check_injection("INJ-DOOR-STUCK-001"), 1, 100, 10.0)
+    env = _LabEnv()
+    inj.on_reset(env, None)
+    inj.targets = {"D_AIRLOCK_OUTER"}
+    early, results = _violation("INV-ZONE-004", "DOOR.OPEN_TOO_LONG", door_id="D_AIRLOCK_OUTER")
+    env.engine.violation_log.append(early)  # the door, not yet jammed, left open too long
+    inj.after_step({}, results, 2)
+    inj.applied(5)
+    inj.after_step({}, [], 6)
+    assert inj.trace.detected_step is None
+    late, results = _violation("INV-ZONE-004", "DOOR.OPEN_TOO_LONG", door_id="D_AIRLOCK_OUTER")
+    env.engine.violation_log.append(late)
+    inj.after_step({}, results, 9)
+    assert inj.trace.detected_step == 9
+
+
 def _sec(thr: int, thr0: int, viol: int, viol0: int, releases: dict, clean: dict,
          p95: float = 100.0, p95_0: float = 100.0) -> dict:
     from labtrust_gym.benchmarks.injections import check_injection

@@ -124,6 +124,8 @@ class Injector:
         self.method = method
         log = getattr(getattr(env, "engine", None), "violation_log", None)
         self._violations_seen = len(log) if isinstance(log, list) else 0
+        #: the engine's violation-log entries of the current step (None: no such log)
+        self._step_violations: list[Mapping[str, Any]] | None = None
 
     def before_step(self, t: int) -> None:
         """Edit the lab's physical state before step ``t`` (a jammed door)."""
@@ -158,6 +160,12 @@ class Injector:
                 trace.last_accepted_step = t
                 trace.accepted_by_type.setdefault(atype, []).append(t)
         self._pending = []
+        # this step's violations, read every step: one from before the injection acted is
+        # never taken for its detection, and every signal sees the same slice
+        log = getattr(getattr(self.env, "engine", None), "violation_log", None)
+        if isinstance(log, list):
+            self._step_violations = log[self._violations_seen:]
+            self._violations_seen = len(log)
         if trace.applied_step is None:
             return
         if trace.detected_step is None and self._signal_fires(infos, step_results):
@@ -207,16 +215,14 @@ class Injector:
         (``*_id`` other than agents) must name one of :attr:`targets`. Read from the engine's
         violation log (it holds the details); without one, from the step results (ids only)."""
         wanted = {str(i) for i in ids}
-        log = getattr(getattr(self.env, "engine", None), "violation_log", None)
-        if not isinstance(log, list):
+        new = self._step_violations
+        if new is None:
             return any(
                 v.get("status") == "VIOLATION"
                 and (v.get("invariant_id") in wanted or v.get("reason_code") in wanted)
                 for r in step_results
                 for v in r.get("violations") or ()
             )
-        new = log[self._violations_seen:]
-        self._violations_seen = len(log)
         for v in new:
             if v.get("invariant_id") not in wanted and v.get("reason_code") not in wanted:
                 continue
