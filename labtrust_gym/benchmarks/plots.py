@@ -180,7 +180,9 @@ HIGHER_IS_BETTER_PARTS = ("throughput", "on_time", "compliance", "sec_contained"
 LOWER_IS_BETTER_PARTS = ("turnaround", "violation", "blocked", "block_rate", "time_to", "harm",
                          "lost", "late", "held", "holds", "rejected", "injected_accepted",
                          "conflict", "stale", "dropped", "idle", "delay", "attack_success", "queue",
-                         "reruns", "gini")
+                         "reruns", "gini", "blocks", "errors", "invalid", "cost", "welfare_loss",
+                         "colluder", "discarded", "latency", "messages", "replans", "budget_waits",
+                         "unknown_actions", "masked_proposals", "tokens", "calls")
 
 
 def higher_is_better(metric: str) -> bool:
@@ -265,9 +267,13 @@ def plot_pareto(prows: Sequence[dict[str, Any]]) -> Any:
 
 
 def _metrics_of_clean_cells(rows: Sequence[dict[str, Any]], known: Sequence[str]) -> list[str]:
-    """The metrics of ``known`` with a finite mean in at least one clean cell."""
+    """The metrics of ``known`` with a finite, non-zero mean in at least one clean cell (a
+    ratio to a clean value of 0 is undefined: such a heatmap would be all n/a)."""
     clean = [r for r in rows if r["injection"] == CLEAN]
-    return [m for m in known if any(math.isfinite(_num(r.get(f"{m}_mean"))) for r in clean)]
+    return [
+        m for m in known
+        if any(math.isfinite(v := _num(r.get(f"{m}_mean"))) and v != 0 for r in clean)
+    ]
 
 
 def resilience_name(metric: str) -> str:
@@ -302,9 +308,9 @@ def make_plots(
     usable = _metrics_of_clean_cells(rows, known)
     if resilience_metric not in usable:
         raise InvalidInputError(
-            f"--metric {resilience_metric}: no clean (injection {CLEAN!r}) cell has a value for "
-            "it, so the resilience heatmap has no baseline to divide by. The sec_* metrics "
-            "exist only in injected cells and already compare each one with its clean twin "
+            f"--metric {resilience_metric}: no clean (injection {CLEAN!r}) cell has a non-zero "
+            "value for it, so the resilience heatmap has no baseline to divide by. The sec_* "
+            "metrics exist only in injected cells and already compare each one with its clean twin "
             "(e.g. sec_throughput_ratio, sec_p95_turnaround_delta_s; see summary_coord.csv). "
             f"Metrics usable here: {', '.join(usable)}."
         )

@@ -509,7 +509,9 @@ def _run_study_locked(
             "cell_id": cell.cell_id,
             "definition": cell.definition(),
             "fingerprint": fingerprints[cell.cell_id],
-            "policy_fingerprint": policy_fp,
+            # not results.json's policy_fingerprint: the study specs are left out (editing one
+            # spec reruns only its changed cells)
+            "policy_fingerprint_without_studies": policy_fp,
             "results_sha256": _sha256_file(results),
         }
         atomic_write_json(cell_dir / "cell.json", record)  # last: marks the cell finished
@@ -544,7 +546,7 @@ def _manifest(
     return {
         "study_id": spec.study_id,
         "spec": spec.to_dict(),
-        "policy_fingerprint": policy_fp,
+        "policy_fingerprint_without_studies": policy_fp,
         "cells": [
             {
                 "cell_id": c.cell_id,

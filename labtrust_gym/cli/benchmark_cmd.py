@@ -162,7 +162,7 @@ def _llm_settings(
     if entry is not None and "proposal_backend" not in defaults:
         raise InvalidInputError(
             f"Coordination method {coord_method!r} makes no LLM calls; drop "
-            f"{', '.join(options)} (LLM methods: `labtrust list coord-methods`, e.g. "
+            f"{', '.join(options)} (LLM methods: `labtrust list coordination-methods`, e.g. "
             "llm_central_planner)."
         )
     if record is not None and replay is not None:

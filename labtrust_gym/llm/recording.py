@@ -237,7 +237,8 @@ class ReplayBackend:
             )
             raise LLMReplayError(
                 f"Replay file {self.settings.replay_path!r} {held}. The run differs from the "
-                "recording (task, seeds, method, prompts and sampling must match)."
+                "recording (task, seeds, method, prompts, sampling, model and backend must match; "
+                "without --llm-model/--llm-backend a replay uses the recorded ones)."
             )
         self._served[digest] = index + 1
         entry = entries[index]

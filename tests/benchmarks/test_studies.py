@@ -410,7 +410,7 @@ def test_make_plots_refuses_a_metric_the_clean_cells_lack(
     assert main(["make-plots", "--in", str(tmp_path / "s"), "--metric",
                  "sec_attack_success"]) == 2
     err = " ".join(capsys.readouterr().err.split())
-    assert "no clean (injection 'none') cell has a value" in err and "clean twin" in err
+    assert "no clean (injection 'none') cell has a non-zero value" in err and "clean twin" in err
     usable = err.split("Metrics usable here: ")[1]
     assert "throughput" in usable and "p95_turnaround_s" in usable and "sec_" not in usable
 
@@ -441,6 +441,10 @@ def test_a_resilience_figure_of_another_metric_does_not_replace_the_default_one(
         ("coord_cell_conflicts", True), ("violations_total", True), ("p95_turnaround_s", True),
         ("sec_time_to_containment_s", True), ("coord_idle_rate", True), ("late_unreleased", True),
         ("sec_attack_success", True), ("holds_count", True),
+        ("shield_blocks", True), ("shield_block_rate", True), ("llm_errors", True),
+        ("llm_invalid_answers", True), ("llm_cost_usd", True), ("llm_latency_p95_ms", True),
+        ("sec_welfare_loss", True), ("sec_colluder_awards", True), ("sec_orders_discarded", True),
+        ("coord_messages_sent", True), ("coord_replans", True), ("llm_tokens_in", True),
     ],
 )
 def test_heatmap_direction_of_metrics(metric: str, lower: bool) -> None:
