@@ -30,7 +30,7 @@ from typing import Any
 
 import attrs
 
-from labtrust_gym.errors import InvalidInputError, SchemaValidationError
+from labtrust_gym.errors import InvalidInputError, LabTrustError, SchemaValidationError
 from labtrust_gym.fileio import (
     atomic_write_json,
     canonical_json,
@@ -199,8 +199,6 @@ def _check_ids(spec: StudySpec, what: str, policy_root: Path | None) -> None:
     """Every cell is checked as ``run-benchmark`` would check it (the runner's own
     :func:`~labtrust_gym.benchmarks.runner.prepare_jobs`), before any cell runs."""
     import itertools
-
-    from labtrust_gym.errors import LabTrustError
 
     from .runner import prepare_jobs
 
@@ -380,7 +378,7 @@ def run_cell(cell: CellJob) -> dict[str, Any]:
 
 
 # ---- the study -----------------------------------------------------------------------------
-#: The lock file a running study holds in its ``--out`` directory (its process id inside).
+#: The lock file a running study holds (``flock``) in its ``--out`` directory (its pid inside).
 LOCK_FILE = ".study.lock"
 
 
@@ -396,13 +394,66 @@ def _pid_alive(pid: int) -> bool:
     return True
 
 
-def acquire_study_lock(out: Path) -> Path:
-    """Create ``out/.study.lock`` holding this process id (``O_CREAT | O_EXCL``), so two runs
-    sharing one directory never delete each other's cells. A lock left by a process that no
-    longer exists is taken over; one held by a live process is an error naming its pid."""
-    from labtrust_gym.errors import LabTrustError
+class StudyLock:
+    """The lock a running study holds on ``out/.study.lock`` (see :func:`acquire_study_lock`)."""
 
+    def __init__(self, path: Path, fd: int | None) -> None:
+        self.path = path
+        self._fd = fd
+
+    def release(self) -> None:
+        """Remove the lock file, then drop the lock (the kernel drops it too if we die)."""
+        self.path.unlink(missing_ok=True)
+        if self._fd is not None:
+            os.close(self._fd)
+            self._fd = None
+
+
+def _busy(out: Path, lock: Path, text: str) -> LabTrustError:
+    holder = int(text) if text.isdigit() else None
+    who = f"process {holder}" if holder is not None else "another process"
+    return LabTrustError(
+        f"--out {str(out)!r} is in use by another study run ({who} holds {str(lock)!r}). "
+        "Wait for it to finish or use another --out directory."
+    )
+
+
+def acquire_study_lock(out: Path) -> StudyLock:
+    """Take ``out/.study.lock`` so two runs sharing one directory never delete each other's
+    cells: an exclusive ``flock`` held for the whole run (the kernel releases it whatever way
+    the process ends, so a lock file left behind by a killed run is simply taken over). The
+    file holds the holder's process id, for the error message only. Where ``fcntl`` does not
+    exist, the file is created with ``O_EXCL`` and a holder that no longer runs is taken over."""
     lock = out / LOCK_FILE
+    try:
+        import fcntl
+    except ImportError:  # not POSIX
+        return _acquire_by_pid(out, lock)
+    for _attempt in range(3):
+        fd = os.open(lock, os.O_CREAT | os.O_RDWR, 0o644)
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except OSError:
+            text = os.read(fd, 64).decode("utf-8", "replace").strip()
+            os.close(fd)
+            raise _busy(out, lock, text) from None
+        try:  # the holder before us may have removed the file we opened: lock the new one
+            same = os.stat(lock).st_ino == os.fstat(fd).st_ino
+        except FileNotFoundError:
+            same = False
+        if not same:
+            os.close(fd)
+            continue
+        os.ftruncate(fd, 0)
+        os.write(fd, f"{os.getpid()}\n".encode())
+        return StudyLock(lock, fd)
+    raise LabTrustError(
+        f"Could not take the study lock {str(lock)!r} (it keeps changing hands); retry, or use "
+        "another --out directory."
+    )
+
+
+def _acquire_by_pid(out: Path, lock: Path) -> StudyLock:
     for _attempt in range(3):
         try:
             fd = os.open(lock, os.O_CREAT | os.O_EXCL | os.O_WRONLY, 0o644)
@@ -415,15 +466,10 @@ def acquire_study_lock(out: Path) -> Path:
             if holder is not None and holder != os.getpid() and not _pid_alive(holder):
                 lock.unlink(missing_ok=True)  # stale: its process is gone
                 continue
-            who = f"process {holder}" if holder is not None else "another process"
-            raise LabTrustError(
-                f"--out {str(out)!r} is in use by another study run ({who} holds "
-                f"{str(lock)!r}). Wait for it to finish or use another --out directory; if no "
-                "study is running there, delete the lock file."
-            ) from None
+            raise _busy(out, lock, text) from None
         with os.fdopen(fd, "w", encoding="utf-8") as handle:
             handle.write(f"{os.getpid()}\n")
-        return lock
+        return StudyLock(lock, None)
     raise LabTrustError(
         f"Could not take the study lock {str(lock)!r} (it keeps changing hands); retry, or use "
         "another --out directory."
@@ -458,7 +504,7 @@ def run_study(
             policy_root=policy_root, on_start=on_start, on_cell_done=on_cell_done,
         )
     finally:
-        lock.unlink(missing_ok=True)
+        lock.release()
 
 
 def _run_study_locked(
@@ -566,6 +612,7 @@ __all__ = [
     "LOCK_FILE",
     "STUDY_SPECS_DIR",
     "CellJob",
+    "StudyLock",
     "StudyReport",
     "StudySpec",
     "acquire_study_lock",

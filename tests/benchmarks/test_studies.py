@@ -536,18 +536,27 @@ def test_two_runs_never_share_an_out_directory(tmp_path: Path) -> None:
     run_study(spec, out)
     assert not (out / studies.LOCK_FILE).exists()
     before = snapshot(out)
-    live = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(60)"])
+    holder = (  # another study run: holds the lock as a run does, until it is killed
+        "import sys, time\n"
+        "from pathlib import Path\n"
+        "from labtrust_gym.benchmarks.studies import acquire_study_lock\n"
+        "acquire_study_lock(Path(sys.argv[1]))\n"
+        "print('locked', flush=True)\n"
+        "time.sleep(60)\n"
+    )
+    live = subprocess.Popen([sys.executable, "-c", holder, str(out)], stdout=subprocess.PIPE,
+                            text=True)
     try:
-        (out / studies.LOCK_FILE).write_text(f"{live.pid}\n", encoding="utf-8")
+        assert live.stdout is not None and live.stdout.readline().strip() == "locked"
         (out / "cells" / "scripted__small_smoke__clean" / "cell.json").unlink()  # to rerun
         with pytest.raises(LabTrustError, match=rf"process {live.pid} holds"):
             run_study(spec, out)
         assert (out / "cells" / "scripted__small_smoke__clean" / "results.json").exists()
         assert (out / studies.LOCK_FILE).read_text(encoding="utf-8") == f"{live.pid}\n"
     finally:
-        live.kill()
+        live.kill()  # killed: its lock file stays behind, its flock goes with it
         live.wait()
-    # the holder is gone: its lock is stale and taken over
+    assert (out / studies.LOCK_FILE).exists()
     report = run_study(spec, out)
     assert report.ran == ("scripted__small_smoke__clean",)
     assert not (out / studies.LOCK_FILE).exists()
