@@ -21,7 +21,7 @@ under the distance-greedy planner; its strength is an even spread of work over t
 from __future__ import annotations
 
 from collections import deque
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -146,15 +146,26 @@ class HierarchicalHubRR(ScaleCapable):
     def resolve(
         self, view: CoordinationView, submissions: Mapping[int, Mapping[str, Any]]
     ) -> dict[int, int]:
-        boards = self._region_boards()
-        claims = ClaimSet(self.items)
-        lay = self.layout
-        for z in range(len(lay.zone_ids)):
-            claims.offer(f"cell:{z}", max(0, lay.capacity[z] - view.occupancy[z]))
-            claims.offer(f"need:{z}", sum(b.claims.left(f"need:{z}") for b in boards))
-        chosen, refused = resolve_claims(claims, submissions)
-        self.counters.combine_conflicts += refused
-        return chosen
+        return resolve_by_regions(self, view, self._region_boards(), submissions)
+
+
+def resolve_by_regions(
+    method: ScaleCapable,
+    view: CoordinationView,
+    boards: Sequence[LocalBoard],
+    submissions: Mapping[int, Mapping[str, Any]],
+) -> dict[int, int]:
+    """The hub methods' combine rule: every zone offers its free cells and the work its region
+    boards still need there; submissions claim them in order, a refused one is counted as a
+    combine conflict."""
+    claims = ClaimSet(method.items)
+    lay = method.layout
+    for z in range(len(lay.zone_ids)):
+        claims.offer(f"cell:{z}", max(0, lay.capacity[z] - view.occupancy[z]))
+        claims.offer(f"need:{z}", sum(b.claims.left(f"need:{z}") for b in boards))
+    chosen, refused = resolve_claims(claims, submissions)
+    method.counters.combine_conflicts += refused
+    return chosen
 
 
 def factory(

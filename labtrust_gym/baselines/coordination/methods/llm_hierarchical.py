@@ -21,14 +21,15 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
-from labtrust_gym.baselines.coordination.methods.hierarchical_hub_rr import regions_of
+from labtrust_gym.baselines.coordination.methods.hierarchical_hub_rr import (
+    regions_of,
+    resolve_by_regions,
+)
 from labtrust_gym.baselines.coordination.methods.llm_base import LLMMethod
 from labtrust_gym.baselines.coordination.toolkit import (
-    ClaimSet,
     CoordinationView,
     LocalBoard,
     WorkItem,
-    resolve_claims,
 )
 from labtrust_gym.llm.lab_prompt import ASSIGNMENTS_SCHEMA, SYSTEM_ASSIGN, AgentLine, RegionLine
 
@@ -120,16 +121,7 @@ class LLMHierarchical(LLMMethod):
     def resolve(
         self, view: CoordinationView, submissions: Mapping[int, Mapping[str, Any]]
     ) -> dict[int, int]:
-        boards = self.boards(view)
-        claims = ClaimSet(self.items)
-        lay = self.layout
-        for z in range(len(lay.zone_ids)):
-            claims.offer(f"cell:{z}", max(0, lay.capacity[z] - view.occupancy[z]))
-            claims.offer(f"need:{z}", sum(b.claims.left(f"need:{z}") for b in boards))
-        chosen, refused = resolve_claims(claims, submissions)
-        self.counters.combine_conflicts += refused
-        return chosen
-
+        return resolve_by_regions(self, view, self.boards(view), submissions)
 
 def _fields(prompt: Any) -> dict[str, Any]:
     import attrs
