@@ -54,23 +54,34 @@ DEFAULT_METHODS = (
 )
 
 
-def run_child(scale: str, method: str, steps: int, seed: int) -> dict[str, Any]:
+def bench_job(
+    scale: str, method: str, steps: int, seed: int, name: str = "coord_scale_bench"
+) -> Any:
+    """A non-deterministic (wall-clock metrics) ``coord_scale`` episode job of ``steps`` steps at
+    ``scale`` for ``method`` (``scripted_baseline``: the runner without a method), on a cold
+    env cache. bench_shield.py uses it too."""
     import attrs
 
     from labtrust_gym.benchmarks.builtin_tasks import CoordScale
-    from labtrust_gym.benchmarks.episode import clear_env_cache, run_episode
+    from labtrust_gym.benchmarks.episode import clear_env_cache
     from labtrust_gym.benchmarks.runner import prepare_jobs
     from labtrust_gym.benchmarks.tasks import register_task
 
     class Bench(CoordScale):
-        name = "coord_scale_bench"
         max_steps = steps
 
-    register_task(Bench.name, Bench, replace=True)
+    Bench.name = name
+    register_task(name, Bench, replace=True)
     coord = None if method == "scripted_baseline" else method
-    _task, jobs = prepare_jobs(Bench.name, 1, seed, coord_method=coord, scale=scale)
-    job = attrs.evolve(jobs[0], deterministic=False)
+    _task, jobs = prepare_jobs(name, 1, seed, coord_method=coord, scale=scale)
     clear_env_cache()
+    return attrs.evolve(jobs[0], deterministic=False)
+
+
+def run_child(scale: str, method: str, steps: int, seed: int) -> dict[str, Any]:
+    from labtrust_gym.benchmarks.episode import run_episode
+
+    job = bench_job(scale, method, steps, seed)
     # time the steps only: the same episode once for the lab build, then timed on a reused env
     t0 = time.perf_counter()
     run_episode(job)

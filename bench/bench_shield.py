@@ -25,13 +25,10 @@ from typing import Any
 
 
 def run_child(scale: str, method: str, shield_on: bool, steps: int, seed: int) -> dict[str, Any]:
-    import attrs
+    from bench_coordination import bench_job  # the same episode job as the coordination bench
 
     from labtrust_gym.benchmarks import shield as shield_mod
-    from labtrust_gym.benchmarks.builtin_tasks import CoordScale
-    from labtrust_gym.benchmarks.episode import clear_env_cache, run_episode
-    from labtrust_gym.benchmarks.runner import prepare_jobs
-    from labtrust_gym.benchmarks.tasks import register_task
+    from labtrust_gym.benchmarks.episode import run_episode
 
     spent = [0.0]
     check = shield_mod.Shield.check
@@ -48,15 +45,7 @@ def run_child(scale: str, method: str, shield_on: bool, steps: int, seed: int) -
 
     shield_mod.Shield.check = timed if shield_on else passthrough  # type: ignore[method-assign]
 
-    class Bench(CoordScale):
-        name = "coord_scale_shield_bench"
-        max_steps = steps
-
-    register_task(Bench.name, Bench, replace=True)
-    coord = None if method == "scripted_baseline" else method
-    _task, jobs = prepare_jobs(Bench.name, 1, seed, coord_method=coord, scale=scale)
-    job = attrs.evolve(jobs[0], deterministic=False)
-    clear_env_cache()
+    job = bench_job(scale, method, steps, seed, name="coord_scale_shield_bench")
     run_episode(job)  # lab build
     spent[0] = 0.0
     t0 = time.perf_counter()
