@@ -11,6 +11,8 @@ import base64
 import json
 from typing import Any
 
+from labtrust_gym.domain.actions import ACTION_EXTRA_KEYS
+
 from .base import Injector, agents_with_role, event
 
 #: A signature that verifies for no key (what a forger without the private key can send).
@@ -86,18 +88,10 @@ class Replay(Injector):
             ev = json.loads(line)["record"].get("event")  # refusal records hold none
             if ev is None or ev.get("action_type") in _DULL or ev.get("agent_id") not in joint:
                 continue
-            fields = {
+            fields = {  # what rode with the event, as captured (a handshake's key excepted)
                 k: ev[k]
-                for k in (
-                    "reason_code",
-                    "token_refs",
-                    "key_id",
-                    "signature",
-                    "seq",
-                    "session_id",
-                    "mac",
-                )
-                if ev.get(k) is not None
+                for k in ACTION_EXTRA_KEYS
+                if k != "session_pub" and ev.get(k) is not None
             }
             return str(ev["agent_id"]), event(
                 str(ev["action_type"]), ev.get("args") or {}, **fields
